@@ -1,0 +1,123 @@
+"""Reward-modulated STDP with a persistent eligibility trace (paper 004, eq. 4-9).
+
+Index convention of the paper: j is the presynaptic and i the postsynaptic neuron, so a
+weight ``w[i, j]`` of a ``torch.nn.Linear`` layer matches ``c[i, j]``.
+"""
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import torch
+
+
+@dataclass(frozen=True)
+class RSTDPParams:
+    """Time constants (in simulation steps), the scale C and the amplitudes A+ and A-."""
+
+    tau_plus: float = 5.0
+    tau_minus: float = 5.0
+    tau_c: float = 10.0
+    scale: float = 0.01
+    a_plus: float = 1.0
+    a_minus: float = 1.0
+
+    def __post_init__(self):
+        if min(self.tau_plus, self.tau_minus, self.tau_c) <= 0:
+            raise ValueError(f"time constants must be positive: {self}")
+
+    def with_amplitudes_of(self, weight: torch.Tensor) -> "RSTDPParams":
+        """A+ = mean positive weight, A- = |mean negative weight| of the plastic layer."""
+        a_plus, a_minus = weight_amplitudes(weight)
+        return replace(self, a_plus=a_plus, a_minus=a_minus)
+
+
+# Table 1 of paper 004 (A+ and A- come from each model's weights).
+PAPER_PARAMS = {
+    "CartPole-v0": RSTDPParams(tau_plus=5.0, tau_minus=5.0, tau_c=10.0, scale=0.01),
+    "Acrobot-v1": RSTDPParams(tau_plus=30.0, tau_minus=30.0, tau_c=10.0, scale=0.05),
+}
+
+
+def weight_amplitudes(weight: torch.Tensor) -> tuple[float, float]:
+    positive, negative = weight[weight > 0], weight[weight < 0]
+    if positive.numel() == 0 or negative.numel() == 0:
+        raise ValueError("A+ and A- need both positive and negative weights in the plastic layer")
+    return positive.mean().item(), negative.mean().abs().item()
+
+
+def synapse_spikes(hidden_spikes: list[torch.Tensor], layer: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pre- and postsynaptic spikes of weight layer ``layer`` (1 = hidden 1 -> hidden 2).
+
+    ``hidden_spikes`` are a network's per-hidden-layer spike records. Layer 0 (from the
+    analog input) and the last layer (into the non-spiking read-out) have no spikes on one
+    side, so r-STDP cannot apply to them.
+    """
+    if not 1 <= layer < len(hidden_spikes):
+        raise ValueError(
+            f"r-STDP needs spiking neurons on both sides; with {len(hidden_spikes)} hidden layers "
+            f"the plastic layer must be in 1..{len(hidden_spikes) - 1}, got {layer}"
+        )
+    return hidden_spikes[layer - 1], hidden_spikes[layer]
+
+
+class EligibilityTrace:
+    """Eligibility c[..., i, j] of one layer's synapses, kept across observations.
+
+    The STDP traces k+ (presynaptic, eq. 4) and k- (postsynaptic, eq. 5) belong to the
+    network state and restart from zero with every observation; c (eq. 6) persists until
+    :meth:`reset`, so at the end of an episode it holds the whole episode's correlations.
+    Eq. 6 at step t uses k(t), which does not yet include the spikes of step t.
+    """
+
+    def __init__(self, params: RSTDPParams, n_pre: int, n_post: int, batch_shape: tuple[int, ...] = ()):
+        self.params = params
+        self.c = torch.zeros(*batch_shape, n_post, n_pre)
+        self.decay_plus = math.exp(-1.0 / params.tau_plus)
+        self.decay_minus = math.exp(-1.0 / params.tau_minus)
+
+    def reset(self) -> None:
+        self.c.zero_()
+
+    @torch.no_grad()
+    def accumulate(self, pre: torch.Tensor, post: torch.Tensor) -> None:
+        """Add one observation's spikes, ``pre`` ``[T, ..., n_pre]`` and ``post`` ``[T, ..., n_post]``."""
+        p = self.params
+        k_plus = torch.zeros_like(pre[0])
+        k_minus = torch.zeros_like(post[0])
+        for s_pre, s_post in zip(pre, post):
+            potentiation = p.a_plus * s_post.unsqueeze(-1) * k_plus.unsqueeze(-2)
+            depression = p.a_minus * k_minus.unsqueeze(-1) * s_pre.unsqueeze(-2)
+            self.c += -self.c / p.tau_c + p.scale * (potentiation - depression)
+            k_plus = k_plus * self.decay_plus + s_pre
+            k_minus = k_minus * self.decay_minus + s_post
+
+    def weight_change(self, modulation: float | torch.Tensor) -> torch.Tensor:
+        """dw = r * c (eq. 7); ``modulation`` is r, one number or one per batch element."""
+        r = torch.as_tensor(modulation, dtype=self.c.dtype)
+        return r.reshape(r.shape + (1, 1)) * self.c
+
+
+def cartpole_modulation(episode_return: float, max_return: float = 200.0) -> float:
+    """Eq. 8: r = 1 - R / R_max, small when the episode went well."""
+    return 1.0 - episode_return / max_return
+
+
+def acrobot_modulation(episode_return: float, offset: float = 50.0, min_return: float = -500.0) -> float:
+    """Eq. 9: r = (R - 50) / R_min."""
+    return (episode_return - offset) / min_return
+
+
+REWARD_SHAPINGS: dict[str, Callable[..., float]] = {
+    "cartpole": cartpole_modulation,
+    "acrobot": acrobot_modulation,
+}
+
+
+def reward_shaping(name: str, **params: float) -> Callable[[float], float]:
+    """The episode-return -> modulation function ``name`` with its parameters bound."""
+    try:
+        shaping = REWARD_SHAPINGS[name]
+    except KeyError:
+        raise ValueError(f"unknown reward shaping {name!r}; choose one of {sorted(REWARD_SHAPINGS)}") from None
+    return lambda episode_return: shaping(episode_return, **params)

@@ -1,0 +1,98 @@
+import math
+
+import pytest
+import torch
+
+from snn_policy_node.dsqn import DSQN
+from snn_policy_node.rstdp import (
+    PAPER_PARAMS,
+    EligibilityTrace,
+    RSTDPParams,
+    reward_shaping,
+    synapse_spikes,
+    weight_amplitudes,
+)
+
+
+def test_traces_eligibility_and_weight_change_match_a_hand_computation():
+    """One presynaptic neuron j and one postsynaptic neuron i, three steps.
+
+    pre  s_j = 1, 0, 0
+    post s_i = 0, 1, 1
+    With tau+ = tau- = 2 (d = e^-1/2), tau_c = 4, C = 0.5, A+ = 2, A- = 3, from c = 0:
+      t=0: k+ = 0, k- = 0              -> c = 0;                         then k+ = 1, k- = 0
+      t=1: post fires, k+ = 1          -> c = 0 + 0.5 * 2 * 1 = 1;        then k+ = d, k- = 1
+      t=2: post fires, k+ = d          -> c = 1 - 1/4 + 0.5 * 2 * d;      then k+ = d^2, k- = 1 + d
+    A second observation restarts k+/k- but keeps c:
+    pre s_j = 0, 1; post s_i = 1, 0
+      t=0: post fires, k+ = 0          -> c = c2 - c2/4
+      t=1: pre fires, k- = 1           -> c = c3 - c3/4 - 0.5 * 3 * 1
+    """
+    d = math.exp(-0.5)
+    params = RSTDPParams(tau_plus=2, tau_minus=2, tau_c=4, scale=0.5, a_plus=2, a_minus=3)
+    trace = EligibilityTrace(params, n_pre=1, n_post=1)
+    trace.accumulate(torch.tensor([[1.0], [0.0], [0.0]]), torch.tensor([[0.0], [1.0], [1.0]]))
+    c2 = 1 - 1 / 4 + d
+    assert trace.c.item() == pytest.approx(c2)
+    trace.accumulate(torch.tensor([[0.0], [1.0]]), torch.tensor([[1.0], [0.0]]))
+    c3 = c2 * 0.75
+    c4 = c3 * 0.75 - 1.5
+    assert trace.c.item() == pytest.approx(c4)
+    assert trace.weight_change(0.25).item() == pytest.approx(0.25 * c4)
+    trace.reset()
+    assert trace.c.item() == 0
+
+
+def test_eligibility_layout_matches_linear_weights():
+    """c[i, j]: potentiation lands on the synapse from the firing pre j to the firing post i."""
+    trace = EligibilityTrace(RSTDPParams(), n_pre=3, n_post=2)
+    pre = torch.tensor([[0.0, 1.0, 0.0], [0.0, 0.0, 0.0]])
+    post = torch.tensor([[0.0, 0.0], [1.0, 0.0]])
+    trace.accumulate(pre, post)
+    assert trace.c.shape == (2, 3)
+    assert trace.c[0, 1] > 0 and trace.c.abs().sum() == trace.c[0, 1]
+
+
+def test_batched_trace_equals_separate_traces():
+    torch.manual_seed(0)
+    pre = (torch.rand(8, 5, 6) < 0.3).float()
+    post = (torch.rand(8, 5, 4) < 0.3).float()
+    params = PAPER_PARAMS["CartPole-v0"]
+    batched = EligibilityTrace(params, 6, 4, batch_shape=(5,))
+    batched.accumulate(pre, post)
+    for b in range(5):
+        single = EligibilityTrace(params, 6, 4)
+        single.accumulate(pre[:, b], post[:, b])
+        torch.testing.assert_close(batched.c[b], single.c)
+    dw = batched.weight_change(torch.arange(5.0))
+    torch.testing.assert_close(dw[3], 3 * batched.c[3])
+
+
+def test_amplitudes_are_mean_positive_and_absolute_mean_negative_weight():
+    weight = torch.tensor([[1.0, -2.0], [3.0, -4.0]])
+    assert weight_amplitudes(weight) == (2.0, 3.0)
+    params = RSTDPParams().with_amplitudes_of(weight)
+    assert (params.a_plus, params.a_minus) == (2.0, 3.0)
+    with pytest.raises(ValueError):
+        weight_amplitudes(torch.ones(2, 2))
+
+
+def test_reward_shaping_follows_eq_8_and_9():
+    cartpole = reward_shaping("cartpole")
+    assert cartpole(200.0) == 0.0 and cartpole(50.0) == 0.75
+    acrobot = reward_shaping("acrobot")
+    assert acrobot(-500.0) == pytest.approx(1.1) and acrobot(-100.0) == pytest.approx(0.3)
+    with pytest.raises(ValueError, match="unknown reward shaping"):
+        reward_shaping("mountaincar")
+
+
+def test_plastic_layer_defaults_to_hidden1_hidden2_and_rejects_non_spiking_sides():
+    model = DSQN(4, 2, hidden=(64, 32, 16))
+    spikes = model.simulate(torch.randn(2, 4)).spikes
+    pre, post = synapse_spikes(spikes, 1)
+    assert pre.shape[-1] == 64 and post.shape[-1] == 32
+    pre, post = synapse_spikes(spikes, 2)
+    assert pre.shape[-1] == 32 and post.shape[-1] == 16
+    for layer in (0, 3):
+        with pytest.raises(ValueError, match="spiking neurons on both sides"):
+            synapse_spikes(spikes, layer)
