@@ -1,0 +1,49 @@
+"""Packaging for the snn_robot ROS 2 ament_python package."""
+
+from glob import glob
+import os
+
+from setuptools import find_packages, setup
+
+PACKAGE_NAME = "snn_robot"
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _files(pattern):
+    """Plain files matching ``pattern`` (relative to this file); empty when none match."""
+    return sorted(
+        os.path.relpath(path, HERE)
+        for path in glob(os.path.join(HERE, pattern))
+        if os.path.isfile(path)
+    )
+
+
+data_files = [
+    ("share/ament_index/resource_index/packages", ["resource/" + PACKAGE_NAME]),
+    ("share/" + PACKAGE_NAME, ["package.xml"]),
+]
+for subdir in ("launch", "config"):
+    matched = _files(os.path.join(subdir, "*"))
+    if matched:
+        data_files.append((os.path.join("share", PACKAGE_NAME, subdir), matched))
+
+setup(
+    name=PACKAGE_NAME,
+    version="0.1.0",
+    description="Spiking neural network policies for robots, served as ROS 2 nodes.",
+    license="Apache-2.0",
+    packages=find_packages(exclude=["tests", "tests.*", "ros2_ws", "ros2_ws.*"]),
+    data_files=data_files,
+    python_requires=">=3.10",
+    install_requires=[
+        "numpy",
+        "pyyaml",
+        "safetensors",
+        "torch>=2.4",
+    ],
+    entry_points={
+        "console_scripts": [
+            "snn-robot = snn_policy_node.cli:main",
+        ],
+    },
+)

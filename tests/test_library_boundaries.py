@@ -1,0 +1,53 @@
+import ast
+from pathlib import Path
+
+import pytest
+
+import snn_policy_node
+from snn_policy_node.cli import build_parser, main
+
+LIBRARY = Path(snn_policy_node.__file__).parent
+
+
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_library_modules_never_import_ros():
+    modules = [p for p in LIBRARY.glob("*.py")]
+    assert len(modules) > 5
+    offenders = {p.name for p in modules if imported_modules(p) & {"rclpy", "std_msgs", "sensor_msgs"}}
+    assert not offenders
+
+
+def test_help_lists_only_commands_that_exist():
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices
+    assert set(commands) == {"demo", "inspect"}
+    for name, sub in commands.items():
+        assert sub.get_default("run") is not None, name
+
+
+def test_inspect_reports_bad_checkpoints_with_exit_status_2(tmp_path, capsys):
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"\x80\x04not a checkpoint")
+    assert main(["inspect", str(bad)]) == 2
+    assert "pickle" in capsys.readouterr().err
+
+
+def test_demo_runs_a_short_closed_loop_check(capsys):
+    assert main(["demo", "--episodes", "1", "--max-steps", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "adaptive I in [0, 3]" in out and "I = 3" in out
+
+
+def test_unknown_command_fails():
+    with pytest.raises(SystemExit):
+        main(["train-everything"])
