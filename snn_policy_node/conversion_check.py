@@ -73,8 +73,8 @@ def rollout(make_env, spiking: SpikingActor, setting, normalise, episodes: int, 
             obs, reward, terminated, truncated, _ = env.step(result.action[0].numpy())
             total += float(reward)
             done = terminated or truncated
-            bar.update()
         returns.append(total)
+        bar.update()
     env.close()
     name = f"adaptive I in [{setting[0]}, {setting[1]}]" if adaptive else f"I = {setting}"
     return CheckRow(name, float(np.mean(returns)), float(np.mean(errors)), np.mean(spikes, axis=0).tolist())
@@ -88,7 +88,7 @@ def run_check(env_id: str = "Hopper-v5", episodes: int = 2, max_steps: int = 200
     spiking = SpikingActor.from_qcfs(percentile_actor((states - mean) / std, act_dim, seed))
     make_env = lambda: gym.make(env_id, max_episode_steps=max_steps)  # noqa: E731
     settings = [0, 1, 2, 3, (0, 3)]
-    with tqdm(total=len(settings) * episodes * max_steps, desc="spiking actor steps", unit="step") as bar:
+    with tqdm(total=len(settings) * episodes, desc="calibration settings x episodes", unit="episode") as bar:
         return [rollout(make_env, spiking, s, normalise, episodes, seed, bar) for s in settings]
 
 
