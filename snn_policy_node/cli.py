@@ -3,6 +3,7 @@
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from .checkpoint import CheckpointError
 
@@ -42,6 +43,21 @@ def _inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_dsqn(args: argparse.Namespace) -> int:
+    import torch
+
+    from .dqn import DQNConfig, train
+
+    torch.set_num_threads(args.threads)
+    out = Path(args.out or f"models/dsqn/{args.env}/seed{args.seed}")
+    result = train(DQNConfig(env_id=args.env, seed=args.seed, total_steps=args.steps), out)
+    print(
+        f"{args.env} seed {args.seed}: mean return {result['eval_return_mean']:.2f} +- "
+        f"{result['eval_return_std']:.2f} on the 100 evaluation seeds; model in {out}/model.safetensors"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="snn-robot",
@@ -62,6 +78,22 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--max-steps", type=int, default=200, help="time limit of each episode")
     demo.add_argument("--seed", type=int, default=0, help="seed of the actor and of the episodes")
     demo.set_defaults(run=_demo)
+
+    train = commands.add_parser("train", help="train a policy (see train dsqn --help)")
+    trainers = train.add_subparsers(dest="trainer", required=True, metavar="ALGORITHM")
+    dsqn = trainers.add_parser(
+        "dsqn",
+        help="train a Deep Spiking Q-Network with DQN and surrogate gradients",
+        description="DQN (double, Huber loss, hard target updates) on the DSQN of Table 1 of paper 004. The weights "
+        "kept are those with the best mean return on 100 validation seeds (20000-20099); the reported score uses "
+        "the 100 evaluation seeds (0-99). Writes model.safetensors, train_log.csv and card.md.",
+    )
+    dsqn.add_argument("--env", required=True, choices=["CartPole-v0", "Acrobot-v1"])
+    dsqn.add_argument("--seed", type=int, default=0)
+    dsqn.add_argument("--steps", type=int, default=None, help="environment steps (default: 60000 / 100000)")
+    dsqn.add_argument("--out", default=None, help="output folder (default: models/dsqn/ENV/seedS)")
+    dsqn.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    dsqn.set_defaults(run=_train_dsqn)
 
     inspect = commands.add_parser(
         "inspect",

@@ -30,8 +30,11 @@ def test_library_modules_never_import_ros():
 def test_help_lists_only_commands_that_exist():
     parser = build_parser()
     commands = parser._subparsers._group_actions[0].choices
-    assert set(commands) == {"demo", "inspect"}
-    for name, sub in commands.items():
+    assert set(commands) == {"demo", "inspect", "train"}
+    leaves = {name: sub for name, sub in commands.items() if name != "train"}
+    leaves.update(commands["train"]._subparsers._group_actions[0].choices)
+    assert set(leaves) == {"demo", "inspect", "dsqn"}
+    for name, sub in leaves.items():
         assert sub.get_default("run") is not None, name
 
 
