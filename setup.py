@@ -33,6 +33,7 @@ setup(
     description="Spiking neural network policies for robots, served as ROS 2 nodes.",
     license="Apache-2.0",
     packages=find_packages(exclude=["tests", "tests.*", "ros2_ws", "ros2_ws.*"]),
+    package_data={"sim_bridge": ["profiles/*.yaml"]},
     data_files=data_files,
     python_requires=">=3.10",
     install_requires=[
