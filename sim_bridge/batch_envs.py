@@ -7,12 +7,28 @@ reaches with ``reset(seed=k)`` and the tests check the trajectories step by step
 Gymnasium. A copy that ends its episode freezes and earns nothing more.
 """
 
+import functools
 from collections.abc import Sequence
 
 import gymnasium as gym
 import numpy as np
 
 from .physics import DEFAULTS, check_parameters
+
+
+@functools.lru_cache(maxsize=100_000)
+def initial_state(task: str, seed: int) -> np.ndarray:
+    """The state of Gymnasium's ``task`` after ``reset(seed=seed)`` (read-only, cached)."""
+    env = _unwrapped(task)
+    env.reset(seed=seed)
+    state = np.array(env.state, dtype=np.float64)
+    state.flags.writeable = False
+    return state
+
+
+@functools.lru_cache(maxsize=None)
+def _unwrapped(task: str) -> gym.Env:
+    return gym.make(task).unwrapped
 
 
 class BatchTask:
@@ -40,13 +56,7 @@ class BatchTask:
 
     def reset(self) -> np.ndarray:
         """Start copy k where Gymnasium's environment starts with ``reset(seed=seeds[k])``."""
-        env = gym.make(self.task).unwrapped
-        states = []
-        for seed in self.seeds:
-            env.reset(seed=seed)
-            states.append(np.array(env.state, dtype=np.float64))
-        env.close()
-        self.state = np.stack(states, 1)
+        self.state = np.stack([initial_state(self.task, seed) for seed in self.seeds], 1)
         self.done[:] = False
         self.steps = 0
         return self.observe()

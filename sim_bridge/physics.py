@@ -5,6 +5,7 @@ tasks (``batch_envs.py``), so one randomization draw configures either.
 """
 
 import gymnasium as gym
+import numpy as np
 
 # Defaults of Table 2 of paper 004, under the names used throughout the project.
 DEFAULTS = {
@@ -52,3 +53,16 @@ def apply_physics(env: gym.Env, parameters: dict) -> None:
         target.LINK_COM_POS_1 = target.LINK_COM_POS_2 = values["link_length"] / 2
         target.LINK_MASS_1 = target.LINK_MASS_2 = values["link_mass"]
         target.LINK_MOI = values["link_moi"]
+
+
+def parameter_arrays(task: str, settings: list[dict], repeat: int = 1):
+    """Per-copy parameter arrays for a batch: setting k fills copies k*repeat .. (k+1)*repeat - 1.
+
+    Parameters a setting leaves out take their default values.
+    """
+    for setting in settings:
+        check_parameters(task, setting)
+    return {
+        name: np.repeat([setting.get(name, default) for setting in settings], repeat)
+        for name, default in DEFAULTS[task].items()
+    }

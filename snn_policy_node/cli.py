@@ -50,11 +50,80 @@ def _train_dsqn(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(args.threads)
     out = Path(args.out or f"models/dsqn/{args.env}/seed{args.seed}")
-    result = train(DQNConfig(env_id=args.env, seed=args.seed, total_steps=args.steps), out)
+    overrides = {"total_steps": args.steps} if args.steps else {}
+    result = train(DQNConfig.for_task(args.env, seed=args.seed, **overrides), out)
     print(
         f"{args.env} seed {args.seed}: mean return {result['eval_return_mean']:.2f} +- "
         f"{result['eval_return_std']:.2f} on the 100 evaluation seeds; model in {out}/model.safetensors"
     )
+    return 0
+
+
+def _physics(text: str) -> tuple[str, float]:
+    name, _, value = text.partition("=")
+    try:
+        return name, float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}") from None
+
+
+def _adapt_rstdp(args: argparse.Namespace) -> int:
+    import torch
+
+    from .adaptation import AdaptationConfig, adapt
+    from .model_io import load_model, save_model
+    from .rstdp_report import profile_settings, stop_at
+    from .tasks import task
+
+    torch.set_num_threads(1)
+    try:
+        model, checkpoint = load_model(args.model)
+    except CheckpointError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    env_id = args.env or checkpoint.provenance.get("env_id")
+    if checkpoint.kind != "dsqn" or env_id is None:
+        print("error: r-STDP adaptation needs a DSQN checkpoint whose task is known (pass --env)", file=sys.stderr)
+        return 2
+    if args.physics:
+        setting = dict(args.physics)
+    else:
+        setting = profile_settings(env_id, args.profile)[args.setting]
+    config = AdaptationConfig(episodes=args.episodes, sign=args.sign, stop_at=stop_at(env_id))
+    result = adapt(model, task(env_id), setting, config)
+    print(f"{env_id} under {setting}:")
+    print(f"  mean return before r-STDP {result.before.mean():.2f}, after {result.after.mean():.2f} "
+          f"(best weights after {result.best_episode} of {len(result.eval_means)} training episodes)")
+    if args.out:
+        provenance = {**checkpoint.provenance, "adapted": {"physics": setting, "sign": args.sign,
+                      "best_episode": result.best_episode, "eval_return_mean": float(result.after.mean())}}
+        save_model(args.out, model, checkpoint.observation, checkpoint.action, provenance)
+        print(f"  adapted model written to {args.out}")
+    return 0
+
+
+def _report_rstdp(args: argparse.Namespace) -> int:
+    import shlex
+
+    import torch
+
+    from .rstdp_report import write_report
+
+    torch.set_num_threads(1)
+    models = {env_id: sorted(Path(args.models_dir, env_id).glob("seed*/model.safetensors")) for env_id in args.envs}
+    missing = [env_id for env_id, paths in models.items() if not paths]
+    if missing:
+        print(f"error: no trained models under {args.models_dir} for {missing} (snn-robot train dsqn)", file=sys.stderr)
+        return 2
+    command = shlex.join(["snn-robot", *sys.argv[1:]]) if sys.argv[0].endswith("snn-robot") else "snn-robot report rstdp"
+    report = write_report(
+        models, args.profiles, Path(args.work_dir), Path(args.out), args.sign, args.episodes, command, args.sweep_points
+    )
+    for env_id, profiles in report["results"].items():
+        for profile, r in profiles.items():
+            print(f"{env_id} {profile}: default {r['default_mean']:.2f}, randomized {r['before_mean']:.2f}, "
+                  f"after r-STDP {r['after_mean']:.2f} (t = {r['t']:.2f}, p = {r['p']:.2g})")
+    print(f"report written to {args.out}/rstdp.md")
     return 0
 
 
@@ -90,10 +159,50 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dsqn.add_argument("--env", required=True, choices=["CartPole-v0", "Acrobot-v1"])
     dsqn.add_argument("--seed", type=int, default=0)
-    dsqn.add_argument("--steps", type=int, default=None, help="environment steps (default: 60000 / 100000)")
+    dsqn.add_argument("--steps", type=int, default=None, help="environment steps (default: 80000 / 100000)")
     dsqn.add_argument("--out", default=None, help="output folder (default: models/dsqn/ENV/seedS)")
     dsqn.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     dsqn.set_defaults(run=_train_dsqn)
+
+    adapt = commands.add_parser("adapt", help="adapt a trained policy online (see adapt rstdp --help)")
+    adapters = adapt.add_subparsers(dest="adapter", required=True, metavar="RULE")
+    rstdp = adapters.add_parser(
+        "rstdp",
+        help="fine-tune a DSQN to randomized physics with reward-modulated STDP",
+        description="Paper 004's protocol: one training episode at a time on the randomized task (seeds "
+        "10000-10249), dw = sign * r * c once per episode on hidden1->hidden2, evaluation on seeds 0-99 after each, "
+        "best weights kept. The physics is a setting of a Table 2 profile (--profile/--setting) or explicit "
+        "NAME=VALUE pairs (--physics force_mag=5 length=0.9).",
+    )
+    rstdp.add_argument("--model", required=True, help="DSQN checkpoint")
+    rstdp.add_argument("--env", default=None, help="task id (default: from the checkpoint)")
+    rstdp.add_argument("--profile", choices=["normal", "extreme"], default="normal")
+    rstdp.add_argument("--setting", type=int, default=0, choices=range(10), help="which of the 10 seeded settings")
+    rstdp.add_argument("--physics", type=_physics, nargs="+", metavar="NAME=VALUE", help="explicit physics instead")
+    rstdp.add_argument("--episodes", type=int, default=250, help="at most this many training episodes")
+    rstdp.add_argument("--sign", type=float, default=1.0, choices=[1.0, -1.0], help="dw = sign * r * c")
+    rstdp.add_argument("--out", default=None, help="write the adapted model here")
+    rstdp.set_defaults(run=_adapt_rstdp)
+
+    report = commands.add_parser("report", help="reproduce a paper's results table (see report rstdp --help)")
+    reports = report.add_subparsers(dest="report", required=True, metavar="REPORT")
+    rstdp_report = reports.add_parser(
+        "rstdp",
+        help="paper 004's random normal / random extreme experiment, before and after r-STDP",
+        description="For every task: 10 seeded settings per profile x every model under MODELS_DIR/ENV/seed*/ x "
+        "100 evaluation seeds. Each finished run is kept in WORK_DIR, so an interrupted report resumes. Writes "
+        "rstdp.md, rstdp.json and rstdp.png to OUT.",
+    )
+    rstdp_report.add_argument("--envs", nargs="+", default=["CartPole-v0", "Acrobot-v1"])
+    rstdp_report.add_argument("--profiles", nargs="+", default=["normal", "extreme"], choices=["normal", "extreme"])
+    rstdp_report.add_argument("--models-dir", default="models/dsqn")
+    rstdp_report.add_argument("--work-dir", default="runs/rstdp")
+    rstdp_report.add_argument("--out", default="docs/results")
+    rstdp_report.add_argument("--episodes", type=int, default=250)
+    rstdp_report.add_argument("--sign", type=float, default=1.0, choices=[1.0, -1.0])
+    rstdp_report.add_argument("--sweep-points", type=int, default=5,
+                              help="points per single-parameter sweep (section 3); 0 skips the sweeps")
+    rstdp_report.set_defaults(run=_report_rstdp)
 
     inspect = commands.add_parser(
         "inspect",

@@ -70,14 +70,19 @@ class DSQN(nn.Module):
             "surrogate_scale": self.surrogate_scale,
         }
 
-    def simulate(self, obs: torch.Tensor) -> DSQNSimulation:
-        """Q-values and hidden spikes for ``obs`` ``[batch, obs_dim]``, from a reset state."""
-        drive = self.layers[0](two_neuron_encoding(obs))
+    def simulate(self, obs: torch.Tensor, weights: list[torch.Tensor] | None = None) -> DSQNSimulation:
+        """Q-values and hidden spikes for ``obs`` ``[..., batch, obs_dim]``, from a reset state.
+
+        ``weights`` replaces the layers' weights, for instance by a population of variants
+        ``[runs, out, in]`` of each layer, with ``obs`` ``[runs, batch, obs_dim]``.
+        """
+        weights = weights if weights is not None else [layer.weight for layer in self.layers]
+        drive = two_neuron_encoding(obs) @ weights[0].mT
         currents = drive.expand(self.timesteps, *drive.shape)
         spikes = []
-        for neuron, layer in zip(self.hidden_neurons, self.layers[1:]):
+        for neuron, weight in zip(self.hidden_neurons, weights[1:]):
             spikes.append(neuron.run(currents))
-            currents = layer(spikes[-1])
+            currents = spikes[-1] @ weight.mT
         q_values = self.readout.run(currents)[-1]
         return DSQNSimulation(q_values=q_values, spikes=spikes)
 

@@ -1,10 +1,16 @@
-"""Greedy evaluation of Q-network policies on fixed seeds, all episodes as one batch."""
+"""Greedy evaluation of DSQN policies on fixed seeds, all episodes as one batch.
+
+A population of weight variants (the runs of an adaptation experiment) is evaluated in the
+same batch: run r plays every seed with its own weights and its own physics.
+"""
 
 import numpy as np
 import torch
-from torch import nn
 
 from sim_bridge.batch_envs import make_batch
+from sim_bridge.physics import parameter_arrays
+
+from .dsqn import DSQN
 
 # Disjoint seed sets: evaluation (the paper's 100 fixed initial conditions), r-STDP
 # training episodes, and model selection during DQN training.
@@ -13,17 +19,33 @@ ADAPT_SEEDS = range(10_000, 10_250)
 VALIDATION_SEEDS = range(20_000, 20_100)
 
 
+def stacked_weights(models: list[DSQN]) -> list[torch.Tensor]:
+    """Each layer's weights of ``models`` as one ``[runs, out, in]`` tensor."""
+    return [torch.stack(layer_weights) for layer_weights in zip(*([l.weight for l in m.layers] for m in models))]
+
+
 @torch.no_grad()
-def evaluate(model: nn.Module, env_id: str, seeds=EVAL_SEEDS, parameters: dict | None = None) -> np.ndarray:
-    """Episode return of the greedy policy for every seed, under the physics ``parameters``."""
-    batch = make_batch(env_id, seeds, parameters)
+def evaluate_population(
+    model: DSQN, weights: list[torch.Tensor], env_id: str, seeds, settings: list[dict]
+) -> np.ndarray:
+    """Returns ``[runs, seeds]``: run r uses ``weights[k][r]`` and the physics ``settings[r]``."""
+    runs, n = len(settings), len(seeds)
+    batch = make_batch(env_id, list(seeds) * runs, parameter_arrays(env_id, settings, repeat=n))
     obs = batch.reset()
-    returns = np.zeros(len(batch))
-    done = np.zeros(len(batch), dtype=bool)
-    actions = np.zeros(len(batch), dtype=np.int64)
+    returns = np.zeros(runs * n)
+    done = np.zeros(runs * n, dtype=bool)
+    actions = np.zeros((runs, n), dtype=np.int64)
     while not done.all():
-        running = ~done
-        actions[running] = model(torch.from_numpy(obs[running])).argmax(-1).numpy()
-        obs, rewards, done = batch.step(actions)
+        active = torch.from_numpy(~done.reshape(runs, n).all(1))
+        variants = [w[active] for w in weights]
+        states = torch.from_numpy(obs.reshape(runs, n, -1)[active.numpy()])
+        actions[active.numpy()] = model.simulate(states, variants).q_values.argmax(-1).numpy()
+        obs, rewards, done = batch.step(actions.reshape(-1))
         returns += rewards
-    return returns
+    return returns.reshape(runs, n)
+
+
+def evaluate(model: DSQN, env_id: str, seeds=EVAL_SEEDS, parameters: dict | None = None) -> np.ndarray:
+    """Episode return of the greedy policy for every seed, under the physics ``parameters``."""
+    weights = [layer.weight.unsqueeze(0) for layer in model.layers]
+    return evaluate_population(model, weights, env_id, seeds, [parameters or {}])[0]

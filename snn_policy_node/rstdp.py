@@ -70,9 +70,21 @@ class EligibilityTrace:
     Eq. 6 at step t uses k(t), which does not yet include the spikes of step t.
     """
 
-    def __init__(self, params: RSTDPParams, n_pre: int, n_post: int, batch_shape: tuple[int, ...] = ()):
+    def __init__(
+        self,
+        params: RSTDPParams,
+        n_pre: int,
+        n_post: int,
+        batch_shape: tuple[int, ...] = (),
+        amplitudes: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ):
+        """``amplitudes`` (A+, A-), each of ``batch_shape``, override the params' A+ and A-:
+        a population of models adapted together has one pair per model."""
         self.params = params
         self.c = torch.zeros(*batch_shape, n_post, n_pre)
+        a_plus, a_minus = amplitudes if amplitudes is not None else (params.a_plus, params.a_minus)
+        self.a_plus = torch.as_tensor(a_plus, dtype=self.c.dtype)[..., None, None]
+        self.a_minus = torch.as_tensor(a_minus, dtype=self.c.dtype)[..., None, None]
         self.decay_plus = math.exp(-1.0 / params.tau_plus)
         self.decay_minus = math.exp(-1.0 / params.tau_minus)
 
@@ -80,17 +92,24 @@ class EligibilityTrace:
         self.c.zero_()
 
     @torch.no_grad()
-    def accumulate(self, pre: torch.Tensor, post: torch.Tensor) -> None:
-        """Add one observation's spikes, ``pre`` ``[T, ..., n_pre]`` and ``post`` ``[T, ..., n_post]``."""
+    def accumulate(self, pre: torch.Tensor, post: torch.Tensor, mask: torch.Tensor | None = None) -> None:
+        """Add one observation's spikes, ``pre`` ``[T, ..., n_pre]`` and ``post`` ``[T, ..., n_post]``.
+
+        Where ``mask`` (of the batch shape) is false the trace is left untouched, for batch
+        elements whose episode has already ended.
+        """
         p = self.params
+        before = self.c.clone() if mask is not None else None
         k_plus = torch.zeros_like(pre[0])
         k_minus = torch.zeros_like(post[0])
         for s_pre, s_post in zip(pre, post):
-            potentiation = p.a_plus * s_post.unsqueeze(-1) * k_plus.unsqueeze(-2)
-            depression = p.a_minus * k_minus.unsqueeze(-1) * s_pre.unsqueeze(-2)
+            potentiation = self.a_plus * s_post.unsqueeze(-1) * k_plus.unsqueeze(-2)
+            depression = self.a_minus * k_minus.unsqueeze(-1) * s_pre.unsqueeze(-2)
             self.c += -self.c / p.tau_c + p.scale * (potentiation - depression)
             k_plus = k_plus * self.decay_plus + s_pre
             k_minus = k_minus * self.decay_minus + s_post
+        if mask is not None:
+            self.c = torch.where(mask[..., None, None], self.c, before)
 
     def weight_change(self, modulation: float | torch.Tensor) -> torch.Tensor:
         """dw = r * c (eq. 7); ``modulation`` is r, one number or one per batch element."""

@@ -15,7 +15,6 @@ class DSQNTask:
     rstdp: RSTDPParams
     shaping: str  # name in rstdp.REWARD_SHAPINGS
     solved_at: float  # Gymnasium's reward threshold
-    train_steps: int  # default DQN budget
 
 
 TASKS = {
@@ -35,7 +34,6 @@ TASKS = {
         rstdp=PAPER_PARAMS["CartPole-v0"],
         shaping="cartpole",
         solved_at=195.0,
-        train_steps=60_000,
     ),
     "Acrobot-v1": DSQNTask(
         env_id="Acrobot-v1",
@@ -55,7 +53,6 @@ TASKS = {
         rstdp=PAPER_PARAMS["Acrobot-v1"],
         shaping="acrobot",
         solved_at=-100.0,
-        train_steps=100_000,
     ),
 }
 

@@ -3,13 +3,18 @@ import pytest
 import torch
 
 from snn_policy_node import adaptation
-from snn_policy_node.adaptation import AdaptationConfig, adapt
+from snn_policy_node.adaptation import AdaptationConfig, adapt, adapt_population
 from snn_policy_node.dsqn import DSQN
 from snn_policy_node.evaluation import evaluate
 from snn_policy_node.tasks import TASKS
 
 CARTPOLE = TASKS["CartPole-v0"]
 SETTING = {"force_mag": 6.0, "length": 0.7, "masspole": 0.3}
+
+
+def models(count: int, seed: int = 0) -> list[DSQN]:
+    torch.manual_seed(seed)
+    return [DSQN(**CARTPOLE.dsqn) for _ in range(count)]
 
 
 def test_training_and_evaluation_seeds_must_be_disjoint():
@@ -24,19 +29,18 @@ def test_best_weights_are_restored_and_bookkeeping_is_kept(monkeypatch):
     scripted = iter([10.0, 12.0, 30.0, 20.0, 25.0])  # before, then after episodes 1..4
     weights_seen, seeds_played = [], []
 
-    def fake_evaluate(model, env_id, seeds, parameters):
-        weights_seen.append(model.layers[1].weight.clone())
-        return np.full(len(seeds), next(scripted))
+    def scripted_evaluation(model, weights, env_id, seeds, settings):
+        weights_seen.append(weights[1][0].clone())
+        return np.full((1, len(seeds)), next(scripted))
 
-    def record_episode(model, env_id, seed, parameters, trace, layer):
+    def record_episode(model, weights, env_id, seed, settings, trace, layer):
         seeds_played.append(seed)
         trace.c.normal_()  # some eligibility, so that every episode changes the weights
-        return 50.0
+        return np.array([50.0])
 
-    monkeypatch.setattr(adaptation, "evaluate", fake_evaluate)
-    monkeypatch.setattr(adaptation, "play_training_episode", record_episode)
-    torch.manual_seed(0)
-    model = DSQN(**CARTPOLE.dsqn)
+    monkeypatch.setattr(adaptation, "evaluate_population", scripted_evaluation)
+    monkeypatch.setattr(adaptation, "play_training_episodes", record_episode)
+    (model,) = models(1)
     config = AdaptationConfig(episodes=4, eval_seeds=range(3), train_seeds=range(100, 110))
     result = adapt(model, CARTPOLE, SETTING, config)
 
@@ -49,25 +53,58 @@ def test_best_weights_are_restored_and_bookkeeping_is_kept(monkeypatch):
     assert result.train_returns == [50.0] * 4
 
 
-def test_stop_at_ends_adaptation_once_the_best_possible_is_reached(monkeypatch):
-    monkeypatch.setattr(adaptation, "evaluate", lambda m, e, seeds, p: np.full(len(seeds), 200.0))
-    model = DSQN(**CARTPOLE.dsqn)
+def test_a_run_stops_once_the_best_possible_is_reached(monkeypatch):
+    monkeypatch.setattr(
+        adaptation, "evaluate_population", lambda m, w, e, seeds, settings: np.full((len(settings), len(seeds)), 200.0)
+    )
+    (model,) = models(1)
     result = adapt(model, CARTPOLE, SETTING, AdaptationConfig(stop_at=200.0))
     assert result.eval_means == [] and result.best_episode == 0
 
 
 def test_real_adaptation_never_ends_worse_than_it_started():
-    torch.manual_seed(1)
-    model = DSQN(**CARTPOLE.dsqn)
+    (model,) = models(1, seed=1)
     originals = [layer.weight.clone() for layer in model.layers]
-    original = originals[1]
     result = adapt(model, CARTPOLE, SETTING, AdaptationConfig(episodes=3))
     assert len(result.eval_means) == 3
     assert result.after.mean() >= result.before.mean()
     np.testing.assert_array_equal(evaluate(model, "CartPole-v0", parameters=SETTING), result.after)
-    if result.best_episode == 0:
-        assert torch.equal(model.layers[1].weight, original)
-    else:
-        assert not torch.equal(model.layers[1].weight, original)
+    assert torch.equal(model.layers[1].weight, originals[1]) == (result.best_episode == 0)
     for k in (0, 2):  # only the plastic layer changes
         assert torch.equal(model.layers[k].weight, originals[k])
+
+
+def test_a_population_gives_the_results_of_separate_runs():
+    settings = [SETTING, {"force_mag": 15.0}, {"length": 0.3, "masspole": 0.05}]
+    config = AdaptationConfig(episodes=3)
+    together = models(3, seed=2)
+    batched = adapt_population(together, CARTPOLE, settings, config)
+    for model, alone, setting, result in zip(together, models(3, seed=2), settings, batched):
+        single = adapt(alone, CARTPOLE, setting, config)
+        assert single.eval_means == pytest.approx(result.eval_means)
+        assert single.best_episode == result.best_episode
+        torch.testing.assert_close(alone.layers[1].weight, model.layers[1].weight)
+
+
+def test_an_interrupted_population_resumes_where_it_stopped(tmp_path, monkeypatch):
+    settings = [SETTING, {"force_mag": 15.0}]
+    config = AdaptationConfig(episodes=4)
+    uninterrupted = adapt_population(models(2, seed=3), CARTPOLE, settings, config)
+
+    state = tmp_path / "population.pt"
+    real_step = adaptation.Population.step
+    calls = {"n": 0}
+
+    def crash_after_two(self):
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        calls["n"] += 1
+        real_step(self)
+
+    monkeypatch.setattr(adaptation.Population, "step", crash_after_two)
+    with pytest.raises(KeyboardInterrupt):
+        adapt_population(models(2, seed=3), CARTPOLE, settings, config, state_path=state, save_every=2)
+    monkeypatch.setattr(adaptation.Population, "step", real_step)
+    resumed = adapt_population(models(2, seed=3), CARTPOLE, settings, config, state_path=state)
+    for a, b in zip(uninterrupted, resumed):
+        assert a.eval_means == pytest.approx(b.eval_means) and a.best_episode == b.best_episode

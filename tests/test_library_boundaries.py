@@ -30,10 +30,12 @@ def test_library_modules_never_import_ros():
 def test_help_lists_only_commands_that_exist():
     parser = build_parser()
     commands = parser._subparsers._group_actions[0].choices
-    assert set(commands) == {"demo", "inspect", "train"}
-    leaves = {name: sub for name, sub in commands.items() if name != "train"}
-    leaves.update(commands["train"]._subparsers._group_actions[0].choices)
-    assert set(leaves) == {"demo", "inspect", "dsqn"}
+    groups = {"train", "adapt", "report"}
+    assert set(commands) == {"demo", "inspect"} | groups
+    leaves = {name: sub for name, sub in commands.items() if name not in groups}
+    for group in groups:
+        leaves.update({f"{group} {k}": v for k, v in commands[group]._subparsers._group_actions[0].choices.items()})
+    assert set(leaves) == {"demo", "inspect", "train dsqn", "adapt rstdp", "report rstdp"}
     for name, sub in leaves.items():
         assert sub.get_default("run") is not None, name
 

@@ -1,0 +1,283 @@
+"""The reproduction of paper 004's multi-parameter experiment (Figure 4, Table 3).
+
+For each task and each of the "random normal" and "random extreme" profiles: 10 seeded
+parameter settings x every trained model x the 100 evaluation seeds, before and after r-STDP.
+All runs of one task and profile (or sweep) adapt together as one population, whose state
+is saved every 10 episodes; an interrupted report resumes where it stopped.
+"""
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+from tqdm import tqdm
+
+from sim_bridge.physics import DEFAULTS
+from sim_bridge.randomization import draw_settings, sweep_settings
+
+from .adaptation import AdaptationConfig, adapt_population
+from .evaluation import evaluate
+from .model_io import load_model
+from .tasks import task
+
+SETTINGS_PER_PROFILE = 10
+SETTINGS_SEEDS = {"normal": 4_000, "extreme": 4_001}  # seeds of the parameter draws
+
+# Paper 004, section 3: default return and randomized return before/after r-STDP, drops in %.
+PAPER = {
+    "CartPole-v0": {
+        "normal": {"drop_before_pct": 5.47, "drop_after_pct": 0.401, "t": -22.16},
+        "extreme": {"drop_before_pct": 19.28, "drop_after_pct": 2.05, "t": -35.71},
+    },
+    "Acrobot-v1": {
+        "default": -91.22,
+        "normal": {"drop_before_pct": 5.34, "after": -88.2, "t": -10.13},
+        "extreme": {"drop_before_pct": 11.4, "after": -86.90, "t": -11.97},
+    },
+}
+
+
+def stop_at(env_id: str) -> float | None:
+    """The best possible evaluation mean, where one exists (CartPole: every episode at 200)."""
+    return 200.0 if env_id == "CartPole-v0" else None
+
+
+def run_cells(env_id: str, name: str, settings: list[dict], models: list[Path], work_dir: Path,
+              sign: float, episodes: int) -> list[dict]:
+    """Adapt every model under every setting as one population; resume from ``work_dir``."""
+    path = work_dir / f"{env_id}-{name}-sign{sign:+g}.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    work_dir.mkdir(parents=True, exist_ok=True)
+    runs = [(m, k) for m in range(len(models)) for k in range(len(settings))]
+    population = [load_model(models[m])[0] for m, _ in runs]
+    config = AdaptationConfig(episodes=episodes, sign=sign, stop_at=stop_at(env_id))
+    started = time.time()
+    results = adapt_population(
+        population, task(env_id), [settings[k] for _, k in runs], config,
+        state_path=work_dir / f"{env_id}-{name}-sign{sign:+g}.state.pt", progress=True,
+    )
+    seconds = time.time() - started
+    cells = [
+        {
+            "model": str(models[m]),
+            "setting": settings[k],
+            "before": r.before.tolist(),
+            "after": r.after.tolist(),
+            "best_episode": r.best_episode,
+            "eval_means": r.eval_means,
+            "train_returns": r.train_returns,
+            "seconds": seconds / len(runs),
+        }
+        for (m, k), r in zip(runs, results)
+    ]
+    path.write_text(json.dumps(cells))
+    return cells
+
+
+def profile_settings(env_id: str, profile: str) -> list[dict]:
+    return draw_settings(env_id, profile, SETTINGS_PER_PROFILE, SETTINGS_SEEDS[profile])
+
+
+def default_returns(env_id: str, models: list[Path]) -> np.ndarray:
+    return np.concatenate([evaluate(load_model(path)[0], env_id) for path in models])
+
+
+def summarise(default: np.ndarray, cells: list[dict]) -> dict:
+    before = np.concatenate([c["before"] for c in cells])
+    after = np.concatenate([c["after"] for c in cells])
+    drop = lambda x: 100.0 * (default.mean() - x.mean()) / abs(default.mean())  # noqa: E731
+    test = stats.ttest_rel(before, after)
+    return {
+        "runs": len(before),
+        "default_mean": float(default.mean()),
+        "default_std": float(default.std()),
+        "before_mean": float(before.mean()),
+        "before_std": float(before.std()),
+        "after_mean": float(after.mean()),
+        "after_std": float(after.std()),
+        "drop_before_pct": float(drop(before)),
+        "drop_after_pct": float(drop(after)),
+        "recovered_pct": float(100 * (after.mean() - before.mean()) / (default.mean() - before.mean()))
+        if default.mean() != before.mean()
+        else None,
+        "episodes_to_best_mean": float(np.mean([c["best_episode"] for c in cells])),
+        "episodes_to_best_std": float(np.std([c["best_episode"] for c in cells])),
+        "t": float(test.statistic),
+        "p": float(test.pvalue),
+        "seconds": float(sum(c["seconds"] for c in cells)),
+    }
+
+
+def summarise_sweep(parameter: str, settings: list[dict], cells: list[dict], env_id: str) -> list[dict]:
+    """Per sweep point: returns before and after r-STDP, and episodes to the best weights."""
+    default = DEFAULTS[env_id][parameter]
+    points = []
+    for k, setting in enumerate(settings):
+        here = [c for c in cells if c["setting"] == setting]
+        before = np.concatenate([c["before"] for c in here])
+        after = np.concatenate([c["after"] for c in here])
+        best = [c["best_episode"] for c in here]
+        points.append({
+            "value": setting[parameter],
+            "change_pct": 100 * (setting[parameter] - default) / default,
+            "before_mean": float(before.mean()), "before_std": float(before.std()),
+            "after_mean": float(after.mean()), "after_std": float(after.std()),
+            "episodes_to_best_mean": float(np.mean(best)), "episodes_to_best_std": float(np.std(best)),
+        })
+    return points
+
+
+def sweep_figure(sweeps: dict, path: Path) -> None:
+    """Panels in the style of the paper's Figure 3: return before/after and episodes to best."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    columns = [(env_id, parameter) for env_id, params in sweeps.items() for parameter in params]
+    fig, axes = plt.subplots(2, len(columns), figsize=(3.4 * len(columns), 5.5), squeeze=False, sharex="col")
+    for col, (env_id, parameter) in enumerate(columns):
+        points = sweeps[env_id][parameter]
+        x = [p["change_pct"] for p in points]
+        top, bottom = axes[0][col], axes[1][col]
+        for key, color, label in (("before", "tab:red", "randomized"), ("after", "tab:green", "+ r-STDP")):
+            top.errorbar(x, [p[f"{key}_mean"] for p in points], yerr=[p[f"{key}_std"] for p in points],
+                         fmt="o-", color=color, label=label, capsize=3)
+        bottom.errorbar(x, [p["episodes_to_best_mean"] for p in points],
+                        yerr=[p["episodes_to_best_std"] for p in points], fmt="o-", color="tab:gray", capsize=3)
+        top.set_title(f"{env_id}: {parameter}", fontsize=9)
+        bottom.set_xlabel("change from default (%)")
+    axes[0][0].set_ylabel("mean return")
+    axes[1][0].set_ylabel("episodes to best")
+    axes[0][0].legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def figure(results: dict, path: Path) -> None:
+    """Bars in the style of the paper's Figure 4: default, randomized, randomized + r-STDP."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    envs = list(results)
+    fig, axes = plt.subplots(1, len(envs), figsize=(5 * len(envs), 4), squeeze=False)
+    for ax, env_id in zip(axes[0], envs):
+        profiles = list(results[env_id])
+        x = np.arange(len(profiles))
+        bars = [
+            ("default", "default_mean", "default_std", "tab:blue"),
+            ("randomized", "before_mean", "before_std", "tab:red"),
+            ("randomized + r-STDP", "after_mean", "after_std", "tab:green"),
+        ]
+        for i, (label, mean, std, color) in enumerate(bars):
+            values = [results[env_id][p][mean] for p in profiles]
+            errors = [results[env_id][p][std] for p in profiles]
+            ax.bar(x + (i - 1) * 0.27, values, 0.27, yerr=errors, label=label, color=color, capsize=3)
+        ax.set_xticks(x, [f"random {p}" for p in profiles])
+        ax.set_title(env_id)
+        ax.set_ylabel("mean return (100 seeds x settings x models)")
+        if env_id == "Acrobot-v1":
+            ax.invert_yaxis()
+            ax.set_ylabel("mean return (less negative is better)")
+    axes[0][0].legend(loc="lower left", fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def markdown(report: dict) -> str:
+    lines = [
+        "# r-STDP domain adaptation (paper 004), reproduced",
+        "",
+        f"Reproduce with: `{report['command']}` (resumes from `{report['work_dir']}`).",
+        "",
+        f"Per task and profile: {SETTINGS_PER_PROFILE} parameter settings drawn with seed "
+        f"{SETTINGS_SEEDS['normal']} (normal) / {SETTINGS_SEEDS['extreme']} (extreme) x "
+        f"{report['models_per_task']} models x 100 evaluation seeds (0-99). r-STDP: at most {report['episodes']} "
+        f"training episodes on seeds 10000-10249, weights changed once per episode by dw = "
+        f"{'+' if report['sign'] > 0 else '-'}r c, best evaluation weights kept; CartPole stops early at a mean of 200, "
+        "the best possible. Drop = (default - randomized) / |default|; the t-test pairs before and after per run.",
+        "",
+        "| task | profile | default | randomized | randomized + r-STDP | drop before | drop after | recovered | "
+        "episodes to best | t | p | paper |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for env_id, profiles in report["results"].items():
+        for profile, r in profiles.items():
+            paper = PAPER[env_id][profile]
+            paper_text = ", ".join(f"{k} {v}" for k, v in paper.items())
+            recovered = "n/a" if r["recovered_pct"] is None else f"{r['recovered_pct']:.1f} %"
+            lines.append(
+                f"| {env_id} | {profile} | {r['default_mean']:.2f} +- {r['default_std']:.2f} | "
+                f"{r['before_mean']:.2f} +- {r['before_std']:.2f} | {r['after_mean']:.2f} +- {r['after_std']:.2f} | "
+                f"{r['drop_before_pct']:.2f} % | {r['drop_after_pct']:.2f} % | {recovered} | "
+                f"{r['episodes_to_best_mean']:.1f} +- {r['episodes_to_best_std']:.1f} | {r['t']:.2f} | {r['p']:.2g} | "
+                f"{paper_text} |"
+            )
+    lines += ["", "![before and after r-STDP](rstdp.png)", ""]
+    if report["sweeps"]:
+        lines += ["## Single-parameter sweeps (section 3, Figure 3)", "",
+                  "| task | parameter | change | randomized | + r-STDP | episodes to best |", "|---|---|---|---|---|---|"]
+        for env_id, params in report["sweeps"].items():
+            for parameter, points in params.items():
+                for p in points:
+                    lines.append(
+                        f"| {env_id} | {parameter} | {p['change_pct']:+.0f} % | {p['before_mean']:.2f} +- {p['before_std']:.2f} | "
+                        f"{p['after_mean']:.2f} +- {p['after_std']:.2f} | {p['episodes_to_best_mean']:.1f} |"
+                    )
+        lines += ["", "![single-parameter sweeps](rstdp_sweeps.png)", ""]
+    lines += ["## Time on this machine", ""]
+    for env_id, profiles in report["results"].items():
+        for profile, r in profiles.items():
+            lines.append(f"- {env_id} {profile}: {r['seconds'] / 60:.1f} min of adaptation and evaluation "
+                         f"({r['runs'] // 100} runs, 2 CPU cores)")
+    return "\n".join(lines) + "\n"
+
+
+def write_report(models: dict[str, list[Path]], profiles: list[str], work_dir: Path, out_dir: Path,
+                 sign: float, episodes: int, command: str, sweep_points: int = 0) -> dict:
+    results, sweeps = {}, {}
+    for env_id, paths in models.items():
+        if sweep_points:
+            sweeps[env_id] = {}
+            for parameter in DEFAULTS[env_id]:
+                settings = sweep_settings(env_id, parameter, sweep_points)
+                cells = run_cells(env_id, f"sweep-{parameter}", settings, paths, work_dir, sign, episodes)
+                sweeps[env_id][parameter] = summarise_sweep(parameter, settings, cells, env_id)
+        default = default_returns(env_id, paths)
+        results[env_id] = {
+            profile: summarise(
+                default, run_cells(env_id, profile, profile_settings(env_id, profile), paths, work_dir, sign, episodes)
+            )
+            for profile in profiles
+        }
+    report = {
+        "command": command,
+        "work_dir": str(work_dir),
+        "sign": sign,
+        "episodes": episodes,
+        "models": {env_id: [str(p) for p in paths] for env_id, paths in models.items()},
+        "models_per_task": max(len(p) for p in models.values()),
+        "settings": {
+            env_id: {p: profile_settings(env_id, p) for p in profiles}
+            for env_id in models
+        },
+        "results": results,
+        "sweeps": sweeps,
+        "paper": PAPER,
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "rstdp.json").write_text(json.dumps(report, indent=2))
+    (out_dir / "rstdp.md").write_text(markdown(report))
+    figure(results, out_dir / "rstdp.png")
+    if sweeps:
+        sweep_figure(sweeps, out_dir / "rstdp_sweeps.png")
+    return report

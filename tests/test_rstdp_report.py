@@ -1,0 +1,49 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from snn_policy_node import rstdp_report
+from snn_policy_node.dsqn import DSQN
+from snn_policy_node.model_io import save_model
+from snn_policy_node.tasks import TASKS
+
+
+def test_summary_drops_recovery_and_paired_t_test():
+    default = np.full(200, 200.0)
+    cells = [
+        {"before": [180.0, 160.0], "after": [200.0, 190.0], "best_episode": 4, "seconds": 1.0},
+        {"before": [170.0, 190.0], "after": [195.0, 200.0], "best_episode": 6, "seconds": 2.0},
+    ]
+    summary = rstdp_report.summarise(default, cells)
+    assert summary["before_mean"] == 175.0 and summary["after_mean"] == 196.25
+    assert summary["drop_before_pct"] == pytest.approx(12.5)
+    assert summary["drop_after_pct"] == pytest.approx(1.875)
+    assert summary["recovered_pct"] == pytest.approx(85.0)
+    assert summary["episodes_to_best_mean"] == 5.0 and summary["seconds"] == 3.0
+    assert summary["t"] < 0 and summary["p"] < 0.05
+
+
+def test_report_is_written_and_resumes_from_finished_runs(tmp_path, monkeypatch):
+    monkeypatch.setattr(rstdp_report, "SETTINGS_PER_PROFILE", 2)
+    torch.manual_seed(0)
+    spec = TASKS["CartPole-v0"]
+    model_path = tmp_path / "models" / "seed0" / "model.safetensors"
+    save_model(model_path, DSQN(**spec.dsqn), spec.observation, spec.action, {"env_id": "CartPole-v0"})
+    args = dict(profiles=["normal"], work_dir=tmp_path / "work", out_dir=tmp_path / "out", sign=1.0, episodes=1,
+                command="snn-robot report rstdp", sweep_points=1)
+    report = rstdp_report.write_report({"CartPole-v0": [model_path]}, **args)
+    written = json.loads((tmp_path / "out" / "rstdp.json").read_text())
+    assert written["results"]["CartPole-v0"]["normal"]["runs"] == 2 * 100
+    assert len(written["sweeps"]["CartPole-v0"]["length"]) == 1
+    for name in ("rstdp.md", "rstdp.png", "rstdp_sweeps.png"):
+        assert (tmp_path / "out" / name).stat().st_size > 0
+    assert "snn-robot report rstdp" in (tmp_path / "out" / "rstdp.md").read_text()
+
+    def no_new_runs(*a, **k):
+        raise AssertionError("a finished run was repeated")
+
+    monkeypatch.setattr(rstdp_report, "adapt_population", no_new_runs)
+    again = rstdp_report.write_report({"CartPole-v0": [model_path]}, **args)
+    assert again["results"] == report["results"]
