@@ -26,6 +26,11 @@ for subdir in ("launch", "config"):
     matched = _files(os.path.join(subdir, "*"))
     if matched:
         data_files.append((os.path.join("share", PACKAGE_NAME, subdir), matched))
+# Shipped models keep their folder layout under share/, where launch files find them.
+for folder, _, names in sorted(os.walk(os.path.join(HERE, "models"))):
+    relative = os.path.relpath(folder, HERE)
+    if names:
+        data_files.append((os.path.join("share", PACKAGE_NAME, relative), [os.path.join(relative, n) for n in sorted(names)]))
 
 setup(
     name=PACKAGE_NAME,
@@ -45,6 +50,9 @@ setup(
     entry_points={
         "console_scripts": [
             "snn-robot = snn_policy_node.cli:main",
+            "snn_policy_node = snn_policy_node.ros.policy_node:main",
+            "sim_bridge = sim_bridge.ros.bridge_node:main",
+            "rstdp_service = snn_policy_node.ros.rstdp_service:main",
         ],
     },
 )

@@ -83,23 +83,35 @@ def sweep_settings(task: str, parameter: str, points: int, path=None) -> list[di
 
 
 class RandomizedPhysics(gym.Wrapper):
-    """Apply physical parameters at every reset: a fixed setting, or a new seeded draw.
+    """Apply physical parameters at every reset: a fixed setting, or seeded draws from ranges.
 
-    The parameters in force are returned in ``info["physics"]`` and kept in ``history``.
+    With ranges, a new draw is made at every reset, or with ``every_episode=False`` once at
+    the first reset and again only after :meth:`redraw`. The parameters in force are
+    returned in ``info["physics"]`` and kept in ``history``.
     """
 
-    def __init__(self, env: gym.Env, ranges: dict[str, Range] | None = None, parameters: dict | None = None, seed=None):
+    def __init__(self, env: gym.Env, ranges: dict[str, Range] | None = None, parameters: dict | None = None, seed=None,
+                 every_episode: bool = True):
         super().__init__(env)
         if (ranges is None) == (parameters is None):
             raise ValueError("give either ranges to draw from or fixed parameters, not both")
         task = task_of(env)
         check_parameters(task, parameters or {name: 1.0 for name in ranges})
-        self.ranges, self.parameters = ranges, parameters
+        self.ranges, self.every_episode = ranges, every_episode
+        self.parameters = dict(parameters) if parameters is not None else None
         self.rng = np.random.default_rng(seed)
         self.history: list[dict[str, float]] = []
 
+    def redraw(self) -> None:
+        """Make a new draw at the next reset."""
+        if self.ranges is None:
+            raise ValueError("fixed parameters cannot be redrawn; give ranges to draw from")
+        self.parameters = None
+
     def reset(self, *, seed=None, options=None):
-        physics = dict(self.parameters) if self.parameters is not None else draw(self.ranges, self.rng)
+        if self.ranges is not None and (self.every_episode or self.parameters is None):
+            self.parameters = draw(self.ranges, self.rng)
+        physics = dict(self.parameters)
         apply_physics(self.env, physics)
         self.history.append(physics)
         obs, info = self.env.reset(seed=seed, options=options)

@@ -34,13 +34,18 @@ def evaluate_population(
     obs = batch.reset()
     returns = np.zeros(runs * n)
     done = np.zeros(runs * n, dtype=bool)
-    actions = np.zeros((runs, n), dtype=np.int64)
+    actions = np.zeros(runs * n, dtype=np.int64)
     while not done.all():
-        active = torch.from_numpy(~done.reshape(runs, n).all(1))
-        variants = [w[active] for w in weights]
-        states = torch.from_numpy(obs.reshape(runs, n, -1)[active.numpy()])
-        actions[active.numpy()] = model.simulate(states, variants).q_values.argmax(-1).numpy()
-        obs, rewards, done = batch.step(actions.reshape(-1))
+        # Simulate only the running copies: each run's running seeds first, cut to the widest run.
+        running = ~done.reshape(runs, n)
+        order = np.argsort(~running, axis=1, kind="stable")[:, : running.sum(1).max()]
+        valid = np.take_along_axis(running, order, axis=1)
+        live = valid.any(1)
+        index = (order + n * np.arange(runs)[:, None])[live]
+        variants = [w[torch.from_numpy(live)] for w in weights]
+        chosen = model.simulate(torch.from_numpy(obs[index]), variants).q_values.argmax(-1).numpy()
+        actions[index[valid[live]]] = chosen[valid[live]]
+        obs, rewards, done = batch.step(actions)
         returns += rewards
     return returns.reshape(runs, n)
 

@@ -1,0 +1,247 @@
+"""The sim bridge: a Gymnasium or MuJoCo robot on ROS 2 topics.
+
+Publishes ``/joint_states`` (the robot's joint names, sim-time stamps), ``/clock``,
+``/reward`` per step and one JSON record per episode on ``/episode``; obeys
+Float64MultiArray commands. Two modes:
+
+- ``lockstep``: one environment step per command, deterministic, for evaluation. While no
+  command comes, the current joint state is re-sent every ``action_timeout`` seconds, so a
+  policy that restarts picks the episode up again.
+- ``realtime``: steps at ``rate_hz`` holding the last command; after ``action_timeout``
+  without one the robot gets the idle command (zero force). Late ticks are counted.
+
+Physics can be randomized from a YAML profile, once or at every episode; every draw is
+seeded and published (latched) on ``/sim_bridge/physics``. Episode seeds come from two
+disjoint streams, training and evaluation (``~/evaluate`` switches), so an evaluation
+block replays the same fixed seeds. With ``wait_for_start`` the bridge holds between
+episodes until ``~/start_episode`` is called, which lets a learning schedule act on one
+episode's result before the next begins.
+"""
+
+import time
+
+import gymnasium as gym
+import numpy as np
+from builtin_interfaces.msg import Time
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.node import Node
+from rosgraph_msgs.msg import Clock
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Float64, Float64MultiArray, String
+from std_srvs.srv import SetBool, Trigger
+
+from snn_policy_node.ros import messages
+from snn_policy_node.ros.process import ExitRequest, StartupError, run_node
+
+from ..randomization import RandomizedPhysics, profile
+from ..robots import robot_for
+
+PARAMETERS = {
+    "env_id": ("CartPole-v0", "Gymnasium environment id"),
+    "mode": ("lockstep", "'lockstep': one step per command; 'realtime': steps at rate_hz"),
+    "rate_hz": (50.0, "step rate in realtime mode"),
+    "action_timeout": (0.5, "seconds without a command before re-sending the state (lockstep) or idling (realtime)"),
+    "joint_states_topic": (messages.JOINT_STATES, "sensor_msgs/JointState output"),
+    "command_topic": (messages.COMMANDS, "std_msgs/Float64MultiArray input, one value per commanded joint"),
+    "randomization_profile": ("", "profile name in the randomization file (e.g. normal, extreme); empty: default physics"),
+    "randomization_file": ("", "YAML randomization file; empty: the packaged paper_004.yaml"),
+    "randomization_seed": (0, "seed of the physics draws"),
+    "randomize_every_episode": (False, "draw new physics at every episode (else once, at start-up)"),
+    "train_seed_base": (10000, "first seed of the training episode stream"),
+    "eval_seed_base": (0, "first seed of the evaluation episode stream"),
+    "eval_episodes": (100, "evaluation seeds cycle through eval_seed_base .. + eval_episodes - 1"),
+    "wait_for_start": (False, "hold between episodes until ~/start_episode is called"),
+    "max_episodes": (0, "exit after this many episodes; 0: run until shut down"),
+}
+
+
+class SimBridge(Node):
+    def __init__(self, name: str = "sim_bridge"):
+        super().__init__(name)
+        for key, (default, description) in PARAMETERS.items():
+            self.declare_parameter(key, default, ParameterDescriptor(description=description))
+        p = {key: self.get_parameter(key).value for key in PARAMETERS}
+        if p["mode"] not in ("lockstep", "realtime"):
+            raise StartupError(f"mode must be 'lockstep' or 'realtime', got {p['mode']!r}")
+        self.p = p
+        self.env = self._make_env(p)
+        self.robot = robot_for(self.env)
+        unwrapped = self.env.unwrapped
+        self.dt = float(getattr(unwrapped, "dt", None) or getattr(unwrapped, "tau"))
+        self.ticks = 0  # sim time = ticks * dt, without accumulated rounding
+        self.episode = self.train_count = self.eval_count = 0
+        self.evaluating = False
+        self.running = False  # an episode is in progress
+        self.last_command, self.last_command_time = None, None
+        self.faults = 0
+        self.missed_deadlines = 0
+
+        self.joint_publisher = self.create_publisher(JointState, p["joint_states_topic"], messages.SENSOR_QOS)
+        self.clock_publisher = self.create_publisher(Clock, "/clock", 10)
+        self.reward_publisher = self.create_publisher(Float64, messages.REWARD, messages.EVENT_QOS)
+        self.episode_publisher = self.create_publisher(String, messages.EPISODE, messages.EVENT_QOS)
+        self.physics_publisher = self.create_publisher(String, messages.PHYSICS, messages.LATCHED_QOS)
+        self.create_subscription(Float64MultiArray, p["command_topic"], self.on_command, messages.COMMAND_QOS)
+        self.create_service(Trigger, "~/reset", self.on_reset)
+        self.create_service(Trigger, "~/randomize", self.on_randomize)
+        self.create_service(SetBool, "~/evaluate", self.on_evaluate)
+        self.create_service(Trigger, "~/start_episode", self.on_start_episode)
+        if p["mode"] == "lockstep":
+            self.create_timer(p["action_timeout"], self.resend_if_waiting)
+        else:
+            self.period = 1.0 / p["rate_hz"]
+            self.next_tick = time.monotonic() + self.period
+            self.create_timer(self.period, self.on_tick)
+        self.get_logger().info(
+            f"{p['env_id']} ({p['mode']}): joints {list(self.robot.joint_names)}, commands {list(self.robot.command_joints)}")
+        if not p["wait_for_start"]:
+            self.begin_episode()
+
+    def _make_env(self, p: dict) -> gym.Env:
+        try:
+            env = gym.make(p["env_id"])
+        except gym.error.Error as error:
+            raise StartupError(f"cannot make environment {p['env_id']!r}: {error}") from None
+        if not p["randomization_profile"]:
+            return env
+        try:
+            ranges = profile(p["env_id"], p["randomization_profile"], p["randomization_file"] or None)
+            return RandomizedPhysics(env, ranges=ranges, seed=p["randomization_seed"],
+                                     every_episode=p["randomize_every_episode"])
+        except (ValueError, OSError) as error:
+            raise StartupError(f"randomization: {error}") from None
+
+    # episodes -------------------------------------------------------------------------
+
+    def next_seed(self) -> int:
+        if self.evaluating:
+            seed = self.p["eval_seed_base"] + self.eval_count % self.p["eval_episodes"]
+            self.eval_count += 1
+        else:
+            seed = self.p["train_seed_base"] + self.train_count
+            self.train_count += 1
+        return seed
+
+    def begin_episode(self) -> None:
+        self.seed = self.next_seed()
+        self.phase = "eval" if self.evaluating else "train"
+        _, info = self.env.reset(seed=self.seed)
+        if "physics" in info:
+            self.physics = info["physics"]
+            self.physics_publisher.publish(messages.json_message({
+                "env_id": self.p["env_id"], "profile": self.p["randomization_profile"],
+                "randomization_seed": self.p["randomization_seed"], "episode": self.episode, "parameters": self.physics,
+            }))
+        self.total, self.steps, self.running = 0.0, 0, True
+        self.ticks += 1
+        self.publish_state()
+
+    def end_episode(self, terminated: bool) -> None:
+        self.running = False
+        self.episode_publisher.publish(messages.json_message({
+            "episode": self.episode, "phase": self.phase, "seed": self.seed, "return": self.total,
+            "steps": self.steps, "terminated": terminated, "physics": getattr(self, "physics", {}),
+            "sim_time": self.ticks * self.dt,
+        }))
+        self.episode += 1
+        if self.p["max_episodes"] and self.episode >= self.p["max_episodes"]:
+            raise ExitRequest(0)
+        if not self.p["wait_for_start"]:
+            self.begin_episode()
+
+    def step(self, command: np.ndarray) -> None:
+        _, reward, terminated, truncated, _ = self.env.step(self.robot.env_action(command))
+        self.ticks += 1
+        self.total += float(reward)
+        self.steps += 1
+        self.reward_publisher.publish(Float64(data=float(reward)))
+        if terminated or truncated:
+            self.end_episode(terminated)
+        else:
+            self.publish_state()
+
+    def publish_state(self) -> None:
+        sample = self.robot.sample()
+        stamp = _time_msg(self.ticks, self.dt)
+        message = JointState(name=list(self.robot.joint_names))
+        message.header.stamp = stamp
+        message.position = messages.float64_sequence(sample.position)
+        message.velocity = messages.float64_sequence(sample.velocity)
+        self.joint_publisher.publish(message)
+        self.clock_publisher.publish(Clock(clock=stamp))
+        self.state_sent = time.monotonic()
+
+    # commands -------------------------------------------------------------------------
+
+    def on_command(self, message: Float64MultiArray) -> None:
+        command = np.frombuffer(message.data, dtype=np.float64) if len(message.data) else np.zeros(0)
+        if command.shape != (len(self.robot.command_joints),) or not np.isfinite(command).all():
+            self.faults += 1
+            self.get_logger().warning(
+                f"ignoring command {command.tolist()}: need {len(self.robot.command_joints)} finite values "
+                f"for {list(self.robot.command_joints)}", throttle_duration_sec=1.0)
+            return
+        self.last_command, self.last_command_time = command.copy(), time.monotonic()
+        if self.p["mode"] == "lockstep" and self.running:
+            self.step(command)
+
+    def resend_if_waiting(self) -> None:
+        """Lockstep: a command may have been lost, or the policy restarted; offer the state again."""
+        if self.running and time.monotonic() - self.state_sent >= self.p["action_timeout"]:
+            self.publish_state()
+
+    def on_tick(self) -> None:
+        now = time.monotonic()
+        if now - self.next_tick > self.period:
+            self.missed_deadlines += 1
+        self.next_tick = max(self.next_tick + self.period, now)
+        if not self.running:
+            return
+        fresh = self.last_command_time is not None and now - self.last_command_time <= self.p["action_timeout"]
+        self.step(self.last_command if fresh else self.robot.idle_command)
+
+    # services -------------------------------------------------------------------------
+
+    def on_reset(self, request, response):
+        if self.running:
+            self.end_episode(terminated=False)
+        if not self.running:
+            self.begin_episode()
+        response.success, response.message = True, f"episode {self.episode} started with seed {self.seed}"
+        return response
+
+    def on_randomize(self, request, response):
+        if not isinstance(self.env, RandomizedPhysics):
+            response.success, response.message = False, "no randomization profile set (parameter randomization_profile)"
+            return response
+        self.env.redraw()
+        return self.on_reset(request, response)
+
+    def on_evaluate(self, request, response):
+        self.evaluating = request.data
+        if request.data:
+            self.eval_count = 0
+        response.success = True
+        response.message = f"next episodes use {'evaluation' if request.data else 'training'} seeds"
+        return response
+
+    def on_start_episode(self, request, response):
+        if self.running:
+            response.success, response.message = False, f"episode {self.episode} is still running"
+            return response
+        self.begin_episode()
+        response.success, response.message = True, f"episode {self.episode} ({self.phase}) started with seed {self.seed}"
+        return response
+
+
+def _time_msg(ticks: int, dt: float) -> Time:
+    nanoseconds = round(ticks * dt * 1e9)
+    return Time(sec=nanoseconds // 1_000_000_000, nanosec=nanoseconds % 1_000_000_000)
+
+
+def main(args: list[str] | None = None) -> int:
+    return run_node(SimBridge, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,92 @@
+"""Observation vectors built by joint name from joint-state readings.
+
+A robot's joint-state stream lists joints in its own order and may carry joints the
+policy never saw; the observation spec says which joint and field fills each element.
+Every reading is checked: a fault raises :class:`InputFault`, whose ``kind`` names what
+was wrong, so a node can count faults by kind and skip the reading.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .specs import ObservationSpec
+
+FAULT_KINDS = ("empty", "length_mismatch", "missing_joint", "duplicate_joint", "non_finite")
+
+
+class InputFault(ValueError):
+    """A joint-state reading the policy must not act on."""
+
+    def __init__(self, kind: str, detail: str):
+        super().__init__(f"{kind}: {detail}")
+        self.kind = kind
+
+
+@dataclass(frozen=True)
+class JointReading:
+    """One joint-state message's content: names and the per-joint arrays (possibly empty)."""
+
+    names: Sequence[str]
+    position: Sequence[float] = ()
+    velocity: Sequence[float] = ()
+    effort: Sequence[float] = ()
+
+
+class ObservationBuilder:
+    """Maps joint readings to the normalised observation vector a checkpoint expects.
+
+    The name -> index lookup is cached per joint order, so a stream whose order never
+    changes costs one dictionary hit per message.
+    """
+
+    def __init__(self, spec: ObservationSpec):
+        if any(e.source != "joint_states" for e in spec.entries):
+            raise ValueError("this builder reads joint states only; odometry entries need an odometry source")
+        self.spec = spec
+        self.joints = tuple(dict.fromkeys(e.name for e in spec.entries))
+        self.mean = np.asarray(spec.mean if spec.mean is not None else np.zeros(spec.size), dtype=np.float64)
+        self.std = np.asarray(spec.std if spec.std is not None else np.ones(spec.size), dtype=np.float64)
+        self.fields = sorted({"position" if e.field.endswith("_position") else e.field for e in spec.entries})
+        self._entry_joint = [self.joints.index(e.name) for e in spec.entries]
+        self._order: tuple[str, ...] | None = None
+        self._index: np.ndarray | None = None
+
+    def build(self, reading: JointReading) -> np.ndarray:
+        """The observation, or :class:`InputFault` if the reading cannot give it."""
+        names = tuple(reading.names)
+        if not names:
+            raise InputFault("empty", "joint-state message without joint names")
+        index = self._joint_index(names)
+        fields = {"position": reading.position, "velocity": reading.velocity, "effort": reading.effort}
+        columns = {}
+        for field in self.fields:
+            values = np.asarray(fields[field], dtype=np.float64)
+            if values.shape != (len(names),):
+                raise InputFault("length_mismatch", f"{len(names)} joint names but {values.size} {field} values")
+            columns[field] = values[index]
+        obs = np.array([self._value(columns, k, e.field) for k, e in enumerate(self.spec.entries)])
+        if not np.isfinite(obs).all():
+            bad = [self.spec.entries[k] for k in np.flatnonzero(~np.isfinite(obs))]
+            raise InputFault("non_finite", ", ".join(f"{e.name}.{e.field}" for e in bad))
+        return (obs - self.mean) / self.std
+
+    def _joint_index(self, names: tuple[str, ...]) -> np.ndarray:
+        if names != self._order:
+            if len(set(names)) != len(names):
+                raise InputFault("duplicate_joint", f"joint names repeat in {list(names)}")
+            position = {name: k for k, name in enumerate(names)}
+            missing = [j for j in self.joints if j not in position]
+            if missing:
+                raise InputFault("missing_joint", f"no {missing} among {list(names)}")
+            self._order, self._index = names, np.array([position[j] for j in self.joints])
+        return self._index
+
+    def _value(self, columns: dict, entry: int, field: str) -> float:
+        joint = self._entry_joint[entry]
+        if field == "cos_position":
+            return np.cos(columns["position"][joint])
+        if field == "sin_position":
+            return np.sin(columns["position"][joint])
+        return columns[field][joint]

@@ -1,0 +1,159 @@
+"""A loaded spiking policy as a robot controller uses it: observation in, command out.
+
+One inference maps a normalised observation to the command vector of the checkpoint's
+action spec (a discrete action's command row, or a clipped continuous action) and counts
+what it cost: spikes per layer, synaptic operations and an energy estimate. A DSQN policy
+can also keep the eligibility trace of one plastic layer for r-STDP, whose weight change
+is applied whole, between two inferences.
+"""
+
+import os
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .calibration import AdaptiveIterations
+from .checkpoint import Checkpoint
+from .conversion import SpikingActor
+from .dsqn import DSQN
+from .model_io import load_model
+from .rstdp import EligibilityTrace, synapse_spikes
+from .tasks import TASKS
+
+# Energy per operation in 45 nm CMOS (Horowitz, ISSCC 2014), the usual basis of SNN energy
+# estimates: a synaptic accumulate for a spike, a multiply-accumulate for an analog input.
+AC_ENERGY_J = 0.9e-12
+MAC_ENERGY_J = 4.6e-12
+
+
+@dataclass(frozen=True)
+class Inference:
+    """One observation's result and cost."""
+
+    command: np.ndarray  # one value per action-spec joint
+    output: np.ndarray  # Q-values (DSQN) or the action (spiking actor)
+    spikes: tuple[int, ...]  # per hidden layer, over all T steps
+    neurons: tuple[int, ...]  # per hidden layer
+    timesteps: int
+    synaptic_ops: int  # accumulates triggered by spikes
+    macs: int  # multiply-accumulates of the analog input layer
+    latency_s: float
+
+    @property
+    def energy_j(self) -> float:
+        return self.synaptic_ops * AC_ENERGY_J + self.macs * MAC_ENERGY_J
+
+    @property
+    def spike_rates(self) -> tuple[float, ...]:
+        """Spikes per neuron per time step, per hidden layer."""
+        return tuple(s / (n * self.timesteps) for s, n in zip(self.spikes, self.neurons))
+
+
+class Policy:
+    """A DSQN or calibrated spiking actor with its specs, acting on one observation at a time.
+
+    ``iterations`` is the calibration I of a spiking actor, or ``"adaptive"`` for
+    Algorithm 2 between ``i_min`` and ``i_max``. ``plastic_layer`` turns on the eligibility
+    trace of that DSQN weight layer (1 = hidden 1 -> hidden 2).
+    """
+
+    def __init__(self, model: DSQN | SpikingActor, checkpoint: Checkpoint, iterations: int | str = 0,
+                 i_max: int = 3, plastic_layer: int | None = None):
+        self.model, self.checkpoint = model.requires_grad_(False), checkpoint
+        self.action = checkpoint.action
+        if isinstance(model, SpikingActor):
+            self.adaptive = AdaptiveIterations(0, i_max) if iterations == "adaptive" else None
+            self.iterations = 0 if iterations == "adaptive" else int(iterations)
+            if self.iterations < 0:
+                raise ValueError(f"calibration iterations must be >= 0, got {iterations}")
+        self.trace = None
+        if plastic_layer is not None:
+            self.trace = self._eligibility(plastic_layer)
+        self.plastic_layer = plastic_layer
+        self._low = np.asarray(self.action.low, dtype=np.float64)
+        self._high = np.asarray(self.action.high, dtype=np.float64)
+        self._commands = np.asarray(self.action.commands, dtype=np.float64)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, **options) -> "Policy":
+        model, checkpoint = load_model(path)
+        return cls(model, checkpoint, **options)
+
+    def _eligibility(self, layer: int) -> EligibilityTrace:
+        if not isinstance(self.model, DSQN):
+            raise ValueError("r-STDP plasticity needs a DSQN policy (spiking hidden layers on both sides)")
+        synapse_spikes([None] * len(self.model.hidden), layer)  # validates the layer index
+        weight = self.model.layers[layer].weight
+        env_id = self.checkpoint.provenance.get("env_id")
+        if env_id not in TASKS:
+            raise ValueError(f"no r-STDP parameters for a policy trained on {env_id!r}; known: {sorted(TASKS)}")
+        params = TASKS[env_id].rstdp.with_amplitudes_of(weight)  # Table 1, A+/A- from this model
+        return EligibilityTrace(params, weight.shape[1], weight.shape[0])
+
+    @torch.no_grad()
+    def act(self, obs: np.ndarray) -> Inference:
+        start = time.perf_counter()
+        x = torch.as_tensor(obs, dtype=torch.float32).reshape(1, -1)
+        if isinstance(self.model, DSQN):
+            simulation = self.model.simulate(x)
+            output = simulation.q_values[0]
+            command = self._commands[int(output.argmax())]
+            if self.trace is not None:
+                pre, post = synapse_spikes(simulation.spikes, self.plastic_layer)
+                self.trace.accumulate(pre[:, 0], post[:, 0])
+            timesteps = self.model.timesteps
+        else:
+            iterations = self.adaptive.iterations if self.adaptive is not None else self.iterations
+            simulation = self.model.simulate(x, iterations)
+            if self.adaptive is not None:
+                self.adaptive.update(simulation.error_spikes.sum(-1))
+            output = simulation.action[0]
+            command = np.clip(output.numpy().astype(np.float64), self._low, self._high)
+            timesteps = self.model.timesteps
+        spikes = tuple(int(s.sum()) for s in simulation.spikes)
+        layers = self._weights()
+        return Inference(
+            command=command,
+            output=output.numpy(),
+            spikes=spikes,
+            neurons=tuple(s.shape[-1] for s in simulation.spikes),
+            timesteps=timesteps,
+            synaptic_ops=sum(n * w.shape[0] for n, w in zip(spikes, layers[1:])),
+            macs=layers[0].shape[0] * layers[0].shape[1],
+            latency_s=time.perf_counter() - start,
+        )
+
+    def _weights(self) -> list[torch.Tensor]:
+        if isinstance(self.model, DSQN):
+            return [layer.weight for layer in self.model.layers]
+        return [weight for weight, _ in self.model.source_weights()]
+
+    # r-STDP ---------------------------------------------------------------------------
+
+    @property
+    def plastic_weight(self) -> torch.Tensor:
+        if self.trace is None:
+            raise ValueError("plasticity is off: construct the policy with plastic_layer")
+        return self.model.layers[self.plastic_layer].weight
+
+    @torch.no_grad()
+    def apply_modulation(self, modulation: float) -> None:
+        """dw = r * c on the plastic layer, then a fresh trace for the next episode."""
+        if not np.isfinite(modulation):
+            raise ValueError(f"modulation must be finite, got {modulation}")
+        self.plastic_weight.add_(self.trace.weight_change(modulation))
+        self.trace.reset()
+
+    @torch.no_grad()
+    def set_plastic_weight(self, weight: np.ndarray) -> None:
+        """Replace the plastic layer's weights (restored or rolled back), checked first."""
+        current = self.plastic_weight
+        weight = np.asarray(weight, dtype=np.float32)
+        if weight.shape != tuple(current.shape):
+            raise ValueError(f"plastic weights of shape {weight.shape} do not fit layer {tuple(current.shape)}")
+        if not np.isfinite(weight).all():
+            raise ValueError("plastic weights contain NaN or inf")
+        current.copy_(torch.from_numpy(weight))
+        self.trace.reset()

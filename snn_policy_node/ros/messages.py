@@ -1,0 +1,78 @@
+"""Topic names, QoS profiles and message conversions shared by the project's nodes.
+
+Only standard message packages are used. Arrays go in and out of messages through
+``array.array`` buffers, not element by element: rclpy stores a float sequence given as
+an ``array.array`` as it is, which keeps a message's cost independent of its length.
+Structured per-episode records travel as JSON in ``std_msgs/String``, readable with
+``ros2 topic echo``.
+"""
+
+import array
+import json
+
+import numpy as np
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from std_msgs.msg import Float32MultiArray, Float64MultiArray, MultiArrayDimension, String
+
+JOINT_STATES = "/joint_states"
+COMMANDS = "/policy_controller/commands"
+REWARD = "/reward"
+EPISODE = "/episode"
+PHYSICS = "/sim_bridge/physics"
+MODULATION = "/rstdp/modulation"
+RSTDP_WEIGHTS = "/rstdp/weights"  # weights the r-STDP service restores or rolls back to
+PLASTIC_WEIGHTS = "/policy/plastic_weights"  # the policy's plastic layer after every change
+RSTDP_STATUS = "/rstdp/status"
+
+SENSOR_QOS = qos_profile_sensor_data
+COMMAND_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+EVENT_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
+# The last message stays available to nodes that start (or restart) later.
+LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+
+
+def float64_sequence(values: np.ndarray) -> array.array:
+    """A float64[] message field's value, copied in one block."""
+    return array.array("d", np.ascontiguousarray(values, dtype=np.float64).tobytes())
+
+
+def float64_array(values: np.ndarray) -> Float64MultiArray:
+    message = Float64MultiArray()
+    message.data = float64_sequence(values)
+    return message
+
+
+def matrix_message(matrix: np.ndarray) -> Float32MultiArray:
+    """A 2-D float32 matrix, row-major, with its two dimensions labelled."""
+    matrix = np.ascontiguousarray(matrix, dtype=np.float32)
+    rows, cols = matrix.shape
+    message = Float32MultiArray()
+    message.layout.dim = [
+        MultiArrayDimension(label="rows", size=rows, stride=rows * cols),
+        MultiArrayDimension(label="cols", size=cols, stride=cols),
+    ]
+    message.data = array.array("f", matrix.tobytes())
+    return message
+
+
+def message_matrix(message: Float32MultiArray) -> np.ndarray:
+    """The matrix in ``message``; ValueError if its layout does not describe its data."""
+    dims = message.layout.dim
+    if len(dims) != 2:
+        raise ValueError(f"a weight matrix needs 2 layout dimensions, got {len(dims)}")
+    rows, cols = dims[0].size, dims[1].size
+    data = np.frombuffer(message.data, dtype=np.float32) if len(message.data) else np.zeros(0, np.float32)
+    if data.size != rows * cols:
+        raise ValueError(f"layout {rows}x{cols} does not match {data.size} values")
+    return data.reshape(rows, cols).copy()
+
+
+def json_message(record: dict) -> String:
+    return String(data=json.dumps(record, sort_keys=True))
+
+
+def message_json(message: String) -> dict:
+    record = json.loads(message.data)
+    if not isinstance(record, dict):
+        raise ValueError("expected a JSON object")
+    return record

@@ -1,0 +1,219 @@
+"""The spiking policy node: joint states in, ros2_control-style commands out.
+
+A managed (lifecycle) node. Configuring loads the checkpoint and wires the topics;
+activating starts commanding. With ``autostart`` (the default) it configures and activates
+itself, as a lifecycle manager would. In ``event`` mode every valid joint-state message is
+answered with one command; in ``rate`` mode a timer commands at ``rate_hz`` from the
+newest message. Either way no command goes out for a faulty reading or once the newest
+reading is older than ``command_timeout`` seconds: a silent robot is never driven blind.
+
+With ``plastic_layer`` >= 1 the node keeps the eligibility trace of that DSQN layer and
+applies dw = r * c when the r-STDP service sends the modulation r (``/rstdp/modulation``,
+``[episode, r]``), between two inferences, then publishes the layer on
+``/policy/plastic_weights``. Weights arriving on ``/rstdp/weights`` (restored or rolled
+back) replace the layer.
+"""
+
+import time
+from collections import Counter
+
+import numpy as np
+import torch
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.lifecycle import Node as LifecycleNode
+from rclpy.lifecycle import State, TransitionCallbackReturn
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Float32MultiArray, Float64MultiArray
+from std_srvs.srv import Trigger
+
+from ..checkpoint import CheckpointError
+from ..observation import FAULT_KINDS, InputFault, JointReading, ObservationBuilder
+from ..policy import Inference, Policy
+from . import messages
+from .process import StartupError, run_node
+
+PARAMETERS = {
+    "checkpoint": ("", "policy checkpoint (.safetensors) to load"),
+    "joint_states_topic": (messages.JOINT_STATES, "sensor_msgs/JointState input"),
+    "command_topic": (messages.COMMANDS, "std_msgs/Float64MultiArray output, in the action spec's joint order"),
+    "mode": ("event", "'event': one command per joint-state message; 'rate': commands at rate_hz"),
+    "rate_hz": (50.0, "command rate in rate mode"),
+    "command_timeout": (0.5, "seconds after the newest joint state when commanding stops"),
+    "calibration_iterations": ("0", "spiking actor calibration I: 0, 1, 2, ... or 'adaptive'"),
+    "plastic_layer": (-1, "DSQN weight layer whose eligibility trace is kept for r-STDP; -1: none"),
+    "diagnostics_period": (1.0, "seconds between /diagnostics reports"),
+    "autostart": (True, "configure and activate at start-up"),
+}
+
+
+class PolicyNode(LifecycleNode):
+    def __init__(self, name: str = "snn_policy"):
+        super().__init__(name)
+        for key, (default, description) in PARAMETERS.items():
+            dynamic = key == "calibration_iterations"
+            self.declare_parameter(key, default, ParameterDescriptor(description=description, dynamic_typing=dynamic))
+        self.policy: Policy | None = None
+        self.active = False
+        self.faults: Counter = Counter()
+        self.window: list[Inference] = []
+        self.last_reading_time = None
+        self.pending_obs = None
+        self.startup_error = "configuration failed (see the log above)"
+        self.timeout = self.param("command_timeout")
+        if self.param("autostart"):
+            if self.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+                raise StartupError(self.startup_error)
+            self.trigger_activate()
+
+    def param(self, key: str):
+        return self.get_parameter(key).value
+
+    # lifecycle ------------------------------------------------------------------------
+
+    def on_configure(self, state: State) -> TransitionCallbackReturn:
+        try:
+            self.policy = self._load_policy()
+        except (CheckpointError, ValueError, OSError) as error:
+            self.startup_error = f"{self.get_name()}: cannot load policy: {error}"
+            self.get_logger().error(self.startup_error)
+            return TransitionCallbackReturn.FAILURE
+        self.builder = ObservationBuilder(self.policy.checkpoint.observation)
+        self.mode, self.timeout = self.param("mode"), self.param("command_timeout")
+        self.command_publisher = self.create_publisher(Float64MultiArray, self.param("command_topic"), messages.COMMAND_QOS)
+        self.diagnostics_publisher = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.create_subscription(JointState, self.param("joint_states_topic"), self.on_joint_state, messages.SENSOR_QOS)
+        if self.param("mode") == "rate":
+            self.create_timer(1.0 / self.param("rate_hz"), self.on_tick)
+        self.create_timer(self.param("diagnostics_period"), self.publish_diagnostics)
+        self.create_service(Trigger, "~/reset_state", self.on_reset_state)
+        if self.policy.trace is not None:
+            self.weights_publisher = self.create_publisher(
+                Float32MultiArray, messages.PLASTIC_WEIGHTS, messages.LATCHED_QOS)
+            self.create_subscription(Float64MultiArray, messages.MODULATION, self.on_modulation, messages.EVENT_QOS)
+            self.create_subscription(Float32MultiArray, messages.RSTDP_WEIGHTS, self.on_weights, messages.LATCHED_QOS)
+            self.publish_plastic_weights()
+        model = self.policy.checkpoint
+        self.get_logger().info(
+            f"loaded {model.kind} from {self.param('checkpoint')}: observes {[f'{e.name}.{e.field}' for e in model.observation.entries]}, "
+            f"commands {list(model.action.joints)} on {self.param('command_topic')} ({self.param('mode')} mode)"
+        )
+        return TransitionCallbackReturn.SUCCESS
+
+    def _load_policy(self) -> Policy:
+        path = self.param("checkpoint")
+        if not path:
+            raise ValueError("parameter 'checkpoint' is empty; give the path of a .safetensors policy")
+        if self.param("mode") not in ("event", "rate"):
+            raise ValueError(f"mode must be 'event' or 'rate', got {self.param('mode')!r}")
+        iterations = self.param("calibration_iterations")
+        iterations = iterations if iterations == "adaptive" else int(iterations)
+        layer = self.param("plastic_layer")
+        return Policy.load(path, iterations=iterations, plastic_layer=layer if layer >= 0 else None)
+
+    def on_activate(self, state: State) -> TransitionCallbackReturn:
+        self.active = True
+        return super().on_activate(state)
+
+    def on_deactivate(self, state: State) -> TransitionCallbackReturn:
+        self.active = False
+        return super().on_deactivate(state)
+
+    # control --------------------------------------------------------------------------
+
+    def on_joint_state(self, message: JointState) -> None:
+        reading = JointReading(message.name, message.position, message.velocity, message.effort)
+        try:
+            obs = self.builder.build(reading)
+        except InputFault as fault:
+            self.faults[fault.kind] += 1
+            return
+        self.last_reading_time = time.monotonic()
+        if self.mode == "event":
+            self.command(obs)
+        else:
+            self.pending_obs = obs
+
+    def on_tick(self) -> None:
+        if self.pending_obs is not None and not self.stale():
+            self.command(self.pending_obs)
+
+    def stale(self) -> bool:
+        return self.last_reading_time is None or time.monotonic() - self.last_reading_time > self.timeout
+
+    def command(self, obs: np.ndarray) -> None:
+        if not self.active:
+            return
+        inference = self.policy.act(obs)
+        if not np.isfinite(inference.command).all():
+            self.faults["non_finite_output"] += 1
+            return
+        self.command_publisher.publish(messages.float64_array(inference.command))
+        self.window.append(inference)
+
+    # r-STDP ---------------------------------------------------------------------------
+
+    def on_modulation(self, message: Float64MultiArray) -> None:
+        if len(message.data) != 2 or not np.isfinite(message.data).all():
+            self.get_logger().warning(f"ignoring modulation {list(message.data)}: expected finite [episode, r]")
+            return
+        episode, modulation = message.data
+        self.policy.apply_modulation(modulation)
+        self.get_logger().debug(f"episode {int(episode)}: applied dw = r c with r = {modulation:.4f}")
+        self.publish_plastic_weights()
+
+    def on_weights(self, message: Float32MultiArray) -> None:
+        try:
+            weight = messages.message_matrix(message)
+            if np.array_equal(weight, self.policy.plastic_weight.numpy()):
+                return
+            self.policy.set_plastic_weight(weight)
+        except ValueError as error:
+            self.get_logger().error(f"rejected weights from {messages.RSTDP_WEIGHTS}: {error}")
+            return
+        self.get_logger().info("plastic layer replaced by weights from the r-STDP service")
+        self.publish_plastic_weights()
+
+    def publish_plastic_weights(self) -> None:
+        self.weights_publisher.publish(messages.matrix_message(self.policy.plastic_weight.numpy()))
+
+    def on_reset_state(self, request, response):
+        if self.policy.trace is not None:
+            self.policy.trace.reset()
+        if getattr(self.policy, "adaptive", None) is not None:
+            self.policy.adaptive.reset()
+        response.success, response.message = True, "eligibility trace and adaptive calibration reset"
+        return response
+
+    # diagnostics ----------------------------------------------------------------------
+
+    def publish_diagnostics(self) -> None:
+        window, self.window = self.window, []
+        status = DiagnosticStatus(name=f"{self.get_name()}: spiking policy", hardware_id=self.param("checkpoint"))
+        values = {"inferences": len(window), "stale": self.stale()}
+        if window:
+            latency = np.array([i.latency_s for i in window]) * 1e3
+            rates = np.mean([i.spike_rates for i in window], axis=0)
+            values.update({
+                "latency_ms_p50": f"{np.percentile(latency, 50):.3f}",
+                "latency_ms_max": f"{latency.max():.3f}",
+                "synaptic_ops_per_inference": f"{np.mean([i.synaptic_ops for i in window]):.1f}",
+                "energy_nj_per_inference": f"{np.mean([i.energy_j for i in window]) * 1e9:.3f}",
+                **{f"spike_rate_layer{k + 1}": f"{r:.4f}" for k, r in enumerate(rates)},
+            })
+        values.update({f"faults_{kind}": self.faults[kind] for kind in (*FAULT_KINDS, "non_finite_output")})
+        status.level = DiagnosticStatus.WARN if self.faults or self.stale() else DiagnosticStatus.OK
+        status.message = "input faults seen" if self.faults else ("no recent joint states" if self.stale() else "ok")
+        status.values = [KeyValue(key=k, value=str(v)) for k, v in values.items()]
+        array = DiagnosticArray(status=[status])
+        array.header.stamp = self.get_clock().now().to_msg()
+        self.diagnostics_publisher.publish(array)
+
+
+def main(args: list[str] | None = None) -> int:
+    torch.set_num_threads(1)  # batch-of-one inference: threads only add synchronisation
+    return run_node(PolicyNode, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

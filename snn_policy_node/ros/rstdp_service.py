@@ -1,0 +1,289 @@
+"""The r-STDP service: owns the learning schedule of online adaptation (paper 004, section 3).
+
+The policy node has the spikes, so it keeps the eligibility trace; this node decides when
+and how much to learn, as on neuromorphic hardware. With ``drive_episodes`` (the default)
+it runs the paper's protocol through the sim bridge's services:
+
+1. an evaluation block (``eval_episodes`` fixed evaluation seeds) measures the return before
+   adaptation;
+2. a training episode; its return R is shaped (eq. 8 or 9) into r = sign * shaping(R) and
+   sent to the policy (``/rstdp/modulation``), which applies dw = r * c between two control
+   steps and publishes the new plastic layer;
+3. an evaluation block; the best weights so far are kept (early stopping);
+4. repeat 2-3 ``train_episodes`` times (or until ``stop_at`` is reached), then roll the
+   policy back to the best weights.
+
+Current and best weights are saved after every change as complete policy checkpoints
+(``adapted_dir/current.safetensors`` and ``best.safetensors``, written atomically), so the
+policy node can load them directly, and a restarted service resumes from them.
+"""
+
+import math
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.node import Node
+from std_msgs.msg import Float32MultiArray, Float64MultiArray, String
+from std_srvs.srv import SetBool, Trigger
+
+from ..checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from ..rstdp import reward_shaping
+from . import messages
+from .process import ExitRequest, StartupError, run_node
+
+PARAMETERS = {
+    "checkpoint": ("", "the policy's checkpoint: the weights adaptation starts from"),
+    "plastic_layer": (1, "DSQN weight layer that learns (as the policy node's plastic_layer)"),
+    "adapted_dir": ("", "directory for current.safetensors and best.safetensors; empty: nothing saved"),
+    "shaping": ("cartpole", "reward shaping of the episode return: cartpole (eq. 8) or acrobot (eq. 9)"),
+    "sign": (1.0, "dw = sign * r * c; eq. 7 has +1"),
+    "train_episodes": (250, "training episodes at most"),
+    "eval_episodes": (100, "episodes per evaluation block (the bridge's evaluation seeds)"),
+    "stop_at": (math.nan, "stop once the best evaluation mean reaches this; NaN: never"),
+    "drive_episodes": (True, "run the protocol through the bridge's ~/evaluate and ~/start_episode"),
+    "bridge": ("/sim_bridge", "the sim bridge node whose services are called"),
+    "policy": ("/snn_policy", "the policy node whose ~/reset_state is called before training episodes"),
+    "exit_when_done": (False, "end the process after the protocol (for scenarios and tests)"),
+}
+
+
+class RSTDPService(Node):
+    def __init__(self, name: str = "rstdp_service"):
+        super().__init__(name)
+        for key, (default, description) in PARAMETERS.items():
+            self.declare_parameter(key, default, ParameterDescriptor(description=description))
+        self.p = {key: self.get_parameter(key).value for key in PARAMETERS}
+        try:
+            self.base = load_checkpoint(self.p["checkpoint"])
+            self.shaping = reward_shaping(self.p["shaping"])
+        except (CheckpointError, ValueError) as error:
+            raise StartupError(f"{self.get_name()}: {error}") from None
+        self.key = f"layers.{self.p['plastic_layer']}.weight"
+        if self.key not in self.base.tensors:
+            raise StartupError(f"{self.p['checkpoint']} has no plastic layer {self.key!r}")
+        self.current = self.base.tensors[self.key].numpy().copy()
+        self.best, self.best_return, self.best_episode = self.current.copy(), -math.inf, 0
+        self.before = None
+        self.train_count = 0
+        self.learning = True
+        self.awaiting_weights = False
+        self.policy_weight = None
+        self.eval_returns: list[float] = []
+        self.log: list[dict] = []
+        self._restore()
+
+        self.modulation_publisher = self.create_publisher(Float64MultiArray, messages.MODULATION, messages.EVENT_QOS)
+        self.weights_publisher = self.create_publisher(Float32MultiArray, messages.RSTDP_WEIGHTS, messages.LATCHED_QOS)
+        self.status_publisher = self.create_publisher(String, messages.RSTDP_STATUS, messages.LATCHED_QOS)
+        self.create_subscription(String, messages.EPISODE, self.on_episode, messages.EVENT_QOS)
+        self.create_subscription(Float32MultiArray, messages.PLASTIC_WEIGHTS, self.on_policy_weights, messages.LATCHED_QOS)
+        self.create_service(SetBool, "~/enable", self.on_enable)
+        self.create_service(Trigger, "~/save", self.on_save)
+        self.create_service(Trigger, "~/rollback", self.on_rollback)
+        if self.restored:
+            self.weights_publisher.publish(messages.matrix_message(self.current))
+        if self.p["drive_episodes"]:
+            bridge, policy = self.p["bridge"], self.p["policy"]
+            self.evaluate_client = self.create_client(SetBool, f"{bridge}/evaluate")
+            self.start_client = self.create_client(Trigger, f"{bridge}/start_episode")
+            self.reset_client = self.create_client(Trigger, f"{policy}/reset_state")
+            self.startup_timer = self.create_timer(0.2, self.start_when_ready)
+
+    # persistence ----------------------------------------------------------------------
+
+    def _files(self) -> tuple[Path, Path] | None:
+        directory = self.p["adapted_dir"]
+        return (Path(directory) / "current.safetensors", Path(directory) / "best.safetensors") if directory else None
+
+    def _restore(self) -> None:
+        """Resume from saved weights; refuse files that do not belong to this policy."""
+        files = self._files()
+        self.restored = bool(files and files[0].exists() and files[1].exists())
+        if not self.restored:
+            return
+        try:
+            current, best = (load_checkpoint(f) for f in files)
+        except CheckpointError as error:
+            raise StartupError(f"cannot resume adaptation: {error}") from None
+        for checkpoint, path in ((current, files[0]), (best, files[1])):
+            if checkpoint.model != self.base.model or self.key not in checkpoint.tensors:
+                raise StartupError(f"{path} holds a different network than {self.p['checkpoint']}; move it away to start afresh")
+        self.current = current.tensors[self.key].numpy().copy()
+        self.best = best.tensors[self.key].numpy().copy()
+        state = best.provenance.get("adaptation", {})
+        self.best_return, self.best_episode = state.get("best_return", -math.inf), state.get("best_episode", 0)
+        self.before = state.get("before")
+        self.train_count = current.provenance.get("adaptation", {}).get("train_episodes", 0)
+        self.get_logger().info(f"resumed adaptation after {self.train_count} training episodes from {files[0].parent}")
+
+    def save(self) -> None:
+        files = self._files()
+        if files is None:
+            return
+        state = {"before": self.before, "best_return": self.best_return, "best_episode": self.best_episode,
+                 "train_episodes": self.train_count, "shaping": self.p["shaping"], "sign": self.p["sign"]}
+        for path, weight in zip(files, (self.current, self.best)):
+            tensors = dict(self.base.tensors)
+            tensors[self.key] = torch.from_numpy(weight)
+            provenance = {**self.base.provenance, "adaptation": state, "adapted_from": self.p["checkpoint"]}
+            save_checkpoint(path, replace(self.base, tensors=tensors, provenance=provenance))
+
+    # protocol -------------------------------------------------------------------------
+
+    def start_when_ready(self) -> None:
+        clients = (self.evaluate_client, self.start_client, self.reset_client)
+        if not all(c.service_is_ready() for c in clients) or not self.policy_in_sync():
+            return
+        self.startup_timer.cancel()
+        if self.before is None:
+            self.get_logger().info(f"evaluating before adaptation on {self.p['eval_episodes']} episodes")
+            self.begin_eval_block()
+        elif self.train_count >= self.p["train_episodes"]:
+            self.finish()
+        else:
+            self.begin_training_episode()
+
+    def policy_in_sync(self) -> bool:
+        """The policy has published its plastic layer, and it holds the weights adaptation starts from."""
+        return self.policy_weight is not None and np.array_equal(self.policy_weight, self.current)
+
+    def begin_eval_block(self) -> None:
+        self.eval_returns = []
+        self.call(self.evaluate_client, SetBool.Request(data=True), lambda _: self.start_episode())
+
+    def begin_training_episode(self) -> None:
+        self.call(self.reset_client, Trigger.Request(),
+                  lambda _: self.call(self.evaluate_client, SetBool.Request(data=False), lambda _: self.start_episode()))
+
+    def start_episode(self) -> None:
+        self.call(self.start_client, Trigger.Request(), self.check_started)
+
+    def check_started(self, response) -> None:
+        if not response.success:
+            self.get_logger().error(f"bridge refused to start an episode: {response.message}")
+
+    def call(self, client, request, then) -> None:
+        future = client.call_async(request)
+        future.add_done_callback(lambda f: then(f.result()))
+
+    def on_episode(self, message: String) -> None:
+        try:
+            record = messages.message_json(message)
+            phase, episode_return = record["phase"], float(record["return"])
+        except (ValueError, KeyError, TypeError) as error:
+            self.get_logger().warning(f"ignoring malformed episode record: {error}")
+            return
+        if not self.p["drive_episodes"]:
+            if phase == "train":
+                self.modulate(record.get("episode", -1), episode_return)
+            return
+        if phase == "eval":
+            self.eval_returns.append(episode_return)
+            if len(self.eval_returns) < self.p["eval_episodes"]:
+                self.start_episode()
+            else:
+                self.finish_eval_block()
+        elif self.learning:
+            self.modulate(record.get("episode", -1), episode_return)
+            self.awaiting_weights = True  # the next evaluation starts once the policy has the new weights
+        else:
+            self.begin_training_episode()
+
+    def modulate(self, episode: int, episode_return: float) -> None:
+        self.train_count += 1
+        r = self.p["sign"] * self.shaping(episode_return)
+        self.last_train = {"train_episode": self.train_count, "train_return": episode_return, "modulation": r}
+        self.modulation_publisher.publish(messages.float64_array(np.array([episode, r])))
+
+    def on_policy_weights(self, message: Float32MultiArray) -> None:
+        try:
+            weight = messages.message_matrix(message)
+        except ValueError as error:
+            self.get_logger().warning(f"ignoring policy weights: {error}")
+            return
+        if weight.shape != self.current.shape:
+            self.get_logger().error(f"policy's plastic layer is {weight.shape}, expected {self.current.shape}")
+            return
+        self.policy_weight = weight
+        if self.awaiting_weights:
+            self.awaiting_weights = False
+            self.current = weight
+            self.save()
+            self.begin_eval_block()
+
+    def finish_eval_block(self) -> None:
+        mean = float(np.mean(self.eval_returns))
+        if self.before is None:
+            self.before = mean
+            self.best_return = mean if not self.restored else self.best_return
+            self.get_logger().info(f"return before adaptation: {mean:.2f} (mean of {len(self.eval_returns)} evaluation episodes)")
+        else:
+            if mean > self.best_return:
+                self.best, self.best_return, self.best_episode = self.current.copy(), mean, self.train_count
+            entry = {**self.last_train, "eval_return": mean, "best_return": self.best_return}
+            self.log.append(entry)
+            self.get_logger().info(
+                f"training episode {self.train_count}: return {entry['train_return']:.1f}, r = {entry['modulation']:+.4f}; "
+                f"evaluation {mean:.2f} (best {self.best_return:.2f} after episode {self.best_episode})")
+        self.save()
+        self.publish_status(done=False)
+        stop_at = self.p["stop_at"]
+        if self.train_count >= self.p["train_episodes"] or (not math.isnan(stop_at) and self.best_return >= stop_at):
+            self.finish()
+        else:
+            self.begin_training_episode()
+
+    def finish(self) -> None:
+        self.rollback()
+        self.get_logger().info(
+            f"adaptation done: return before {self.before:.2f}, after {self.best_return:.2f} "
+            f"(best weights from training episode {self.best_episode} of {self.train_count})")
+        self.publish_status(done=True)
+        if self.p["exit_when_done"]:
+            self.create_timer(1.0, self.exit)  # let the latched messages reach their subscribers
+
+    def exit(self) -> None:
+        raise ExitRequest(0)
+
+    def rollback(self) -> None:
+        self.current = self.best.copy()
+        self.weights_publisher.publish(messages.matrix_message(self.current))
+        self.save()
+
+    def publish_status(self, done: bool) -> None:
+        self.status_publisher.publish(messages.json_message({
+            "done": done, "before": self.before, "best_return": self.best_return, "best_episode": self.best_episode,
+            "train_episodes": self.train_count, "history": self.log, "time": time.time(),
+        }))
+
+    # services -------------------------------------------------------------------------
+
+    def on_enable(self, request, response):
+        self.learning = request.data
+        response.success, response.message = True, f"learning {'enabled' if request.data else 'disabled'}"
+        return response
+
+    def on_save(self, request, response):
+        if self._files() is None:
+            response.success, response.message = False, "parameter adapted_dir is empty"
+            return response
+        self.save()
+        response.success, response.message = True, f"saved to {self._files()[0].parent}"
+        return response
+
+    def on_rollback(self, request, response):
+        self.rollback()
+        response.success, response.message = True, f"rolled back to the weights of training episode {self.best_episode}"
+        return response
+
+
+def main(args: list[str] | None = None) -> int:
+    return run_node(RSTDPService, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

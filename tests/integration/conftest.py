@@ -1,0 +1,148 @@
+"""Real nodes in real processes, talking DDS on this machine's loopback.
+
+Each node runs as its console script, exactly as users start it. The test process joins
+the graph with a probe node that publishes and records messages from a spinning thread.
+The ROS domain comes from the environment (scripts/run-tests.sh picks one per run), and
+discovery stays on this machine.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+os.environ.setdefault("ROS_DOMAIN_ID", str(os.getpid() % 100 + 1))
+
+rclpy = pytest.importorskip("rclpy")
+from rclpy.executors import SingleThreadedExecutor  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def executable(name: str) -> str:
+    path = shutil.which(name, path=str(Path(sys.executable).parent))
+    if path is None:
+        pytest.fail(f"console script {name} is not installed in {Path(sys.executable).parent}")
+    return path
+
+
+class NodeProcess:
+    """One node started from its console script with ``-p name:=value`` parameters."""
+
+    def __init__(self, script: str, name: str, **params):
+        self.name = name
+        command = [executable(script), "--ros-args", "-r", f"__node:={name}"]
+        for key, value in params.items():
+            command += ["-p", f"{key}:={_ros_value(value)}"]
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "RCUTILS_COLORIZED_OUTPUT": "0"}
+        self.process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.lines: list[str] = []
+        threading.Thread(target=self._collect, daemon=True).start()
+
+    def _collect(self) -> None:
+        for line in self.process.stdout:
+            self.lines.append(line)
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def wait_for_output(self, text: str, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.output:
+            if time.monotonic() > deadline or not self.alive() and text not in self.output:
+                raise AssertionError(f"{self.name} never printed {text!r}; output:\n{self.output}")
+            time.sleep(0.05)
+
+    def stop(self) -> int:
+        if self.alive():
+            self.process.send_signal(subprocess.signal.SIGINT)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+
+def _ros_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value if value else "''"
+    return repr(value)
+
+
+class Probe:
+    """The test's own node: publishers and recording subscriptions, spun in a thread."""
+
+    def __init__(self):
+        self.node = rclpy.create_node(f"probe_{os.getpid()}")
+        self.received: dict[str, list] = defaultdict(list)
+        self.executor = SingleThreadedExecutor()
+        self.executor.add_node(self.node)
+        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self.thread.start()
+
+    def record(self, message_type, topic: str, qos) -> list:
+        messages = self.received[topic]
+        self.node.create_subscription(message_type, topic, messages.append, qos)
+        return messages
+
+    def publisher(self, message_type, topic: str, qos):
+        return self.node.create_publisher(message_type, topic, qos)
+
+    def wait_for(self, condition, timeout: float = 30.0, what: str = "condition") -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+            time.sleep(0.02)
+
+    def close(self) -> None:
+        self.executor.shutdown()
+        self.node.destroy_node()
+
+
+@pytest.fixture
+def cartpole() -> Path:
+    """The shipped seed-0 CartPole-v0 DSQN."""
+    return REPO / "models/dsqn/CartPole-v0/seed0/model.safetensors"
+
+
+@pytest.fixture(scope="session")
+def ros():
+    rclpy.init()
+    yield
+    rclpy.try_shutdown()
+
+
+@pytest.fixture
+def probe(ros):
+    probe = Probe()
+    yield probe
+    probe.close()
+
+
+@pytest.fixture
+def nodes():
+    started: list[NodeProcess] = []
+
+    def start(script: str, name: str, **params) -> NodeProcess:
+        node = NodeProcess(script, name, **params)
+        started.append(node)
+        return node
+
+    yield start
+    for node in started:
+        node.stop()

@@ -1,0 +1,105 @@
+"""The whole graph: sim bridge, policy node and r-STDP service in separate processes."""
+
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from std_msgs.msg import Float32MultiArray, Float64MultiArray, String
+
+from sim_bridge.randomization import draw_settings
+from snn_policy_node.adaptation import AdaptationConfig, adapt_population
+from snn_policy_node.checkpoint import load_checkpoint
+from snn_policy_node.evaluation import evaluate
+from snn_policy_node.model_io import load_model
+from snn_policy_node.ros import messages
+from snn_policy_node.tasks import task
+
+pytestmark = pytest.mark.integration
+
+
+def test_a_full_episode_in_lockstep_matches_the_library(nodes, probe, cartpole):
+    episodes = probe.record(String, messages.EPISODE, messages.EVENT_QOS)
+    nodes("snn_policy_node", "policy", checkpoint=str(cartpole))
+    bridge = nodes("sim_bridge", "sim_bridge", env_id="CartPole-v0", max_episodes=2,
+                   randomization_profile="extreme", randomization_seed=3, randomize_every_episode=True)
+    probe.wait_for(lambda: len(episodes) == 2, timeout=60, what="two episodes")
+    assert bridge.process.wait(10) == 0
+    model, _ = load_model(cartpole)
+    for message in episodes:
+        record = json.loads(message.data)
+        assert record["phase"] == "train" and record["seed"] == 10_000 + record["episode"]
+        expected = evaluate(model, "CartPole-v0", seeds=[record["seed"]], parameters=record["physics"])
+        assert record["return"] == expected[0] and record["steps"] == int(expected[0])
+    first, second = (json.loads(m.data)["physics"] for m in episodes)
+    assert first != second  # a new draw every episode
+
+
+def test_rstdp_in_the_graph_improves_a_randomized_cartpole_as_the_library_does(tmp_path, cartpole, ros, probe):
+    config = yaml.safe_load((Path(__file__).parents[2] / "config/cartpole_rstdp.yaml").read_text())
+    config["sim_bridge"]["ros__parameters"].update(eval_episodes=5)
+    config["rstdp_service"]["ros__parameters"].update(eval_episodes=5, train_episodes=5)
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    adapted = tmp_path / "adapted"
+    run = subprocess.run(
+        [sys.executable, "-m", "snn_policy_node.cli", "run", "cartpole_rstdp", f"config:={tmp_path / 'config.yaml'}",
+         f"adapted_dir:={adapted}"], capture_output=True, text=True, timeout=400)
+    assert run.returncode == 0, run.stdout + run.stderr
+    match = re.search(r"return before ([-\d.]+), after ([-\d.]+) \(best weights from training episode (\d+)", run.stdout)
+    assert match, run.stdout
+    before, after, best_episode = float(match[1]), float(match[2]), int(match[3])
+
+    model, _ = load_model(cartpole)
+    seed = config["sim_bridge"]["ros__parameters"]["randomization_seed"]
+    setting = draw_settings("CartPole-v0", "normal", 1, seed)
+    (library,) = adapt_population([model], task("CartPole-v0"), setting,
+                                  AdaptationConfig(episodes=5, eval_seeds=range(5), stop_at=200.0))
+    assert after > before
+    assert (before, after, best_episode) == (library.before.mean(), library.after.mean(), library.best_episode)
+    best = load_checkpoint(adapted / "best.safetensors")
+    np.testing.assert_array_equal(best.tensors["layers.1.weight"], model.layers[1].weight.detach())
+    assert best.provenance["adaptation"]["best_return"] == after
+
+    # Restarted nodes pick the adapted weights up: the service republishes them, the policy takes them.
+    plastic = probe.record(Float32MultiArray, messages.PLASTIC_WEIGHTS, messages.LATCHED_QOS)
+    service = _start(["rstdp_service", "--ros-args", "-p", f"checkpoint:={cartpole}", "-p", f"adapted_dir:={adapted}",
+                      "-p", "drive_episodes:=false"])
+    policy = _start(["snn_policy_node", "--ros-args", "-r", "__node:=snn_policy", "-p", f"checkpoint:={cartpole}",
+                     "-p", "plastic_layer:=1"])
+    try:
+        target = best.tensors["layers.1.weight"].numpy()
+        probe.wait_for(lambda: any(np.array_equal(messages.message_matrix(m), target) for m in plastic),
+                       timeout=30, what="the policy to publish the adapted weights")
+    finally:
+        for process in (service, policy):
+            process.send_signal(subprocess.signal.SIGINT)
+            process.wait(10)
+
+
+def _start(command: list[str]) -> subprocess.Popen:
+    command[0] = str(Path(sys.executable).parent / command[0])
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def test_policy_stops_commanding_when_the_bridge_dies_and_resumes_when_it_returns(nodes, probe, cartpole):
+    commands = probe.record(Float64MultiArray, messages.COMMANDS, messages.COMMAND_QOS)
+    stamps = []
+    probe.node.create_subscription(Float64MultiArray, messages.COMMANDS, lambda _: stamps.append(time.monotonic()),
+                                   messages.COMMAND_QOS)
+    nodes("snn_policy_node", "policy", checkpoint=str(cartpole), mode="rate", rate_hz=50.0, command_timeout=0.3)
+    bridge = nodes("sim_bridge", "sim_bridge", env_id="CartPole-v0", mode="realtime", rate_hz=50.0)
+    probe.wait_for(lambda: len(commands) > 50, timeout=60, what="commands while the bridge runs")
+    bridge.process.kill()
+    killed = time.monotonic()
+    time.sleep(1.5)
+    last = max(stamps)
+    assert last - killed < 0.3 + 0.25, f"commands went on {last - killed:.2f} s after the bridge died"
+    assert time.monotonic() - last > 1.0
+    count = len(commands)
+    nodes("sim_bridge", "sim_bridge", env_id="CartPole-v0", mode="realtime", rate_hz=50.0)
+    probe.wait_for(lambda: len(commands) > count + 50, timeout=60, what="commands after the bridge returned")

@@ -1,0 +1,109 @@
+"""The policy node alone, driven by the test's own joint-state messages over DDS."""
+
+import math
+import time
+
+import numpy as np
+import pytest
+from diagnostic_msgs.msg import DiagnosticArray
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Float64MultiArray
+
+from snn_policy_node.policy import Policy
+from snn_policy_node.ros import messages
+
+pytestmark = pytest.mark.integration
+
+
+def joint_state(names, position, velocity=None) -> JointState:
+    message = JointState(name=list(names))
+    message.position = [float(v) for v in position]
+    message.velocity = [float(v) for v in (velocity if velocity is not None else position)]
+    return message
+
+
+@pytest.fixture
+def policy_node(nodes, probe, cartpole):
+    node = nodes("snn_policy_node", "policy_under_test", checkpoint=str(cartpole), diagnostics_period=0.5)
+    commands = probe.record(Float64MultiArray, messages.COMMANDS, messages.COMMAND_QOS)
+    states = probe.publisher(JointState, messages.JOINT_STATES, messages.SENSOR_QOS)
+    node.wait_for_output("loaded dsqn")
+    probe.wait_for(lambda: states.get_subscription_count() > 0, what="the policy's joint-state subscription")
+    return node, states, commands
+
+
+def ask(probe, states, commands, message) -> np.ndarray:
+    """Publish one joint state and return the command it gets (re-sent if lost: the sensor QoS is best effort)."""
+    count = len(commands)
+    for _ in range(5):
+        states.publish(message)
+        try:
+            probe.wait_for(lambda: len(commands) > count, timeout=2.0, what="a command")
+            break
+        except AssertionError:
+            continue
+    probe.wait_for(lambda: len(commands) > count, timeout=0.1, what="the policy's answer")
+    time.sleep(0.05)  # answers to a re-sent message are identical: take the newest
+    return np.array(commands[-1].data)
+
+
+def test_joint_order_and_extra_joints_give_the_same_actions(policy_node, probe, cartpole):
+    _, states, commands = policy_node
+    policy = Policy.load(cartpole)
+    rng = np.random.default_rng(0)
+    for _ in range(12):
+        x, x_dot, theta, theta_dot = rng.uniform(-0.2, 0.2, 4)
+        expected = policy.act(np.array([x, x_dot, theta, theta_dot])).command
+        canonical = ask(probe, states, commands, joint_state(["cart_slider", "pole_hinge"], [x, theta], [x_dot, theta_dot]))
+        shuffled = ask(probe, states, commands, joint_state(
+            ["wheel", "pole_hinge", "camera_tilt", "cart_slider"], [9.0, theta, -3.0, x], [1.0, theta_dot, 2.0, x_dot]))
+        np.testing.assert_array_equal(canonical, expected)
+        np.testing.assert_array_equal(shuffled, expected)
+
+
+def test_malformed_input_never_crashes_the_node_nor_yields_a_bad_command(policy_node, probe):
+    node, states, commands = policy_node
+    diagnostics = probe.record(DiagnosticArray, "/diagnostics", 10)
+    names = ["cart_slider", "pole_hinge"]
+    bad = [
+        joint_state(names, [math.nan, 0.0]),
+        joint_state(names, [0.0, math.inf], [0.0, -math.inf]),
+        joint_state(names, [0.1], [0.1, 0.2]),  # too few positions
+        joint_state(names, [0.1, 0.2, 0.3], [0.1, 0.2]),  # too many positions
+        joint_state(["cart_slider"], [0.1], [0.1]),  # a joint missing
+        joint_state(["cart_slider", "cart_slider"], [0.1, 0.2], [0.1, 0.2]),  # a joint twice
+        JointState(),  # empty
+        joint_state(names, [1e308, -1e308], [1e308, 1e308]),  # finite but absurd
+    ]
+    for message in bad:
+        for _ in range(3):
+            states.publish(message)
+    for k in range(2000):  # a burst of valid and broken messages as fast as rclpy publishes
+        states.publish(bad[k % len(bad)] if k % 2 else joint_state(names, [0.01 * (k % 7), 0.0]))
+    time.sleep(1.0)
+    assert node.alive(), node.output
+    valid = ask(probe, states, commands, joint_state(names, [0.0, 0.05], [0.0, 0.0]))
+    assert valid.tolist() in ([-10.0], [10.0])
+    sent = [np.array(c.data) for c in commands]
+    assert sent and all(c.shape == (1,) and np.isfinite(c).all() and abs(c[0]) == 10.0 for c in sent)
+    probe.wait_for(lambda: any(_fault_count(d) > 0 for d in diagnostics), timeout=5, what="faults in /diagnostics")
+    assert node.alive()
+
+
+def _fault_count(array: DiagnosticArray) -> int:
+    values = {kv.key: kv.value for status in array.status for kv in status.values}
+    return sum(int(v) for k, v in values.items() if k.startswith("faults_"))
+
+
+def test_corrupt_checkpoint_fails_start_up_with_a_clear_message(nodes, tmp_path, cartpole):
+    broken = tmp_path / "broken.safetensors"
+    broken.write_bytes(cartpole.read_bytes()[:1000])
+    node = nodes("snn_policy_node", "policy_with_broken_checkpoint", checkpoint=str(broken))
+    assert node.process.wait(30) == 2
+    assert "cannot load policy" in node.output and "truncated" in node.output
+
+
+def test_missing_checkpoint_parameter_is_explained(nodes):
+    node = nodes("snn_policy_node", "policy_without_checkpoint")
+    assert node.process.wait(30) == 2
+    assert "parameter 'checkpoint' is empty" in node.output

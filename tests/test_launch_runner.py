@@ -1,0 +1,36 @@
+import pytest
+
+from snn_policy_node.launch_runner import LaunchError, package_share, parse_launch, resolve_launch_file, substitute
+
+
+def test_the_shipped_scenario_resolves_to_three_nodes_with_their_parameters():
+    nodes = parse_launch(resolve_launch_file("cartpole_rstdp"), {"adapted_dir": "/tmp/adapted"})
+    assert [n.name for n in nodes] == ["sim_bridge", "snn_policy", "rstdp_service"]
+    share = package_share()
+    policy = nodes[1]
+    assert policy.params["checkpoint"] == f"{share}/models/dsqn/CartPole-v0/seed0/model.safetensors"
+    assert policy.params_files == [f"{share}/config/cartpole_rstdp.yaml"]
+    assert nodes[2].params["adapted_dir"] == "/tmp/adapted"
+    command = nodes[0].command()
+    assert command[1:4] == ["--ros-args", "-r", "__node:=sim_bridge"] and command[0].endswith("sim_bridge")
+
+
+def test_launch_errors_name_the_problem(tmp_path, monkeypatch):
+    with pytest.raises(LaunchError, match="scenarios: .*cartpole_rstdp"):
+        resolve_launch_file("no_such_scenario")
+    with pytest.raises(LaunchError, match="declares no arguments"):
+        parse_launch(resolve_launch_file("cartpole_rstdp"), {"modle": "x"})
+    with pytest.raises(LaunchError, match="not declared"):
+        substitute("$(var missing)", {})
+    with pytest.raises(LaunchError, match="only snn_robot"):
+        substitute("$(find-pkg-share nav2_bringup)", {})
+    monkeypatch.delenv("SNN_ROBOT_UNSET", raising=False)
+    assert substitute("$(env SNN_ROBOT_UNSET fallback)", {}) == "fallback"
+    other = tmp_path / "other.launch.yaml"
+    other.write_text("launch:\n- node: {pkg: turtlesim, exec: turtlesim_node}\n")
+    with pytest.raises(LaunchError, match="only snn_robot's nodes"):
+        parse_launch(other, {})
+    required = tmp_path / "required.launch.yaml"
+    required.write_text("launch:\n- arg: {name: model}\n")
+    with pytest.raises(LaunchError, match="model:=VALUE"):
+        parse_launch(required, {})
