@@ -127,6 +127,26 @@ def _report_rstdp(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_loop(args: argparse.Namespace) -> int:
+    import shlex
+
+    from .bench_report import write_bench_report
+    from .inference_bench import spiking_vs_ann
+    from .ros.bench_loop import as_records, run_loop_bench
+
+    try:
+        loop = as_records(run_loop_bench(args.model, args.rates, args.seconds))
+    except (CheckpointError, RuntimeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    inference = spiking_vs_ann()
+    command = shlex.join(["snn-robot", *sys.argv[1:]]) if sys.argv[0].endswith("snn-robot") else "snn-robot bench loop"
+    report = write_bench_report(loop, inference, args.model, args.seconds, command, Path(args.out))
+    s = report["summary"]
+    print(f"spiking actor / ANN inference time: {s['inference_ratio_i0']:.2f}; report written to {args.out}/bench.md")
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
     from .launch_runner import LaunchError, parse_launch, resolve_launch_file, run
 
@@ -236,6 +256,22 @@ def build_parser() -> argparse.ArgumentParser:
     launch.add_argument("launch", help="scenario name (e.g. cartpole_rstdp) or path to a .launch.yaml file")
     launch.add_argument("arguments", nargs="*", metavar="NAME:=VALUE", help="launch arguments, e.g. model:=path")
     launch.set_defaults(run=_run)
+
+    bench = commands.add_parser("bench", help="benchmarks that print figures (see bench loop --help)")
+    benches = bench.add_subparsers(dest="bench", required=True, metavar="BENCHMARK")
+    loop = benches.add_parser(
+        "loop",
+        help="joint-state -> command round trip of the policy node against a bare echo node; inference time",
+        description="Drives a bare rclpy echo node and the policy node (each in its own process, real DDS on "
+        "loopback) with joint states at each rate for SECONDS, and reports round-trip p50/p99 and drops of both; "
+        "then times the batch-of-one spiking actor (T = 4) against its ANN. Writes bench.md, bench.json and "
+        "bench.png to OUT.",
+    )
+    loop.add_argument("--model", default="models/dsqn/CartPole-v0/seed0/model.safetensors", help="policy checkpoint")
+    loop.add_argument("--rates", type=float, nargs="+", default=[100.0, 500.0, 1000.0], help="joint-state rates in Hz")
+    loop.add_argument("--seconds", type=float, default=30.0, help="duration per rate and node")
+    loop.add_argument("--out", default="docs/results")
+    loop.set_defaults(run=_bench_loop)
 
     inspect = commands.add_parser(
         "inspect",

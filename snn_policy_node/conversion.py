@@ -142,8 +142,11 @@ class SpikingActor(nn.Module):
         return self.max_action * torch.tanh(hidden @ weight.T + bias)
 
     @torch.no_grad()
-    def simulate(self, obs: torch.Tensor, iterations: int | torch.Tensor = 0) -> ActorSimulation:
+    def simulate(self, obs: torch.Tensor, iterations: int | torch.Tensor = 0, errors: bool = True) -> ActorSimulation:
         """Run the spiking actor on ``obs`` ``[batch, obs_dim]`` with I calibration passes.
+
+        ``errors=False`` skips the error-spike count against the source network (it runs the
+        source network too), leaving ``error_spikes`` empty: the fast path of a fixed I.
 
         Layers are calibrated in order (Algorithm 1), each on the spikes its calibrated
         predecessor really emits, then run for T steps. With rho > T the layers run rho
@@ -164,6 +167,8 @@ class SpikingActor(nn.Module):
             spikes_per_layer.append(spikes[: self.timesteps])
             currents = spikes @ weight.T + bias
         action = self.max_action * torch.tanh(currents[: self.timesteps].mean(0))
+        if not errors:
+            return ActorSimulation(action=action, spikes=spikes_per_layer, error_spikes=torch.empty(0))
         errors = torch.stack(
             [
                 error_spikes(rate, spikes.mean(0), self.timesteps)

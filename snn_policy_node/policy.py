@@ -106,7 +106,7 @@ class Policy:
             timesteps = self.model.timesteps
         else:
             iterations = self.adaptive.iterations if self.adaptive is not None else self.iterations
-            simulation = self.model.simulate(x, iterations)
+            simulation = self.model.simulate(x, iterations, errors=self.adaptive is not None)
             if self.adaptive is not None:
                 self.adaptive.update(simulation.error_spikes.sum(-1))
             output = simulation.action[0]
