@@ -1,16 +1,22 @@
-"""Physical parameters of the classic-control tasks, applied to Gymnasium's own environments.
+"""Physical parameters of the tasks, applied to Gymnasium's own environments.
 
-Parameter names are shared by the Gymnasium wrappers (``randomization.py``) and the batched
-tasks (``batch_envs.py``), so one randomization draw configures either.
+Classic-control parameters are absolute values; their names are shared by the Gymnasium
+wrappers (``randomization.py``) and the batched tasks (``batch_envs.py``), so one
+randomization draw configures either. MuJoCo parameters are scales of the model's own
+values (1 = as loaded), so one profile fits every MuJoCo robot.
 """
 
 import gymnasium as gym
 import numpy as np
 
+MUJOCO_SCALES = {"body_mass": 1.0, "friction": 1.0, "joint_damping": 1.0, "actuator_gear": 1.0, "gravity": 1.0}
+MUJOCO_TASKS = ("Hopper-v5", "HalfCheetah-v5", "Walker2d-v5", "Ant-v5")
+
 # Defaults of Table 2 of paper 004, under the names used throughout the project.
 DEFAULTS = {
     "CartPole-v0": {"force_mag": 10.0, "length": 0.5, "masspole": 0.1},
     "Acrobot-v1": {"link_length": 1.0, "link_mass": 1.0, "link_moi": 1.0},
+    **{task: MUJOCO_SCALES for task in MUJOCO_TASKS},
 }
 
 
@@ -31,7 +37,7 @@ def check_parameters(task: str, parameters: dict) -> None:
 
 
 def apply_physics(env: gym.Env, parameters: dict) -> None:
-    """Set physical parameters on a CartPole-v0 or Acrobot-v1 environment (in place).
+    """Set physical parameters on a CartPole-v0, Acrobot-v1 or MuJoCo environment (in place).
 
     Both Acrobot links share each value, as in the paper. Gymnasium's Acrobot dynamics
     ignore the second link's length and keep the centres of mass at 0.5 m, so a length change
@@ -42,7 +48,9 @@ def apply_physics(env: gym.Env, parameters: dict) -> None:
     check_parameters(task, parameters)
     values = {**DEFAULTS[task], **parameters}
     target = env.unwrapped
-    if task == "CartPole-v0":
+    if task in MUJOCO_TASKS:
+        _scale_mujoco(target, values)
+    elif task == "CartPole-v0":
         target.force_mag = values["force_mag"]
         target.length = values["length"]
         target.masspole = values["masspole"]
@@ -53,6 +61,23 @@ def apply_physics(env: gym.Env, parameters: dict) -> None:
         target.LINK_COM_POS_1 = target.LINK_COM_POS_2 = values["link_length"] / 2
         target.LINK_MASS_1 = target.LINK_MASS_2 = values["link_mass"]
         target.LINK_MOI = values["link_moi"]
+
+
+def _scale_mujoco(env, scales: dict) -> None:
+    """Scale masses (and inertias with them), sliding friction, joint damping, actuator gear and gravity from the values
+    the model was loaded with (kept on the environment at the first call)."""
+    model = env.model
+    nominal = env.__dict__.setdefault("nominal_physics", {
+        "body_mass": model.body_mass.copy(), "body_inertia": model.body_inertia.copy(), "friction": model.geom_friction[:, 0].copy(),
+        "joint_damping": model.dof_damping.copy(), "actuator_gear": model.actuator_gear[:, 0].copy(),
+        "gravity": model.opt.gravity.copy(),
+    })
+    model.body_mass[:] = nominal["body_mass"] * scales["body_mass"]
+    model.body_inertia[:] = nominal["body_inertia"] * scales["body_mass"]  # same shapes, denser material
+    model.geom_friction[:, 0] = nominal["friction"] * scales["friction"]
+    model.dof_damping[:] = nominal["joint_damping"] * scales["joint_damping"]
+    model.actuator_gear[:, 0] = nominal["actuator_gear"] * scales["actuator_gear"]
+    model.opt.gravity[:] = nominal["gravity"] * scales["gravity"]
 
 
 def parameter_arrays(task: str, settings: list[dict], repeat: int = 1):

@@ -15,7 +15,7 @@ import yaml
 
 from .physics import DEFAULTS, apply_physics, check_parameters, task_of
 
-PAPER_PROFILES = "paper_004.yaml"
+PACKAGED_PROFILES = ("paper_004.yaml", "mujoco.yaml")
 
 
 @dataclass(frozen=True)
@@ -38,12 +38,13 @@ class Range:
 
 
 def load_randomization(path: str | Path | None = None) -> dict:
-    """The randomization file ``path`` (default: the paper's), validated."""
+    """The randomization file ``path`` (default: the packaged profiles, all tasks), validated."""
     if path is None:
-        text = resources.files(__package__).joinpath("profiles", PAPER_PROFILES).read_text()
+        data = {}
+        for name in PACKAGED_PROFILES:
+            data.update(yaml.safe_load(resources.files(__package__).joinpath("profiles", name).read_text()))
     else:
-        text = Path(path).read_text()
-    data = yaml.safe_load(text)
+        data = yaml.safe_load(Path(path).read_text())
     for task, entry in data.items():
         if task not in DEFAULTS:
             raise ValueError(f"randomization for unknown task {task!r}; known: {sorted(DEFAULTS)}")

@@ -90,3 +90,29 @@ def test_bad_randomization_input_is_refused(tmp_path):
     bad.write_text("CartPole-v0:\n  profiles:\n    odd:\n      gravity: [[1, 2]]\n")
     with pytest.raises(ValueError, match="no physical parameters"):
         load_randomization(bad)
+
+
+def test_mujoco_scales_apply_from_the_loaded_values_and_never_compound():
+    env = RandomizedPhysics(gym.make("Hopper-v5"), ranges=profile("Hopper-v5", "extreme"), seed=0)
+    model = env.unwrapped.model
+    mass, gear, damping = model.body_mass.copy(), model.actuator_gear[:, 0].copy(), model.dof_damping.copy()
+    friction, gravity = model.geom_friction[:, 0].copy(), model.opt.gravity.copy()
+    for seed in range(3):
+        _, info = env.reset(seed=seed)
+        scales = info["physics"]
+        assert all(value in profile("Hopper-v5", "extreme")[name] for name, value in scales.items())
+        np.testing.assert_allclose(model.body_mass, mass * scales["body_mass"])
+        np.testing.assert_allclose(model.actuator_gear[:, 0], gear * scales["actuator_gear"])
+        np.testing.assert_allclose(model.dof_damping, damping * scales["joint_damping"])
+        np.testing.assert_allclose(model.geom_friction[:, 0], friction * scales["friction"])
+        np.testing.assert_allclose(model.opt.gravity, gravity * scales["gravity"])
+
+
+def test_every_mujoco_task_has_normal_and_extreme_profiles():
+    for task in ("Hopper-v5", "HalfCheetah-v5", "Walker2d-v5", "Ant-v5"):
+        normal, extreme = profile(task, "normal"), profile(task, "extreme")
+        assert set(normal) == set(extreme) == {"body_mass", "friction", "joint_damping", "actuator_gear", "gravity"}
+        for name in normal:
+            (low, high), = normal[name].intervals
+            assert low < 1.0 < high
+            assert all(not (low < a < high) and not (low < b < high) for a, b in extreme[name].intervals)
