@@ -127,6 +127,27 @@ def _report_rstdp(args: argparse.Namespace) -> int:
     return 0
 
 
+def _data_generate(args: argparse.Namespace) -> int:
+    import torch
+
+    from .offline_data import OnlineConfig, build_datasets, train_online
+
+    torch.set_num_threads(args.threads)
+    out = Path(args.out or f"runs/data/{args.env}/seed{args.seed}")
+    config = OnlineConfig(args.env, seed=args.seed, total_steps=args.steps, start_steps=args.start_steps,
+                          eval_every=args.eval_every, eval_episodes=args.eval_episodes,
+                          checkpoint_every=args.checkpoint_every)
+    run = train_online(config, out)
+    summary = build_datasets(run, args.env, args.dataset_steps, Path(args.minari_root), seed=args.seed)
+    (out / "datasets.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(f"{args.env}: expert = TD3 at step {summary['expert_step']} (evaluation return {summary['expert_eval_return']:.1f}), "
+          f"medium = step {summary['medium_step']} ({summary['medium_eval_return']:.1f})")
+    for level, d in summary["datasets"].items():
+        print(f"  {d['id']}: {d['episodes']} episodes, {d['transitions']} transitions, mean return {d['return_mean']:.1f}")
+    print(f"Minari datasets under {args.minari_root} (set MINARI_DATASETS_PATH to it to load them)")
+    return 0
+
+
 def _bench_loop(args: argparse.Namespace) -> int:
     import shlex
 
@@ -256,6 +277,30 @@ def build_parser() -> argparse.ArgumentParser:
     launch.add_argument("launch", help="scenario name (e.g. cartpole_rstdp) or path to a .launch.yaml file")
     launch.add_argument("arguments", nargs="*", metavar="NAME:=VALUE", help="launch arguments, e.g. model:=path")
     launch.set_defaults(run=_run)
+
+    data = commands.add_parser("data", help="make offline RL datasets (see data generate --help)")
+    data_commands = data.add_subparsers(dest="data", required=True, metavar="ACTION")
+    generate = data_commands.add_parser(
+        "generate",
+        help="train TD3 online and write D4RL-level Minari datasets (expert, medium, medium-replay, medium-expert)",
+        description="Online TD3 on the MuJoCo task (checkpointed every 50000 steps; rerunning the same command "
+        "resumes), then: expert = the best evaluated snapshot, medium = the first snapshot to reach a third of the "
+        "expert's return, both rolled out with action noise 0.1 for --dataset-steps transitions; medium-replay = the "
+        "replay buffer up to the medium snapshot; medium-expert = medium + expert. Writes local Minari datasets "
+        "snn-robot/<task>/<level>-v0 and OUT/datasets.json.",
+    )
+    generate.add_argument("--env", required=True, choices=["Hopper-v5", "HalfCheetah-v5", "Walker2d-v5", "Ant-v5"])
+    generate.add_argument("--seed", type=int, default=0)
+    generate.add_argument("--steps", type=int, default=1_000_000, help="online TD3 environment steps")
+    generate.add_argument("--start-steps", type=int, default=25_000, help="uniformly random actions first")
+    generate.add_argument("--eval-every", type=int, default=10_000, help="steps between evaluations and snapshots")
+    generate.add_argument("--eval-episodes", type=int, default=10)
+    generate.add_argument("--checkpoint-every", type=int, default=50_000, help="steps between checkpoints (at episode ends)")
+    generate.add_argument("--dataset-steps", type=int, default=200_000, help="transitions per rolled-out dataset")
+    generate.add_argument("--out", default=None, help="run folder (default: runs/data/ENV/seedS)")
+    generate.add_argument("--minari-root", default="runs/data/minari", help="where the Minari datasets are written")
+    generate.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    generate.set_defaults(run=_data_generate)
 
     bench = commands.add_parser("bench", help="benchmarks that print figures (see bench loop --help)")
     benches = bench.add_subparsers(dest="bench", required=True, metavar="BENCHMARK")

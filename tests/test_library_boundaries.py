@@ -30,12 +30,12 @@ def test_library_modules_never_import_ros():
 def test_help_lists_only_commands_that_exist():
     parser = build_parser()
     commands = parser._subparsers._group_actions[0].choices
-    groups = {"train", "adapt", "report", "bench"}
+    groups = {"train", "adapt", "report", "bench", "data"}
     assert set(commands) == {"demo", "inspect", "run"} | groups
     leaves = {name: sub for name, sub in commands.items() if name not in groups}
     for group in groups:
         leaves.update({f"{group} {k}": v for k, v in commands[group]._subparsers._group_actions[0].choices.items()})
-    assert set(leaves) == {"demo", "inspect", "run", "train dsqn", "adapt rstdp", "report rstdp", "bench loop"}
+    assert set(leaves) == {"demo", "inspect", "run", "train dsqn", "adapt rstdp", "report rstdp", "bench loop", "data generate"}
     for name, sub in leaves.items():
         assert sub.get_default("run") is not None, name
 
