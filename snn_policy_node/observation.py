@@ -48,6 +48,7 @@ class ObservationBuilder:
         self.joints = tuple(dict.fromkeys(e.name for e in spec.entries))
         self.mean = np.asarray(spec.mean if spec.mean is not None else np.zeros(spec.size), dtype=np.float64)
         self.std = np.asarray(spec.std if spec.std is not None else np.ones(spec.size), dtype=np.float64)
+        self.clip = None if spec.clip is None else np.asarray(spec.clip, dtype=np.float64)
         self.fields = sorted({"position" if e.field.endswith("_position") else e.field for e in spec.entries})
         self._entry_joint = [self.joints.index(e.name) for e in spec.entries]
         self._order: tuple[str, ...] | None = None
@@ -70,6 +71,8 @@ class ObservationBuilder:
         if not np.isfinite(obs).all():
             bad = [self.spec.entries[k] for k in np.flatnonzero(~np.isfinite(obs))]
             raise InputFault("non_finite", ", ".join(f"{e.name}.{e.field}" for e in bad))
+        if self.clip is not None:
+            obs = np.clip(obs, -self.clip, self.clip)
         return (obs - self.mean) / self.std
 
     def _joint_index(self, names: tuple[str, ...]) -> np.ndarray:

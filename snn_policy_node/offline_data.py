@@ -178,6 +178,11 @@ D4RL_REFERENCE = {
 }
 
 
+def use_minari_root(root: str | os.PathLike) -> None:
+    """Read and write Minari datasets under ``root``."""
+    os.environ["MINARI_DATASETS_PATH"] = str(Path(root).resolve())
+
+
 def dataset_id(env_id: str, level: str) -> str:
     return f"snn-robot/{env_id.split('-')[0].lower()}/{level}-v0"
 
@@ -230,7 +235,7 @@ def replay_episodes(buffer: ReplayBuffer, end: int) -> list:
 
 def build_datasets(run: OnlineRun, env_id: str, steps: int, root: Path, noise: float = 0.1, seed: int = 0) -> dict:
     """Write the four D4RL-level datasets of ``run`` under the Minari root ``root``; their summary."""
-    os.environ["MINARI_DATASETS_PATH"] = str(root)
+    use_minari_root(root)
     expert, medium = pick_policies(run.evaluations())
     env = gym.make(env_id)
     actor_of = {}

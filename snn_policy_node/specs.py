@@ -30,20 +30,24 @@ class ObservationEntry:
 
 @dataclass(frozen=True)
 class ObservationSpec:
-    """Ordered observation entries and the normalisation ``(obs - mean) / std`` the policy expects."""
+    """Ordered observation entries, optional clipping to ``[-clip, clip]`` per entry (as the
+    environment does before the policy sees a value), then the normalisation ``(obs - mean) / std``."""
 
     entries: tuple[ObservationEntry, ...]
     mean: tuple[float, ...] | None = None
     std: tuple[float, ...] | None = None
+    clip: tuple[float, ...] | None = None
 
     def __post_init__(self):
         if not self.entries:
             raise ValueError("an observation spec needs at least one entry")
-        for name, values in (("mean", self.mean), ("std", self.std)):
+        for name, values in (("mean", self.mean), ("std", self.std), ("clip", self.clip)):
             if values is not None and len(values) != len(self.entries):
                 raise ValueError(f"observation {name} has {len(values)} values for {len(self.entries)} entries")
         if self.std is not None and any(not s > 0 for s in self.std):
             raise ValueError("observation std must be positive")
+        if self.clip is not None and any(not c > 0 for c in self.clip):
+            raise ValueError("observation clip bounds must be positive (use inf for none)")
 
     @property
     def size(self) -> int:
@@ -54,6 +58,7 @@ class ObservationSpec:
             "entries": [{"name": e.name, "field": e.field, "source": e.source} for e in self.entries],
             "mean": None if self.mean is None else list(self.mean),
             "std": None if self.std is None else list(self.std),
+            "clip": None if self.clip is None else list(self.clip),
         }
 
     @classmethod
@@ -62,6 +67,7 @@ class ObservationSpec:
             entries=tuple(ObservationEntry(**entry) for entry in data["entries"]),
             mean=None if data.get("mean") is None else tuple(float(v) for v in data["mean"]),
             std=None if data.get("std") is None else tuple(float(v) for v in data["std"]),
+            clip=None if data.get("clip") is None else tuple(float(v) for v in data["clip"]),
         )
 
 

@@ -1,0 +1,135 @@
+"""Offline training of ReLU and QCFS actors with TD3+BC on local Minari datasets (paper 000).
+
+States are normalised by the dataset's mean and std (+ 1e-3), as TD3+BC does; the
+normalisation goes into the observation spec of the saved policy, so the ROS policy node
+applies it to joint states. Training checkpoints and resumes; the QCFS actor is saved
+converted, as a spiking actor checkpoint, and both actors as weights for the evaluation.
+"""
+
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import minari
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from .conversion import SpikingActor
+from .model_io import save_model
+from .mujoco_specs import mujoco_specs
+from .offline_data import D4RL_REFERENCE, evaluate_actor
+from .replay import ReplayBuffer
+from .td3 import TD3, TD3Config
+
+
+@dataclass(frozen=True)
+class TD3BCConfig:
+    dataset_id: str
+    activation: str = "qcfs"  # relu or qcfs
+    seed: int = 0
+    steps: int = 1_000_000  # gradient steps
+    alpha: float = 2.5
+    levels: int = 4  # QCFS L
+    eval_every: int = 5_000
+    eval_episodes: int = 10
+    checkpoint_every: int = 50_000
+
+
+def load_transitions(dataset_id: str) -> tuple[ReplayBuffer, str]:
+    """The dataset's transitions and its environment id."""
+    dataset = minari.load_dataset(dataset_id)
+    parts = {k: [] for k in ("obs", "action", "reward", "next_obs", "terminated")}
+    for episode in dataset.iterate_episodes():
+        parts["obs"].append(episode.observations[:-1])
+        parts["next_obs"].append(episode.observations[1:])
+        parts["action"].append(episode.actions)
+        parts["reward"].append(episode.rewards)
+        parts["terminated"].append(episode.terminations)
+    arrays = {k: np.concatenate(v) for k, v in parts.items()}
+    buffer = ReplayBuffer(arrays["obs"].shape[1], arrays["action"].shape[1], len(arrays["obs"]))
+    buffer.obs[:], buffer.next_obs[:], buffer.action[:] = arrays["obs"], arrays["next_obs"], arrays["action"]
+    buffer.reward[:, 0], buffer.not_done[:, 0] = arrays["reward"], 1.0 - arrays["terminated"]
+    buffer.size = len(arrays["obs"])
+    return buffer, dataset.spec.env_spec.id
+
+
+def normalised_score(env_id: str, episode_return: float) -> float:
+    low, high = D4RL_REFERENCE[env_id]
+    return 100.0 * (episode_return - low) / (high - low)
+
+
+class NormalisedActor(torch.nn.Module):
+    """The actor behind the dataset's state normalisation, for evaluation on raw observations."""
+
+    def __init__(self, actor, mean: np.ndarray, std: np.ndarray):
+        super().__init__()
+        self.actor = actor
+        self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32))
+        self.register_buffer("std", torch.as_tensor(std, dtype=torch.float32))
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.actor((obs - self.mean) / self.std)
+
+
+def train_td3bc(config: TD3BCConfig, out: Path, progress: bool = True) -> dict:
+    """Train (or resume) and return the final evaluation; writes the log, weights and checkpoints."""
+    out.mkdir(parents=True, exist_ok=True)
+    buffer, env_id = load_transitions(config.dataset_id)
+    mean = buffer.obs[: buffer.size].mean(0)
+    std = buffer.obs[: buffer.size].std(0) + 1e-3
+    buffer.obs[:] = (buffer.obs - mean) / std
+    buffer.next_obs[:] = (buffer.next_obs - mean) / std
+    torch.manual_seed(config.seed)
+    td3 = TD3Config(alpha=config.alpha, activation=config.activation, levels=config.levels)
+    agent = TD3(buffer.obs.shape[1], buffer.action.shape[1], 1.0, td3)
+    rng = np.random.default_rng(config.seed)
+    state_file, log_file = out / "agent.pt", out / "train_log.csv"
+    step, started = 0, time.time()
+    if state_file.exists():
+        state = torch.load(state_file, weights_only=True)  # tensors and numbers: no code runs
+        if {**state["config"], "steps": config.steps} != asdict(config):  # only a longer or shorter run may resume
+            raise ValueError(f"{out} holds a run with other settings: {state['config']}")
+        agent.load_state_dict(state["agent"])
+        torch.set_rng_state(state["torch_rng"])
+        rng.bit_generator.state = state["rng"]
+        step, started = state["step"], time.time() - state["seconds"]
+        rows = log_file.read_text().splitlines()
+        log_file.write_text("\n".join([rows[0]] + [r for r in rows[1:] if int(r.split(",")[0]) <= step]) + "\n")
+    else:
+        log_file.write_text("step,return_mean,return_std,normalised_score,critic_loss,seconds\n")
+    evaluator = NormalisedActor(agent.actor, mean, std).eval()
+    last = {}
+    with tqdm(total=config.steps, initial=step, desc=f"TD3+BC {config.activation} {config.dataset_id}", unit="step",
+              disable=not progress) as bar:
+        while step < config.steps:
+            losses = agent.update(*buffer.sample(td3.batch_size, rng))
+            step += 1
+            if step % config.eval_every == 0 or step == config.steps:
+                returns = evaluate_actor(evaluator, env_id, config.eval_episodes, seed=config.seed * 1000)
+                last = {"step": step, "return_mean": float(np.mean(returns)), "return_std": float(np.std(returns)),
+                        "normalised_score": normalised_score(env_id, float(np.mean(returns)))}
+                with open(log_file, "a") as file:
+                    file.write(f"{step},{last['return_mean']:.3f},{last['return_std']:.3f},"
+                               f"{last['normalised_score']:.3f},{losses['critic_loss']:.4f},{time.time() - started:.1f}\n")
+                bar.set_postfix(score=f"{last['normalised_score']:.1f}")
+            if step % config.checkpoint_every == 0 or step == config.steps:
+                state = {"config": asdict(config), "agent": agent.state_dict(), "step": step,
+                         "seconds": time.time() - started, "torch_rng": torch.get_rng_state(), "rng": rng.bit_generator.state}
+                torch.save(state, state_file.with_suffix(".tmp"))
+                state_file.with_suffix(".tmp").replace(state_file)
+            bar.update()
+    _save_policy(agent, config, env_id, mean, std, out, last)
+    return {"env_id": env_id, **last}
+
+
+def _save_policy(agent: TD3, config: TD3BCConfig, env_id: str, mean, std, out: Path, last: dict) -> None:
+    """Actor weights with the normalisation (any activation), and the QCFS actor converted."""
+    torch.save({"actor": agent.actor.state_dict(), "mean": torch.as_tensor(mean), "std": torch.as_tensor(std)},
+               out / "actor.pt")
+    if config.activation != "qcfs":
+        return
+    observation, action = mujoco_specs(env_id, mean, std)
+    provenance = {"env_id": env_id, "algorithm": "TD3+BC", **asdict(config), "final_evaluation": last,
+                  "command": f"snn-robot train td3bc --dataset {config.dataset_id} --activation qcfs --seed {config.seed}"}
+    save_model(out / "spiking_actor.safetensors", SpikingActor.from_qcfs(agent.actor), observation, action, provenance)
