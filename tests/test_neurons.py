@@ -50,3 +50,14 @@ def test_surrogate_gradient_is_the_fast_sigmoid_of_scale_100():
     neuron.step(current).sum().backward()
     expected = 1 / (100 * torch.tensor([0.01, 0.1]) + 1) ** 2
     torch.testing.assert_close(current.grad, expected)
+
+
+def test_inference_path_of_the_lif_neuron_equals_the_training_path():
+    torch.manual_seed(0)
+    currents = torch.randn(8, 5, 32, requires_grad=True)
+    for spiking in (True, False):
+        trained = SynapticLIF(0.8, 0.7, 0.5, spiking=spiking).run(currents)
+        with torch.no_grad():
+            inferred = SynapticLIF(0.8, 0.7, 0.5, spiking=spiking).run(currents)
+        assert trained.requires_grad and not inferred.requires_grad
+        assert torch.equal(trained.detach(), inferred)
