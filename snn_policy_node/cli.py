@@ -165,6 +165,26 @@ def _data_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report_calibration(args: argparse.Namespace) -> int:
+    import shlex
+
+    import torch
+
+    from .calibration_report import write_report
+
+    torch.set_num_threads(1)
+    command = shlex.join(["snn-robot", *sys.argv[1:]]) if sys.argv[0].endswith("snn-robot") else "snn-robot report calibration"
+    try:
+        report = write_report(Path(args.runs_dir), Path(args.out), args.episodes, command)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    for name, result in report["results"].items():
+        print(name + ": " + ", ".join(f"{k} {v['mean']:.1f}" for k, v in result.items() if isinstance(v, dict)))
+    print(f"report written to {args.out}/calibration.md")
+    return 0
+
+
 def _bench_loop(args: argparse.Namespace) -> int:
     import shlex
 
@@ -353,6 +373,19 @@ def build_parser() -> argparse.ArgumentParser:
     loop.add_argument("--seconds", type=float, default=30.0, help="duration per rate and node")
     loop.add_argument("--out", default="docs/results")
     loop.set_defaults(run=_bench_loop)
+
+    calibration = reports.add_parser(
+        "calibration",
+        help="paper 000's Tables 1-2: ReLU, QCFS, and the spiking actor with I = 0..3 and adaptive I",
+        description="For every dataset under RUNS_DIR (runs of `snn-robot train td3bc`, one folder per "
+        "activation and seed): D4RL-normalised scores of the ReLU and QCFS actors and of the converted spiking "
+        "actor (T = 4, rho = 4) with I = 0, 1, 2, 3 and adaptive I, mean +- std over seeds, and error spikes per "
+        "layer. Writes calibration.md, calibration.json and calibration.png to OUT.",
+    )
+    calibration.add_argument("--runs-dir", default="runs/td3bc")
+    calibration.add_argument("--episodes", type=int, default=10, help="evaluation episodes per training seed")
+    calibration.add_argument("--out", default="docs/results")
+    calibration.set_defaults(run=_report_calibration)
 
     inspect = commands.add_parser(
         "inspect",

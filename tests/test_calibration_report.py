@@ -1,0 +1,44 @@
+import json
+
+import numpy as np
+import torch
+
+from snn_policy_node.calibration_report import VARIANTS, find_runs, write_report
+from snn_policy_node.cli import main
+from snn_policy_node.conversion_check import percentile_actor, random_states
+from snn_policy_node.qcfs import MLPActor
+
+
+def relu_twin(qcfs_actor: MLPActor) -> MLPActor:
+    """A ReLU actor with the QCFS actor's weights."""
+    relu = MLPActor(11, 3, activation="relu")
+    relu.load_state_dict({k: v for k, v in qcfs_actor.state_dict().items() if not k.endswith(".lam")})
+    return relu
+
+
+def save_actor(path, actor, mean, std):
+    path.parent.mkdir(parents=True)
+    torch.save({"actor": actor.state_dict(), "mean": torch.as_tensor(mean), "std": torch.as_tensor(std)}, path)
+
+
+def test_calibration_report_scores_every_variant_and_counts_error_spikes(tmp_path):
+    torch.set_num_threads(1)
+    states = random_states("Hopper-v5", 300, seed=0)
+    mean, std = states.mean(0), states.std(0) + 1e-3
+    obs = torch.as_tensor((states - mean) / std)
+    runs = tmp_path / "runs"
+    for seed in (0, 1):
+        save_actor(runs / "snn-robot_hopper_medium-v0" / f"qcfs-seed{seed}" / "actor.pt",
+                   percentile_actor(obs, act_dim=3, seed=seed), mean, std)
+        save_actor(runs / "snn-robot_hopper_medium-v0" / f"relu-seed{seed}" / "actor.pt",
+                   relu_twin(percentile_actor(obs, act_dim=3, seed=seed)), mean, std)
+    assert set(find_runs(runs)["snn-robot_hopper_medium-v0"]) == {"relu", "qcfs"}
+    assert main(["report", "calibration", "--runs-dir", str(runs), "--episodes", "3", "--out", str(tmp_path / "out")]) == 0
+    report = json.loads((tmp_path / "out" / "calibration.json").read_text())
+    result = report["results"]["snn-robot_hopper_medium-v0"]
+    assert all(result[v]["seeds"] == 2 for v in VARIANTS)
+    errors = {v: np.sum(result[v]["error_spikes"]) for v in ("i0", "i1", "i2", "i3", "adaptive")}
+    assert errors["i0"] > 0 and errors["i1"] < errors["i0"]  # calibration removes error spikes
+    text = (tmp_path / "out" / "calibration.md").read_text()
+    assert "| (paper) |" in text and "99.70±0.18" in text and (tmp_path / "out" / "calibration.png").exists()
+    assert report["summary"]["pairs"] == 1
