@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -48,3 +50,33 @@ def test_floating_base_joints_are_left_to_odometry():
 def test_unsupported_environments_are_refused():
     with pytest.raises(ValueError, match="no robot view"):
         robot_for(gym.make("Pendulum-v1"))
+
+
+PENDULUM = Path(__file__).parent / "data" / "pendulum.xml"
+
+
+def test_a_raw_xml_model_plays_as_a_robot():
+    from sim_bridge.xml_env import MujocoXmlEnv
+
+    env = gym.wrappers.TimeLimit(MujocoXmlEnv(str(PENDULUM), frame_skip=5, reset_noise=0.01), max_episode_steps=10)
+    obs, _ = env.reset(seed=3)
+    robot = robot_for(env)
+    assert robot.joint_names == ("shoulder",) and robot.command_joints == ("shoulder",)
+    assert obs.tolist() == [robot.sample().position[0], robot.sample().velocity[0]]
+    for _ in range(9):
+        _, reward, terminated, truncated, _ = env.step(robot.env_action(np.array([5.0])))
+        assert reward == 0.0 and not terminated and not truncated
+    assert env.unwrapped.data.ctrl[0] == 2.0  # clipped to the control range
+    assert env.step(np.array([0.0]))[3]  # the time limit ends the episode
+    assert robot.sample().velocity[0] != 0.0
+
+
+def test_bad_xml_models_are_refused(tmp_path):
+    from sim_bridge.xml_env import MujocoXmlEnv
+
+    with pytest.raises(ValueError, match="no MuJoCo model"):
+        MujocoXmlEnv(str(tmp_path / "missing.xml"))
+    broken = tmp_path / "broken.xml"
+    broken.write_text("<mujoco><worldbody><body>")
+    with pytest.raises(ValueError, match="not a valid MuJoCo model"):
+        MujocoXmlEnv(str(broken))

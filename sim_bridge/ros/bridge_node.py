@@ -35,9 +35,13 @@ from snn_policy_node.ros.process import ExitRequest, StartupError, run_node
 
 from ..randomization import RandomizedPhysics, profile
 from ..robots import robot_for
+from ..xml_env import MujocoXmlEnv
 
 PARAMETERS = {
     "env_id": ("CartPole-v0", "Gymnasium environment id"),
+    "model_xml": ("", "a raw MuJoCo XML model to play instead of env_id (no reward; actions are actuator controls)"),
+    "episode_steps": (1000, "time limit of a raw XML model's episodes, in steps"),
+    "frame_skip": (1, "MuJoCo steps per action for a raw XML model"),
     "mode": ("lockstep", "'lockstep': one step per command; 'realtime': steps at rate_hz"),
     "rate_hz": (50.0, "step rate in realtime mode"),
     "action_timeout": (0.5, "seconds without a command before re-sending the state (lockstep) or idling (realtime)"),
@@ -93,11 +97,19 @@ class SimBridge(Node):
             self.next_tick = time.monotonic() + self.period
             self.create_timer(self.period, self.on_tick)
         self.get_logger().info(
-            f"{p['env_id']} ({p['mode']}): joints {list(self.robot.joint_names)}, commands {list(self.robot.command_joints)}")
+            f"{p['model_xml'] or p['env_id']} ({p['mode']}): joints {list(self.robot.joint_names)}, commands {list(self.robot.command_joints)}")
         if not p["wait_for_start"]:
             self.begin_episode()
 
     def _make_env(self, p: dict) -> gym.Env:
+        if p["model_xml"]:
+            if p["randomization_profile"]:
+                raise StartupError("randomization profiles are per task id; a raw XML model has none")
+            try:
+                env = MujocoXmlEnv(p["model_xml"], frame_skip=p["frame_skip"])
+            except ValueError as error:
+                raise StartupError(str(error)) from None
+            return gym.wrappers.TimeLimit(env, max_episode_steps=p["episode_steps"])
         try:
             env = gym.make(p["env_id"])
         except gym.error.Error as error:
