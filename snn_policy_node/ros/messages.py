@@ -25,6 +25,8 @@ PLASTIC_WEIGHTS = "/policy/plastic_weights"  # the policy's plastic layer after 
 RSTDP_STATUS = "/rstdp/status"
 
 SENSOR_QOS = qos_profile_sensor_data
+# A controller acts on the newest state only: readings it had no time for are skipped, not queued.
+NEWEST_SENSOR_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
 COMMAND_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 EVENT_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
 # The last message stays available to nodes that start (or restart) later.

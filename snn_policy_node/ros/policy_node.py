@@ -82,7 +82,8 @@ class PolicyNode(LifecycleNode):
         self.mode, self.timeout = self.param("mode"), self.param("command_timeout")
         self.command_publisher = self.create_publisher(Float64MultiArray, self.param("command_topic"), messages.COMMAND_QOS)
         self.diagnostics_publisher = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        self.create_subscription(JointState, self.param("joint_states_topic"), self.on_joint_state, messages.SENSOR_QOS)
+        self.create_subscription(JointState, self.param("joint_states_topic"), self.on_joint_state,
+                                 messages.NEWEST_SENSOR_QOS)
         if self.param("mode") == "rate":
             self.create_timer(1.0 / self.param("rate_hz"), self.on_tick)
         self.create_timer(self.param("diagnostics_period"), self.publish_diagnostics)
