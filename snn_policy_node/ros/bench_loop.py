@@ -3,9 +3,8 @@
 For each rate, a bare echo node (the baseline) and the policy node are driven in turn by
 this process for the same time: joint states go out at a fixed rate from a pacing thread,
 commands come back to an executor thread, and both are time-stamped with the same clock.
-Replies are matched to requests in order (both topics keep order on one connection); a
-lost request shifts that matching, so latencies of a run with drops are marked as
-approximate.
+Both nodes answer with stamped commands (the policy node's ``joint_state`` command format),
+so every reply is matched to its request by the stamp; a request never answered is a drop.
 """
 
 import os
@@ -19,7 +18,6 @@ import numpy as np
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from sensor_msgs.msg import JointState
-from std_msgs.msg import Float64MultiArray
 
 from . import messages
 
@@ -41,19 +39,28 @@ class LoopResult:
         return self.sent - self.received
 
 
+BENCH_COMMANDS = "/bench/commands"
+
+
 class Driver:
-    """Publishes joint states at a fixed rate and time-stamps the commands that come back."""
+    """Publishes joint states at a fixed rate and time-stamps the commands that come back.
+
+    Request k carries the stamp k nanoseconds; the reply carries it back.
+    """
 
     def __init__(self, joint_names: tuple[str, ...]):
         self.node = rclpy.create_node(f"bench_driver_{os.getpid()}")
         self.publisher = self.node.create_publisher(JointState, messages.JOINT_STATES, messages.SENSOR_QOS)
-        self.arrivals: list[float] = []
-        self.node.create_subscription(Float64MultiArray, messages.COMMANDS,
-                                      lambda _: self.arrivals.append(time.perf_counter()), messages.COMMAND_QOS)
+        self.arrivals: dict[int, float] = {}
+        self.node.create_subscription(JointState, BENCH_COMMANDS, self.on_reply, messages.COMMAND_QOS)
         self.executor = SingleThreadedExecutor()
         self.executor.add_node(self.node)
         threading.Thread(target=self.executor.spin, daemon=True).start()
         self.message = JointState(name=list(joint_names))
+
+    def on_reply(self, message: JointState) -> None:
+        self.arrivals.setdefault(message.header.stamp.sec * 1_000_000_000 + message.header.stamp.nanosec,
+                                 time.perf_counter())
 
     def wait_until_answered(self, timeout: float = 60.0) -> None:
         """Warm-up: until the target is up and answering."""
@@ -67,12 +74,14 @@ class Driver:
         time.sleep(0.5)
 
     def publish(self, k: int) -> None:
+        self.message.header.stamp.sec, self.message.header.stamp.nanosec = divmod(k, 1_000_000_000)
         value = 0.01 * np.sin(0.01 * k)
         self.message.position = messages.float64_sequence(np.full(len(self.message.name), value))
         self.message.velocity = self.message.position
         self.publisher.publish(self.message)
 
     def drive(self, rate_hz: float, seconds: float) -> tuple[list[float], int]:
+        """Send time of every request (request k has stamp k) and the number sent late."""
         period, count = 1.0 / rate_hz, int(rate_hz * seconds)
         self.arrivals.clear()
         sent, late = [], 0
@@ -95,10 +104,11 @@ class Driver:
 
 def start_target(target: str, checkpoint: str) -> subprocess.Popen:
     if target == "echo":
-        command = [sys.executable, "-m", "snn_policy_node.ros.echo_node"]
+        command = [sys.executable, "-m", "snn_policy_node.ros.echo_node", "--ros-args"]
     else:
-        command = [sys.executable, "-m", "snn_policy_node.ros.policy_node", "--ros-args",
-                   "-p", f"checkpoint:={checkpoint}", "-p", "diagnostics_period:=5.0"]
+        command = [sys.executable, "-m", "snn_policy_node.ros.policy_node", "--ros-args", "-p", f"checkpoint:={checkpoint}",
+                   "-p", "diagnostics_period:=5.0", "-p", "command_format:=joint_state"]
+    command += ["-p", f"command_topic:={BENCH_COMMANDS}"]
     env = {**os.environ, "ROS_AUTOMATIC_DISCOVERY_RANGE": os.environ.get("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")}
     return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
@@ -108,13 +118,15 @@ def measure(driver: Driver, target: str, checkpoint: str, rate_hz: float, second
     try:
         driver.wait_until_answered()
         sent, late = driver.drive(rate_hz, seconds)
-        arrivals = list(driver.arrivals)
+        arrivals = dict(driver.arrivals)
     finally:
         process.send_signal(subprocess.signal.SIGINT)
         process.wait(10)
-    matched = min(len(sent), len(arrivals))
-    latency = (np.array(arrivals[:matched]) - np.array(sent[:matched])) * 1e3
-    return LoopResult(target, rate_hz, seconds, len(sent), len(arrivals), float(np.percentile(latency, 50)),
+    answered = [k for k in range(len(sent)) if k in arrivals]
+    if not answered:
+        raise RuntimeError(f"the {target} node answered none of {len(sent)} joint states at {rate_hz} Hz")
+    latency = np.array([arrivals[k] - sent[k] for k in answered]) * 1e3
+    return LoopResult(target, rate_hz, seconds, len(sent), len(answered), float(np.percentile(latency, 50)),
                       float(np.percentile(latency, 99)), float(latency.max()), late)
 
 

@@ -12,6 +12,7 @@ import json
 
 import numpy as np
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from sensor_msgs.msg import JointState
 from std_msgs.msg import Float32MultiArray, Float64MultiArray, MultiArrayDimension, String
 
 JOINT_STATES = "/joint_states"
@@ -41,6 +42,14 @@ def float64_sequence(values: np.ndarray) -> array.array:
 def float64_array(values: np.ndarray) -> Float64MultiArray:
     message = Float64MultiArray()
     message.data = float64_sequence(values)
+    return message
+
+
+def joint_command(joints: tuple[str, ...], values: np.ndarray, stamp) -> JointState:
+    """A command as JointState efforts, stamped with the time of the state it answers."""
+    message = JointState(name=list(joints))
+    message.header.stamp = stamp
+    message.effort = float64_sequence(values)
     return message
 
 

@@ -37,6 +37,8 @@ PARAMETERS = {
     "checkpoint": ("", "policy checkpoint (.safetensors) to load"),
     "joint_states_topic": (messages.JOINT_STATES, "sensor_msgs/JointState input"),
     "command_topic": (messages.COMMANDS, "std_msgs/Float64MultiArray output, in the action spec's joint order"),
+    "command_format": ("float64_multiarray", "'float64_multiarray' (ros2_control forward command controllers) or "
+                       "'joint_state' (JointState efforts stamped with the joint state they answer)"),
     "mode": ("event", "'event': one command per joint-state message; 'rate': commands at rate_hz"),
     "rate_hz": (50.0, "command rate in rate mode"),
     "command_timeout": (0.5, "seconds after the newest joint state when commanding stops"),
@@ -58,7 +60,7 @@ class PolicyNode(LifecycleNode):
         self.faults: Counter = Counter()
         self.window: list[Inference] = []
         self.last_reading_time = None
-        self.pending_obs = None
+        self.pending = None  # rate mode: the newest observation and its stamp
         self.startup_error = "configuration failed (see the log above)"
         self.timeout = self.param("command_timeout")
         if self.param("autostart"):
@@ -80,7 +82,12 @@ class PolicyNode(LifecycleNode):
             return TransitionCallbackReturn.FAILURE
         self.builder = ObservationBuilder(self.policy.checkpoint.observation)
         self.mode, self.timeout = self.param("mode"), self.param("command_timeout")
-        self.command_publisher = self.create_publisher(Float64MultiArray, self.param("command_topic"), messages.COMMAND_QOS)
+        stamped = self.param("command_format") == "joint_state"
+        self.command_publisher = self.create_publisher(
+            JointState if stamped else Float64MultiArray, self.param("command_topic"), messages.COMMAND_QOS)
+        self.command_message = (
+            (lambda values, stamp: messages.joint_command(self.policy.action.joints, values, stamp)) if stamped
+            else (lambda values, stamp: messages.float64_array(values)))
         self.diagnostics_publisher = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.create_subscription(JointState, self.param("joint_states_topic"), self.on_joint_state,
                                  messages.NEWEST_SENSOR_QOS)
@@ -107,6 +114,8 @@ class PolicyNode(LifecycleNode):
             raise ValueError("parameter 'checkpoint' is empty; give the path of a .safetensors policy")
         if self.param("mode") not in ("event", "rate"):
             raise ValueError(f"mode must be 'event' or 'rate', got {self.param('mode')!r}")
+        if self.param("command_format") not in ("float64_multiarray", "joint_state"):
+            raise ValueError(f"command_format must be 'float64_multiarray' or 'joint_state', got {self.param('command_format')!r}")
         iterations = self.param("calibration_iterations")
         iterations = iterations if iterations == "adaptive" else int(iterations)
         layer = self.param("plastic_layer")
@@ -131,25 +140,25 @@ class PolicyNode(LifecycleNode):
             return
         self.last_reading_time = time.monotonic()
         if self.mode == "event":
-            self.command(obs)
+            self.command(obs, message.header.stamp)
         else:
-            self.pending_obs = obs
+            self.pending = obs, message.header.stamp
 
     def on_tick(self) -> None:
-        if self.pending_obs is not None and not self.stale():
-            self.command(self.pending_obs)
+        if self.pending is not None and not self.stale():
+            self.command(*self.pending)
 
     def stale(self) -> bool:
         return self.last_reading_time is None or time.monotonic() - self.last_reading_time > self.timeout
 
-    def command(self, obs: np.ndarray) -> None:
+    def command(self, obs: np.ndarray, stamp) -> None:
         if not self.active:
             return
         inference = self.policy.act(obs)
         if not np.isfinite(inference.command).all():
             self.faults["non_finite_output"] += 1
             return
-        self.command_publisher.publish(messages.float64_array(inference.command))
+        self.command_publisher.publish(self.command_message(inference.command, stamp))
         self.window.append(inference)
 
     # r-STDP ---------------------------------------------------------------------------

@@ -107,3 +107,21 @@ def test_missing_checkpoint_parameter_is_explained(nodes):
     node = nodes("snn_policy_node", "policy_without_checkpoint")
     assert node.process.wait(30) == 2
     assert "parameter 'checkpoint' is empty" in node.output
+
+
+def test_stamped_joint_state_commands_carry_the_stamp_of_the_state_they_answer(nodes, probe, cartpole):
+    node = nodes("snn_policy_node", "stamped_policy", checkpoint=str(cartpole), command_format="joint_state",
+                 command_topic="/stamped/commands")
+    replies = probe.record(JointState, "/stamped/commands", messages.COMMAND_QOS)
+    states = probe.publisher(JointState, messages.JOINT_STATES, messages.SENSOR_QOS)
+    node.wait_for_output("loaded dsqn")
+    message = joint_state(["cart_slider", "pole_hinge"], [0.0, 0.05], [0.0, 0.0])
+    for k in (7, 8, 9):
+        message.header.stamp.sec, message.header.stamp.nanosec = k, 123
+        deadline = time.monotonic() + 10
+        while not any(r.header.stamp.sec == k for r in replies):  # re-sent: the sensor QoS is best effort
+            assert time.monotonic() < deadline, f"no reply to stamp {k}"
+            states.publish(message)
+            time.sleep(0.2)
+    reply = next(r for r in replies if r.header.stamp.sec == 9)
+    assert list(reply.name) == ["cart_slider"] and abs(reply.effort[0]) == 10.0 and reply.header.stamp.nanosec == 123
