@@ -89,13 +89,14 @@ def _adapt_rstdp(args: argparse.Namespace) -> int:
         setting = dict(args.physics)
     else:
         setting = profile_settings(env_id, args.profile)[args.setting]
-    config = AdaptationConfig(episodes=args.episodes, sign=args.sign, stop_at=stop_at(env_id))
+    sign = task(env_id).sign if args.sign is None else args.sign
+    config = AdaptationConfig(episodes=args.episodes, sign=sign, stop_at=stop_at(env_id))
     result = adapt(model, task(env_id), setting, config)
     print(f"{env_id} under {setting}:")
     print(f"  mean return before r-STDP {result.before.mean():.2f}, after {result.after.mean():.2f} "
           f"(best weights after {result.best_episode} of {len(result.eval_means)} training episodes)")
     if args.out:
-        provenance = {**checkpoint.provenance, "adapted": {"physics": setting, "sign": args.sign,
+        provenance = {**checkpoint.provenance, "adapted": {"physics": setting, "sign": sign,
                       "best_episode": result.best_episode, "eval_return_mean": float(result.after.mean())}}
         save_model(args.out, model, checkpoint.observation, checkpoint.action, provenance)
         print(f"  adapted model written to {args.out}")
@@ -298,7 +299,8 @@ def build_parser() -> argparse.ArgumentParser:
     rstdp.add_argument("--setting", type=int, default=0, choices=range(10), help="which of the 10 seeded settings")
     rstdp.add_argument("--physics", type=_physics, nargs="+", metavar="NAME=VALUE", help="explicit physics instead")
     rstdp.add_argument("--episodes", type=int, default=250, help="at most this many training episodes")
-    rstdp.add_argument("--sign", type=float, default=1.0, choices=[1.0, -1.0], help="dw = sign * r * c")
+    rstdp.add_argument("--sign", type=float, default=None, choices=[1.0, -1.0],
+                       help="dw = sign * r * c (default: the task's, as the authors' code: CartPole -1, Acrobot +1)")
     rstdp.add_argument("--out", default=None, help="write the adapted model here")
     rstdp.set_defaults(run=_adapt_rstdp)
 
@@ -317,7 +319,8 @@ def build_parser() -> argparse.ArgumentParser:
     rstdp_report.add_argument("--work-dir", default="runs/rstdp")
     rstdp_report.add_argument("--out", default="docs/results")
     rstdp_report.add_argument("--episodes", type=int, default=250)
-    rstdp_report.add_argument("--sign", type=float, default=1.0, choices=[1.0, -1.0])
+    rstdp_report.add_argument("--sign", type=float, default=None, choices=[1.0, -1.0],
+                              help="dw = sign * r * c for every task (default: each task's own)")
     rstdp_report.add_argument("--sweep-points", type=int, default=5,
                               help="points per single-parameter sweep (section 3); 0 skips the sweeps")
     rstdp_report.set_defaults(run=_report_rstdp)

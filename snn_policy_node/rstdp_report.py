@@ -202,9 +202,10 @@ def markdown(report: dict) -> str:
         f"Per task and profile: {SETTINGS_PER_PROFILE} parameter settings drawn with seed "
         f"{SETTINGS_SEEDS['normal']} (normal) / {SETTINGS_SEEDS['extreme']} (extreme) x "
         f"{report['models_per_task']} models x 100 evaluation seeds (0-99). r-STDP: at most {report['episodes']} "
-        f"training episodes on seeds 10000-10249, weights changed once per episode by dw = "
-        f"{'+' if report['sign'] > 0 else '-'}r c, best evaluation weights kept; CartPole stops early at a mean of 200, "
-        "the best possible. Drop = (default - randomized) / |default|; the t-test pairs before and after per run.",
+        f"training episodes on seeds 10000-10249, weights changed once per episode by dw = sign r c ("
+        + ", ".join(f"{env_id} {s:+g}" for env_id, s in report["sign"].items())
+        + "), best evaluation weights kept; CartPole stops early at a mean of 200, the best possible. "
+        "Drop = (default - randomized) / |default|; the t-test pairs before and after per run.",
         "",
         "| task | profile | default | randomized | randomized + r-STDP | drop before | drop after | recovered | "
         "episodes to best | t | p | paper |",
@@ -223,6 +224,20 @@ def markdown(report: dict) -> str:
                 f"{paper_text} |"
             )
     lines += ["", "![before and after r-STDP](rstdp.png)", ""]
+    if report["ablation"]:
+        lines += ["## The sign of dw", "",
+                  "Paper eq. 7 prints dw = r c; the authors' code flips the sign for CartPole. The same runs with the "
+                  "other sign:", "",
+                  "| task | profile | sign | randomized | randomized + r-STDP | drop before | drop after | recovered | t | p |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
+        for env_id, profiles in report["ablation"].items():
+            for profile, r in profiles.items():
+                recovered = "n/a" if r["recovered_pct"] is None else f"{r['recovered_pct']:.1f} %"
+                lines.append(
+                    f"| {env_id} | {profile} | {-report['sign'][env_id]:+g} | {r['before_mean']:.2f} | "
+                    f"{r['after_mean']:.2f} | {r['drop_before_pct']:.2f} % | {r['drop_after_pct']:.2f} % | {recovered} | "
+                    f"{r['t']:.2f} | {r['p']:.2g} |")
+        lines.append("")
     if report["sweeps"]:
         lines += ["## Single-parameter sweeps (section 3, Figure 3)", "",
                   "| task | parameter | change | randomized | + r-STDP | episodes to best |", "|---|---|---|---|---|---|"]
@@ -243,9 +258,12 @@ def markdown(report: dict) -> str:
 
 
 def write_report(models: dict[str, list[Path]], profiles: list[str], work_dir: Path, out_dir: Path,
-                 sign: float, episodes: int, command: str, sweep_points: int = 0) -> dict:
-    results, sweeps = {}, {}
+                 sign: float | None, episodes: int, command: str, sweep_points: int = 0) -> dict:
+    """``sign`` None: each task's own (``tasks.DSQNTask.sign``). Runs of the other sign found in
+    ``work_dir`` are summarised as an ablation."""
+    results, sweeps, ablation, signs = {}, {}, {}, {}
     for env_id, paths in models.items():
+        sign = signs[env_id] = task(env_id).sign if sign is None else sign
         if sweep_points:
             sweeps[env_id] = {}
             for parameter in DEFAULTS[env_id]:
@@ -259,10 +277,14 @@ def write_report(models: dict[str, list[Path]], profiles: list[str], work_dir: P
             )
             for profile in profiles
         }
+        other = {profile: work_dir / f"{env_id}-{profile}-sign{-sign:+g}.json" for profile in profiles}
+        ablation[env_id] = {profile: summarise(default, json.loads(path.read_text()))
+                            for profile, path in other.items() if path.exists()}
     report = {
         "command": command,
         "work_dir": str(work_dir),
-        "sign": sign,
+        "sign": signs,
+        "ablation": {env_id: a for env_id, a in ablation.items() if a},
         "episodes": episodes,
         "models": {env_id: [str(p) for p in paths] for env_id, paths in models.items()},
         "models_per_task": max(len(p) for p in models.values()),

@@ -47,3 +47,18 @@ def test_report_is_written_and_resumes_from_finished_runs(tmp_path, monkeypatch)
     monkeypatch.setattr(rstdp_report, "adapt_population", no_new_runs)
     again = rstdp_report.write_report({"CartPole-v0": [model_path]}, **args)
     assert again["results"] == report["results"]
+
+
+def test_runs_of_the_other_sign_appear_as_an_ablation(tmp_path, monkeypatch):
+    monkeypatch.setattr(rstdp_report, "SETTINGS_PER_PROFILE", 1)
+    torch.manual_seed(0)
+    spec = TASKS["CartPole-v0"]
+    model_path = tmp_path / "models" / "seed0" / "model.safetensors"
+    save_model(model_path, DSQN(**spec.dsqn), spec.observation, spec.action, {"env_id": "CartPole-v0"})
+    args = dict(profiles=["normal"], work_dir=tmp_path / "work", out_dir=tmp_path / "out", episodes=1,
+                command="snn-robot report rstdp")
+    alone = rstdp_report.write_report({"CartPole-v0": [model_path]}, sign=None, **args)
+    assert alone["sign"] == {"CartPole-v0": spec.sign} and not alone["ablation"]
+    other = rstdp_report.write_report({"CartPole-v0": [model_path]}, sign=-spec.sign, **args)
+    assert other["ablation"]["CartPole-v0"]["normal"] == alone["results"]["CartPole-v0"]["normal"]
+    assert "## The sign of dw" in (tmp_path / "out" / "rstdp.md").read_text()

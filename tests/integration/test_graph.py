@@ -58,8 +58,9 @@ def test_rstdp_in_the_graph_improves_a_randomized_cartpole_as_the_library_does(t
     model, _ = load_model(cartpole)
     seed = config["sim_bridge"]["ros__parameters"]["randomization_seed"]
     setting = draw_settings("CartPole-v0", "normal", 1, seed)
+    sign = config["rstdp_service"]["ros__parameters"]["sign"]
     (library,) = adapt_population([model], task("CartPole-v0"), setting,
-                                  AdaptationConfig(episodes=5, eval_seeds=range(5), stop_at=200.0))
+                                  AdaptationConfig(episodes=5, sign=sign, eval_seeds=range(5), stop_at=200.0))
     assert after > before
     assert (before, after, best_episode) == (library.before.mean(), library.after.mean(), library.best_episode)
     best = load_checkpoint(adapted / "best.safetensors")
