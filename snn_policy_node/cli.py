@@ -248,7 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0, help="seed of the actor and of the episodes")
     demo.set_defaults(run=_demo)
 
-    train = commands.add_parser("train", help="train a policy (see train dsqn --help)")
+    train = commands.add_parser("train", help="train a policy: train dsqn (DQN, paper 004) or train td3bc (offline, paper 000)")
     trainers = train.add_subparsers(dest="trainer", required=True, metavar="ALGORITHM")
     dsqn = trainers.add_parser(
         "dsqn",
@@ -304,7 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     rstdp.add_argument("--out", default=None, help="write the adapted model here")
     rstdp.set_defaults(run=_adapt_rstdp)
 
-    report = commands.add_parser("report", help="reproduce a paper's results table (see report rstdp --help)")
+    report = commands.add_parser("report", help="reproduce a paper's results: report rstdp (paper 004) or report calibration (paper 000)")
     reports = report.add_subparsers(dest="report", required=True, metavar="REPORT")
     rstdp_report = reports.add_parser(
         "rstdp",

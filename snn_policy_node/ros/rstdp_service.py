@@ -195,7 +195,7 @@ class RSTDPService(Node):
 
     def modulate(self, episode: int, episode_return: float) -> None:
         self.train_count += 1
-        r = self.p["sign"] * self.shaping(episode_return)
+        r = self.p["sign"] * self.shaping(episode_return) or 0.0  # no "-0" after a perfect episode
         self.last_train = {"train_episode": self.train_count, "train_return": episode_return, "modulation": r}
         self.modulation_publisher.publish(messages.float64_array(np.array([episode, r])))
 
