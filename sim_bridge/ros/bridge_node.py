@@ -23,6 +23,7 @@ import time
 import gymnasium as gym
 import numpy as np
 from builtin_interfaces.msg import Time
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock
@@ -86,6 +87,8 @@ class SimBridge(Node):
         self.episode_publisher = self.create_publisher(String, messages.EPISODE, messages.EVENT_QOS)
         self.physics_publisher = self.create_publisher(String, messages.PHYSICS, messages.LATCHED_QOS)
         self.create_subscription(Float64MultiArray, p["command_topic"], self.on_command, messages.COMMAND_QOS)
+        self.diagnostics_publisher = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.create_timer(1.0, self.publish_diagnostics)
         self.create_service(Trigger, "~/reset", self.on_reset)
         self.create_service(Trigger, "~/randomize", self.on_randomize)
         self.create_service(SetBool, "~/evaluate", self.on_evaluate)
@@ -211,6 +214,17 @@ class SimBridge(Node):
             return
         fresh = self.last_command_time is not None and now - self.last_command_time <= self.p["action_timeout"]
         self.step(self.last_command if fresh else self.robot.idle_command)
+
+    def publish_diagnostics(self) -> None:
+        values = {"episode": self.episode, "sim_time": f"{self.ticks * self.dt:.3f}", "command_faults": self.faults,
+                  "missed_deadlines": self.missed_deadlines, "running": self.running}
+        status = DiagnosticStatus(name=f"{self.get_name()}: simulation", hardware_id=self.p["model_xml"] or self.p["env_id"],
+                                  level=DiagnosticStatus.WARN if self.faults or self.missed_deadlines else DiagnosticStatus.OK,
+                                  message="commands refused or deadlines missed" if self.faults or self.missed_deadlines else "ok",
+                                  values=[KeyValue(key=k, value=str(v)) for k, v in values.items()])
+        array = DiagnosticArray(status=[status])
+        array.header.stamp = self.get_clock().now().to_msg()
+        self.diagnostics_publisher.publish(array)
 
     # services -------------------------------------------------------------------------
 

@@ -121,3 +121,26 @@ def test_bridge_plays_a_raw_mujoco_model_in_realtime(nodes, probe):
     stamps = [s.header.stamp.sec + s.header.stamp.nanosec * 1e-9 for s in states[-10:]]
     assert all(b > a for a, b in zip(stamps, stamps[1:]))  # sim time advances
     assert bridge.alive()
+
+
+def test_bridge_refuses_bad_commands_and_reports_them(nodes, probe):
+    from diagnostic_msgs.msg import DiagnosticArray
+
+    diagnostics = probe.record(DiagnosticArray, "/diagnostics", 10)
+    states = probe.record(JointState, messages.JOINT_STATES, messages.SENSOR_QOS)
+    bridge = nodes("sim_bridge", "sim_bridge", env_id="CartPole-v0")
+    commands = probe.publisher(Float64MultiArray, messages.COMMANDS, messages.COMMAND_QOS)
+    probe.wait_for(lambda: states, timeout=60, what="the first joint state")
+    probe.wait_for(lambda: commands.get_subscription_count() > 0, what="the bridge's command subscription")
+    first = states[-1].header.stamp
+    for bad in ([], [1.0, 2.0], [float("nan")], [float("inf")]):
+        commands.publish(messages.float64_array(np.array(bad)))
+
+    def faults():
+        values = [dict((kv.key, kv.value) for kv in s.values) for d in diagnostics for s in d.status
+                  if s.name.startswith("sim_bridge")]
+        return int(values[-1]["command_faults"]) if values else 0
+
+    probe.wait_for(lambda: faults() == 4, timeout=10, what="four refused commands in /diagnostics")
+    assert states[-1].header.stamp == first  # lockstep: no step was taken on a bad command
+    assert bridge.alive()
