@@ -22,6 +22,10 @@ import torch
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.lifecycle import Node as LifecycleNode
+from rclpy.publisher import Publisher
+from rclpy.service import Service
+from rclpy.subscription import Subscription
+from rclpy.timer import Timer
 from rclpy.lifecycle import State, TransitionCallbackReturn
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float32MultiArray, Float64MultiArray
@@ -50,12 +54,13 @@ PARAMETERS = {
 
 
 class PolicyNode(LifecycleNode):
-    def __init__(self, name: str = "snn_policy"):
-        super().__init__(name)
+    def __init__(self, name: str = "snn_policy", **node_options):
+        super().__init__(name, **node_options)
         for key, (default, description) in PARAMETERS.items():
             dynamic = key == "calibration_iterations"
             self.declare_parameter(key, default, ParameterDescriptor(description=description, dynamic_typing=dynamic))
         self.policy: Policy | None = None
+        self.entities: list = []  # publishers, subscriptions, timers and services of the configured node
         self.active = False
         self.faults: Counter = Counter()
         self.window: list[Inference] = []
@@ -83,23 +88,25 @@ class PolicyNode(LifecycleNode):
         self.builder = ObservationBuilder(self.policy.checkpoint.observation)
         self.mode, self.timeout = self.param("mode"), self.param("command_timeout")
         stamped = self.param("command_format") == "joint_state"
-        self.command_publisher = self.create_publisher(
-            JointState if stamped else Float64MultiArray, self.param("command_topic"), messages.COMMAND_QOS)
+        self.command_publisher = self._own(self.create_publisher(
+            JointState if stamped else Float64MultiArray, self.param("command_topic"), messages.COMMAND_QOS))
         self.command_message = (
             (lambda values, stamp: messages.joint_command(self.policy.action.joints, values, stamp)) if stamped
             else (lambda values, stamp: messages.float64_array(values)))
-        self.diagnostics_publisher = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        self.create_subscription(JointState, self.param("joint_states_topic"), self.on_joint_state,
-                                 messages.NEWEST_SENSOR_QOS)
+        self.diagnostics_publisher = self._own(self.create_publisher(DiagnosticArray, "/diagnostics", 10))
+        self._own(self.create_subscription(JointState, self.param("joint_states_topic"), self.on_joint_state,
+                                           messages.NEWEST_SENSOR_QOS))
         if self.param("mode") == "rate":
-            self.create_timer(1.0 / self.param("rate_hz"), self.on_tick)
-        self.create_timer(self.param("diagnostics_period"), self.publish_diagnostics)
-        self.create_service(Trigger, "~/reset_state", self.on_reset_state)
+            self._own(self.create_timer(1.0 / self.param("rate_hz"), self.on_tick))
+        self._own(self.create_timer(self.param("diagnostics_period"), self.publish_diagnostics))
+        self._own(self.create_service(Trigger, "~/reset_state", self.on_reset_state))
         if self.policy.trace is not None:
-            self.weights_publisher = self.create_publisher(
-                Float32MultiArray, messages.PLASTIC_WEIGHTS, messages.LATCHED_QOS)
-            self.create_subscription(Float64MultiArray, messages.MODULATION, self.on_modulation, messages.EVENT_QOS)
-            self.create_subscription(Float32MultiArray, messages.RSTDP_WEIGHTS, self.on_weights, messages.LATCHED_QOS)
+            self.weights_publisher = self._own(self.create_publisher(
+                Float32MultiArray, messages.PLASTIC_WEIGHTS, messages.LATCHED_QOS))
+            self._own(self.create_subscription(
+                Float64MultiArray, messages.MODULATION, self.on_modulation, messages.EVENT_QOS))
+            self._own(self.create_subscription(
+                Float32MultiArray, messages.RSTDP_WEIGHTS, self.on_weights, messages.LATCHED_QOS))
             self.publish_plastic_weights()
         model = self.policy.checkpoint
         self.get_logger().info(
@@ -120,6 +127,19 @@ class PolicyNode(LifecycleNode):
         iterations = iterations if iterations == "adaptive" else int(iterations)
         layer = self.param("plastic_layer")
         return Policy.load(path, iterations=iterations, plastic_layer=layer if layer >= 0 else None)
+
+    def _own(self, entity):
+        """Keep an entity made at configuration, so that cleanup can remove it."""
+        self.entities.append(entity)
+        return entity
+
+    def on_cleanup(self, state: State) -> TransitionCallbackReturn:
+        destroy = {Publisher: self.destroy_publisher, Subscription: self.destroy_subscription,
+                   Timer: self.destroy_timer, Service: self.destroy_service}
+        for entity in self.entities:
+            destroy[type(entity)](entity)
+        self.entities, self.policy, self.pending = [], None, None
+        return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: State) -> TransitionCallbackReturn:
         self.active = True

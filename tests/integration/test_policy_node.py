@@ -125,3 +125,25 @@ def test_stamped_joint_state_commands_carry_the_stamp_of_the_state_they_answer(n
             time.sleep(0.2)
     reply = next(r for r in replies if r.header.stamp.sec == 9)
     assert list(reply.name) == ["cart_slider"] and abs(reply.effort[0]) == 10.0 and reply.header.stamp.nanosec == 123
+
+
+def test_lifecycle_cleanup_removes_what_configure_made(ros, cartpole):
+    from rclpy.lifecycle import TransitionCallbackReturn
+    from rclpy.parameter import Parameter
+
+    from snn_policy_node.ros.policy_node import PolicyNode
+
+    parameters = [Parameter("autostart", value=False), Parameter("checkpoint", value=str(cartpole)),
+                  Parameter("plastic_layer", value=1)]
+    node = PolicyNode("lifecycle_under_test", parameter_overrides=parameters)
+    try:
+        before = (len(list(node.publishers)), len(list(node.subscriptions)), len(list(node.timers)))
+        assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+        configured = (len(list(node.publishers)), len(list(node.subscriptions)), len(list(node.timers)))
+        assert configured[1] == before[1] + 3 and node.policy is not None
+        assert node.trigger_cleanup() == TransitionCallbackReturn.SUCCESS
+        assert (len(list(node.publishers)), len(list(node.subscriptions)), len(list(node.timers))) == before
+        assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS  # and configures again
+        assert (len(list(node.publishers)), len(list(node.subscriptions)), len(list(node.timers))) == configured
+    finally:
+        node.destroy_node()
