@@ -75,6 +75,7 @@ class Policy:
         self._low = np.asarray(self.action.low, dtype=np.float64)
         self._high = np.asarray(self.action.high, dtype=np.float64)
         self._commands = np.asarray(self.action.commands, dtype=np.float64)
+        self.costs = _costs(model)
 
     @classmethod
     def load(cls, path: str | os.PathLike, **options) -> "Policy":
@@ -113,22 +114,18 @@ class Policy:
             command = np.clip(output.numpy().astype(np.float64), self._low, self._high)
             timesteps = self.model.timesteps
         spikes = tuple(int(s.sum()) for s in simulation.spikes)
-        layers = self._weights()
+        fan_out, macs = self.costs
         return Inference(
             command=command,
             output=output.numpy(),
             spikes=spikes,
             neurons=tuple(s.shape[-1] for s in simulation.spikes),
             timesteps=timesteps,
-            synaptic_ops=sum(n * w.shape[0] for n, w in zip(spikes, layers[1:])),
-            macs=layers[0].shape[0] * layers[0].shape[1],
+            synaptic_ops=sum(n * out for n, out in zip(spikes, fan_out)),
+            macs=macs,
             latency_s=time.perf_counter() - start,
         )
 
-    def _weights(self) -> list[torch.Tensor]:
-        if isinstance(self.model, DSQN):
-            return [layer.weight for layer in self.model.layers]
-        return [weight for weight, _ in self.model.source_weights()]
 
     # r-STDP ---------------------------------------------------------------------------
 
@@ -157,3 +154,12 @@ class Policy:
             raise ValueError("plastic weights contain NaN or inf")
         current.copy_(torch.from_numpy(weight))
         self.trace.reset()
+
+
+def _costs(model: DSQN | SpikingActor) -> tuple[list[int], int]:
+    """Each hidden layer's fan-out (synaptic operations per spike) and the input layer's MACs."""
+    if isinstance(model, DSQN):
+        weights = [layer.weight for layer in model.layers]
+    else:
+        weights = [weight for weight, _ in model.source_weights()]
+    return [w.shape[0] for w in weights[1:]], weights[0].shape[0] * weights[0].shape[1]
