@@ -1,11 +1,12 @@
 """The benchmark report: docs/results/bench.md, bench.json and bench.png."""
 
-import json
 import os
 import platform
 from pathlib import Path
 
 import matplotlib
+
+from .results import write_results
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -25,12 +26,12 @@ def summary(loop: list[dict], inference: dict) -> dict:
     pairs = {}
     for record in loop:
         pairs.setdefault(record["rate_hz"], {})[record["target"]] = record
-    ratios = {rate: pair["policy"]["p99_ms"] / pair["echo"]["p99_ms"] for rate, pair in pairs.items()}
+    ratios = {f"{rate:g}": pair["policy"]["p99_ms"] / pair["echo"]["p99_ms"] for rate, pair in pairs.items()}
     top = max(pairs)
     return {
         "p99_ratio_by_rate": ratios,
         "drops_at_top_rate": pairs[top]["policy"]["dropped"],
-        "round_trip_target_met": pairs[top]["policy"]["dropped"] == 0 and ratios[top] <= ROUND_TRIP_TARGET,
+        "round_trip_target_met": pairs[top]["policy"]["dropped"] == 0 and ratios[f"{top:g}"] <= ROUND_TRIP_TARGET,
         "inference_ratio_i0": inference["snn_i0"] / inference["ann"],
         "inference_target_met": inference["snn_i0"] / inference["ann"] <= INFERENCE_TARGET,
     }
@@ -38,7 +39,7 @@ def summary(loop: list[dict], inference: dict) -> dict:
 
 def markdown(report: dict) -> str:
     s, lines = report["summary"], []
-    top = max(r["rate_hz"] for r in report["loop"])
+    top = f"{max(r['rate_hz'] for r in report['loop']):g}"
     lines += ["# Control-loop and inference benchmark", "",
               f"Command: `{report['command']}`", "",
               f"Machine: {report['machine']['cpu']}, {report['machine']['cores']} cores, Python "
@@ -49,7 +50,8 @@ def markdown(report: dict) -> str:
               "| rate (Hz) | node | sent | dropped | p50 (ms) | p99 (ms) | max (ms) | p99 / echo p99 |",
               "|---:|---|---:|---:|---:|---:|---:|---:|"]
     for r in report["loop"]:
-        ratio = f"{s['p99_ratio_by_rate'][r['rate_hz']]:.2f}" if r["target"] == "policy" else ""
+        rate = f"{r['rate_hz']:g}"
+        ratio = f"{s['p99_ratio_by_rate'][rate]:.2f}" if r["target"] == "policy" else ""
         lines.append(f"| {r['rate_hz']:.0f} | {r['target']} | {r['sent']} | {r['dropped']} | {r['p50_ms']:.3f} | "
                      f"{r['p99_ms']:.3f} | {r['max_ms']:.3f} | {ratio} |")
     inference = report["inference"]
@@ -90,7 +92,6 @@ def figure(report: dict, path: Path) -> None:
 
 
 def write_bench_report(loop: list[dict], inference: dict, model: str, seconds: float, command: str, out: Path) -> dict:
-    out.mkdir(parents=True, exist_ok=True)
     report = {"command": command, "machine": machine(), "model": model, "seconds": seconds, "loop": loop,
               "inference": inference}
     report["summary"] = summary(loop, inference)
@@ -99,7 +100,4 @@ def write_bench_report(loop: list[dict], inference: dict, model: str, seconds: f
 
 def rewrite_bench_report(report: dict, out: Path) -> dict:
     """Write bench.json, bench.md and bench.png of ``report``."""
-    (out / "bench.json").write_text(json.dumps(report, indent=2) + "\n")
-    (out / "bench.md").write_text(markdown(report))
-    figure(report, out / "bench.png")
-    return report
+    return write_results(out, "bench", report, markdown, figure)

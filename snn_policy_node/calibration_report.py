@@ -6,7 +6,6 @@ all episodes of a variant as one batch; scores are D4RL-normalised, mean +- std 
 seeds. Error spikes per layer (against the source QCFS network) are averaged over actions.
 """
 
-import json
 import re
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import torch
 from .calibration import AdaptiveIterations
 from .conversion import SpikingActor
 from .qcfs import MLPActor
+from .results import write_results
 from .td3bc import normalised_score
 
 matplotlib.use("Agg")
@@ -216,11 +216,7 @@ def write_report(runs_dir: Path, out: Path, episodes: int, command: str) -> dict
         if with_relu else float("nan"),
     }
     report = {"command": command, "episodes": episodes, "results": results, "summary": summary}
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "calibration.json").write_text(json.dumps(report, indent=2) + "\n")
-    (out / "calibration.md").write_text(markdown(report))
-    figure(report, out / "calibration.png")
-    return report
+    return write_results(out, "calibration", report, markdown, figure)
 
 
 def _env_of(dataset_dir: str) -> str:

@@ -7,7 +7,7 @@ from torch import nn
 
 from .calibration import CalibrationConfig, calibrate_layer, error_spikes
 from .neurons import IFNeuron
-from .qcfs import QCFS, MLPActor
+from .qcfs import MLPActor
 
 
 @dataclass

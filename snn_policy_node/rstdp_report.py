@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 from scipy import stats
-from tqdm import tqdm
 
 from sim_bridge.physics import DEFAULTS
 from sim_bridge.randomization import draw_settings, sweep_settings
@@ -20,6 +19,7 @@ from sim_bridge.randomization import draw_settings, sweep_settings
 from .adaptation import AdaptationConfig, adapt_population
 from .evaluation import evaluate
 from .model_io import load_model
+from .results import write_results
 from .tasks import task
 
 SETTINGS_PER_PROFILE = 10
@@ -296,10 +296,7 @@ def write_report(models: dict[str, list[Path]], profiles: list[str], work_dir: P
         "sweeps": sweeps,
         "paper": PAPER,
     }
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "rstdp.json").write_text(json.dumps(report, indent=2))
-    (out_dir / "rstdp.md").write_text(markdown(report))
-    figure(results, out_dir / "rstdp.png")
+    write_results(out_dir, "rstdp", report, markdown, lambda r, path: figure(r["results"], path))
     if sweeps:
         sweep_figure(sweeps, out_dir / "rstdp_sweeps.png")
     return report

@@ -3,7 +3,7 @@ import json
 import numpy as np
 import torch
 
-from snn_policy_node.calibration_report import VARIANTS, find_runs, write_report
+from snn_policy_node.calibration_report import VARIANTS, find_runs
 from snn_policy_node.cli import main
 from snn_policy_node.conversion_check import percentile_actor, random_states
 from snn_policy_node.qcfs import MLPActor
