@@ -54,8 +54,9 @@ def load_actor(path: Path) -> tuple[MLPActor, np.ndarray, np.ndarray]:
     state = torch.load(path, weights_only=True)  # tensors only: no code runs
     weights = state["actor"]
     activation = "qcfs" if any(k.endswith(".lam") for k in weights) else "relu"
-    sizes = [weights[f"linears.{k}.weight"].shape for k in range(len([k for k in weights if k.endswith(".weight")]))]
-    actor = MLPActor(sizes[0][1], sizes[-1][0], [s[0] for s in sizes[:-1]], activation)
+    layers = sum(k.startswith("linears.") and k.endswith(".weight") for k in weights)
+    outs = [weights[f"linears.{k}.weight"].shape[0] for k in range(layers)]
+    actor = MLPActor(weights["linears.0.weight"].shape[1], outs[-1], outs[:-1], activation)
     actor.load_state_dict(weights)
     return actor.eval(), state["mean"].numpy(), state["std"].numpy()
 

@@ -25,12 +25,18 @@ def test_summary_drops_recovery_and_paired_t_test():
     assert summary["t"] < 0 and summary["p"] < 0.05
 
 
-def test_report_is_written_and_resumes_from_finished_runs(tmp_path, monkeypatch):
-    monkeypatch.setattr(rstdp_report, "SETTINGS_PER_PROFILE", 2)
+@pytest.fixture
+def model_path(tmp_path):
+    """An untrained CartPole-v0 DSQN checkpoint."""
     torch.manual_seed(0)
     spec = TASKS["CartPole-v0"]
-    model_path = tmp_path / "models" / "seed0" / "model.safetensors"
-    save_model(model_path, DSQN(**spec.dsqn), spec.observation, spec.action, {"env_id": "CartPole-v0"})
+    path = tmp_path / "models" / "seed0" / "model.safetensors"
+    save_model(path, DSQN(**spec.dsqn), spec.observation, spec.action, {"env_id": "CartPole-v0"})
+    return path
+
+
+def test_report_is_written_and_resumes_from_finished_runs(tmp_path, monkeypatch, model_path):
+    monkeypatch.setattr(rstdp_report, "SETTINGS_PER_PROFILE", 2)
     args = dict(profiles=["normal"], work_dir=tmp_path / "work", out_dir=tmp_path / "out", sign=1.0, episodes=1,
                 command="snn-robot report rstdp", sweep_points=1)
     report = rstdp_report.write_report({"CartPole-v0": [model_path]}, **args)
@@ -49,12 +55,9 @@ def test_report_is_written_and_resumes_from_finished_runs(tmp_path, monkeypatch)
     assert again["results"] == report["results"]
 
 
-def test_runs_of_the_other_sign_appear_as_an_ablation(tmp_path, monkeypatch):
-    monkeypatch.setattr(rstdp_report, "SETTINGS_PER_PROFILE", 1)
-    torch.manual_seed(0)
+def test_runs_of_the_other_sign_appear_as_an_ablation(tmp_path, monkeypatch, model_path):
     spec = TASKS["CartPole-v0"]
-    model_path = tmp_path / "models" / "seed0" / "model.safetensors"
-    save_model(model_path, DSQN(**spec.dsqn), spec.observation, spec.action, {"env_id": "CartPole-v0"})
+    monkeypatch.setattr(rstdp_report, "SETTINGS_PER_PROFILE", 1)
     args = dict(profiles=["normal"], work_dir=tmp_path / "work", out_dir=tmp_path / "out", episodes=1,
                 command="snn-robot report rstdp")
     alone = rstdp_report.write_report({"CartPole-v0": [model_path]}, sign=None, **args)
