@@ -156,14 +156,14 @@ class SpikingActor(nn.Module):
         weight, bias = self._folded[0]
         currents = (obs @ weight.T + bias).expand(steps, *obs.shape[:-1], weight.shape[0])
         neuron = IFNeuron(threshold=1.0)
+        calibrated = bool(torch.as_tensor(iterations).max() > 0)
         spikes_per_layer = []
         for weight, bias in self._folded[1:]:
-            if torch.as_tensor(iterations).max() > 0:
-                v0 = calibrate_layer(currents[: self.calibration.rho], iterations, self.calibration)
+            if calibrated:
+                neuron.reset(calibrate_layer(currents[: self.calibration.rho], iterations, self.calibration))
             else:
-                v0 = torch.full(currents.shape[1:], 0.5, dtype=currents.dtype)
-            neuron.reset(v0)
-            spikes, _ = neuron.run(currents)
+                neuron.reset(torch.full(currents.shape[1:], 0.5, dtype=currents.dtype))
+            spikes = neuron.fire(currents)
             spikes_per_layer.append(spikes[: self.timesteps])
             currents = spikes @ weight.T + bias
         action = self.max_action * torch.tanh(currents[: self.timesteps].mean(0))

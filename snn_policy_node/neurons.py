@@ -42,6 +42,20 @@ class IFNeuron:
             potentials.append(self.v)
         return torch.stack(spikes), torch.stack(potentials)
 
+    def fire(self, currents: torch.Tensor) -> torch.Tensor:
+        """:meth:`run`'s spikes alone, computed in place: the inference path, where nothing
+        needs the potentials and a handful of tensor operations per step is the cost."""
+        spikes = torch.empty(currents.shape, dtype=currents.dtype)
+        v = self.v
+        for t, current in enumerate(currents):
+            v.add_(current)
+            torch.ge(v, self.threshold, out=spikes[t])
+            if torch.is_tensor(self.threshold):
+                v.addcmul_(spikes[t], self.threshold, value=-1.0)
+            else:
+                v.sub_(spikes[t], alpha=self.threshold)
+        return spikes
+
 
 class SynapticLIF:
     """Current-based leaky integrate-and-fire neurons (paper 004, eq. 1-2).
