@@ -67,9 +67,10 @@ def test_surrogate_gradient_is_the_fast_sigmoid_of_scale_100():
     torch.testing.assert_close(current.grad, expected)
 
 
-def test_inference_path_of_the_lif_neuron_equals_the_training_path():
+@pytest.mark.parametrize("shape", [(8, 5, 32), (8, 1, 64)])
+def test_inference_path_of_the_lif_neuron_equals_the_training_path(shape):
     torch.manual_seed(0)
-    currents = torch.randn(8, 5, 32, requires_grad=True)
+    currents = torch.randn(*shape, requires_grad=True)
     for spiking in (True, False):
         trained = SynapticLIF(0.8, 0.7, 0.5, spiking=spiking).run(currents)
         with torch.no_grad():
