@@ -18,6 +18,18 @@ class JointSample:
     velocity: np.ndarray
 
 
+@dataclass(frozen=True)
+class BaseSample:
+    """A floating base as odometry reports it (REP 105): position and orientation quaternion
+    (w, x, y, z) in the world frame, linear and angular velocity in the body frame."""
+
+    body: str
+    position: np.ndarray
+    orientation: np.ndarray
+    linear: np.ndarray
+    angular: np.ndarray
+
+
 class Robot:
     """Joint names, joint readings and command translation for one environment."""
 
@@ -29,6 +41,10 @@ class Robot:
 
     def sample(self) -> JointSample:
         raise NotImplementedError
+
+    def base(self) -> BaseSample | None:
+        """The floating base's odometry; None for a robot fixed to the world."""
+        return None
 
     def env_action(self, command: np.ndarray):
         """The environment's action for a command vector (already checked finite, right length)."""
@@ -76,8 +92,9 @@ class AcrobotRobot(Robot):
 class MujocoRobot(Robot):
     """Any MuJoCo environment: its hinge and slide joints by name, its actuators in order.
 
-    Free and ball joints (a floating base) have no single position and are left to an
-    odometry source.
+    Free and ball joints have no single position. The first free joint, the floating base
+    of a walking robot, is reported as odometry (:meth:`base`); further free bodies (loose
+    objects) and ball joints are not reported.
     """
 
     def __init__(self, env: gym.Env):
@@ -90,10 +107,26 @@ class MujocoRobot(Robot):
         self._qvel = model.jnt_dofadr[joints]
         self.command_joints = tuple(_actuated_joint(model, a) for a in range(model.nu))
         self._low, self._high = env.action_space.low, env.action_space.high
+        free = [j for j in range(model.njnt) if int(model.jnt_type[j]) == int(mujoco.mjtJoint.mjJNT_FREE)]
+        self._base = None
+        if free:
+            j = free[0]
+            self._base = model.body(model.jnt_bodyid[j]).name, model.jnt_qposadr[j], model.jnt_dofadr[j]
 
     def sample(self) -> JointSample:
         data = self.env.unwrapped.data
         return JointSample(data.qpos[self._qpos].copy(), data.qvel[self._qvel].copy())
+
+    def base(self) -> BaseSample | None:
+        """MuJoCo keeps a free joint's linear velocity in the world frame; odometry wants it in the body frame."""
+        if self._base is None:
+            return None
+        body, qpos, dof = self._base
+        data = self.env.unwrapped.data
+        orientation, inverse, linear = data.qpos[qpos + 3: qpos + 7].copy(), np.empty(4), np.empty(3)
+        mujoco.mju_negQuat(inverse, orientation / np.linalg.norm(orientation))  # unnormalised after a noisy reset
+        mujoco.mju_rotVecQuat(linear, data.qvel[dof: dof + 3], inverse)
+        return BaseSample(body, data.qpos[qpos: qpos + 3].copy(), orientation, linear, data.qvel[dof + 3: dof + 6].copy())
 
     def env_action(self, command: np.ndarray) -> np.ndarray:
         return np.clip(command, self._low, self._high).astype(self.env.action_space.dtype)

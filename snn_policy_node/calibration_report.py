@@ -9,10 +9,11 @@ seeds. Error spikes per layer (against the source QCFS network) are averaged ove
 import re
 from pathlib import Path
 
-import gymnasium as gym
 import matplotlib
 import numpy as np
 import torch
+
+from sim_bridge.task_envs import make_task_env
 
 from .calibration import AdaptiveIterations
 from .conversion import SpikingActor
@@ -68,7 +69,7 @@ def play(env_id: str, mean: np.ndarray, std: np.ndarray, act, episodes: int) -> 
     ``act(obs, running)`` maps normalised observations ``[n, obs]`` of the running episodes to
     actions and error spikes ``[n, layers]`` (or None).
     """
-    envs = [gym.make(env_id) for _ in range(episodes)]
+    envs = [make_task_env(env_id) for _ in range(episodes)]
     obs = np.stack([env.reset(seed=k)[0] for k, env in enumerate(envs)])
     returns, running = np.zeros(episodes), np.ones(episodes, bool)
     errors = []

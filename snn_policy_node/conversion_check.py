@@ -8,10 +8,11 @@ same state, and its error spikes (Algorithm 2, line 12) are counted per layer.
 
 from dataclasses import dataclass
 
-import gymnasium as gym
 import numpy as np
 import torch
 from tqdm import tqdm
+
+from sim_bridge.task_envs import make_task_env
 
 from .calibration import AdaptiveIterations
 from .conversion import SpikingActor
@@ -28,7 +29,7 @@ class CheckRow:
 
 def random_states(env_id: str, steps: int, seed: int) -> np.ndarray:
     """States visited by uniformly random actions, for normalisation and thresholds."""
-    env = gym.make(env_id)
+    env = make_task_env(env_id)
     env.action_space.seed(seed)
     obs, _ = env.reset(seed=seed)
     states = []
@@ -84,9 +85,9 @@ def run_check(env_id: str = "Hopper-v5", episodes: int = 2, max_steps: int = 200
     states = torch.from_numpy(random_states(env_id, 2000, seed))
     mean, std = states.mean(0), states.std(0) + 1e-3
     normalise = lambda obs: ((torch.as_tensor(obs, dtype=torch.float32) - mean) / std).unsqueeze(0)  # noqa: E731
-    act_dim = gym.make(env_id).action_space.shape[0]
+    act_dim = make_task_env(env_id).action_space.shape[0]
     spiking = SpikingActor.from_qcfs(percentile_actor((states - mean) / std, act_dim, seed))
-    make_env = lambda: gym.make(env_id, max_episode_steps=max_steps)  # noqa: E731
+    make_env = lambda: make_task_env(env_id, max_episode_steps=max_steps)  # noqa: E731
     settings = [0, 1, 2, 3, (0, 3)]
     with tqdm(total=len(settings) * episodes, desc="calibration settings x episodes", unit="episode") as bar:
         return [rollout(make_env, spiking, s, normalise, episodes, seed, bar) for s in settings]

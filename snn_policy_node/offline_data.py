@@ -14,12 +14,13 @@ import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-import gymnasium as gym
 import minari
 import numpy as np
 import torch
 from minari.data_collector import EpisodeBuffer
 from tqdm import tqdm
+
+from sim_bridge.task_envs import make_task_env
 
 from .replay import ReplayBuffer
 from .td3 import TD3, TD3Config
@@ -40,7 +41,7 @@ class OnlineConfig:
 
 
 def evaluate_actor(actor, env_id: str, episodes: int, seed: int, noise: float = 0.0) -> list[float]:
-    env = gym.make(env_id)
+    env = make_task_env(env_id)
     rng = np.random.default_rng(seed)
     returns = []
     for k in range(episodes):
@@ -91,7 +92,7 @@ def train_online(config: OnlineConfig, directory: Path, progress: bool = True) -
     """
     run = OnlineRun(directory)
     run.snapshots.mkdir(parents=True, exist_ok=True)
-    env = gym.make(config.env_id)
+    env = make_task_env(config.env_id)
     space = env.action_space
     obs_dim, act_dim = env.observation_space.shape[0], space.shape[0]
     torch.manual_seed(config.seed)
@@ -198,7 +199,7 @@ def pick_policies(evaluations: list[dict]) -> tuple[dict, dict]:
 
 def rollout_episodes(actor, env_id: str, steps: int, noise: float, seed: int) -> list:
     """Complete episodes of ``actor`` with action noise until at least ``steps`` transitions."""
-    env, rng = gym.make(env_id), np.random.default_rng(seed)
+    env, rng = make_task_env(env_id), np.random.default_rng(seed)
     episodes, total = [], 0
     while total < steps:
         obs, _ = env.reset(seed=seed + len(episodes))
@@ -237,7 +238,7 @@ def build_datasets(run: OnlineRun, env_id: str, steps: int, root: Path, noise: f
     """Write the four D4RL-level datasets of ``run`` under the Minari root ``root``; their summary."""
     use_minari_root(root)
     expert, medium = pick_policies(run.evaluations())
-    env = gym.make(env_id)
+    env = make_task_env(env_id)
     actor_of = {}
     for name, record in (("expert", expert), ("medium", medium)):
         state = torch.load(run.snapshot_file(int(record["step"])), weights_only=True)

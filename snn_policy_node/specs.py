@@ -8,12 +8,17 @@ from dataclasses import dataclass, field
 
 SOURCES = ("joint_states", "odometry")
 FIELDS = ("position", "velocity", "effort", "cos_position", "sin_position")
+# A floating base seen through odometry, in MuJoCo's free-joint coordinates: position and
+# orientation quaternion in the world frame, linear velocity in the world frame, angular
+# velocity in the body frame.
+ODOMETRY_FIELDS = ("x", "y", "z", "qw", "qx", "qy", "qz", "vx", "vy", "vz", "wx", "wy", "wz")
 ACTION_KINDS = ("discrete", "continuous")
 
 
 @dataclass(frozen=True)
 class ObservationEntry:
-    """One element of the observation vector: ``field`` of the joint (or odometry axis) ``name``."""
+    """One element of the observation vector: ``field`` of the joint ``name``, or, from
+    odometry, the floating-base coordinate ``field`` of the body ``name``."""
 
     name: str
     field: str
@@ -21,11 +26,12 @@ class ObservationEntry:
 
     def __post_init__(self):
         if not self.name:
-            raise ValueError("an observation entry needs a joint name")
-        if self.field not in FIELDS:
-            raise ValueError(f"observation field {self.field!r} of {self.name!r} is not one of {FIELDS}")
+            raise ValueError("an observation entry needs a joint (or, from odometry, body) name")
         if self.source not in SOURCES:
             raise ValueError(f"observation source {self.source!r} of {self.name!r} is not one of {SOURCES}")
+        fields = ODOMETRY_FIELDS if self.source == "odometry" else FIELDS
+        if self.field not in fields:
+            raise ValueError(f"{self.source} field {self.field!r} of {self.name!r} is not one of {fields}")
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from snn_policy_node.observation import InputFault, JointReading, ObservationBuilder
+from snn_policy_node.observation import InputFault, JointReading, ObservationBuilder, OdometryReading
 from snn_policy_node.specs import ObservationEntry, ObservationSpec
 from snn_policy_node.tasks import TASKS
 
@@ -52,7 +52,37 @@ def test_a_fault_does_not_poison_the_cached_joint_order():
     np.testing.assert_array_equal(builder.build(good), first)
 
 
-def test_odometry_entries_need_an_odometry_source():
-    spec = ObservationSpec((ObservationEntry("base", "position", source="odometry"),))
-    with pytest.raises(ValueError, match="odometry"):
-        ObservationBuilder(spec)
+BASE = ObservationSpec(
+    (ObservationEntry("hip", "position"),)
+    + tuple(ObservationEntry("torso", field, "odometry") for field in ("z", "qw", "qz", "vx", "vy", "wz"))
+)
+YAWED = OdometryReading([1.0, 2.0, 0.5], [math.cos(math.pi / 4), 0.0, 0.0, math.sin(math.pi / 4)],
+                        linear=[2.0, 0.0, 0.0], angular=[0.0, 0.0, 0.3])
+
+
+def test_odometry_gives_the_base_in_world_coordinates():
+    """Yawed 90 degrees, moving forward along the body's x: the world sees it move along y."""
+    obs = ObservationBuilder(BASE).build(JointReading(["hip"], [0.1]), YAWED)
+    np.testing.assert_allclose(obs, [0.1, 0.5, math.cos(math.pi / 4), math.sin(math.pi / 4), 0.0, 2.0, 0.3], atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "odometry, kind",
+    [
+        (None, "missing_odometry"),
+        (OdometryReading([0.0] * 3, [0.0] * 4, [0.0] * 3, [0.0] * 3), "invalid_orientation"),
+        (OdometryReading([0.0] * 3, [1.0, 0.0, 0.0, 0.0], [math.nan, 0.0, 0.0], [0.0] * 3), "non_finite"),
+        (OdometryReading([0.0] * 3, [1.0, 0.0, 0.0], [0.0] * 3, [0.0] * 3), "length_mismatch"),
+    ],
+)
+def test_faulty_odometry_raises_a_named_fault(odometry, kind):
+    with pytest.raises(InputFault) as fault:
+        ObservationBuilder(BASE).build(JointReading(["hip"], [0.1]), odometry)
+    assert fault.value.kind == kind
+
+
+def test_odometry_entries_name_floating_base_coordinates():
+    with pytest.raises(ValueError, match="odometry field 'position'"):
+        ObservationEntry("torso", "position", source="odometry")
+    with pytest.raises(ValueError, match="joint_states field 'qw'"):
+        ObservationEntry("hip", "qw")

@@ -1,8 +1,8 @@
 """The sim bridge: a Gymnasium or MuJoCo robot on ROS 2 topics.
 
-Publishes ``/joint_states`` (the robot's joint names, sim-time stamps), ``/clock``,
-``/reward`` per step and one JSON record per episode on ``/episode``; obeys
-Float64MultiArray commands. Two modes:
+Publishes ``/joint_states`` (the robot's joint names, sim-time stamps), ``/odom`` for a
+floating base (same stamps; twist in the body frame), ``/clock``, ``/reward`` per step and
+one JSON record per episode on ``/episode``; obeys Float64MultiArray commands. Two modes:
 
 - ``lockstep``: one environment step per command, deterministic, for evaluation. While no
   command comes, the current joint state is re-sent every ``action_timeout`` seconds, so a
@@ -24,6 +24,7 @@ import gymnasium as gym
 import numpy as np
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from nav_msgs.msg import Odometry
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock
@@ -31,11 +32,13 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64, Float64MultiArray, String
 from std_srvs.srv import SetBool, Trigger
 
+from snn_policy_node.observation import OdometryReading
 from snn_policy_node.ros import messages
 from snn_policy_node.ros.process import ExitRequest, StartupError, run_node
 
 from ..randomization import RandomizedPhysics, profile
 from ..robots import robot_for
+from ..task_envs import make_task_env
 from ..xml_env import MujocoXmlEnv
 
 PARAMETERS = {
@@ -47,6 +50,7 @@ PARAMETERS = {
     "rate_hz": (50.0, "step rate in realtime mode"),
     "action_timeout": (0.5, "seconds without a command before re-sending the state (lockstep) or idling (realtime)"),
     "joint_states_topic": (messages.JOINT_STATES, "sensor_msgs/JointState output"),
+    "odometry_topic": (messages.ODOMETRY, "nav_msgs/Odometry output of a floating base (the model's first free joint)"),
     "command_topic": (messages.COMMANDS, "std_msgs/Float64MultiArray input, one value per commanded joint"),
     "randomization_profile": ("", "profile name in the randomization file (e.g. normal, extreme); empty: default physics"),
     "randomization_file": ("", "YAML randomization file; empty: the packaged paper_004.yaml"),
@@ -83,6 +87,9 @@ class SimBridge(Node):
 
         self.joint_publisher = self.create_publisher(JointState, p["joint_states_topic"], messages.SENSOR_QOS)
         self.clock_publisher = self.create_publisher(Clock, "/clock", 10)
+        self.odometry_publisher = None
+        if self.robot.base() is not None:
+            self.odometry_publisher = self.create_publisher(Odometry, p["odometry_topic"], messages.SENSOR_QOS)
         self.reward_publisher = self.create_publisher(Float64, messages.REWARD, messages.EVENT_QOS)
         self.episode_publisher = self.create_publisher(String, messages.EPISODE, messages.EVENT_QOS)
         self.physics_publisher = self.create_publisher(String, messages.PHYSICS, messages.LATCHED_QOS)
@@ -114,7 +121,7 @@ class SimBridge(Node):
                 raise StartupError(str(error)) from None
             return gym.wrappers.TimeLimit(env, max_episode_steps=p["episode_steps"])
         try:
-            env = gym.make(p["env_id"])
+            env = make_task_env(p["env_id"])
         except gym.error.Error as error:
             raise StartupError(f"cannot make environment {p['env_id']!r}: {error}") from None
         if not p["randomization_profile"]:
@@ -178,6 +185,10 @@ class SimBridge(Node):
     def publish_state(self) -> None:
         sample = self.robot.sample()
         stamp = _time_msg(self.ticks, self.dt)
+        if self.odometry_publisher is not None:
+            base = self.robot.base()
+            reading = OdometryReading(base.position, base.orientation, base.linear, base.angular)
+            self.odometry_publisher.publish(messages.odometry_message(base.body, reading, stamp))
         message = JointState(name=list(self.robot.joint_names))
         message.header.stamp = stamp
         message.position = messages.float64_sequence(sample.position)

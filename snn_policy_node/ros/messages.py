@@ -11,11 +11,16 @@ import array
 import json
 
 import numpy as np
+from geometry_msgs.msg import Point, Quaternion, Vector3
+from nav_msgs.msg import Odometry
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float32MultiArray, Float64MultiArray, MultiArrayDimension, String
 
+from ..observation import OdometryReading
+
 JOINT_STATES = "/joint_states"
+ODOMETRY = "/odom"
 COMMANDS = "/policy_controller/commands"
 REWARD = "/reward"
 EPISODE = "/episode"
@@ -51,6 +56,29 @@ def joint_command(joints: tuple[str, ...], values: np.ndarray, stamp) -> JointSt
     message.header.stamp = stamp
     message.effort = float64_sequence(values)
     return message
+
+
+def odometry_message(body: str, reading: OdometryReading, stamp, frame: str = "odom") -> Odometry:
+    """A floating base's odometry; ROS orders a quaternion (x, y, z, w), MuJoCo (w, x, y, z)."""
+    message = Odometry(child_frame_id=body)
+    message.header.stamp, message.header.frame_id = stamp, frame
+    w, x, y, z = map(float, reading.orientation)
+    message.pose.pose.position = Point(**dict(zip("xyz", map(float, reading.position))))
+    message.pose.pose.orientation = Quaternion(x=x, y=y, z=z, w=w)
+    message.twist.twist.linear = Vector3(**dict(zip("xyz", map(float, reading.linear))))
+    message.twist.twist.angular = Vector3(**dict(zip("xyz", map(float, reading.angular))))
+    return message
+
+
+def message_odometry(message: Odometry) -> OdometryReading:
+    pose, twist = message.pose.pose, message.twist.twist
+    q = pose.orientation
+    return OdometryReading(
+        position=(pose.position.x, pose.position.y, pose.position.z),
+        orientation=(q.w, q.x, q.y, q.z),
+        linear=(twist.linear.x, twist.linear.y, twist.linear.z),
+        angular=(twist.angular.x, twist.angular.y, twist.angular.z),
+    )
 
 
 def matrix_message(matrix: np.ndarray) -> Float32MultiArray:

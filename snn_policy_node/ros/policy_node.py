@@ -7,6 +7,10 @@ answered with one command; in ``rate`` mode a timer commands at ``rate_hz`` from
 newest message. Either way no command goes out for a faulty reading or once the newest
 reading is older than ``command_timeout`` seconds: a silent robot is never driven blind.
 
+A policy that observes a floating base also reads odometry (nav_msgs/Odometry). A joint
+state is acted on together with odometry at least as new as it (by header stamp): a
+simulator's pair with equal stamps is always matched, whichever message arrives first.
+
 With ``plastic_layer`` >= 1 the node keeps the eligibility trace of that DSQN layer and
 applies dw = r * c when the r-STDP service sends the modulation r (``/rstdp/modulation``,
 ``[episode, r]``), between two inferences, then publishes the layer on
@@ -20,6 +24,7 @@ from collections import Counter
 import numpy as np
 import torch
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from nav_msgs.msg import Odometry
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.lifecycle import Node as LifecycleNode
 from rclpy.publisher import Publisher
@@ -40,6 +45,7 @@ from .process import StartupError, run_node
 PARAMETERS = {
     "checkpoint": ("", "policy checkpoint (.safetensors) to load"),
     "joint_states_topic": (messages.JOINT_STATES, "sensor_msgs/JointState input"),
+    "odometry_topic": (messages.ODOMETRY, "nav_msgs/Odometry input, read when the policy observes a floating base"),
     "command_topic": (messages.COMMANDS, "std_msgs/Float64MultiArray output, in the action spec's joint order"),
     "command_format": ("float64_multiarray", "'float64_multiarray' (ros2_control forward command controllers) or "
                        "'joint_state' (JointState efforts stamped with the joint state they answer)"),
@@ -66,6 +72,8 @@ class PolicyNode(LifecycleNode):
         self.window: list[Inference] = []
         self.last_reading_time = None
         self.pending = None  # rate mode: the newest observation and its stamp
+        self.joint_reading = None  # a joint state waiting for odometry as new as it, and its stamp
+        self.odometry = None  # the newest odometry reading and its stamp
         self.startup_error = "configuration failed (see the log above)"
         self.timeout = self.param("command_timeout")
         if self.param("autostart"):
@@ -96,6 +104,9 @@ class PolicyNode(LifecycleNode):
         self.diagnostics_publisher = self._own(self.create_publisher(DiagnosticArray, "/diagnostics", 10))
         self._own(self.create_subscription(JointState, self.param("joint_states_topic"), self.on_joint_state,
                                            messages.NEWEST_SENSOR_QOS))
+        if self.builder.needs_odometry:
+            self._own(self.create_subscription(Odometry, self.param("odometry_topic"), self.on_odometry,
+                                               messages.NEWEST_SENSOR_QOS))
         if self.param("mode") == "rate":
             self._own(self.create_timer(1.0 / self.param("rate_hz"), self.on_tick))
         self._own(self.create_timer(self.param("diagnostics_period"), self.publish_diagnostics))
@@ -138,7 +149,7 @@ class PolicyNode(LifecycleNode):
                    Timer: self.destroy_timer, Service: self.destroy_service}
         for entity in self.entities:
             destroy[type(entity)](entity)
-        self.entities, self.policy, self.pending = [], None, None
+        self.entities, self.policy, self.pending, self.joint_reading, self.odometry = [], None, None, None, None
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: State) -> TransitionCallbackReturn:
@@ -152,17 +163,35 @@ class PolicyNode(LifecycleNode):
     # control --------------------------------------------------------------------------
 
     def on_joint_state(self, message: JointState) -> None:
-        reading = JointReading(message.name, message.position, message.velocity, message.effort)
+        if self.joint_reading is not None:
+            self.faults["missing_odometry"] += 1  # replaced before odometry as new as it came
+        self.joint_reading = JointReading(message.name, message.position, message.velocity, message.effort), message.header.stamp
+        self.observe()
+
+    def on_odometry(self, message: Odometry) -> None:
+        self.odometry = messages.message_odometry(message), message.header.stamp
+        self.observe()
+
+    def observe(self) -> None:
+        """Build the observation of the waiting joint state once odometry (if needed) is as new."""
+        if self.joint_reading is None:
+            return
+        (reading, stamp), odometry = self.joint_reading, None
+        if self.builder.needs_odometry:
+            if self.odometry is None or _nanoseconds(self.odometry[1]) < _nanoseconds(stamp):
+                return
+            odometry = self.odometry[0]
+        self.joint_reading = None
         try:
-            obs = self.builder.build(reading)
+            obs = self.builder.build(reading, odometry)
         except InputFault as fault:
             self.faults[fault.kind] += 1
             return
         self.last_reading_time = time.monotonic()
         if self.mode == "event":
-            self.command(obs, message.header.stamp)
+            self.command(obs, stamp)
         else:
-            self.pending = obs, message.header.stamp
+            self.pending = obs, stamp
 
     def on_tick(self) -> None:
         if self.pending is not None and not self.stale():
@@ -238,6 +267,10 @@ class PolicyNode(LifecycleNode):
         array = DiagnosticArray(status=[status])
         array.header.stamp = self.get_clock().now().to_msg()
         self.diagnostics_publisher.publish(array)
+
+
+def _nanoseconds(stamp) -> int:
+    return stamp.sec * 1_000_000_000 + stamp.nanosec
 
 
 def main(args: list[str] | None = None) -> int:

@@ -120,6 +120,26 @@ def cartpole() -> Path:
     return REPO / "models/dsqn/CartPole-v0/seed0/model.safetensors"
 
 
+@pytest.fixture
+def ant_actor(tmp_path) -> Path:
+    """A seeded, untrained spiking actor for Ant-v5, whose torso it observes through odometry."""
+    import torch
+
+    from sim_bridge.task_envs import make_task_env
+    from snn_policy_node.conversion import SpikingActor
+    from snn_policy_node.conversion_check import percentile_actor, random_states
+    from snn_policy_node.model_io import save_model
+    from snn_policy_node.mujoco_specs import mujoco_specs
+
+    states = random_states("Ant-v5", 300, seed=0)
+    mean, std = states.mean(0), states.std(0) + 1e-3
+    actor = percentile_actor(torch.as_tensor((states - mean) / std), make_task_env("Ant-v5").action_space.shape[0], seed=0)
+    observation, action = mujoco_specs("Ant-v5", mean, std)
+    path = tmp_path / "ant.safetensors"
+    save_model(path, SpikingActor.from_qcfs(actor), observation, action, {"env_id": "Ant-v5"})
+    return path
+
+
 @pytest.fixture(scope="session")
 def ros():
     rclpy.init()

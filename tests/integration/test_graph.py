@@ -107,6 +107,39 @@ def test_policy_stops_commanding_when_the_bridge_dies_and_resumes_when_it_return
     probe.wait_for(lambda: len(commands) > count + 50, timeout=60, what="commands after the bridge returned")
 
 
+def library_episode(checkpoint: Path, env_id: str, seed: int, steps: int) -> tuple[float, int]:
+    """The episode the graph plays, played in this process from the same readings."""
+    from sim_bridge.robots import MujocoRobot
+    from sim_bridge.task_envs import make_task_env
+    from snn_policy_node.observation import JointReading, ObservationBuilder, OdometryReading
+    from snn_policy_node.policy import Policy
+
+    policy = Policy.load(checkpoint)
+    env = make_task_env(env_id, max_episode_steps=steps)
+    robot, builder = MujocoRobot(env), ObservationBuilder(policy.checkpoint.observation)
+    env.reset(seed=seed)
+    total, count, over = 0.0, 0, False
+    while not over:
+        joints, base = robot.sample(), robot.base()
+        obs = builder.build(JointReading(robot.joint_names, joints.position, joints.velocity),
+                            OdometryReading(base.position, base.orientation, base.linear, base.angular))
+        _, reward, terminated, truncated, _ = env.step(robot.env_action(policy.act(obs).command))
+        total, count, over = total + reward, count + 1, terminated or truncated
+    return total, count
+
+
+def test_a_floating_base_robot_is_driven_from_joint_states_and_odometry(nodes, probe, ant_actor):
+    episodes = probe.record(String, messages.EPISODE, messages.EVENT_QOS)
+    nodes("snn_policy_node", "policy", checkpoint=str(ant_actor))
+    bridge = nodes("sim_bridge", "sim_bridge", env_id="Ant-v5", max_episodes=1)
+    probe.wait_for(lambda: len(episodes) == 1, timeout=120, what="an Ant episode")
+    assert bridge.process.wait(10) == 0
+    record = json.loads(episodes[0].data)
+    expected_return, expected_steps = library_episode(ant_actor, "Ant-v5", record["seed"], steps=1000)
+    assert record["steps"] == expected_steps > 10
+    assert record["return"] == pytest.approx(expected_return, abs=1e-9)
+
+
 def test_bridge_plays_a_raw_mujoco_model_in_realtime(nodes, probe):
     model = Path(__file__).parents[1] / "data" / "pendulum.xml"
     states = probe.record(JointState, messages.JOINT_STATES, messages.SENSOR_QOS)

@@ -95,6 +95,42 @@ def _fault_count(array: DiagnosticArray) -> int:
     return sum(int(v) for k, v in values.items() if k.startswith("faults_"))
 
 
+def test_a_floating_base_policy_acts_only_with_odometry_as_new_as_the_joint_state(nodes, probe, ant_actor):
+    from nav_msgs.msg import Odometry
+    from sim_bridge.robots import MujocoRobot
+    from sim_bridge.task_envs import make_task_env
+    from snn_policy_node.observation import OdometryReading
+
+    node = nodes("snn_policy_node", "policy_under_test", checkpoint=str(ant_actor), diagnostics_period=0.5)
+    commands = probe.record(Float64MultiArray, messages.COMMANDS, messages.COMMAND_QOS)
+    diagnostics = probe.record(DiagnosticArray, "/diagnostics", 10)
+    states = probe.publisher(JointState, messages.JOINT_STATES, messages.SENSOR_QOS)
+    odometry = probe.publisher(Odometry, messages.ODOMETRY, messages.SENSOR_QOS)
+    node.wait_for_output("loaded spiking_actor")
+    probe.wait_for(lambda: odometry.get_subscription_count() > 0, what="the policy's odometry subscription")
+    env = make_task_env("Ant-v5")
+    env.reset(seed=0)
+    robot = MujocoRobot(env)
+    joints, base = robot.sample(), robot.base()
+    state = joint_state(robot.joint_names, joints.position, joints.velocity)
+    for k in range(1, 4):  # joint states alone: nothing to act on
+        state.header.stamp.sec = k
+        states.publish(state)
+        time.sleep(0.1)
+    probe.wait_for(lambda: any(_fault_count(d) > 0 for d in diagnostics), timeout=5, what="missing odometry in /diagnostics")
+    assert not commands
+    reading = OdometryReading(base.position, base.orientation, base.linear, base.angular)
+    for _ in range(5):  # best effort: re-send until the pair is matched
+        odometry.publish(messages.odometry_message(base.body, reading, state.header.stamp))
+        states.publish(state)
+        if commands:
+            break
+        time.sleep(0.2)
+    probe.wait_for(lambda: commands, timeout=2, what="a command once odometry came")
+    command = np.array(commands[-1].data)
+    assert command.shape == (8,) and np.all(np.abs(command) <= 1.0) and node.alive()
+
+
 def test_corrupt_checkpoint_fails_start_up_with_a_clear_message(nodes, tmp_path, cartpole):
     broken = tmp_path / "broken.safetensors"
     broken.write_bytes(cartpole.read_bytes()[:1000])
