@@ -148,7 +148,7 @@ def _train_td3bc(args: argparse.Namespace) -> int:
 def _data_generate(args: argparse.Namespace) -> int:
     import torch
 
-    from .offline_data import OnlineConfig, build_datasets, train_online
+    from .offline_data import OnlineConfig, build_datasets, datasets_current, train_online
 
     torch.set_num_threads(args.threads)
     out = Path(args.out or f"runs/data/{args.env}/seed{args.seed}")
@@ -156,8 +156,13 @@ def _data_generate(args: argparse.Namespace) -> int:
                           eval_every=args.eval_every, eval_episodes=args.eval_episodes,
                           checkpoint_every=args.checkpoint_every)
     run = train_online(config, out)
-    summary = build_datasets(run, args.env, args.dataset_steps, Path(args.minari_root), seed=args.seed)
-    (out / "datasets.json").write_text(json.dumps(summary, indent=2) + "\n")
+    summary_file = out / "datasets.json"
+    summary = json.loads(summary_file.read_text()) if summary_file.exists() else {}
+    if datasets_current(run, summary, Path(args.minari_root)):
+        print(f"datasets of this run already built ({summary_file})")
+    else:
+        summary = build_datasets(run, args.env, args.dataset_steps, Path(args.minari_root), seed=args.seed)
+        summary_file.write_text(json.dumps(summary, indent=2) + "\n")
     print(f"{args.env}: expert = TD3 at step {summary['expert_step']} (evaluation return {summary['expert_eval_return']:.1f}), "
           f"medium = step {summary['medium_step']} ({summary['medium_eval_return']:.1f})")
     for level, d in summary["datasets"].items():

@@ -234,6 +234,15 @@ def replay_episodes(buffer: ReplayBuffer, end: int) -> list:
     return episodes
 
 
+def datasets_current(run: OnlineRun, summary: dict, root: Path) -> bool:
+    """Whether ``summary`` describes datasets under ``root`` built from ``run`` as it now stands."""
+    use_minari_root(root)
+    expert, medium = pick_policies(run.evaluations())
+    local = minari.list_local_datasets()
+    return (summary.get("expert_step") == int(expert["step"]) and summary.get("medium_step") == int(medium["step"])
+            and all(d["id"] in local for d in summary.get("datasets", {}).values()) and len(summary["datasets"]) == len(LEVELS))
+
+
 def build_datasets(run: OnlineRun, env_id: str, steps: int, root: Path, noise: float = 0.1, seed: int = 0) -> dict:
     """Write the four D4RL-level datasets of ``run`` under the Minari root ``root``; their summary."""
     use_minari_root(root)

@@ -36,6 +36,9 @@ class TD3BCConfig:
     checkpoint_every: int = 50_000
 
 
+LOG_HEADER = "step,return_mean,return_std,normalised_score,critic_loss,seconds"
+
+
 def load_transitions(dataset_id: str) -> tuple[ReplayBuffer, str]:
     """The dataset's transitions and its environment id."""
     dataset = minari.load_dataset(dataset_id)
@@ -94,12 +97,13 @@ def train_td3bc(config: TD3BCConfig, out: Path, progress: bool = True) -> dict:
         torch.set_rng_state(state["torch_rng"])
         rng.bit_generator.state = state["rng"]
         step, started = state["step"], time.time() - state["seconds"]
-        rows = log_file.read_text().splitlines()
-        log_file.write_text("\n".join([rows[0]] + [r for r in rows[1:] if int(r.split(",")[0]) <= step]) + "\n")
+        rows = [r for r in log_file.read_text().splitlines()[1:] if int(r.split(",")[0]) <= step]
+        log_file.write_text("\n".join([LOG_HEADER] + rows) + "\n")
+        last = _evaluation_of(rows[-1]) if rows else {}
     else:
-        log_file.write_text("step,return_mean,return_std,normalised_score,critic_loss,seconds\n")
+        log_file.write_text(LOG_HEADER + "\n")
+        last = {}
     evaluator = NormalisedActor(agent.actor, mean, std).eval()
-    last = {}
     with tqdm(total=config.steps, initial=step, desc=f"TD3+BC {config.activation} {config.dataset_id}", unit="step",
               disable=not progress) as bar:
         while step < config.steps:
@@ -121,6 +125,12 @@ def train_td3bc(config: TD3BCConfig, out: Path, progress: bool = True) -> dict:
             bar.update()
     _save_policy(agent, config, env_id, mean, std, out, last)
     return {"env_id": env_id, **last}
+
+
+def _evaluation_of(row: str) -> dict:
+    """A training-log row's evaluation, as :func:`train_td3bc` reports it."""
+    step, mean, std, score = row.split(",")[:4]
+    return {"step": int(step), "return_mean": float(mean), "return_std": float(std), "normalised_score": float(score)}
 
 
 def _save_policy(agent: TD3, config: TD3BCConfig, env_id: str, mean, std, out: Path, last: dict) -> None:

@@ -56,10 +56,14 @@ def test_online_run_resumes_exactly_and_writes_readable_datasets(tmp_path, monke
         train_online(OnlineConfig(**{**config, "expl_noise": 0.3}), tmp_path / "resumed", progress=False)
 
     root = tmp_path / "minari"
-    assert main(["data", "generate", "--env", "Hopper-v5", "--steps", "600", "--start-steps", "300", "--eval-every", "200",
-                 "--eval-episodes", "1", "--checkpoint-every", "200", "--dataset-steps", "100",
-                 "--out", str(tmp_path / "straight"), "--minari-root", str(root)]) == 0
+    generate = ["data", "generate", "--env", "Hopper-v5", "--steps", "600", "--start-steps", "300", "--eval-every", "200",
+                "--eval-episodes", "1", "--checkpoint-every", "200", "--dataset-steps", "100",
+                "--out", str(tmp_path / "straight"), "--minari-root", str(root)]
+    assert main(generate) == 0
     summary = json.loads((tmp_path / "straight" / "datasets.json").read_text())
+    built = (root / summary["datasets"]["expert"]["id"]).stat().st_mtime_ns
+    assert main(generate) == 0  # a finished run's datasets are kept, not rebuilt
+    assert (root / summary["datasets"]["expert"]["id"]).stat().st_mtime_ns == built
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(root))
     for level, entry in summary["datasets"].items():
         dataset = minari.load_dataset(entry["id"])

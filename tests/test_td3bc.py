@@ -65,7 +65,10 @@ def test_train_td3bc_from_a_local_dataset_and_resume(tmp_path):
     assert [int(r.split(",")[0]) for r in log[1:]] == [100, 200, 300, 400]
     with pytest.raises(ValueError, match="other settings"):
         main(args[:5] + ["400", "--activation", "relu"] + args[6:])
+    final = Policy.load(out / "spiking_actor.safetensors").checkpoint.provenance["final_evaluation"]
+    assert main(args[:5] + ["400"] + args[6:]) == 0  # a finished run re-run changes nothing
     policy = Policy.load(out / "spiking_actor.safetensors")
+    assert final["step"] == 400 and policy.checkpoint.provenance["final_evaluation"] == pytest.approx(final, abs=1e-3)
     assert policy.checkpoint.observation.mean is not None and policy.action.joints == ("thigh_joint", "leg_joint", "foot_joint")
     obs, _ = env.reset(seed=0)
     command = policy.act((obs - np.array(policy.checkpoint.observation.mean)) / np.array(policy.checkpoint.observation.std)).command
