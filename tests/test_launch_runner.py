@@ -1,4 +1,5 @@
 import pytest
+import yaml
 
 from snn_policy_node.launch_runner import LaunchError, package_share, parse_launch, resolve_launch_file, substitute
 
@@ -34,3 +35,17 @@ def test_launch_errors_name_the_problem(tmp_path, monkeypatch):
     required.write_text("launch:\n- arg: {name: model}\n")
     with pytest.raises(LaunchError, match="model:=VALUE"):
         parse_launch(required, {})
+
+
+@pytest.mark.parametrize("config", sorted((package_share() / "config").glob("*.yaml")), ids=lambda p: p.name)
+def test_config_files_set_only_parameters_their_nodes_declare(config):
+    """ROS ignores an unknown parameter silently; a misspelt one here would never take effect."""
+    from sim_bridge.ros.bridge_node import PARAMETERS as BRIDGE
+    from snn_policy_node.ros.policy_node import PARAMETERS as POLICY
+    from snn_policy_node.ros.rstdp_service import PARAMETERS as RSTDP
+
+    declared = {"sim_bridge": BRIDGE, "snn_policy": POLICY, "rstdp_service": RSTDP}
+    for node, section in yaml.safe_load(config.read_text()).items():
+        assert node in declared, f"{config.name}: no node {node!r} in the launch files"
+        unknown = set(section["ros__parameters"]) - set(declared[node])
+        assert not unknown, f"{config.name}: {node} declares no parameters {sorted(unknown)}"

@@ -79,6 +79,7 @@ class SimBridge(Node):
         self.dt = float(getattr(unwrapped, "dt", None) or getattr(unwrapped, "tau"))
         self.ticks = 0  # sim time = ticks * dt, without accumulated rounding
         self.episode = self.train_count = self.eval_count = 0
+        self.returns: list[float] = []
         self.evaluating = False
         self.running = False  # an episode is in progress
         self.last_command, self.last_command_time = None, None
@@ -166,7 +167,12 @@ class SimBridge(Node):
             "sim_time": self.ticks * self.dt,
         }))
         self.episode += 1
+        self.returns.append(self.total)
+        self.get_logger().debug(f"episode {self.episode} ({self.phase}, seed {self.seed}): return {self.total:.2f} "
+                                f"in {self.steps} steps")
         if self.p["max_episodes"] and self.episode >= self.p["max_episodes"]:
+            self.get_logger().info(f"{self.episode} episodes: return {np.mean(self.returns):.2f} "
+                                   f"+- {np.std(self.returns):.2f}")
             raise ExitRequest(0)
         if not self.p["wait_for_start"]:
             self.begin_episode()

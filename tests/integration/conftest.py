@@ -120,9 +120,8 @@ def cartpole() -> Path:
     return REPO / "models/dsqn/CartPole-v0/seed0/model.safetensors"
 
 
-@pytest.fixture
-def ant_actor(tmp_path) -> Path:
-    """A seeded, untrained spiking actor for Ant-v5, whose torso it observes through odometry."""
+def untrained_spiking_actor(env_id: str, path: Path) -> Path:
+    """A seeded, untrained spiking actor for a MuJoCo task, saved with the task's specs."""
     import torch
 
     from sim_bridge.task_envs import make_task_env
@@ -131,13 +130,23 @@ def ant_actor(tmp_path) -> Path:
     from snn_policy_node.model_io import save_model
     from snn_policy_node.mujoco_specs import mujoco_specs
 
-    states = random_states("Ant-v5", 300, seed=0)
+    states = random_states(env_id, 300, seed=0)
     mean, std = states.mean(0), states.std(0) + 1e-3
-    actor = percentile_actor(torch.as_tensor((states - mean) / std), make_task_env("Ant-v5").action_space.shape[0], seed=0)
-    observation, action = mujoco_specs("Ant-v5", mean, std)
-    path = tmp_path / "ant.safetensors"
-    save_model(path, SpikingActor.from_qcfs(actor), observation, action, {"env_id": "Ant-v5"})
+    actor = percentile_actor(torch.as_tensor((states - mean) / std), make_task_env(env_id).action_space.shape[0], seed=0)
+    observation, action = mujoco_specs(env_id, mean, std)
+    save_model(path, SpikingActor.from_qcfs(actor), observation, action, {"env_id": env_id})
     return path
+
+
+@pytest.fixture
+def ant_actor(tmp_path) -> Path:
+    """Ant-v5 observes its torso through odometry."""
+    return untrained_spiking_actor("Ant-v5", tmp_path / "ant.safetensors")
+
+
+@pytest.fixture
+def hopper_actor(tmp_path) -> Path:
+    return untrained_spiking_actor("Hopper-v5", tmp_path / "hopper.safetensors")
 
 
 @pytest.fixture(scope="session")

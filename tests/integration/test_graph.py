@@ -140,6 +140,14 @@ def test_a_floating_base_robot_is_driven_from_joint_states_and_odometry(nodes, p
     assert record["return"] == pytest.approx(expected_return, abs=1e-9)
 
 
+def test_hopper_scenario_drives_a_spiking_actor_on_randomized_physics(hopper_actor):
+    run = subprocess.run([sys.executable, "-m", "snn_policy_node.cli", "run", "hopper_spiking", f"model:={hopper_actor}"],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "loaded spiking_actor" in run.stdout, run.stdout
+    assert re.search(r"5 episodes: return -?[\d.]+ \+- [\d.]+", run.stdout), run.stdout
+
+
 def test_bridge_plays_a_raw_mujoco_model_in_realtime(nodes, probe):
     model = Path(__file__).parents[1] / "data" / "pendulum.xml"
     states = probe.record(JointState, messages.JOINT_STATES, messages.SENSOR_QOS)
