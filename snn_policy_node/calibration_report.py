@@ -6,6 +6,7 @@ all episodes of a variant as one batch; scores are D4RL-normalised, mean +- std 
 seeds. Error spikes per layer (against the source QCFS network) are averaged over actions.
 """
 
+import json
 import re
 from pathlib import Path
 
@@ -133,6 +134,37 @@ def find_runs(runs_dir: Path) -> dict[str, dict[str, list[Path]]]:
     return found
 
 
+def last_log_row(log: Path) -> dict[str, str] | None:
+    """The final row of a training log (CSV with a header), or None where there is none."""
+    if not log.exists():
+        return None
+    header, *rows = log.read_text().splitlines()
+    return dict(zip(header.split(","), rows[-1].split(","))) if rows else None
+
+
+def training_costs(runs: dict[str, list[Path]]) -> dict[str, dict]:
+    """Per activation: how many training runs, their gradient steps and wall-clock minutes."""
+    costs = {}
+    for activation, paths in runs.items():
+        rows = [row for p in paths if (row := last_log_row(p.parent / "train_log.csv"))]
+        if rows:
+            costs[activation] = {"runs": len(rows), "steps": sorted({int(r["step"]) for r in rows}),
+                                 "minutes_mean": float(np.mean([float(r["seconds"]) for r in rows]) / 60)}
+    return costs
+
+
+def dataset_summaries(data_dir: Path) -> list[dict]:
+    """What ``snn-robot data generate`` made: its datasets.json and the online run's length and time."""
+    summaries = []
+    for path in sorted(data_dir.glob("*/seed*/datasets.json")):
+        summary = json.loads(path.read_text())
+        row = last_log_row(path.parent / "train_log.csv")
+        if row:
+            summary.update(online_steps=int(row["step"]), online_hours=float(row["seconds"]) / 3600)
+        summaries.append(summary)
+    return summaries
+
+
 def dataset_key(dataset_dir: str) -> tuple[str, str]:
     """``snn-robot_hopper_medium-v0`` -> ("hopper", "medium")."""
     task, level = dataset_dir.split("_")[-2:]
@@ -155,7 +187,8 @@ def summarise(per_seed: list[dict]) -> dict:
 
 def markdown(report: dict) -> str:
     lines = ["# Calibrated spiking TD3+BC actors (paper 000), reproduced", "",
-             f"Reproduce with: `{report['command']}`", "",
+             "Reproduce with: `scripts/reproduce-calibration.sh` (datasets, TD3+BC actors, then this report: "
+             f"`{report['command']}`); every step resumes where it stopped.", "",
              f"D4RL-normalised scores, mean +- std over training seeds, {report['episodes']} evaluation episodes "
              "(seeds 0..) per training seed. Spiking actors: T = 4, rho = 4. Datasets made here "
              "(`snn-robot data generate`), smaller than D4RL's; paper values beside ours.", "",
@@ -171,6 +204,7 @@ def markdown(report: dict) -> str:
     for name, result in report["results"].items():
         cells = [" / ".join(f"{e:.2f}" for e in result[v].get("error_spikes", [])) for v in ("i0", "i1", "i2", "i3", "adaptive")]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines += _provenance_lines(report)
     s = report["summary"]
     lines += ["", "## Targets", "",
               f"- Calibrated (best of I = 1..3 and adaptive) beats I = 0 on {s['calibrated_wins']} of {s['pairs']} "
@@ -179,6 +213,26 @@ def markdown(report: dict) -> str:
               f"ReLU ANN: {s['gap_qcfs_relu']:.1f} points (targets: within 5 each).", "",
               "![scores](calibration.png)", ""]
     return "\n".join(lines)
+
+
+def _provenance_lines(report: dict) -> list[str]:
+    """The datasets and training runs behind the tables, with what they cost on this machine."""
+    lines = []
+    for d in report.get("datasets", []):
+        lines += ["", f"## Datasets of {d['env_id']}", "",
+                  f"Online TD3 ran {d.get('online_steps', '?')} steps ({d.get('online_hours', float('nan')):.1f} h). "
+                  f"Expert: the snapshot at step {d['expert_step']} (evaluation return {d['expert_eval_return']:.1f}); "
+                  f"medium: step {d['medium_step']} ({d['medium_eval_return']:.1f}). Roll-outs with action noise "
+                  f"{d['rollout_noise']}.", "", "| dataset | episodes | transitions | mean return |", "|---|---:|---:|---:|"]
+        lines += [f"| {e['id']} | {e['episodes']} | {e['transitions']} | {e['return_mean']:.1f} |"
+                  for e in d["datasets"].values()]
+    costs = {name: c for name, c in report.get("training", {}).items() if c}
+    if costs:
+        lines += ["", "## TD3+BC runs", "", "| dataset | actor | runs | gradient steps | minutes per run |",
+                  "|---|---|---:|---:|---:|"]
+        lines += [f"| {name} | {activation} | {c['runs']} | {'/'.join(map(str, c['steps']))} | {c['minutes_mean']:.0f} |"
+                  for name, by_activation in costs.items() for activation, c in by_activation.items()]
+    return lines
 
 
 def figure(report: dict, path: Path) -> None:
@@ -198,9 +252,10 @@ def figure(report: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def write_report(runs_dir: Path, out: Path, episodes: int, command: str) -> dict:
-    results = {}
+def write_report(runs_dir: Path, out: Path, episodes: int, command: str, data_dir: Path | None = None) -> dict:
+    results, training = {}, {}
     for name, runs in find_runs(runs_dir).items():
+        training[name] = training_costs(runs)
         relu_by_seed = {p.parent.name.split("seed")[1]: p for p in runs.get("relu", [])}
         env_id = _env_of(name)
         per_seed = [evaluate_variants(relu_by_seed.get(p.parent.name.split("seed")[1]), p, env_id, episodes)
@@ -217,7 +272,8 @@ def write_report(runs_dir: Path, out: Path, episodes: int, command: str) -> dict
         "gap_qcfs_relu": float(np.mean([results[n]["relu"]["mean"] - results[n]["qcfs"]["mean"] for n in with_relu]))
         if with_relu else float("nan"),
     }
-    report = {"command": command, "episodes": episodes, "results": results, "summary": summary}
+    report = {"command": command, "episodes": episodes, "results": results, "summary": summary, "training": training,
+              "datasets": dataset_summaries(data_dir) if data_dir is not None else []}
     return write_results(out, "calibration", report, markdown, figure)
 
 

@@ -181,7 +181,7 @@ def _report_calibration(args: argparse.Namespace) -> int:
     torch.set_num_threads(1)
     command = shlex.join(["snn-robot", *sys.argv[1:]]) if sys.argv[0].endswith("snn-robot") else "snn-robot report calibration"
     try:
-        report = write_report(Path(args.runs_dir), Path(args.out), args.episodes, command)
+        report = write_report(Path(args.runs_dir), Path(args.out), args.episodes, command, Path(args.data_dir))
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -390,7 +390,8 @@ def build_parser() -> argparse.ArgumentParser:
         "actor (T = 4, rho = 4) with I = 0, 1, 2, 3 and adaptive I, mean +- std over seeds, and error spikes per "
         "layer. Writes calibration.md, calibration.json and calibration.png to OUT.",
     )
-    calibration.add_argument("--runs-dir", default="runs/td3bc")
+    calibration.add_argument("--runs-dir", default="runs/td3bc", help="runs of snn-robot train td3bc")
+    calibration.add_argument("--data-dir", default="runs/data", help="runs of snn-robot data generate (datasets.json)")
     calibration.add_argument("--episodes", type=int, default=10, help="evaluation episodes per training seed")
     calibration.add_argument("--out", default="docs/results")
     calibration.set_defaults(run=_report_calibration)

@@ -33,7 +33,18 @@ def test_calibration_report_scores_every_variant_and_counts_error_spikes(tmp_pat
         save_actor(runs / "snn-robot_hopper_medium-v0" / f"relu-seed{seed}" / "actor.pt",
                    relu_twin(percentile_actor(obs, act_dim=3, seed=seed)), mean, std)
     assert set(find_runs(runs)["snn-robot_hopper_medium-v0"]) == {"relu", "qcfs"}
-    assert main(["report", "calibration", "--runs-dir", str(runs), "--episodes", "3", "--out", str(tmp_path / "out")]) == 0
+    (runs / "snn-robot_hopper_medium-v0" / "qcfs-seed0" / "train_log.csv").write_text(
+        "step,return_mean,return_std,normalised_score,critic_loss,seconds\n5000,1.0,0.1,2.0,0.5,60.0\n"
+        "10000,2.0,0.1,3.0,0.4,180.0\n")
+    data = tmp_path / "data" / "Hopper-v5" / "seed0"
+    data.mkdir(parents=True)
+    (data / "train_log.csv").write_text("step,eval_return_mean,eval_return_std,seconds\n20000,900.0,10.0,7200.0\n")
+    level = {"id": "snn-robot/hopper/medium-v0", "episodes": 4, "transitions": 900, "return_mean": 850.0}
+    (data / "datasets.json").write_text(json.dumps({
+        "env_id": "Hopper-v5", "expert_step": 20000, "medium_step": 10000, "expert_eval_return": 900.0,
+        "medium_eval_return": 400.0, "rollout_noise": 0.1, "datasets": {"medium": level}}))
+    assert main(["report", "calibration", "--runs-dir", str(runs), "--episodes", "3", "--out", str(tmp_path / "out"),
+                 "--data-dir", str(tmp_path / "data")]) == 0
     report = json.loads((tmp_path / "out" / "calibration.json").read_text())
     result = report["results"]["snn-robot_hopper_medium-v0"]
     assert all(result[v]["seeds"] == 2 for v in VARIANTS)
@@ -42,3 +53,5 @@ def test_calibration_report_scores_every_variant_and_counts_error_spikes(tmp_pat
     text = (tmp_path / "out" / "calibration.md").read_text()
     assert "| (paper) |" in text and "99.70±0.18" in text and (tmp_path / "out" / "calibration.png").exists()
     assert report["summary"]["pairs"] == 1
+    assert "Online TD3 ran 20000 steps (2.0 h)" in text and "| snn-robot/hopper/medium-v0 | 4 | 900 | 850.0 |" in text
+    assert "| snn-robot_hopper_medium-v0 | qcfs | 1 | 10000 | 3 |" in text
