@@ -9,6 +9,7 @@ from snn_policy_node.cli import main
 from snn_policy_node.offline_data import rollout_episodes, use_minari_root
 from snn_policy_node.policy import Policy
 from snn_policy_node.td3 import TD3, TD3Config
+from snn_policy_node.td3bc import load_transitions
 
 
 def batch(n=256, obs_dim=5, act_dim=2, seed=0):
@@ -73,3 +74,12 @@ def test_train_td3bc_from_a_local_dataset_and_resume(tmp_path):
     obs, _ = env.reset(seed=0)
     command = policy.act((obs - np.array(policy.checkpoint.observation.mean)) / np.array(policy.checkpoint.observation.std)).command
     assert command.shape == (3,) and np.all(np.abs(command) <= 1.0)
+
+    # Conversion and calibration of the trained actor, on the states of its own dataset.
+    buffer, _ = load_transitions("test/hopper/random-v0")
+    spec = policy.checkpoint.observation
+    states = torch.as_tensor((buffer.obs[: buffer.size] - np.array(spec.mean)) / np.array(spec.std), dtype=torch.float32)
+    uncalibrated, calibrated = (policy.model.simulate(states, i) for i in (0, 1))
+    assert calibrated.error_spikes.sum() < uncalibrated.error_spikes.sum()
+    source = policy.model.source_action(states)
+    assert (calibrated.action - source).abs().mean() < (uncalibrated.action - source).abs().mean()
