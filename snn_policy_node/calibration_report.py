@@ -18,9 +18,9 @@ from sim_bridge.task_envs import make_task_env
 
 from .calibration import AdaptiveIterations
 from .conversion import SpikingActor
+from .offline_data import normalised_score
 from .qcfs import MLPActor
 from .results import write_results
-from .td3bc import normalised_score
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402

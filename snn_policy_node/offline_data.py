@@ -179,6 +179,12 @@ D4RL_REFERENCE = {
 }
 
 
+def normalised_score(env_id: str, episode_return: float) -> float:
+    """D4RL's normalised score: 0 for a random policy, 100 for D4RL's expert."""
+    low, high = D4RL_REFERENCE[env_id]
+    return 100.0 * (episode_return - low) / (high - low)
+
+
 def use_minari_root(root: str | os.PathLike) -> None:
     """Read and write Minari datasets under ``root``."""
     os.environ["MINARI_DATASETS_PATH"] = str(Path(root).resolve())

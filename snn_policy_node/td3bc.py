@@ -15,10 +15,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from .calibration_report import LABELS, evaluate_variants
 from .conversion import SpikingActor
 from .model_io import save_model
 from .mujoco_specs import mujoco_specs
-from .offline_data import D4RL_REFERENCE, evaluate_actor
+from .offline_data import evaluate_actor, normalised_score
 from .replay import ReplayBuffer
 from .td3 import TD3, TD3Config
 
@@ -55,11 +56,6 @@ def load_transitions(dataset_id: str) -> tuple[ReplayBuffer, str]:
     buffer.reward[:, 0], buffer.not_done[:, 0] = arrays["reward"], 1.0 - arrays["terminated"]
     buffer.size = len(arrays["obs"])
     return buffer, dataset.spec.env_spec.id
-
-
-def normalised_score(env_id: str, episode_return: float) -> float:
-    low, high = D4RL_REFERENCE[env_id]
-    return 100.0 * (episode_return - low) / (high - low)
 
 
 class NormalisedActor(torch.nn.Module):
@@ -124,6 +120,9 @@ def train_td3bc(config: TD3BCConfig, out: Path, progress: bool = True) -> dict:
                 state_file.with_suffix(".tmp").replace(state_file)
             bar.update()
     _save_policy(agent, config, env_id, mean, std, out, last)
+    if config.activation == "qcfs":
+        scores = evaluate_variants(None, out / "actor.pt", env_id, config.eval_episodes)
+        (out / "card.md").write_text(actor_card(config, env_id, scores, time.time() - started))
     return {"env_id": env_id, **last}
 
 
@@ -143,3 +142,20 @@ def _save_policy(agent: TD3, config: TD3BCConfig, env_id: str, mean, std, out: P
     provenance = {"env_id": env_id, "algorithm": "TD3+BC", **asdict(config), "final_evaluation": last,
                   "command": f"snn-robot train td3bc --dataset {config.dataset_id} --activation qcfs --seed {config.seed}"}
     save_model(out / "spiking_actor.safetensors", SpikingActor.from_qcfs(agent.actor), observation, action, provenance)
+
+
+def actor_card(config: TD3BCConfig, env_id: str, scores: dict, seconds: float) -> str:
+    """The model card of a converted QCFS actor: its data, training and scores per calibration setting."""
+    spiking = ", ".join(f"{LABELS[v]} {scores[v]['score']:.1f}" for v in ("i0", "i1", "i2", "i3", "adaptive"))
+    return "\n".join([
+        f"# Calibrated spiking actor for {env_id} (TD3+BC, QCFS L = {config.levels}, seed {config.seed})", "",
+        f"- Dataset: `{config.dataset_id}`, made by `snn-robot data generate --env {env_id}` (its datasets.json "
+        "records the online run and the dataset sizes).",
+        f"- Trained by TD3+BC (alpha {config.alpha}) for {config.steps} gradient steps ({seconds / 60:.0f} min on the "
+        "machine that made it), then converted to integrate-and-fire neurons.",
+        f"- D4RL-normalised scores on {config.eval_episodes} evaluation episodes (seeds 0-{config.eval_episodes - 1}): "
+        f"QCFS ANN {scores['qcfs']['score']:.1f}; spiking actor (T = 4, rho = 4) {spiking}.",
+        f"- Command: `snn-robot train td3bc --dataset {config.dataset_id} --activation qcfs --seed {config.seed} "
+        f"--steps {config.steps}`",
+        "- The observation spec names the robot's joints and carries the dataset's normalisation "
+        "(`snn-robot inspect spiking_actor.safetensors`). Training log: `train_log.csv`.", ""])

@@ -1,3 +1,5 @@
+import re
+
 import gymnasium as gym
 import minari
 import numpy as np
@@ -70,6 +72,8 @@ def test_train_td3bc_from_a_local_dataset_and_resume(tmp_path):
     assert main(args[:5] + ["400"] + args[6:]) == 0  # a finished run re-run changes nothing
     policy = Policy.load(out / "spiking_actor.safetensors")
     assert final["step"] == 400 and policy.checkpoint.provenance["final_evaluation"] == pytest.approx(final, abs=1e-3)
+    card = (out / "card.md").read_text()
+    assert "--steps 400`" in card and re.search(r"QCFS ANN -?[\d.]+; spiking actor .* adaptive I -?[\d.]+", card)
     assert policy.checkpoint.observation.mean is not None and policy.action.joints == ("thigh_joint", "leg_joint", "foot_joint")
     obs, _ = env.reset(seed=0)
     command = policy.act((obs - np.array(policy.checkpoint.observation.mean)) / np.array(policy.checkpoint.observation.std)).command
