@@ -53,7 +53,7 @@ PAPER = {
 
 def load_actor(path: Path) -> tuple[MLPActor, np.ndarray, np.ndarray]:
     """An actor saved by ``train td3bc`` (``actor.pt``: weights and state normalisation)."""
-    state = torch.load(path, weights_only=True)  # tensors only: no code runs
+    state = torch.load(path, weights_only=True, map_location="cpu")  # tensors only: no code runs
     weights = state["actor"]
     activation = "qcfs" if any(k.endswith(".lam") for k in weights) else "relu"
     layers = sum(k.startswith("linears.") and k.endswith(".weight") for k in weights)

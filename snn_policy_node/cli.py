@@ -128,6 +128,21 @@ def _report_rstdp(args: argparse.Namespace) -> int:
     return 0
 
 
+def _device(name: str) -> str:
+    """The torch device of ``--device``: ``auto`` takes the GPU where there is one."""
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(name)
+    except RuntimeError as error:
+        raise SystemExit(f"error: --device {name!r} is not a torch device: {error}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit(f"error: --device {name}: this machine's torch sees no GPU; use cpu or auto")
+    return name
+
+
 def _train_td3bc(args: argparse.Namespace) -> int:
     import torch
 
@@ -139,7 +154,7 @@ def _train_td3bc(args: argparse.Namespace) -> int:
     config = TD3BCConfig(args.dataset, activation=args.activation, seed=args.seed, steps=args.steps,
                          eval_every=args.eval_every, eval_episodes=args.eval_episodes)
     out = Path(args.out or f"runs/td3bc/{args.dataset.replace('/', '_')}/{args.activation}-seed{args.seed}")
-    result = train_td3bc(config, out)
+    result = train_td3bc(config, out, device=_device(args.device))
     print(f"{args.dataset} ({args.activation}, seed {args.seed}): return {result['return_mean']:.1f} +- "
           f"{result['return_std']:.1f}, D4RL-normalised {result['normalised_score']:.1f}; written to {out}")
     return 0
@@ -155,7 +170,7 @@ def _data_generate(args: argparse.Namespace) -> int:
     config = OnlineConfig(args.env, seed=args.seed, total_steps=args.steps, start_steps=args.start_steps,
                           eval_every=args.eval_every, eval_episodes=args.eval_episodes,
                           checkpoint_every=args.checkpoint_every)
-    run = train_online(config, out)
+    run = train_online(config, out, device=_device(args.device))
     summary_file = out / "datasets.json"
     summary = json.loads(summary_file.read_text()) if summary_file.exists() else {}
     if datasets_current(run, summary, Path(args.minari_root)):
@@ -286,6 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     td3bc.add_argument("--out", default=None, help="output folder (default: runs/td3bc/DATASET/ACTIVATION-seedS)")
     td3bc.add_argument("--minari-root", default="runs/data/minari", help="where the Minari datasets are")
     td3bc.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    td3bc.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (a GPU where there is one)")
     td3bc.set_defaults(run=_train_td3bc)
 
     adapt = commands.add_parser("adapt", help="adapt a trained policy online (see adapt rstdp --help)")
@@ -364,6 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--out", default=None, help="run folder (default: runs/data/ENV/seedS)")
     generate.add_argument("--minari-root", default="runs/data/minari", help="where the Minari datasets are written")
     generate.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    generate.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (a GPU where there is one)")
     generate.set_defaults(run=_data_generate)
 
     bench = commands.add_parser("bench", help="benchmarks that print figures (see bench loop --help)")

@@ -58,7 +58,8 @@ def evaluate_actor(actor, env_id: str, episodes: int, seed: int, noise: float = 
 
 def _policy_action(actor, obs, space, noise: float, rng) -> np.ndarray:
     with torch.no_grad():
-        action = actor(torch.as_tensor(obs, dtype=torch.float32).unsqueeze(0))[0].numpy()
+        x = torch.as_tensor(obs, dtype=torch.float32, device=next(actor.parameters()).device).unsqueeze(0)
+        action = actor(x)[0].cpu().numpy()
     if noise:
         action = action + rng.normal(0.0, noise * space.high, size=action.shape)
     return np.clip(action, space.low, space.high).astype(space.dtype)
@@ -84,7 +85,7 @@ class OnlineRun:
             return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(file)]
 
 
-def train_online(config: OnlineConfig, directory: Path, progress: bool = True) -> OnlineRun:
+def train_online(config: OnlineConfig, directory: Path, progress: bool = True, device: str = "cpu") -> OnlineRun:
     """TD3 on ``config.env_id`` until ``total_steps``, resuming from ``directory`` if it holds a run.
 
     Checkpoints fall on episode ends and every episode starts from its own seed, so an
@@ -96,7 +97,7 @@ def train_online(config: OnlineConfig, directory: Path, progress: bool = True) -
     space = env.action_space
     obs_dim, act_dim = env.observation_space.shape[0], space.shape[0]
     torch.manual_seed(config.seed)
-    agent = TD3(obs_dim, act_dim, float(space.high[0]), TD3Config())
+    agent = TD3(obs_dim, act_dim, float(space.high[0]), TD3Config(), device)
     rng = np.random.default_rng(config.seed)
     progress_state = {"step": 0, "episodes": 0, "seconds": 0.0, "mid_episode": False}
     if run.agent_file.exists():
@@ -125,7 +126,7 @@ def train_online(config: OnlineConfig, directory: Path, progress: bool = True) -
                 agent.update(*buffer.sample(agent.config.batch_size, rng))
             if step % config.eval_every == 0:
                 returns = evaluate_actor(agent.actor, config.env_id, config.eval_episodes, seed=1_000_000)
-                torch.save(agent.actor.state_dict(), run.snapshot_file(step))
+                torch.save({k: v.cpu() for k, v in agent.actor.state_dict().items()}, run.snapshot_file(step))
                 with open(run.log_file, "a") as file:
                     file.write(f"{step},{np.mean(returns):.3f},{np.std(returns):.3f},{time.time() - started:.1f}\n")
                 bar.set_postfix(eval_return=f"{np.mean(returns):.0f}")
@@ -142,12 +143,12 @@ def _episode_seed(config: OnlineConfig, episode: int) -> int:
 
 
 def _resume(run: OnlineRun, config: OnlineConfig, agent: TD3, rng, progress_state: dict) -> ReplayBuffer:
-    state = torch.load(run.agent_file, weights_only=True)  # tensors and numbers: no code runs
+    state = torch.load(run.agent_file, weights_only=True, map_location="cpu")  # tensors and numbers: no code runs
     saved = {k: v for k, v in state["online"].items() if k != "total_steps"}
     if saved != {k: v for k, v in asdict(config).items() if k != "total_steps"}:
         raise ValueError(f"{run.directory} holds a run with other settings: {state['online']}")
     agent.load_state_dict(state["agent"])
-    torch.set_rng_state(state["torch_rng"])
+    agent.set_random_state(state)
     rng.bit_generator.state = state["rng"]
     progress_state.update(state["progress"])
     step = progress_state["step"]
@@ -164,7 +165,7 @@ def _resume(run: OnlineRun, config: OnlineConfig, agent: TD3, rng, progress_stat
 def _checkpoint(run: OnlineRun, agent: TD3, buffer: ReplayBuffer, config: OnlineConfig, rng, progress: dict) -> None:
     buffer.save(run.replay_file)
     state = {"online": asdict(config), "agent": agent.state_dict(), "progress": progress,
-             "torch_rng": torch.get_rng_state(), "rng": rng.bit_generator.state}
+             **agent.random_state(), "rng": rng.bit_generator.state}
     temporary = run.agent_file.with_suffix(".tmp")
     torch.save(state, temporary)
     temporary.replace(run.agent_file)
@@ -256,7 +257,7 @@ def build_datasets(run: OnlineRun, env_id: str, steps: int, root: Path, noise: f
     env = make_task_env(env_id)
     actor_of = {}
     for name, record in (("expert", expert), ("medium", medium)):
-        state = torch.load(run.snapshot_file(int(record["step"])), weights_only=True)
+        state = torch.load(run.snapshot_file(int(record["step"])), weights_only=True, map_location="cpu")
         agent = TD3(env.observation_space.shape[0], env.action_space.shape[0], float(env.action_space.high[0]))
         agent.actor.load_state_dict(state)
         actor_of[name] = agent.actor.eval()

@@ -52,22 +52,23 @@ class Critic(nn.Module):
 
 
 class TD3:
-    def __init__(self, obs_dim: int, act_dim: int, max_action: float, config: TD3Config = TD3Config()):
-        self.config, self.max_action = config, max_action
-        self.actor = MLPActor(obs_dim, act_dim, config.hidden, config.activation, config.levels, max_action=max_action)
-        self.critic = Critic(obs_dim, act_dim, config.hidden)
+    """Actor, twin critics, their targets and optimizers, on ``device`` (batches are moved there)."""
+
+    def __init__(self, obs_dim: int, act_dim: int, max_action: float, config: TD3Config = TD3Config(),
+                 device: str | torch.device = "cpu"):
+        self.config, self.max_action, self.device = config, max_action, torch.device(device)
+        self.actor = MLPActor(obs_dim, act_dim, config.hidden, config.activation, config.levels,
+                              max_action=max_action).to(self.device)
+        self.critic = Critic(obs_dim, act_dim, config.hidden).to(self.device)
         self.actor_target, self.critic_target = copy.deepcopy(self.actor), copy.deepcopy(self.critic)
         self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=config.lr)
         self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=config.lr)
         self.updates = 0
 
-    @torch.no_grad()
-    def act(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.actor(obs)
-
     def update(self, obs, action, reward, next_obs, not_done) -> dict[str, float]:
         """One critic update (and every ``policy_freq``-th an actor and target update)."""
         c = self.config
+        obs, action, reward, next_obs, not_done = (t.to(self.device) for t in (obs, action, reward, next_obs, not_done))
         self.updates += 1
         with torch.no_grad():
             noise = (torch.randn_like(action) * c.policy_noise).clamp(-c.noise_clip, c.noise_clip) * self.max_action
@@ -109,6 +110,19 @@ class TD3:
             **{name: getattr(self, name).state_dict() for name in
                ("actor", "critic", "actor_target", "critic_target", "actor_optimizer", "critic_optimizer")},
         }
+
+    def random_state(self) -> dict:
+        """torch's generators that updates draw from (the CPU one, and the GPU's when training
+        there), as checkpoint entries ``torch_rng`` and ``cuda_rng``."""
+        state = {"torch_rng": torch.get_rng_state()}
+        if self.device.type == "cuda":
+            state["cuda_rng"] = torch.cuda.get_rng_state(self.device)
+        return state
+
+    def set_random_state(self, checkpoint: dict) -> None:
+        torch.set_rng_state(checkpoint["torch_rng"])
+        if "cuda_rng" in checkpoint and self.device.type == "cuda":
+            torch.cuda.set_rng_state(checkpoint["cuda_rng"], self.device)
 
     def load_state_dict(self, state: dict) -> None:
         if state["config"] != asdict(self.config):

@@ -6,6 +6,7 @@ applies it to joint states. Training checkpoints and resumes; the QCFS actor is 
 converted, as a spiking actor checkpoint, and both actors as weights for the evaluation.
 """
 
+import copy
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -71,7 +72,7 @@ class NormalisedActor(torch.nn.Module):
         return self.actor((obs - self.mean) / self.std)
 
 
-def train_td3bc(config: TD3BCConfig, out: Path, progress: bool = True) -> dict:
+def train_td3bc(config: TD3BCConfig, out: Path, progress: bool = True, device: str = "cpu") -> dict:
     """Train (or resume) and return the final evaluation; writes the log, weights and checkpoints."""
     out.mkdir(parents=True, exist_ok=True)
     buffer, env_id = load_transitions(config.dataset_id)
@@ -81,16 +82,16 @@ def train_td3bc(config: TD3BCConfig, out: Path, progress: bool = True) -> dict:
     buffer.next_obs[:] = (buffer.next_obs - mean) / std
     torch.manual_seed(config.seed)
     td3 = TD3Config(alpha=config.alpha, activation=config.activation, levels=config.levels)
-    agent = TD3(buffer.obs.shape[1], buffer.action.shape[1], 1.0, td3)
+    agent = TD3(buffer.obs.shape[1], buffer.action.shape[1], 1.0, td3, device)
     rng = np.random.default_rng(config.seed)
     state_file, log_file = out / "agent.pt", out / "train_log.csv"
     step, started = 0, time.time()
     if state_file.exists():
-        state = torch.load(state_file, weights_only=True)  # tensors and numbers: no code runs
+        state = torch.load(state_file, weights_only=True, map_location="cpu")  # tensors and numbers: no code runs
         if {**state["config"], "steps": config.steps} != asdict(config):  # only a longer or shorter run may resume
             raise ValueError(f"{out} holds a run with other settings: {state['config']}")
         agent.load_state_dict(state["agent"])
-        torch.set_rng_state(state["torch_rng"])
+        agent.set_random_state(state)
         rng.bit_generator.state = state["rng"]
         step, started = state["step"], time.time() - state["seconds"]
         rows = [r for r in log_file.read_text().splitlines()[1:] if int(r.split(",")[0]) <= step]
@@ -99,7 +100,7 @@ def train_td3bc(config: TD3BCConfig, out: Path, progress: bool = True) -> dict:
     else:
         log_file.write_text(LOG_HEADER + "\n")
         last = {}
-    evaluator = NormalisedActor(agent.actor, mean, std).eval()
+    evaluator = NormalisedActor(agent.actor, mean, std).to(agent.device).eval()
     with tqdm(total=config.steps, initial=step, desc=f"TD3+BC {config.activation} {config.dataset_id}", unit="step",
               disable=not progress) as bar:
         while step < config.steps:
@@ -115,7 +116,7 @@ def train_td3bc(config: TD3BCConfig, out: Path, progress: bool = True) -> dict:
                 bar.set_postfix(score=f"{last['normalised_score']:.1f}")
             if step % config.checkpoint_every == 0 or step == config.steps:
                 state = {"config": asdict(config), "agent": agent.state_dict(), "step": step,
-                         "seconds": time.time() - started, "torch_rng": torch.get_rng_state(), "rng": rng.bit_generator.state}
+                         "seconds": time.time() - started, **agent.random_state(), "rng": rng.bit_generator.state}
                 torch.save(state, state_file.with_suffix(".tmp"))
                 state_file.with_suffix(".tmp").replace(state_file)
             bar.update()
@@ -133,15 +134,16 @@ def _evaluation_of(row: str) -> dict:
 
 
 def _save_policy(agent: TD3, config: TD3BCConfig, env_id: str, mean, std, out: Path, last: dict) -> None:
-    """Actor weights with the normalisation (any activation), and the QCFS actor converted."""
-    torch.save({"actor": agent.actor.state_dict(), "mean": torch.as_tensor(mean), "std": torch.as_tensor(std)},
+    """Actor weights with the normalisation (any activation), and the QCFS actor converted; on the CPU."""
+    actor = copy.deepcopy(agent.actor).cpu()
+    torch.save({"actor": actor.state_dict(), "mean": torch.as_tensor(mean), "std": torch.as_tensor(std)},
                out / "actor.pt")
     if config.activation != "qcfs":
         return
     observation, action = mujoco_specs(env_id, mean, std)
     provenance = {"env_id": env_id, "algorithm": "TD3+BC", **asdict(config), "final_evaluation": last,
                   "command": f"snn-robot train td3bc --dataset {config.dataset_id} --activation qcfs --seed {config.seed}"}
-    save_model(out / "spiking_actor.safetensors", SpikingActor.from_qcfs(agent.actor), observation, action, provenance)
+    save_model(out / "spiking_actor.safetensors", SpikingActor.from_qcfs(actor), observation, action, provenance)
 
 
 def actor_card(config: TD3BCConfig, env_id: str, scores: dict, seconds: float) -> str:

@@ -87,3 +87,8 @@ def test_train_td3bc_from_a_local_dataset_and_resume(tmp_path):
     assert calibrated.error_spikes.sum() < uncalibrated.error_spikes.sum()
     source = policy.model.source_action(states)
     assert (calibrated.action - source).abs().mean() < (uncalibrated.action - source).abs().mean()
+
+
+def test_an_unknown_device_is_refused_with_a_clear_message():
+    with pytest.raises(SystemExit, match="'blah' is not a torch device"):
+        main(["train", "td3bc", "--dataset", "test/hopper/random-v0", "--device", "blah"])
