@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 import yaml
 
@@ -49,3 +51,16 @@ def test_config_files_set_only_parameters_their_nodes_declare(config):
         assert node in declared, f"{config.name}: no node {node!r} in the launch files"
         unknown = set(section["ros__parameters"]) - set(declared[node])
         assert not unknown, f"{config.name}: {node} declares no parameters {sorted(unknown)}"
+
+
+@pytest.mark.parametrize("scenario", ["cartpole_rstdp", "hopper_spiking"])
+def test_every_scenario_finds_its_shipped_model_and_config(scenario):
+    from snn_policy_node.model_io import load_model
+
+    nodes = parse_launch(resolve_launch_file(scenario), {})
+    checkpoints = {n.params["checkpoint"] for n in nodes if "checkpoint" in n.params}
+    assert checkpoints
+    for path in checkpoints | {p for n in nodes for p in n.params_files}:
+        assert Path(path).is_file(), path
+    for checkpoint in checkpoints:
+        load_model(checkpoint)  # a readable policy with consistent specs
