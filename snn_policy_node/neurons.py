@@ -47,14 +47,15 @@ class IFNeuron:
         """:meth:`run`'s spikes alone, computed in place: the inference path, where nothing
         needs the potentials and a handful of tensor operations per step is the cost."""
         spikes = torch.empty(currents.shape, dtype=currents.dtype)
-        v = self.v
+        v, threshold = self.v, self.threshold
+        per_neuron = torch.is_tensor(threshold)
         for t, current in enumerate(currents):
             v.add_(current)
-            torch.ge(v, self.threshold, out=spikes[t])
-            if torch.is_tensor(self.threshold):
-                v.addcmul_(spikes[t], self.threshold, value=-1.0)
+            torch.ge(v, threshold, out=spikes[t])
+            if per_neuron:
+                v.addcmul_(spikes[t], threshold, value=-1.0)
             else:
-                v.sub_(spikes[t], alpha=self.threshold)
+                v.sub_(spikes[t], alpha=threshold)
         return spikes
 
 

@@ -32,7 +32,6 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64, Float64MultiArray, String
 from std_srvs.srv import SetBool, Trigger
 
-from snn_policy_node.observation import OdometryReading
 from snn_policy_node.ros import messages
 from snn_policy_node.ros.process import ExitRequest, StartupError, run_node
 
@@ -193,8 +192,7 @@ class SimBridge(Node):
         stamp = _time_msg(self.ticks, self.dt)
         if self.odometry_publisher is not None:
             base = self.robot.base()
-            reading = OdometryReading(base.position, base.orientation, base.linear, base.angular)
-            self.odometry_publisher.publish(messages.odometry_message(base.body, reading, stamp))
+            self.odometry_publisher.publish(messages.odometry_message(base.body, base, stamp))
         message = JointState(name=list(self.robot.joint_names))
         message.header.stamp = stamp
         message.position = messages.float64_sequence(sample.position)

@@ -59,7 +59,10 @@ def joint_command(joints: tuple[str, ...], values: np.ndarray, stamp) -> JointSt
 
 
 def odometry_message(body: str, reading: OdometryReading, stamp, frame: str = "odom") -> Odometry:
-    """A floating base's odometry; ROS orders a quaternion (x, y, z, w), MuJoCo (w, x, y, z)."""
+    """A floating base's odometry; ROS orders a quaternion (x, y, z, w), MuJoCo (w, x, y, z).
+
+    ``reading`` is anything with an :class:`OdometryReading`'s four fields, such as the sim
+    bridge's own sample of a floating base."""
     message = Odometry(child_frame_id=body)
     message.header.stamp, message.header.frame_id = stamp, frame
     w, x, y, z = map(float, reading.orientation)
