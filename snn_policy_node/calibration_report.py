@@ -192,27 +192,42 @@ def markdown(report: dict) -> str:
              f"D4RL-normalised scores, mean +- std over training seeds, {report['episodes']} evaluation episodes "
              "(seeds 0..) per training seed. Spiking actors: T = 4, rho = 4. Datasets made here "
              "(`snn-robot data generate`), smaller than D4RL's; paper values beside ours.", "",
-             "| dataset | " + " | ".join(LABELS[v] for v in VARIANTS) + " |", "|---|" + "---:|" * len(VARIANTS)]
+             "| dataset | seeds | " + " | ".join(LABELS[v] for v in VARIANTS) + " |", "|---|---:|" + "---:|" * len(VARIANTS)]
     for name, result in report["results"].items():
         paper = PAPER.get(dataset_key(name), {})
-        cells = [f"{result[v]['mean']:.1f} +- {result[v]['std']:.1f}" if v in result else "-" for v in VARIANTS]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        cells = [_score_cell(result[v]) if v in result else "-" for v in VARIANTS]
+        lines.append(f"| {_title(name)} | {result['qcfs']['seeds']} | " + " | ".join(cells) + " |")
         if paper:
-            lines.append("| (paper) | " + " | ".join(paper.get(v, "-") for v in VARIANTS) + " |")
+            lines.append("| (paper) | - | " + " | ".join(paper.get(v, "-") for v in VARIANTS) + " |")
     lines += ["", "Error spikes per action and hidden layer, against the source QCFS network:", "",
               "| dataset | I = 0 | I = 1 | I = 2 | I = 3 | adaptive |", "|---|---:|---:|---:|---:|---:|"]
     for name, result in report["results"].items():
         cells = [" / ".join(f"{e:.2f}" for e in result[v].get("error_spikes", [])) for v in ("i0", "i1", "i2", "i3", "adaptive")]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines.append(f"| {_title(name)} | " + " | ".join(cells) + " |")
     lines += _provenance_lines(report)
     s = report["summary"]
     lines += ["", "## Targets", "",
               f"- Calibrated (best of I = 1..3 and adaptive) beats I = 0 on {s['calibrated_wins']} of {s['pairs']} "
               f"task-dataset pairs (target: at least 75 %).",
-              f"- Mean gap, calibrated spiking actor to its QCFS ANN: {s['gap_snn_qcfs']:.1f} points; QCFS ANN to "
-              f"ReLU ANN: {s['gap_qcfs_relu']:.1f} points (targets: within 5 each).", "",
+              f"- Calibrated spiking actor minus its QCFS ANN, mean over pairs: {s['gap_snn_qcfs']:+.1f} points "
+              f"({_verdict(s['gap_snn_qcfs'])}); QCFS ANN minus ReLU ANN: {s['gap_qcfs_relu']:+.1f} points "
+              f"({_verdict(s['gap_qcfs_relu'])}). Target: within 5 points each.", "",
               "![scores](calibration.png)", ""]
     return "\n".join(lines)
+
+
+def _score_cell(score: dict) -> str:
+    """Mean +- std over training seeds; a single seed has no spread to show."""
+    return f"{score['mean']:.1f} +- {score['std']:.1f}" if score["seeds"] > 1 else f"{score['mean']:.1f}"
+
+
+def _title(dataset_dir: str) -> str:
+    """``snn-robot_hopper_medium-v0`` -> "hopper medium", the paper's row names."""
+    return " ".join(dataset_key(dataset_dir))
+
+
+def _verdict(gap: float) -> str:
+    return "no pairs yet" if np.isnan(gap) else ("met" if abs(gap) <= 5 else "not met")
 
 
 def _provenance_lines(report: dict) -> list[str]:
@@ -230,7 +245,7 @@ def _provenance_lines(report: dict) -> list[str]:
     if costs:
         lines += ["", "## TD3+BC runs", "", "| dataset | actor | runs | gradient steps | minutes per run |",
                   "|---|---|---:|---:|---:|"]
-        lines += [f"| {name} | {activation} | {c['runs']} | {'/'.join(map(str, c['steps']))} | {c['minutes_mean']:.0f} |"
+        lines += [f"| {_title(name)} | {activation} | {c['runs']} | {'/'.join(map(str, c['steps']))} | {c['minutes_mean']:.0f} |"
                   for name, by_activation in costs.items() for activation, c in by_activation.items()]
     return lines
 
@@ -268,8 +283,8 @@ def write_report(runs_dir: Path, out: Path, episodes: int, command: str, data_di
     with_relu = [n for n, r in results.items() if "relu" in r]
     summary = {
         "pairs": len(results), "calibrated_wins": sum(r["calibrated_beats_i0"] for r in results.values()),
-        "gap_snn_qcfs": float(np.mean([results[n]["qcfs"]["mean"] - best[n] for n in results])),
-        "gap_qcfs_relu": float(np.mean([results[n]["relu"]["mean"] - results[n]["qcfs"]["mean"] for n in with_relu]))
+        "gap_snn_qcfs": float(np.mean([best[n] - results[n]["qcfs"]["mean"] for n in results])),
+        "gap_qcfs_relu": float(np.mean([results[n]["qcfs"]["mean"] - results[n]["relu"]["mean"] for n in with_relu]))
         if with_relu else float("nan"),
     }
     report = {"command": command, "episodes": episodes, "results": results, "summary": summary, "training": training,

@@ -1,6 +1,7 @@
 import json
 
 import numpy as np
+import pytest
 import torch
 
 from snn_policy_node.calibration_report import VARIANTS, find_runs
@@ -54,4 +55,9 @@ def test_calibration_report_scores_every_variant_and_counts_error_spikes(tmp_pat
     assert "| (paper) |" in text and "99.70±0.18" in text and (tmp_path / "out" / "calibration.png").exists()
     assert report["summary"]["pairs"] == 1
     assert "Online TD3 ran 20000 steps (2.0 h)" in text and "| snn-robot/hopper/medium-v0 | 4 | 900 | 850.0 |" in text
-    assert "| snn-robot_hopper_medium-v0 | qcfs | 1 | 10000 | 3 |" in text
+    assert "| hopper medium | qcfs | 1 | 10000 | 3 |" in text
+    summary = report["summary"]
+    assert summary["gap_qcfs_relu"] == pytest.approx(result["qcfs"]["mean"] - result["relu"]["mean"])
+    best = max(result[v]["mean"] for v in ("i1", "i2", "i3", "adaptive"))
+    assert summary["gap_snn_qcfs"] == pytest.approx(best - result["qcfs"]["mean"])
+    assert f"| hopper medium | 2 | {result['relu']['mean']:.1f} +- {result['relu']['std']:.1f} |" in text
