@@ -7,6 +7,7 @@ is saved every 10 episodes; an interrupted report resumes where it stopped.
 """
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -92,6 +93,7 @@ def summarise(default: np.ndarray, cells: list[dict]) -> dict:
     test = stats.ttest_rel(before, after)
     return {
         "runs": len(before),
+        "adaptation_runs": len(cells),
         "default_mean": float(default.mean()),
         "default_std": float(default.std()),
         "before_mean": float(before.mean()),
@@ -253,7 +255,7 @@ def markdown(report: dict) -> str:
     for env_id, profiles in report["results"].items():
         for profile, r in profiles.items():
             lines.append(f"- {env_id} {profile}: {r['seconds'] / 60:.1f} min of adaptation and evaluation "
-                         f"({r['runs'] // 100} runs, 2 CPU cores)")
+                         f"({r['adaptation_runs']} adaptation runs, {report['cpu_cores']} CPU cores)")
     return "\n".join(lines) + "\n"
 
 
@@ -263,25 +265,26 @@ def write_report(models: dict[str, list[Path]], profiles: list[str], work_dir: P
     ``work_dir`` are summarised as an ablation."""
     results, sweeps, ablation, signs = {}, {}, {}, {}
     for env_id, paths in models.items():
-        sign = signs[env_id] = task(env_id).sign if sign is None else sign
+        env_sign = signs[env_id] = task(env_id).sign if sign is None else sign
         if sweep_points:
             sweeps[env_id] = {}
             for parameter in DEFAULTS[env_id]:
                 settings = sweep_settings(env_id, parameter, sweep_points)
-                cells = run_cells(env_id, f"sweep-{parameter}", settings, paths, work_dir, sign, episodes)
+                cells = run_cells(env_id, f"sweep-{parameter}", settings, paths, work_dir, env_sign, episodes)
                 sweeps[env_id][parameter] = summarise_sweep(parameter, settings, cells, env_id)
         default = default_returns(env_id, paths)
         results[env_id] = {
             profile: summarise(
-                default, run_cells(env_id, profile, profile_settings(env_id, profile), paths, work_dir, sign, episodes)
+                default, run_cells(env_id, profile, profile_settings(env_id, profile), paths, work_dir, env_sign, episodes)
             )
             for profile in profiles
         }
-        other = {profile: work_dir / f"{env_id}-{profile}-sign{-sign:+g}.json" for profile in profiles}
+        other = {profile: work_dir / f"{env_id}-{profile}-sign{-env_sign:+g}.json" for profile in profiles}
         ablation[env_id] = {profile: summarise(default, json.loads(path.read_text()))
                             for profile, path in other.items() if path.exists()}
     report = {
         "command": command,
+        "cpu_cores": os.cpu_count(),
         "work_dir": str(work_dir),
         "sign": signs,
         "ablation": {env_id: a for env_id, a in ablation.items() if a},

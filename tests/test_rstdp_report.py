@@ -66,3 +66,19 @@ def test_runs_of_the_other_sign_appear_as_an_ablation(tmp_path, monkeypatch, mod
     finite = lambda r: {k: v for k, v in r.items() if k not in ("t", "p")}  # noqa: E731 (NaN when nothing changed)
     assert finite(other["ablation"]["CartPole-v0"]["normal"]) == finite(alone["results"]["CartPole-v0"]["normal"])
     assert "## The sign of dw" in (tmp_path / "out" / "rstdp.md").read_text()
+
+
+def test_every_task_adapts_with_its_own_sign(tmp_path, monkeypatch):
+    signs = {}
+
+    def record_sign(env_id, name, settings, paths, work_dir, sign, episodes):
+        signs[env_id] = sign
+        return [{"before": [1.0, 2.0], "after": [2.0, 3.5], "best_episode": 1, "seconds": 1.0}]
+
+    monkeypatch.setattr(rstdp_report, "run_cells", record_sign)
+    monkeypatch.setattr(rstdp_report, "default_returns", lambda env_id, paths: np.array([3.0, 4.0]))
+    models = {"CartPole-v0": [tmp_path / "a"], "Acrobot-v1": [tmp_path / "b"]}
+    report = rstdp_report.write_report(models, profiles=["normal"], work_dir=tmp_path / "work",
+                                       out_dir=tmp_path / "out", sign=None, episodes=1, command="snn-robot report rstdp")
+    assert signs == {env_id: TASKS[env_id].sign for env_id in models} == report["sign"]
+    assert TASKS["CartPole-v0"].sign != TASKS["Acrobot-v1"].sign
