@@ -177,7 +177,7 @@ def summarise(per_seed: list[dict]) -> dict:
         scores = [r[name]["score"] for r in per_seed if name in r]
         if scores:
             out[name] = {"mean": float(np.mean(scores)), "std": float(np.std(scores)), "seeds": len(scores)}
-            errors = [r[name]["error_spikes"] for r in per_seed if r[name].get("error_spikes")]
+            errors = [r[name]["error_spikes"] for r in per_seed if r.get(name, {}).get("error_spikes")]
             if errors:
                 out[name]["error_spikes"] = np.mean(errors, axis=0).tolist()
     calibrated = max((out[n]["mean"] for n in ("i1", "i2", "i3", "adaptive") if n in out), default=None)

@@ -28,11 +28,12 @@ def test_calibration_report_scores_every_variant_and_counts_error_spikes(tmp_pat
     mean, std = states.mean(0), states.std(0) + 1e-3
     obs = torch.as_tensor((states - mean) / std)
     runs = tmp_path / "runs"
-    for seed in (0, 1):
+    for seed in (0, 1, 2):  # seed 2's ReLU run has not finished
         save_actor(runs / "snn-robot_hopper_medium-v0" / f"qcfs-seed{seed}" / "actor.pt",
                    percentile_actor(obs, act_dim=3, seed=seed), mean, std)
-        save_actor(runs / "snn-robot_hopper_medium-v0" / f"relu-seed{seed}" / "actor.pt",
-                   relu_twin(percentile_actor(obs, act_dim=3, seed=seed)), mean, std)
+        if seed < 2:
+            save_actor(runs / "snn-robot_hopper_medium-v0" / f"relu-seed{seed}" / "actor.pt",
+                       relu_twin(percentile_actor(obs, act_dim=3, seed=seed)), mean, std)
     assert set(find_runs(runs)["snn-robot_hopper_medium-v0"]) == {"relu", "qcfs"}
     (runs / "snn-robot_hopper_medium-v0" / "qcfs-seed0" / "train_log.csv").write_text(
         "step,return_mean,return_std,normalised_score,critic_loss,seconds\n5000,1.0,0.1,2.0,0.5,60.0\n"
@@ -48,7 +49,7 @@ def test_calibration_report_scores_every_variant_and_counts_error_spikes(tmp_pat
                  "--data-dir", str(tmp_path / "data")]) == 0
     report = json.loads((tmp_path / "out" / "calibration.json").read_text())
     result = report["results"]["snn-robot_hopper_medium-v0"]
-    assert all(result[v]["seeds"] == 2 for v in VARIANTS)
+    assert result["relu"]["seeds"] == 2 and all(result[v]["seeds"] == 3 for v in VARIANTS if v != "relu")
     errors = {v: np.sum(result[v]["error_spikes"]) for v in ("i0", "i1", "i2", "i3", "adaptive")}
     assert errors["i0"] > 0 and errors["i1"] < errors["i0"]  # calibration removes error spikes
     text = (tmp_path / "out" / "calibration.md").read_text()
@@ -60,4 +61,4 @@ def test_calibration_report_scores_every_variant_and_counts_error_spikes(tmp_pat
     assert summary["gap_qcfs_relu"] == pytest.approx(result["qcfs"]["mean"] - result["relu"]["mean"])
     best = max(result[v]["mean"] for v in ("i1", "i2", "i3", "adaptive"))
     assert summary["gap_snn_qcfs"] == pytest.approx(best - result["qcfs"]["mean"])
-    assert f"| hopper medium | 2 | {result['relu']['mean']:.1f} +- {result['relu']['std']:.1f} |" in text
+    assert f"| hopper medium | 3 | {result['relu']['mean']:.1f} +- {result['relu']['std']:.1f} |" in text
