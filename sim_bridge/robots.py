@@ -52,7 +52,8 @@ class Robot:
 
     @property
     def idle_command(self) -> np.ndarray:
-        """What the robot does when nobody commands it: zero force or torque."""
+        """What the robot gets when nobody commands it: zero force or torque (CartPole, which
+        can only push, pushes left)."""
         return np.zeros(len(self.command_joints))
 
 

@@ -8,7 +8,8 @@ one JSON record per episode on ``/episode``; obeys Float64MultiArray commands. T
   command comes, the current joint state is re-sent every ``action_timeout`` seconds, so a
   policy that restarts picks the episode up again.
 - ``realtime``: steps at ``rate_hz`` holding the last command; after ``action_timeout``
-  without one the robot gets the idle command (zero force). Late ticks are counted.
+  without one the robot gets the idle command (zero force; CartPole, which can only push,
+  pushes left). Late ticks are counted.
 
 Physics can be randomized from a YAML profile, once or at every episode; every draw is
 seeded and published (latched) on ``/sim_bridge/physics``. Episode seeds come from two
@@ -33,7 +34,7 @@ from std_msgs.msg import Float64, Float64MultiArray, String
 from std_srvs.srv import SetBool, Trigger
 
 from snn_policy_node.ros import messages
-from snn_policy_node.ros.process import ExitRequest, StartupError, run_node
+from snn_policy_node.ros.process import StartupError, end_process, run_node
 
 from ..randomization import RandomizedPhysics, profile
 from ..robots import robot_for
@@ -81,6 +82,7 @@ class SimBridge(Node):
         self.returns: list[float] = []
         self.evaluating = False
         self.running = False  # an episode is in progress
+        self.finished = False  # max_episodes played: the process is ending
         self.last_command, self.last_command_time = None, None
         self.faults = 0
         self.missed_deadlines = 0
@@ -172,7 +174,9 @@ class SimBridge(Node):
         if self.p["max_episodes"] and self.episode >= self.p["max_episodes"]:
             self.get_logger().info(f"{self.episode} episodes: return {np.mean(self.returns):.2f} "
                                    f"+- {np.std(self.returns):.2f}")
-            raise ExitRequest(0)
+            self.finished = True
+            end_process(self)
+            return
         if not self.p["wait_for_start"]:
             self.begin_episode()
 
@@ -246,10 +250,16 @@ class SimBridge(Node):
     def on_reset(self, request, response):
         if self.running:
             self.end_episode(terminated=False)
+        if self.finished:
+            response.success, response.message = False, self.finished_message()
+            return response
         if not self.running:
             self.begin_episode()
         response.success, response.message = True, f"episode {self.episode} started with seed {self.seed}"
         return response
+
+    def finished_message(self) -> str:
+        return f"all {self.p['max_episodes']} episodes played (parameter max_episodes); exiting"
 
     def on_randomize(self, request, response):
         if not isinstance(self.env, RandomizedPhysics):
@@ -267,8 +277,9 @@ class SimBridge(Node):
         return response
 
     def on_start_episode(self, request, response):
-        if self.running:
-            response.success, response.message = False, f"episode {self.episode} is still running"
+        if self.finished or self.running:
+            response.success = False
+            response.message = self.finished_message() if self.finished else f"episode {self.episode} is still running"
             return response
         self.begin_episode()
         response.success, response.message = True, f"episode {self.episode} ({self.phase}) started with seed {self.seed}"

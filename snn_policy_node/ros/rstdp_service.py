@@ -33,7 +33,7 @@ from std_srvs.srv import SetBool, Trigger
 from ..checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from ..rstdp import reward_shaping
 from . import messages
-from .process import ExitRequest, StartupError, run_node
+from .process import StartupError, end_process, run_node
 
 PARAMETERS = {
     "checkpoint": ("", "the policy's checkpoint: the weights adaptation starts from"),
@@ -247,7 +247,7 @@ class RSTDPService(Node):
             self.create_timer(1.0, self.exit)  # let the latched messages reach their subscribers
 
     def exit(self) -> None:
-        raise ExitRequest(0)
+        end_process(self)
 
     def rollback(self) -> None:
         self.current = self.best.copy()

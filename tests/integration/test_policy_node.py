@@ -1,6 +1,7 @@
 """The policy node alone, driven by the test's own joint-state messages over DDS."""
 
 import math
+import signal
 import time
 
 import numpy as np
@@ -183,3 +184,14 @@ def test_lifecycle_cleanup_removes_what_configure_made(ros, cartpole):
         assert (len(list(node.publishers)), len(list(node.subscriptions)), len(list(node.timers))) == configured
     finally:
         node.destroy_node()
+
+
+@pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGTERM])
+def test_the_node_exits_cleanly_on_a_signal_while_driven(policy_node, probe, signal_number):
+    node, states, commands = policy_node
+    ask(probe, states, commands, joint_state(["cart_slider", "pole_hinge"], [0.0, 0.01]))
+    for _ in range(20):  # keep callbacks coming while the signal arrives
+        states.publish(joint_state(["cart_slider", "pole_hinge"], [0.0, 0.01]))
+    node.process.send_signal(signal_number)
+    assert node.process.wait(5) == 0
+    assert "Traceback" not in node.output
