@@ -129,7 +129,9 @@ def _read_header(path: Path, data: bytes) -> dict:
         header = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError):
         raise CheckpointError(f"{path} is not a checkpoint of this project (no {METADATA_KEY!r} metadata)") from None
-    if not isinstance(header, dict) or header.get("format") != FORMAT:
+    if not isinstance(header, dict):
+        raise CheckpointError(f"{path} is not a checkpoint of this project ({METADATA_KEY!r} is not a JSON object)")
+    if header.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a checkpoint of this project (format {header.get('format')!r})")
     version = header.get("version")
     if not isinstance(version, int) or version < 1:

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from .checkpoint import CheckpointError
+from .results import recorded_command
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -24,11 +25,7 @@ def _demo(args: argparse.Namespace) -> int:
 def _inspect(args: argparse.Namespace) -> int:
     from .model_io import load_model
 
-    try:
-        model, checkpoint = load_model(args.checkpoint)
-    except CheckpointError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    model, checkpoint = load_model(args.checkpoint)
     print(json.dumps(
         {
             "kind": checkpoint.kind,
@@ -76,19 +73,17 @@ def _adapt_rstdp(args: argparse.Namespace) -> int:
     from .tasks import task
 
     torch.set_num_threads(1)
-    try:
-        model, checkpoint = load_model(args.model)
-    except CheckpointError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    model, checkpoint = load_model(args.model)
     env_id = args.env or checkpoint.provenance.get("env_id")
     if checkpoint.kind != "dsqn" or env_id is None:
         print("error: r-STDP adaptation needs a DSQN checkpoint whose task is known (pass --env)", file=sys.stderr)
         return 2
+    if args.physics and (args.profile or args.setting is not None):
+        raise ValueError("give either --physics or --profile/--setting")
     if args.physics:
         setting = dict(args.physics)
     else:
-        setting = profile_settings(env_id, args.profile)[args.setting]
+        setting = profile_settings(env_id, args.profile or "normal")[args.setting or 0]
     sign = task(env_id).sign if args.sign is None else args.sign
     config = AdaptationConfig(episodes=args.episodes, sign=sign, stop_at=stop_at(env_id))
     result = adapt(model, task(env_id), setting, config)
@@ -104,8 +99,6 @@ def _adapt_rstdp(args: argparse.Namespace) -> int:
 
 
 def _report_rstdp(args: argparse.Namespace) -> int:
-    import shlex
-
     import torch
 
     from .rstdp_report import write_report
@@ -116,7 +109,7 @@ def _report_rstdp(args: argparse.Namespace) -> int:
     if missing:
         print(f"error: no trained models under {args.models_dir} for {missing} (snn-robot train dsqn)", file=sys.stderr)
         return 2
-    command = shlex.join(["snn-robot", *sys.argv[1:]]) if sys.argv[0].endswith("snn-robot") else "snn-robot report rstdp"
+    command = recorded_command("snn-robot report rstdp")
     report = write_report(
         models, args.profiles, Path(args.work_dir), Path(args.out), args.sign, args.episodes, command, args.sweep_points
     )
@@ -187,19 +180,13 @@ def _data_generate(args: argparse.Namespace) -> int:
 
 
 def _report_calibration(args: argparse.Namespace) -> int:
-    import shlex
-
     import torch
 
     from .calibration_report import write_report
 
     torch.set_num_threads(1)
-    command = shlex.join(["snn-robot", *sys.argv[1:]]) if sys.argv[0].endswith("snn-robot") else "snn-robot report calibration"
-    try:
-        report = write_report(Path(args.runs_dir), Path(args.out), args.episodes, command, Path(args.data_dir))
-    except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    command = recorded_command("snn-robot report calibration")
+    report = write_report(Path(args.runs_dir), Path(args.out), args.episodes, command, Path(args.data_dir))
     for name, result in report["results"].items():
         print(name + ": " + ", ".join(f"{k} {v['mean']:.1f}" for k, v in result.items() if isinstance(v, dict)))
     print(f"report written to {args.out}/calibration.md")
@@ -207,8 +194,6 @@ def _report_calibration(args: argparse.Namespace) -> int:
 
 
 def _bench_loop(args: argparse.Namespace) -> int:
-    import shlex
-
     from .bench_report import write_bench_report
     from .inference_bench import spiking_vs_ann
     from .ros.bench_loop import as_records, run_loop_bench
@@ -219,7 +204,7 @@ def _bench_loop(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     inference = spiking_vs_ann()
-    command = shlex.join(["snn-robot", *sys.argv[1:]]) if sys.argv[0].endswith("snn-robot") else "snn-robot bench loop"
+    command = recorded_command("snn-robot bench loop")
     report = write_bench_report(loop, inference, args.model, args.seconds, command, Path(args.out))
     s = report["summary"]
     print(f"spiking actor / ANN inference time: {s['inference_ratio_i0']:.2f}; report written to {args.out}/bench.md")
@@ -256,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser(
         "demo",
-        help="convert a QCFS actor to a spiking actor and drive MuJoCo Hopper with every calibration setting",
+        help="convert a QCFS actor to a spiking actor and drive a MuJoCo task (default Hopper-v5) with every calibration setting",
         description="Build a seeded QCFS actor (thresholds from the 99th percentile of its pre-activations), "
         "convert it to IF neurons (T = 4) and drive the MuJoCo environment with I = 0..3 calibration passes and "
         "with adaptive I (Algorithm 2), reporting return, action error against the QCFS source and error spikes "
@@ -277,8 +262,8 @@ def build_parser() -> argparse.ArgumentParser:
         "kept are those with the best mean return on 100 validation seeds (20000-20099); the reported score uses "
         "the 100 evaluation seeds (0-99). Writes model.safetensors, train_log.csv and card.md.",
     )
-    dsqn.add_argument("--env", required=True, choices=["CartPole-v0", "Acrobot-v1"])
-    dsqn.add_argument("--seed", type=int, default=0)
+    dsqn.add_argument("--env", required=True, choices=["CartPole-v0", "Acrobot-v1"], help="task (Table 1 network)")
+    dsqn.add_argument("--seed", type=int, default=0, help="seed of the network, exploration and environment")
     dsqn.add_argument("--steps", type=int, default=None, help="environment steps (default: 80000 / 100000)")
     dsqn.add_argument("--out", default=None, help="output folder (default: models/dsqn/ENV/seedS)")
     dsqn.add_argument("--threads", type=int, default=1, help="torch CPU threads")
@@ -293,11 +278,12 @@ def build_parser() -> argparse.ArgumentParser:
         "a QCFS actor, spiking_actor.safetensors (converted, with the observation spec by joint name).",
     )
     td3bc.add_argument("--dataset", required=True, help="Minari dataset id, e.g. snn-robot/hopper/medium-v0")
-    td3bc.add_argument("--activation", choices=["relu", "qcfs"], default="qcfs")
-    td3bc.add_argument("--seed", type=int, default=0)
+    td3bc.add_argument("--activation", choices=["relu", "qcfs"], default="qcfs",
+                       help="hidden activation: qcfs (L = 4, convertible to IF neurons) or relu (the baseline)")
+    td3bc.add_argument("--seed", type=int, default=0, help="seed of the networks and minibatches")
     td3bc.add_argument("--steps", type=int, default=1_000_000, help="gradient steps")
-    td3bc.add_argument("--eval-every", type=int, default=5_000)
-    td3bc.add_argument("--eval-episodes", type=int, default=10)
+    td3bc.add_argument("--eval-every", type=int, default=5_000, help="gradient steps between evaluations")
+    td3bc.add_argument("--eval-episodes", type=int, default=10, help="episodes per evaluation (seeds 0..)")
     td3bc.add_argument("--out", default=None, help="output folder (default: runs/td3bc/DATASET/ACTIVATION-seedS)")
     td3bc.add_argument("--minari-root", default="runs/data/minari", help="where the Minari datasets are")
     td3bc.add_argument("--threads", type=int, default=1, help="torch CPU threads")
@@ -316,10 +302,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rstdp.add_argument("--model", required=True, help="DSQN checkpoint")
     rstdp.add_argument("--env", default=None, help="task id (default: from the checkpoint)")
-    rstdp.add_argument("--profile", choices=["normal", "extreme"], default="normal")
-    rstdp.add_argument("--setting", type=int, default=0, choices=range(10), help="which of the 10 seeded settings")
-    rstdp.add_argument("--physics", type=_physics, nargs="+", metavar="NAME=VALUE", help="explicit physics instead")
-    rstdp.add_argument("--episodes", type=int, default=250, help="at most this many training episodes")
+    rstdp.add_argument("--profile", choices=["normal", "extreme"], default=None,
+                       help="Table 2 randomization profile (default: normal)")
+    rstdp.add_argument("--setting", type=int, default=None, choices=range(10),
+                       help="which of the profile's 10 seeded settings (default: 0)")
+    rstdp.add_argument("--physics", type=_physics, nargs="+", metavar="NAME=VALUE",
+                       help="explicit physics instead of a profile setting")
+    rstdp.add_argument("--episodes", type=int, default=250,
+                       help="at most this many training episodes (at most 250, the protocol's training seeds)")
     rstdp.add_argument("--sign", type=float, default=None, choices=[1.0, -1.0],
                        help="dw = sign * r * c (default: the task's, as the authors' code: CartPole -1, Acrobot +1)")
     rstdp.add_argument("--out", default=None, help="write the adapted model here")
@@ -334,12 +324,15 @@ def build_parser() -> argparse.ArgumentParser:
         "100 evaluation seeds. Each finished run is kept in WORK_DIR, so an interrupted report resumes. Writes "
         "rstdp.md, rstdp.json and rstdp.png to OUT.",
     )
-    rstdp_report.add_argument("--envs", nargs="+", default=["CartPole-v0", "Acrobot-v1"])
-    rstdp_report.add_argument("--profiles", nargs="+", default=["normal", "extreme"], choices=["normal", "extreme"])
-    rstdp_report.add_argument("--models-dir", default="models/dsqn")
-    rstdp_report.add_argument("--work-dir", default="runs/rstdp")
-    rstdp_report.add_argument("--out", default="docs/results")
-    rstdp_report.add_argument("--episodes", type=int, default=250)
+    rstdp_report.add_argument("--envs", nargs="+", default=["CartPole-v0", "Acrobot-v1"],
+                              choices=["CartPole-v0", "Acrobot-v1"], help="tasks to report")
+    rstdp_report.add_argument("--profiles", nargs="+", default=["normal", "extreme"], choices=["normal", "extreme"],
+                              help="Table 2 randomization profiles")
+    rstdp_report.add_argument("--models-dir", default="models/dsqn", help="trained models: MODELS_DIR/ENV/seed*/")
+    rstdp_report.add_argument("--work-dir", default="runs/rstdp", help="finished and interrupted runs, kept to resume")
+    rstdp_report.add_argument("--out", default="docs/results", help="where rstdp.md, .json and .png go")
+    rstdp_report.add_argument("--episodes", type=int, default=250,
+                              help="at most this many training episodes per run (at most 250)")
     rstdp_report.add_argument("--sign", type=float, default=None, choices=[1.0, -1.0],
                               help="dw = sign * r * c for every task (default: each task's own)")
     rstdp_report.add_argument("--sweep-points", type=int, default=5,
@@ -369,12 +362,13 @@ def build_parser() -> argparse.ArgumentParser:
         "replay buffer up to the medium snapshot; medium-expert = medium + expert. Writes local Minari datasets "
         "snn-robot/<task>/<level>-v0 and OUT/datasets.json.",
     )
-    generate.add_argument("--env", required=True, choices=["Hopper-v5", "HalfCheetah-v5", "Walker2d-v5", "Ant-v5"])
-    generate.add_argument("--seed", type=int, default=0)
+    generate.add_argument("--env", required=True, choices=["Hopper-v5", "HalfCheetah-v5", "Walker2d-v5", "Ant-v5"],
+                          help="MuJoCo task")
+    generate.add_argument("--seed", type=int, default=0, help="seed of TD3, the environment and the roll-outs")
     generate.add_argument("--steps", type=int, default=1_000_000, help="online TD3 environment steps")
     generate.add_argument("--start-steps", type=int, default=25_000, help="uniformly random actions first")
     generate.add_argument("--eval-every", type=int, default=10_000, help="steps between evaluations and snapshots")
-    generate.add_argument("--eval-episodes", type=int, default=10)
+    generate.add_argument("--eval-episodes", type=int, default=10, help="episodes per evaluation")
     generate.add_argument("--checkpoint-every", type=int, default=50_000, help="steps between checkpoints (at episode ends)")
     generate.add_argument("--dataset-steps", type=int, default=200_000, help="transitions per rolled-out dataset")
     generate.add_argument("--out", default=None, help="run folder (default: runs/data/ENV/seedS)")
@@ -396,7 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
     loop.add_argument("--model", default="models/dsqn/CartPole-v0/seed0/model.safetensors", help="policy checkpoint")
     loop.add_argument("--rates", type=float, nargs="+", default=[100.0, 500.0, 1000.0], help="joint-state rates in Hz")
     loop.add_argument("--seconds", type=float, default=30.0, help="duration per rate and node")
-    loop.add_argument("--out", default="docs/results")
+    loop.add_argument("--out", default="docs/results", help="where bench.md, .json and .png go")
     loop.set_defaults(run=_bench_loop)
 
     calibration = reports.add_parser(
@@ -410,7 +404,7 @@ def build_parser() -> argparse.ArgumentParser:
     calibration.add_argument("--runs-dir", default="runs/td3bc", help="runs of snn-robot train td3bc")
     calibration.add_argument("--data-dir", default="runs/data", help="runs of snn-robot data generate (datasets.json)")
     calibration.add_argument("--episodes", type=int, default=10, help="evaluation episodes per training seed")
-    calibration.add_argument("--out", default="docs/results")
+    calibration.add_argument("--out", default="docs/results", help="where calibration.md, .json and .png go")
     calibration.set_defaults(run=_report_calibration)
 
     inspect = commands.add_parser(
@@ -426,7 +420,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.run(args)
+    try:
+        return args.run(args)
+    except (ValueError, CheckpointError) as error:  # bad settings or files: say why, no traceback
+        print(f"error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -12,8 +12,6 @@ from the evaluation seeds that the reported scores use.
 import csv
 import copy
 import random
-import shlex
-import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,6 +25,7 @@ from tqdm import tqdm
 from .dsqn import DSQN
 from .evaluation import EVAL_SEEDS, VALIDATION_SEEDS, evaluate
 from .model_io import save_model
+from .results import recorded_command
 from .tasks import task
 
 
@@ -49,6 +48,12 @@ class DQNConfig:
     learning_starts: int = 1_000
     max_grad_norm: float = 10.0
     validation_interval: int = 1_000
+
+    def __post_init__(self):
+        first = (self.learning_starts // self.validation_interval + 1) * self.validation_interval
+        if self.total_steps < first:
+            raise ValueError(f"{self.total_steps} steps end before the first validation (step {first}); the weights "
+                             "kept are the best validated ones, so train at least that long")
 
     @classmethod
     def for_task(cls, env_id: str, **overrides) -> "DQNConfig":
@@ -89,8 +94,8 @@ class ReplayBuffer:
         )
 
 
-def epsilon_at(step: int, config: DQNConfig, total_steps: int) -> float:
-    fraction = min(step / (config.exploration_fraction * total_steps), 1.0)
+def epsilon_at(step: int, config: DQNConfig) -> float:
+    fraction = min(step / (config.exploration_fraction * config.total_steps), 1.0)
     return config.start_epsilon + fraction * (config.end_epsilon - config.start_epsilon)
 
 
@@ -122,7 +127,7 @@ def train(config: DQNConfig, out_dir: Path) -> dict:
         log = csv.writer(log_file)
         log.writerow(["step", "episode", "episode_return", "epsilon", "loss", "validation_return"])
         for step in range(1, total_steps + 1):
-            epsilon = epsilon_at(step, config, total_steps)
+            epsilon = epsilon_at(step, config)
             if rng.random() < epsilon:
                 action = int(env.action_space.sample())
             else:
@@ -165,7 +170,7 @@ def train(config: DQNConfig, out_dir: Path) -> dict:
         "eval_return_mean": float(scores.mean()),
         "eval_return_std": float(scores.std()),
         "train_seconds": round(time.time() - started, 1),
-        "command": shlex.join(["snn-robot", *sys.argv[1:]]) if sys.argv[0].endswith("snn-robot") else "",
+        "command": recorded_command(""),
         "config": asdict(config),
     }
     save_model(out_dir / "model.safetensors", q_net, spec.observation, spec.action, result)

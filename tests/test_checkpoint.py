@@ -98,6 +98,10 @@ def test_unknown_kind_and_foreign_safetensors_are_rejected(dsqn_file, tmp_path):
     save_file({"w": torch.zeros(2)}, foreign)
     with pytest.raises(CheckpointError, match="not a checkpoint of this project"):
         load_checkpoint(foreign)
+    for header in ("[1, 2]", '"snn_robot"', "null"):  # valid JSON, but no header object
+        save_file({"w": torch.zeros(2)}, foreign, metadata={"snn_robot": header})
+        with pytest.raises(CheckpointError, match="not a JSON object"):
+            load_checkpoint(foreign)
 
 
 def test_shape_mismatch_is_rejected(dsqn_file):

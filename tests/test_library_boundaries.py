@@ -38,6 +38,14 @@ def test_help_lists_only_commands_that_exist():
     assert set(leaves) == {"demo", "inspect", "run", "train dsqn", "adapt rstdp", "report rstdp", "bench loop", "data generate", "train td3bc", "report calibration"}
     for name, sub in leaves.items():
         assert sub.get_default("run") is not None, name
+        assert sub.description, name
+        assert not [a.dest for a in sub._actions if not a.help], name  # every option says what it is for
+
+
+def test_adapt_refuses_explicit_physics_together_with_a_profile(capsys):
+    model = LIBRARY.parent / "models" / "dsqn" / "CartPole-v0" / "seed0" / "model.safetensors"
+    assert main(["adapt", "rstdp", "--model", str(model), "--profile", "extreme", "--physics", "length=0.6"]) == 2
+    assert "either --physics or --profile/--setting" in capsys.readouterr().err
 
 
 def test_inspect_reports_bad_checkpoints_with_exit_status_2(tmp_path, capsys):
