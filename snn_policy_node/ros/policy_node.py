@@ -26,12 +26,13 @@ import torch
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from nav_msgs.msg import Odometry
 from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.exceptions import NameValidationException
 from rclpy.lifecycle import Node as LifecycleNode
+from rclpy.lifecycle import State, TransitionCallbackReturn
 from rclpy.publisher import Publisher
 from rclpy.service import Service
 from rclpy.subscription import Subscription
 from rclpy.timer import Timer
-from rclpy.lifecycle import State, TransitionCallbackReturn
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float32MultiArray, Float64MultiArray
 from std_srvs.srv import Trigger
@@ -75,7 +76,6 @@ class PolicyNode(LifecycleNode):
         self.joint_reading = None  # a joint state waiting for odometry as new as it, and its stamp
         self.odometry = None  # the newest odometry reading and its stamp
         self.startup_error = "configuration failed (see the log above)"
-        self.timeout = self.param("command_timeout")
         if self.param("autostart"):
             if self.trigger_configure() != TransitionCallbackReturn.SUCCESS:
                 raise StartupError(self.startup_error)
@@ -88,11 +88,23 @@ class PolicyNode(LifecycleNode):
 
     def on_configure(self, state: State) -> TransitionCallbackReturn:
         try:
+            self._check_parameters()
             self.policy = self._load_policy()
-        except (CheckpointError, ValueError, OSError) as error:
-            self.startup_error = f"{self.get_name()}: cannot load policy: {error}"
+            self._create_entities()
+        except (CheckpointError, ValueError, OSError, NameValidationException) as error:
+            self.startup_error = f"{self.get_name()}: cannot configure: {error}"
             self.get_logger().error(self.startup_error)
+            self.on_cleanup(state)
             return TransitionCallbackReturn.FAILURE
+        model = self.policy.checkpoint
+        self.get_logger().info(
+            f"loaded {model.kind} from {self.param('checkpoint')}: observes {[f'{e.name}.{e.field}' for e in model.observation.entries]}, "
+            f"commands {list(model.action.joints)} on {self.param('command_topic')} ({self.param('mode')} mode)"
+        )
+        return TransitionCallbackReturn.SUCCESS
+
+    def _create_entities(self) -> None:
+        """Publishers, subscriptions, timers and services of the configured node, for its policy."""
         self.builder = ObservationBuilder(self.policy.checkpoint.observation)
         self.mode, self.timeout = self.param("mode"), self.param("command_timeout")
         stamped = self.param("command_format") == "joint_state"
@@ -119,21 +131,22 @@ class PolicyNode(LifecycleNode):
             self._own(self.create_subscription(
                 Float32MultiArray, messages.RSTDP_WEIGHTS, self.on_weights, messages.LATCHED_QOS))
             self.publish_plastic_weights()
-        model = self.policy.checkpoint
-        self.get_logger().info(
-            f"loaded {model.kind} from {self.param('checkpoint')}: observes {[f'{e.name}.{e.field}' for e in model.observation.entries]}, "
-            f"commands {list(model.action.joints)} on {self.param('command_topic')} ({self.param('mode')} mode)"
-        )
-        return TransitionCallbackReturn.SUCCESS
 
-    def _load_policy(self) -> Policy:
-        path = self.param("checkpoint")
-        if not path:
+    def _check_parameters(self) -> None:
+        """Refuse settings that would fail half-way through configuration."""
+        if not self.param("checkpoint"):
             raise ValueError("parameter 'checkpoint' is empty; give the path of a .safetensors policy")
         if self.param("mode") not in ("event", "rate"):
             raise ValueError(f"mode must be 'event' or 'rate', got {self.param('mode')!r}")
         if self.param("command_format") not in ("float64_multiarray", "joint_state"):
             raise ValueError(f"command_format must be 'float64_multiarray' or 'joint_state', got {self.param('command_format')!r}")
+        for key in ("rate_hz", "command_timeout", "diagnostics_period"):
+            if not self.param(key) > 0:  # NaN too
+                raise ValueError(f"{key} must be a positive number of {'Hz' if key == 'rate_hz' else 'seconds'}, "
+                                 f"got {self.param(key)!r}")
+
+    def _load_policy(self) -> Policy:
+        path = self.param("checkpoint")
         iterations = self.param("calibration_iterations")
         iterations = iterations if iterations == "adaptive" else int(iterations)
         layer = self.param("plastic_layer")

@@ -11,6 +11,7 @@ import weakref
 from collections.abc import Callable
 
 import rclpy
+from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException
 from rclpy.experimental import EventsExecutor
 from rclpy.node import Node
@@ -45,7 +46,7 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None) -> int:
         while not signals and node not in _ending and node.context.ok():
             executor.spin_once(timeout_sec=SPIN_SLICE_S)
         return 0
-    except StartupError as error:
+    except (StartupError, ParameterException) as error:  # ParameterException: a parameter of the wrong type
         print(f"error: {error}", file=sys.stderr, flush=True)
         return 2
     except ExternalShutdownException:

@@ -137,7 +137,19 @@ def test_corrupt_checkpoint_fails_start_up_with_a_clear_message(nodes, tmp_path,
     broken.write_bytes(cartpole.read_bytes()[:1000])
     node = nodes("snn_policy_node", "policy_with_broken_checkpoint", checkpoint=str(broken))
     assert node.process.wait(30) == 2
-    assert "cannot load policy" in node.output and "truncated" in node.output
+    assert "cannot configure" in node.output and "truncated" in node.output
+
+
+@pytest.mark.parametrize("parameter, value, says", [
+    ("rate_hz", 0.0, "rate_hz must be a positive number"),
+    ("command_timeout", float("nan"), "command_timeout must be a positive number"),
+    ("rate_hz", "fast", "expecting type 'DOUBLE'"),
+    ("command_topic", "bad//topic", "cannot configure"),
+])
+def test_bad_parameters_fail_start_up_with_a_clear_message(nodes, cartpole, parameter, value, says):
+    node = nodes("snn_policy_node", "policy_with_bad_parameter", checkpoint=str(cartpole), **{parameter: value})
+    assert node.process.wait(30) == 2
+    assert says in node.output and "Traceback" not in node.output
 
 
 def test_missing_checkpoint_parameter_is_explained(nodes):
