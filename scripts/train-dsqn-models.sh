@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ./scripts/bootstrap.sh requirements.txt
+mkdir -p runs
 for env in CartPole-v0 Acrobot-v1; do for seed in 0 1 2; do echo "$env $seed"; done; done |
   while read -r env seed; do
     [[ -f "models/dsqn/$env/seed$seed/model.safetensors" ]] || echo "$env $seed"

@@ -8,6 +8,8 @@ import time
 
 import torch
 
+from sim_bridge.task_envs import make_task_env
+
 from .conversion import SpikingActor
 from .conversion_check import percentile_actor, random_states
 
@@ -27,7 +29,7 @@ def spiking_vs_ann(env_id: str = "Hopper-v5", rounds: int = 3000, seed: int = 0)
     """Median seconds per action: QCFS ANN, and its spiking actor (T = 4) with I = 0 and I = 1."""
     torch.set_num_threads(1)
     obs = torch.as_tensor(random_states(env_id, 500, seed), dtype=torch.float32)
-    ann = percentile_actor(obs, act_dim=3 if env_id.startswith("Hopper") else 6, seed=seed).eval()
+    ann = percentile_actor(obs, act_dim=make_task_env(env_id).action_space.shape[0], seed=seed).eval()
     snn = SpikingActor.from_qcfs(ann, timesteps=4)
     candidates = {
         "ann": ann,

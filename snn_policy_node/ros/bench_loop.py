@@ -8,8 +8,10 @@ so every reply is matched to its request by the stamp; a request never answered 
 """
 
 import os
+import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -102,7 +104,7 @@ class Driver:
         self.node.destroy_node()
 
 
-def start_target(target: str, checkpoint: str) -> subprocess.Popen:
+def start_target(target: str, checkpoint: str, log) -> subprocess.Popen:
     if target == "echo":
         command = [sys.executable, "-m", "snn_policy_node.ros.echo_node", "--ros-args"]
     else:
@@ -110,18 +112,32 @@ def start_target(target: str, checkpoint: str) -> subprocess.Popen:
                    "-p", "diagnostics_period:=5.0", "-p", "command_format:=joint_state"]
     command += ["-p", f"command_topic:={BENCH_COMMANDS}"]
     env = {**os.environ, "ROS_AUTOMATIC_DISCOVERY_RANGE": os.environ.get("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")}
-    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log, text=True)
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def measure(driver: Driver, target: str, checkpoint: str, rate_hz: float, seconds: float) -> LoopResult:
-    process = start_target(target, checkpoint)
-    try:
-        driver.wait_until_answered()
-        sent, late = driver.drive(rate_hz, seconds)
-        arrivals = dict(driver.arrivals)
-    finally:
-        process.send_signal(subprocess.signal.SIGINT)
-        process.wait(10)
+    with tempfile.TemporaryFile("w+") as log:
+        process = start_target(target, checkpoint, log)
+        try:
+            driver.wait_until_answered()
+        except RuntimeError:
+            stop(process)
+            log.seek(0)
+            raise RuntimeError(f"the {target} node never answered a joint state; its output:\n{log.read()}") from None
+        try:
+            sent, late = driver.drive(rate_hz, seconds)
+            arrivals = dict(driver.arrivals)
+        finally:
+            stop(process)
     answered = [k for k in range(len(sent)) if k in arrivals]
     if not answered:
         raise RuntimeError(f"the {target} node answered none of {len(sent)} joint states at {rate_hz} Hz")
