@@ -70,6 +70,7 @@ class RSTDPService(Node):
         self.before = None
         self.train_count = 0
         self.learning = True
+        self.paused = False  # a driven protocol waiting for learning to be enabled again
         self.awaiting_weights = False
         self.policy_weight = None
         self.eval_returns: list[float] = []
@@ -178,7 +179,7 @@ class RSTDPService(Node):
             self.get_logger().warning(f"ignoring malformed episode record: {error}")
             return
         if not self.p["drive_episodes"]:
-            if phase == "train":
+            if phase == "train" and self.learning:
                 self.modulate(record.get("episode", -1), episode_return)
             return
         if phase == "eval":
@@ -191,7 +192,8 @@ class RSTDPService(Node):
             self.modulate(record.get("episode", -1), episode_return)
             self.awaiting_weights = True  # the next evaluation starts once the policy has the new weights
         else:
-            self.begin_training_episode()
+            self.paused = True
+            self.get_logger().info("learning disabled: the protocol waits until ~/enable turns it on again")
 
     def modulate(self, episode: int, episode_return: float) -> None:
         self.train_count += 1
@@ -265,6 +267,9 @@ class RSTDPService(Node):
     def on_enable(self, request, response):
         self.learning = request.data
         response.success, response.message = True, f"learning {'enabled' if request.data else 'disabled'}"
+        if self.learning and self.paused:
+            self.paused = False
+            self.begin_training_episode()
         return response
 
     def on_save(self, request, response):

@@ -109,6 +109,15 @@ class Probe:
                 raise AssertionError(f"timed out after {timeout} s waiting for {what}")
             time.sleep(0.02)
 
+    def call(self, service_type, name: str, request, timeout: float = 10.0):
+        """A service's response (the probe's spinning thread completes the call)."""
+        client = self.node.create_client(service_type, name)
+        if not client.wait_for_service(timeout_sec=timeout):
+            raise AssertionError(f"service {name} never appeared")
+        future = client.call_async(request)
+        self.wait_for(future.done, timeout, what=f"{name} to answer")
+        return future.result()
+
     def close(self) -> None:
         self.executor.shutdown()
         self.node.destroy_node()
