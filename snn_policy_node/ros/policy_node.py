@@ -69,7 +69,8 @@ class PolicyNode(LifecycleNode):
         self.policy: Policy | None = None
         self.entities: list = []  # publishers, subscriptions, timers and services of the configured node
         self.active = False
-        self.faults: Counter = Counter()
+        self.faults: Counter = Counter()  # since start-up
+        self.reported_faults: Counter = Counter()  # as of the last /diagnostics report
         self.window: list[Inference] = []
         self.last_reading_time = None
         self.pending = None  # rate mode: the newest observation and its stamp
@@ -274,8 +275,10 @@ class PolicyNode(LifecycleNode):
                 **{f"spike_rate_layer{k + 1}": f"{r:.4f}" for k, r in enumerate(rates)},
             })
         values.update({f"faults_{kind}": self.faults[kind] for kind in (*FAULT_KINDS, "non_finite_output")})
-        status.level = DiagnosticStatus.WARN if self.faults or self.stale() else DiagnosticStatus.OK
-        status.message = "input faults seen" if self.faults else ("no recent joint states" if self.stale() else "ok")
+        new_faults, self.reported_faults = self.faults - self.reported_faults, self.faults.copy()
+        status.level = DiagnosticStatus.WARN if new_faults or self.stale() else DiagnosticStatus.OK
+        status.message = (f"input faults since the last report: {dict(new_faults)}" if new_faults
+                          else "no recent joint states" if self.stale() else "ok")
         status.values = [KeyValue(key=k, value=str(v)) for k, v in values.items()]
         array = DiagnosticArray(status=[status])
         array.header.stamp = self.get_clock().now().to_msg()

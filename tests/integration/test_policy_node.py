@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 import pytest
-from diagnostic_msgs.msg import DiagnosticArray
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 
@@ -87,8 +87,15 @@ def test_malformed_input_never_crashes_the_node_nor_yields_a_bad_command(policy_
     assert valid.tolist() in ([-10.0], [10.0])
     sent = [np.array(c.data) for c in commands]
     assert sent and all(c.shape == (1,) and np.isfinite(c).all() and abs(c[0]) == 10.0 for c in sent)
-    probe.wait_for(lambda: any(_fault_count(d) > 0 for d in diagnostics), timeout=5, what="faults in /diagnostics")
+    probe.wait_for(lambda: any(_fault_count(d) > 0 and d.status[0].level == DiagnosticStatus.WARN for d in diagnostics),
+                   timeout=5, what="faults in /diagnostics")
     assert node.alive()
+    seen = len(diagnostics)  # with valid input only, the next reports are OK again and still count the faults
+    deadline = time.monotonic() + 10
+    while not any(_fault_count(d) > 0 and d.status[0].level == DiagnosticStatus.OK for d in diagnostics[seen:]):
+        assert time.monotonic() < deadline, "no OK report once the faults stopped"
+        states.publish(joint_state(names, [0.0, 0.01]))
+        time.sleep(0.05)
 
 
 def _fault_count(array: DiagnosticArray) -> int:
