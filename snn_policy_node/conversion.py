@@ -62,6 +62,7 @@ class SpikingActor(nn.Module):
         self.max_action = max_action
         self.calibration = calibration
         self.fold_thresholds()
+        self.register_load_state_dict_post_hook(lambda module, _keys: module.fold_thresholds())
 
     @classmethod
     def from_qcfs(cls, actor: MLPActor, timesteps: int = 4, calibration=CalibrationConfig()) -> "SpikingActor":
@@ -118,9 +119,10 @@ class SpikingActor(nn.Module):
         return module
 
     def fold_thresholds(self) -> None:
-        """Recompute the spiking weights from the source weights (after moving or editing them)."""
-        scale_in = torch.cat([torch.ones(1), self.thresholds])  # lambda_{l-1}, 1 for the observation
-        scale_out = torch.cat([self.thresholds, torch.ones(1)])  # lambda_l, 1 for the read-out
+        """Recompute the spiking weights from the source weights (after moving, loading or editing them)."""
+        one = self.thresholds.new_ones(1)
+        scale_in = torch.cat([one, self.thresholds])  # lambda_{l-1}, 1 for the observation
+        scale_out = torch.cat([self.thresholds, one])  # lambda_l, 1 for the read-out
         self._folded = [
             (weight * scale_in[i] / scale_out[i], bias / scale_out[i])
             for i, (weight, bias) in enumerate(self.source_weights())

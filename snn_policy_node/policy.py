@@ -55,7 +55,7 @@ class Policy:
     """A DSQN or calibrated spiking actor with its specs, acting on one observation at a time.
 
     ``iterations`` is the calibration I of a spiking actor, or ``"adaptive"`` for
-    Algorithm 2 between ``i_min`` and ``i_max``. ``plastic_layer`` turns on the eligibility
+    Algorithm 2 between 0 and ``i_max``. ``plastic_layer`` turns on the eligibility
     trace of that DSQN weight layer (1 = hidden 1 -> hidden 2).
     """
 

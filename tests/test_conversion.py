@@ -67,3 +67,11 @@ def test_spiking_actor_batch_of_one_matches_the_batch(random_qcfs_actor):
     batch = spiking(obs, iterations=2)
     singles = torch.cat([spiking(o.unsqueeze(0), iterations=2) for o in obs])
     torch.testing.assert_close(singles, batch)
+
+
+def test_loading_weights_into_a_spiking_actor_refolds_its_thresholds(random_qcfs_actor):
+    source = SpikingActor.from_qcfs(random_qcfs_actor(0))
+    other = SpikingActor.from_qcfs(random_qcfs_actor(1))
+    x = torch.randn(5, 11)
+    other.load_state_dict(source.state_dict())
+    torch.testing.assert_close(other.simulate(x, 1).action, source.simulate(x, 1).action, rtol=0, atol=0)
