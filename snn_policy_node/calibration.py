@@ -130,9 +130,6 @@ class AdaptiveIterations:
         self.iterations = torch.where(raise_, self.iterations + 1, torch.full_like(self.iterations, self.i_min))
         return self.iterations
 
-    def reset(self, mask: torch.Tensor | None = None) -> None:
-        """Return I to ``i_min`` (all environments, or those where ``mask`` is true)."""
-        if mask is None:
-            self.iterations.fill_(self.i_min)
-        else:
-            self.iterations[mask] = self.i_min
+    def reset(self) -> None:
+        """Return I to ``i_min`` in every environment (a new episode)."""
+        self.iterations.fill_(self.i_min)

@@ -63,6 +63,8 @@ class Policy:
                  i_max: int = 3, plastic_layer: int | None = None):
         self.model, self.checkpoint = model.requires_grad_(False), checkpoint
         self.action = checkpoint.action
+        self.adaptive: AdaptiveIterations | None = None  # a spiking actor's Algorithm 2
+        self.iterations = 0
         if isinstance(model, SpikingActor):
             self.adaptive = AdaptiveIterations(0, i_max) if iterations == "adaptive" else None
             self.iterations = 0 if iterations == "adaptive" else int(iterations)
@@ -97,22 +99,7 @@ class Policy:
     def act(self, obs: np.ndarray) -> Inference:
         start = time.perf_counter()
         x = torch.as_tensor(obs, dtype=torch.float32).reshape(1, -1)
-        if isinstance(self.model, DSQN):
-            simulation = self.model.simulate(x)
-            output = simulation.q_values[0]
-            command = self._commands[int(output.argmax())]
-            if self.trace is not None:
-                pre, post = synapse_spikes(simulation.spikes, self.plastic_layer)
-                self.trace.accumulate(pre[:, 0], post[:, 0])
-            timesteps = self.model.timesteps
-        else:
-            iterations = self.adaptive.iterations if self.adaptive is not None else self.iterations
-            simulation = self.model.simulate(x, iterations, errors=self.adaptive is not None)
-            if self.adaptive is not None:
-                self.adaptive.update(simulation.error_spikes.sum(-1))
-            output = simulation.action[0]
-            command = np.clip(output.numpy().astype(np.float64), self._low, self._high)
-            timesteps = self.model.timesteps
+        simulation, output, command = (self._act_dsqn if isinstance(self.model, DSQN) else self._act_actor)(x)
         spikes = tuple(int(s.sum()) for s in simulation.spikes)
         fan_out, macs = self.costs
         return Inference(
@@ -120,11 +107,29 @@ class Policy:
             output=output.numpy(),
             spikes=spikes,
             neurons=tuple(s.shape[-1] for s in simulation.spikes),
-            timesteps=timesteps,
+            timesteps=self.model.timesteps,
             synaptic_ops=sum(n * out for n, out in zip(spikes, fan_out)),
             macs=macs,
             latency_s=time.perf_counter() - start,
         )
+
+    def _act_dsqn(self, x: torch.Tensor):
+        """The greedy command; the plastic layer's spikes go into the eligibility trace."""
+        simulation = self.model.simulate(x)
+        output = simulation.q_values[0]
+        if self.trace is not None:
+            pre, post = synapse_spikes(simulation.spikes, self.plastic_layer)
+            self.trace.accumulate(pre[:, 0], post[:, 0])
+        return simulation, output, self._commands[int(output.argmax())]
+
+    def _act_actor(self, x: torch.Tensor):
+        """The action clipped to its bounds; adaptive I follows this action's error spikes."""
+        iterations = self.adaptive.iterations if self.adaptive is not None else self.iterations
+        simulation = self.model.simulate(x, iterations, errors=self.adaptive is not None)
+        if self.adaptive is not None:
+            self.adaptive.update(simulation.error_spikes.sum(-1))
+        output = simulation.action[0]
+        return simulation, output, np.clip(output.numpy().astype(np.float64), self._low, self._high)
 
 
     # r-STDP ---------------------------------------------------------------------------

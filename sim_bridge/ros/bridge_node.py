@@ -23,7 +23,6 @@ import time
 
 import gymnasium as gym
 import numpy as np
-from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from nav_msgs.msg import Odometry
 from rcl_interfaces.msg import ParameterDescriptor
@@ -193,7 +192,7 @@ class SimBridge(Node):
 
     def publish_state(self) -> None:
         sample = self.robot.sample()
-        stamp = _time_msg(self.ticks, self.dt)
+        stamp = messages.nanoseconds_stamp(round(self.ticks * self.dt * 1e9))
         if self.odometry_publisher is not None:
             base = self.robot.base()
             self.odometry_publisher.publish(messages.odometry_message(base.body, base, stamp))
@@ -284,11 +283,6 @@ class SimBridge(Node):
         self.begin_episode()
         response.success, response.message = True, f"episode {self.episode} ({self.phase}) started with seed {self.seed}"
         return response
-
-
-def _time_msg(ticks: int, dt: float) -> Time:
-    nanoseconds = round(ticks * dt * 1e9)
-    return Time(sec=nanoseconds // 1_000_000_000, nanosec=nanoseconds % 1_000_000_000)
 
 
 def main(args: list[str] | None = None) -> int:

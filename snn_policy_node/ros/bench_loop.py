@@ -61,8 +61,7 @@ class Driver:
         self.message = JointState(name=list(joint_names))
 
     def on_reply(self, message: JointState) -> None:
-        self.arrivals.setdefault(message.header.stamp.sec * 1_000_000_000 + message.header.stamp.nanosec,
-                                 time.perf_counter())
+        self.arrivals.setdefault(messages.stamp_nanoseconds(message.header.stamp), time.perf_counter())
 
     def wait_until_answered(self, timeout: float = 60.0) -> None:
         """Warm-up: until the target is up and answering."""
@@ -76,7 +75,7 @@ class Driver:
         time.sleep(0.5)
 
     def publish(self, k: int) -> None:
-        self.message.header.stamp.sec, self.message.header.stamp.nanosec = divmod(k, 1_000_000_000)
+        self.message.header.stamp = messages.nanoseconds_stamp(k)
         value = 0.01 * np.sin(0.01 * k)
         self.message.position = messages.float64_sequence(np.full(len(self.message.name), value))
         self.message.velocity = self.message.position

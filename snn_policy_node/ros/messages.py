@@ -17,6 +17,8 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profi
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float32MultiArray, Float64MultiArray, MultiArrayDimension, String
 
+from builtin_interfaces.msg import Time
+
 from ..observation import OdometryReading
 
 JOINT_STATES = "/joint_states"
@@ -37,6 +39,15 @@ COMMAND_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 EVENT_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
 # The last message stays available to nodes that start (or restart) later.
 LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+
+
+def stamp_nanoseconds(stamp: Time) -> int:
+    return stamp.sec * 1_000_000_000 + stamp.nanosec
+
+
+def nanoseconds_stamp(nanoseconds: int) -> Time:
+    sec, nanosec = divmod(nanoseconds, 1_000_000_000)
+    return Time(sec=sec, nanosec=nanosec)
 
 
 def float64_sequence(values: np.ndarray) -> array.array:

@@ -192,7 +192,7 @@ class PolicyNode(LifecycleNode):
             return
         (reading, stamp), odometry = self.joint_reading, None
         if self.builder.needs_odometry:
-            if self.odometry is None or _nanoseconds(self.odometry[1]) < _nanoseconds(stamp):
+            if self.odometry is None or messages.stamp_nanoseconds(self.odometry[1]) < messages.stamp_nanoseconds(stamp):
                 return
             odometry = self.odometry[0]
         self.joint_reading = None
@@ -253,7 +253,7 @@ class PolicyNode(LifecycleNode):
     def on_reset_state(self, request, response):
         if self.policy.trace is not None:
             self.policy.trace.reset()
-        if getattr(self.policy, "adaptive", None) is not None:
+        if self.policy.adaptive is not None:
             self.policy.adaptive.reset()
         response.success, response.message = True, "eligibility trace and adaptive calibration reset"
         return response
@@ -283,10 +283,6 @@ class PolicyNode(LifecycleNode):
         array = DiagnosticArray(status=[status])
         array.header.stamp = self.get_clock().now().to_msg()
         self.diagnostics_publisher.publish(array)
-
-
-def _nanoseconds(stamp) -> int:
-    return stamp.sec * 1_000_000_000 + stamp.nanosec
 
 
 def main(args: list[str] | None = None) -> int:
