@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .calibration_report import LABELS, evaluate_variants
+from .actor_evaluation import LABELS, evaluate_variants
 from .conversion import SpikingActor
 from .model_io import save_model
 from .mujoco_specs import mujoco_specs

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from snn_policy_node.calibration_report import VARIANTS, find_runs
+from snn_policy_node.actor_evaluation import VARIANTS
+from snn_policy_node.calibration_report import find_runs
 from snn_policy_node.cli import main
 from snn_policy_node.conversion_check import percentile_actor, random_states
 from snn_policy_node.qcfs import MLPActor

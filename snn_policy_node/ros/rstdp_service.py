@@ -74,7 +74,7 @@ class RSTDPService(Node):
         self.awaiting_weights = False
         self.policy_weight = None
         self.eval_returns: list[float] = []
-        self.log: list[dict] = []
+        self.history: list[dict] = []  # one entry per evaluation block, published on /rstdp/status
         self._restore()
 
         self.modulation_publisher = self.create_publisher(Float64MultiArray, messages.MODULATION, messages.EVENT_QOS)
@@ -154,20 +154,21 @@ class RSTDPService(Node):
 
     def begin_eval_block(self) -> None:
         self.eval_returns = []
-        self.call(self.evaluate_client, SetBool.Request(data=True), lambda _: self.start_episode())
+        self.call_then(self.evaluate_client, SetBool.Request(data=True), lambda _: self.start_episode())
 
     def begin_training_episode(self) -> None:
-        self.call(self.reset_client, Trigger.Request(),
-                  lambda _: self.call(self.evaluate_client, SetBool.Request(data=False), lambda _: self.start_episode()))
+        self.call_then(self.reset_client, Trigger.Request(),
+                       lambda _: self.call_then(self.evaluate_client, SetBool.Request(data=False), lambda _: self.start_episode()))
 
     def start_episode(self) -> None:
-        self.call(self.start_client, Trigger.Request(), self.check_started)
+        self.call_then(self.start_client, Trigger.Request(), self.check_started)
 
     def check_started(self, response) -> None:
         if not response.success:
             self.get_logger().error(f"bridge refused to start an episode: {response.message}")
 
-    def call(self, client, request, then) -> None:
+    def call_then(self, client, request, then) -> None:
+        """Call a service without blocking the executor; ``then`` gets the response."""
         future = client.call_async(request)
         future.add_done_callback(lambda f: then(f.result()))
 
@@ -227,7 +228,7 @@ class RSTDPService(Node):
             if mean > self.best_return:
                 self.best, self.best_return, self.best_episode = self.current.copy(), mean, self.train_count
             entry = {**self.last_train, "eval_return": mean, "best_return": self.best_return}
-            self.log.append(entry)
+            self.history.append(entry)
             self.get_logger().info(
                 f"training episode {self.train_count}: return {entry['train_return']:.1f}, r = {entry['modulation']:+.4f}; "
                 f"evaluation {mean:.2f} (best {self.best_return:.2f} after episode {self.best_episode})")
@@ -259,7 +260,7 @@ class RSTDPService(Node):
     def publish_status(self, done: bool) -> None:
         self.status_publisher.publish(messages.json_message({
             "done": done, "before": self.before, "best_return": self.best_return, "best_episode": self.best_episode,
-            "train_episodes": self.train_count, "history": self.log, "time": time.time(),
+            "train_episodes": self.train_count, "history": self.history, "time": time.time(),
         }))
 
     # services -------------------------------------------------------------------------
