@@ -12,6 +12,7 @@ reaches ``stop_at`` leaves the population. The population's state can be saved e
 episodes and resumed.
 """
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,6 +87,8 @@ class Population:
         self.episode = 0
         self.results: list[AdaptationResult] = []
         self.best_weight = self.plastic.clone()
+        self.seconds = 0.0  # compute time of start() and step(), over every session
+        self.timed_from = 0  # the episode since which it is counted (later if resumed from an untimed state)
 
     @property
     def plastic(self) -> torch.Tensor:
@@ -98,8 +101,10 @@ class Population:
         )
 
     def start(self) -> None:
+        started = time.perf_counter()
         before = self.evaluate(np.arange(len(self.settings)))
         self.results = [AdaptationResult(before=b, after=b) for b in before]
+        self.seconds += time.perf_counter() - started
 
     def active(self) -> np.ndarray:
         stop = self.config.stop_at
@@ -108,6 +113,7 @@ class Population:
     @torch.no_grad()
     def step(self) -> None:
         """One training episode for every active run, one weight change, one evaluation."""
+        started = time.perf_counter()
         runs = np.flatnonzero(self.active())
         seed = self.config.train_seeds[self.episode]
         self.episode += 1
@@ -129,10 +135,13 @@ class Population:
             if scores[j].mean() > result.after.mean():
                 result.after, result.best_episode = scores[j], self.episode
                 self.best_weight[r] = self.plastic[r]
+        self.seconds += time.perf_counter() - started
 
     def save(self, path: Path) -> None:
         state = {
             "episode": self.episode,
+            "seconds": self.seconds,
+            "timed_from": self.timed_from,
             "plastic": self.plastic,
             "best_weight": self.best_weight,
             "results": [
@@ -148,6 +157,7 @@ class Population:
     def load(self, path: Path) -> None:
         state = torch.load(path, weights_only=True)  # plain tensors and lists: no code runs
         self.episode = state["episode"]
+        self.seconds, self.timed_from = float(state.get("seconds", 0.0)), int(state.get("timed_from", self.episode))
         self.plastic.copy_(state["plastic"])
         self.best_weight.copy_(state["best_weight"])
         self.results = [
@@ -183,6 +193,13 @@ def adapt_population(
         for model, best in zip(models, population.best_weight):
             model.layers[config.layer].weight.copy_(best)
     return population.results
+
+
+def saved_timing(state_path: Path) -> dict:
+    """Compute seconds of a saved population and how many of its training episodes they cover."""
+    state = torch.load(state_path, weights_only=True)
+    return {"seconds": float(state.get("seconds", 0.0)), "episodes": state["episode"],
+            "timed_episodes": state["episode"] - int(state.get("timed_from", state["episode"]))}
 
 
 def adapt(model: DSQN, task: DSQNTask, parameters: dict, config: AdaptationConfig = AdaptationConfig()) -> AdaptationResult:

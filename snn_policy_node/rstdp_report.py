@@ -8,7 +8,6 @@ is saved every 10 episodes; an interrupted report resumes where it stopped.
 
 import json
 import os
-import time
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +16,7 @@ from scipy import stats
 from sim_bridge.physics import DEFAULTS
 from sim_bridge.randomization import draw_settings, sweep_settings
 
-from .adaptation import AdaptationConfig, adapt_population
+from .adaptation import AdaptationConfig, adapt_population, saved_timing
 from .evaluation import evaluate
 from .model_io import load_model
 from .results import write_results
@@ -55,12 +54,10 @@ def run_cells(env_id: str, name: str, settings: list[dict], models: list[Path], 
     runs = [(m, k) for m in range(len(models)) for k in range(len(settings))]
     population = [load_model(models[m])[0] for m, _ in runs]
     config = AdaptationConfig(episodes=episodes, sign=sign, stop_at=stop_at(env_id))
-    started = time.time()
-    results = adapt_population(
-        population, task(env_id), [settings[k] for _, k in runs], config,
-        state_path=work_dir / f"{env_id}-{name}-sign{sign:+g}.state.pt", progress=True,
-    )
-    seconds = time.time() - started
+    state_path = work_dir / f"{env_id}-{name}-sign{sign:+g}.state.pt"
+    results = adapt_population(population, task(env_id), [settings[k] for _, k in runs], config,
+                               state_path=state_path, progress=True)
+    timing = saved_timing(state_path)
     cells = [
         {
             "model": str(models[m]),
@@ -70,7 +67,9 @@ def run_cells(env_id: str, name: str, settings: list[dict], models: list[Path], 
             "best_episode": r.best_episode,
             "eval_means": r.eval_means,
             "train_returns": r.train_returns,
-            "seconds": seconds / len(runs),
+            "seconds": timing["seconds"] / len(runs),
+            "timed_episodes": timing["timed_episodes"],
+            "episodes": timing["episodes"],
         }
         for (m, k), r in zip(runs, results)
     ]
@@ -110,6 +109,9 @@ def summarise(default: np.ndarray, cells: list[dict]) -> dict:
         "t": float(test.statistic),
         "p": float(test.pvalue),
         "seconds": float(sum(c["seconds"] for c in cells)),
+        # runs resumed from a state saved without its time are timed from the resume on
+        "timed_episodes": min(c.get("timed_episodes", -1) for c in cells),
+        "episodes": max(c.get("episodes", -1) for c in cells),
     }
 
 
@@ -255,8 +257,18 @@ def markdown(report: dict) -> str:
     for env_id, profiles in report["results"].items():
         for profile, r in profiles.items():
             lines.append(f"- {env_id} {profile}: {r['seconds'] / 60:.1f} min of adaptation and evaluation "
-                         f"({r['adaptation_runs']} adaptation runs, {report['cpu_cores']} CPU cores)")
+                         f"({r['adaptation_runs']} adaptation runs, {report['cpu_cores']} CPU cores){_timed(r)}")
     return "\n".join(lines) + "\n"
+
+
+def _timed(summary: dict) -> str:
+    """What the time covers, where that is not the whole protocol."""
+    timed, episodes = summary["timed_episodes"], summary["episodes"]
+    if timed < 0:
+        return " (timed in the session that finished the runs)"
+    if timed < episodes:
+        return f"; {timed} of {episodes} training episodes timed (resumed from a state saved without its time)"
+    return ""
 
 
 def write_report(models: dict[str, list[Path]], profiles: list[str], work_dir: Path, out_dir: Path,

@@ -104,7 +104,21 @@ def test_an_interrupted_population_resumes_where_it_stopped(tmp_path, monkeypatc
     monkeypatch.setattr(adaptation.Population, "step", crash_after_two)
     with pytest.raises(KeyboardInterrupt):
         adapt_population(models(2, seed=3), CARTPOLE, settings, config, state_path=state, save_every=2)
+    first_session = adaptation.saved_timing(state)
+    assert first_session["episodes"] == first_session["timed_episodes"] == 2 and first_session["seconds"] > 0
     monkeypatch.setattr(adaptation.Population, "step", real_step)
     resumed = adapt_population(models(2, seed=3), CARTPOLE, settings, config, state_path=state)
     for a, b in zip(uninterrupted, resumed):
         assert a.eval_means == pytest.approx(b.eval_means) and a.best_episode == b.best_episode
+    timing = adaptation.saved_timing(state)  # the time of both sessions
+    assert timing["episodes"] == timing["timed_episodes"] == 4 and timing["seconds"] > first_session["seconds"]
+
+
+def test_a_population_saved_without_its_time_is_timed_from_its_resume(tmp_path):
+    settings, config, state = [SETTING], AdaptationConfig(episodes=3), tmp_path / "population.pt"
+    adapt_population(models(1, seed=3), CARTPOLE, settings, AdaptationConfig(episodes=1), state_path=state)
+    saved = torch.load(state, weights_only=True)
+    del saved["seconds"], saved["timed_from"]  # as saved before time was kept
+    torch.save(saved, state)
+    adapt_population(models(1, seed=3), CARTPOLE, settings, config, state_path=state)
+    assert {k: v for k, v in adaptation.saved_timing(state).items() if k != "seconds"} == {"episodes": 3, "timed_episodes": 2}
