@@ -24,6 +24,7 @@ from tqdm import tqdm
 from sim_bridge.batch_envs import make_batch
 from sim_bridge.physics import parameter_arrays
 
+from .atomic import atomic_path
 from .dsqn import DSQN
 from .evaluation import ADAPT_SEEDS, EVAL_SEEDS, evaluate_population, stacked_weights
 from .rstdp import EligibilityTrace, reward_shaping, synapse_spikes, weight_amplitudes
@@ -150,9 +151,8 @@ class Population:
                 for r in self.results
             ],
         }
-        temporary = path.with_suffix(".tmp")
-        torch.save(state, temporary)
-        temporary.replace(path)
+        with atomic_path(path) as temporary:
+            torch.save(state, temporary)
 
     def load(self, path: Path) -> None:
         state = torch.load(path, weights_only=True)  # plain tensors and lists: no code runs

@@ -16,6 +16,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
+from .atomic import atomic_path
 from .specs import ActionSpec, ObservationSpec
 
 FORMAT = "snn-robot-checkpoint"
@@ -65,22 +66,8 @@ def save_checkpoint(path: str | os.PathLike, checkpoint: Checkpoint) -> None:
         "sha256": tensor_digest(tensors),
     }
     payload = save_safetensors(tensors, metadata={METADATA_KEY: json.dumps(header)})
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(temporary, "wb") as file:
-            file.write(payload)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
+    with atomic_path(path) as temporary:
+        temporary.write_bytes(payload)
 
 
 def load_checkpoint(path: str | os.PathLike) -> Checkpoint:

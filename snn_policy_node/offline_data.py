@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from sim_bridge.task_envs import make_task_env
 
+from .atomic import atomic_path
 from .replay import ReplayBuffer
 from .td3 import TD3, TD3Config
 
@@ -166,9 +167,8 @@ def _checkpoint(run: OnlineRun, agent: TD3, buffer: ReplayBuffer, config: Online
     buffer.save(run.replay_file)
     state = {"online": asdict(config), "agent": agent.state_dict(), "progress": progress,
              **agent.random_state(), "rng": rng.bit_generator.state}
-    temporary = run.agent_file.with_suffix(".tmp")
-    torch.save(state, temporary)
-    temporary.replace(run.agent_file)
+    with atomic_path(run.agent_file) as temporary:
+        torch.save(state, temporary)
 
 
 # D4RL reference returns for normalised scores: 100 * (R - random) / (expert - random).

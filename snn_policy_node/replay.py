@@ -5,6 +5,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .atomic import atomic_path
+
 FIELDS = ("obs", "action", "reward", "next_obs", "not_done", "episode_end")
 
 
@@ -35,9 +37,8 @@ class ReplayBuffer:
 
     def save(self, path: Path) -> None:
         """Atomically, as an uncompressed npz of the filled part."""
-        temporary = path.with_name(path.name + ".tmp.npz")
-        np.savez(temporary, **{f: getattr(self, f)[: self.size] for f in FIELDS})
-        temporary.replace(path)
+        with atomic_path(path) as temporary, open(temporary, "wb") as file:
+            np.savez(file, **{f: getattr(self, f)[: self.size] for f in FIELDS})
 
     @classmethod
     def load(cls, path: Path, capacity: int | None = None) -> "ReplayBuffer":

@@ -17,6 +17,7 @@ import torch
 from tqdm import tqdm
 
 from .actor_evaluation import LABELS, evaluate_variants
+from .atomic import atomic_path
 from .conversion import SpikingActor
 from .model_io import save_model
 from .mujoco_specs import mujoco_specs
@@ -117,8 +118,8 @@ def train_td3bc(config: TD3BCConfig, out: Path, progress: bool = True, device: s
             if step % config.checkpoint_every == 0 or step == config.steps:
                 state = {"config": asdict(config), "agent": agent.state_dict(), "step": step,
                          "seconds": time.time() - started, **agent.random_state(), "rng": rng.bit_generator.state}
-                torch.save(state, state_file.with_suffix(".tmp"))
-                state_file.with_suffix(".tmp").replace(state_file)
+                with atomic_path(state_file) as temporary:
+                    torch.save(state, temporary)
             bar.update()
     _save_policy(agent, config, env_id, mean, std, out, last)
     if config.activation == "qcfs":
