@@ -12,6 +12,7 @@ import numpy as np
 
 from .actor_evaluation import LABELS, VARIANTS, evaluate_variants
 from .results import write_results
+from .train_logs import last_row
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -48,19 +49,11 @@ def find_runs(runs_dir: Path) -> dict[str, dict[str, list[Path]]]:
     return found
 
 
-def last_log_row(log: Path) -> dict[str, str] | None:
-    """The final row of a training log (CSV with a header), or None where there is none."""
-    if not log.exists():
-        return None
-    header, *rows = log.read_text().splitlines()
-    return dict(zip(header.split(","), rows[-1].split(","))) if rows else None
-
-
 def training_costs(runs: dict[str, list[Path]]) -> dict[str, dict]:
     """Per activation: how many training runs, their gradient steps and wall-clock minutes."""
     costs = {}
     for activation, paths in runs.items():
-        rows = [row for p in paths if (row := last_log_row(p.parent / "train_log.csv"))]
+        rows = [row for p in paths if (row := last_row(p.parent / "train_log.csv"))]
         if rows:
             costs[activation] = {"runs": len(rows), "steps": sorted({int(r["step"]) for r in rows}),
                                  "minutes_mean": float(np.mean([float(r["seconds"]) for r in rows]) / 60)}
@@ -72,7 +65,7 @@ def dataset_summaries(data_dir: Path) -> list[dict]:
     summaries = []
     for path in sorted(data_dir.glob("*/seed*/datasets.json")):
         summary = json.loads(path.read_text())
-        row = last_log_row(path.parent / "train_log.csv")
+        row = last_row(path.parent / "train_log.csv")
         if row:
             summary.update(online_steps=int(row["step"]), online_hours=float(row["seconds"]) / 3600)
         summaries.append(summary)

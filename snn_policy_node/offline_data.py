@@ -25,6 +25,7 @@ from sim_bridge.task_envs import make_task_env
 from .atomic import atomic_path
 from .replay import ReplayBuffer
 from .td3 import TD3, TD3Config
+from .train_logs import keep_rows_up_to
 
 LEVELS = ("expert", "medium", "medium-replay", "medium-expert")
 
@@ -157,9 +158,7 @@ def _resume(run: OnlineRun, config: OnlineConfig, agent: TD3, rng, progress_stat
     if progress_state["mid_episode"]:
         buffer.episode_end[step - 1] = True  # the run stopped mid-episode; that episode ends here
         progress_state["episodes"] += 1
-    rows = run.log_file.read_text().splitlines()
-    kept = [rows[0]] + [r for r in rows[1:] if int(float(r.split(",")[0])) <= step]
-    run.log_file.write_text("\n".join(kept) + "\n")  # evaluations after the checkpoint are redone
+    keep_rows_up_to(run.log_file, step)
     return buffer
 
 

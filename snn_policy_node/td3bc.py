@@ -24,6 +24,7 @@ from .mujoco_specs import mujoco_specs
 from .offline_data import evaluate_actor, normalised_score
 from .replay import ReplayBuffer
 from .td3 import TD3, TD3Config
+from .train_logs import keep_rows_up_to
 
 
 @dataclass(frozen=True)
@@ -95,8 +96,7 @@ def train_td3bc(config: TD3BCConfig, out: Path, progress: bool = True, device: s
         agent.set_random_state(state)
         rng.bit_generator.state = state["rng"]
         step, started = state["step"], time.time() - state["seconds"]
-        rows = [r for r in log_file.read_text().splitlines()[1:] if int(r.split(",")[0]) <= step]
-        log_file.write_text("\n".join([LOG_HEADER] + rows) + "\n")
+        rows = keep_rows_up_to(log_file, step)
         last = _evaluation_of(rows[-1]) if rows else {}
     else:
         log_file.write_text(LOG_HEADER + "\n")
