@@ -59,7 +59,7 @@ def markdown(report: dict) -> str:
               "keep only the newest unread joint state, so a node that falls behind skips (drops) states instead of "
               "queueing them. Latencies are those of the answered states.", "",
               "## Batch-of-one inference", "",
-              f"Actor {inference['obs_dim']}-256-256-3 on {inference['env_id']} states (seeded QCFS actor), T = "
+              f"Actor {'-'.join(map(str, [inference['obs_dim'], *inference['hidden'], inference['act_dim']]))} on {inference['env_id']} states (seeded QCFS actor), T = "
               f"{inference['timesteps']}, one thread, median of {inference['rounds']} calls in interleaved rounds.", "",
               "| network | time per action (ms) | / ANN |", "|---|---:|---:|"]
     for name, label in (("ann", "QCFS ANN"), ("snn_i0", "spiking actor, I = 0"), ("snn_i1", "spiking actor, I = 1")):
@@ -95,9 +95,4 @@ def write_bench_report(loop: list[dict], inference: dict, model: str, seconds: f
     report = {"command": command, "machine": machine(), "model": model, "seconds": seconds, "loop": loop,
               "inference": inference}
     report["summary"] = summary(loop, inference)
-    return rewrite_bench_report(report, out)
-
-
-def rewrite_bench_report(report: dict, out: Path) -> dict:
-    """Write bench.json, bench.md and bench.png of ``report``."""
     return write_results(out, "bench", report, markdown, figure)

@@ -43,5 +43,6 @@ def spiking_vs_ann(env_id: str = "Hopper-v5", rounds: int = 3000, seed: int = 0)
         for name, function in candidates.items():
             totals[name].append(median_call_seconds(function, obs, rounds // 5))
     result = {name: float(torch.tensor(values).median()) for name, values in totals.items()}
-    result.update(env_id=env_id, obs_dim=obs.shape[1], hidden=[256, 256], timesteps=4, rounds=rounds)
+    result.update(env_id=env_id, obs_dim=obs.shape[1], hidden=[256, 256], act_dim=ann.linears[-1].out_features,
+                  timesteps=4, rounds=rounds)
     return result

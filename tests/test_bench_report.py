@@ -12,7 +12,7 @@ def loop(policy_drops: int, policy_p99: float) -> list[dict]:
     return records
 
 
-INFERENCE = {"ann": 1e-4, "snn_i0": 1.5e-4, "snn_i1": 3e-4, "env_id": "Hopper-v5", "obs_dim": 11, "hidden": [256, 256],
+INFERENCE = {"ann": 1e-4, "snn_i0": 1.5e-4, "snn_i1": 3e-4, "env_id": "Hopper-v5", "obs_dim": 11, "hidden": [256, 256], "act_dim": 3,
              "timesteps": 4, "rounds": 10}
 
 
@@ -25,4 +25,5 @@ def test_targets_are_judged_from_the_measured_figures(tmp_path):
     assert not dropping["summary"]["round_trip_target_met"]
     text = (tmp_path / "dropping" / "bench.md").read_text()
     assert "not met (drops 3, p99 ratio 1.00)" in text and (tmp_path / "dropping" / "bench.png").exists()
+    assert "Actor 11-256-256-3 on Hopper-v5" in text
     assert json.loads((tmp_path / "met" / "bench.json").read_text())["summary"]["p99_ratio_by_rate"]["1000"] == 1.2
