@@ -45,6 +45,7 @@ PARAMETERS = {
     "model_xml": ("", "a raw MuJoCo XML model to play instead of env_id (no reward; actions are actuator controls)"),
     "episode_steps": (1000, "time limit of a raw XML model's episodes, in steps"),
     "frame_skip": (1, "MuJoCo steps per action for a raw XML model"),
+    "reset_noise": (0.0, "raw XML model: seeded uniform noise of this size on every joint position and velocity at reset"),
     "mode": ("lockstep", "'lockstep': one step per command; 'realtime': steps at rate_hz"),
     "rate_hz": (50.0, "step rate in realtime mode"),
     "action_timeout": (0.5, "seconds without a command before re-sending the state (lockstep) or idling (realtime)"),
@@ -117,7 +118,7 @@ class SimBridge(Node):
             if p["randomization_profile"]:
                 raise StartupError("randomization profiles are per task id; a raw XML model has none")
             try:
-                env = MujocoXmlEnv(p["model_xml"], frame_skip=p["frame_skip"])
+                env = MujocoXmlEnv(p["model_xml"], frame_skip=p["frame_skip"], reset_noise=p["reset_noise"])
             except ValueError as error:
                 raise StartupError(str(error)) from None
             return gym.wrappers.TimeLimit(env, max_episode_steps=p["episode_steps"])

@@ -151,10 +151,12 @@ def test_hopper_scenario_drives_a_spiking_actor_on_randomized_physics(hopper_act
 def test_bridge_plays_a_raw_mujoco_model_in_realtime(nodes, probe):
     model = Path(__file__).parents[1] / "data" / "pendulum.xml"
     states = probe.record(JointState, messages.JOINT_STATES, messages.SENSOR_QOS)
-    bridge = nodes("sim_bridge", "sim_bridge", model_xml=str(model), mode="realtime", rate_hz=100.0, frame_skip=5)
+    bridge = nodes("sim_bridge", "sim_bridge", model_xml=str(model), mode="realtime", rate_hz=100.0, frame_skip=5,
+                   reset_noise=0.05)
     commands = probe.publisher(Float64MultiArray, messages.COMMANDS, messages.COMMAND_QOS)
     probe.wait_for(lambda: len(states) > 20, timeout=60, what="joint states of the XML robot")
     assert list(states[-1].name) == ["shoulder"]
+    assert states[0].position[0] != 0.0  # reset noise moved the arm off its rest pose
     for _ in range(50):
         commands.publish(messages.float64_array(np.array([2.0])))
         time.sleep(0.01)
