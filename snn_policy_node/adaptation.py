@@ -195,6 +195,16 @@ def adapt_population(
     return population.results
 
 
+def saved_population_returns(models: list[DSQN], task: DSQNTask, settings: list[dict], state_path: Path,
+                             seeds, layer: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Returns ``[runs, seeds]`` of run r = (``models[r]``, ``settings[r]``) on ``seeds``: with its
+    trained weights, and with the best weights of the population saved in ``state_path``."""
+    weights = stacked_weights(models)
+    trained = evaluate_population(models[0], weights, task.env_id, seeds, settings)
+    weights[layer] = torch.load(state_path, weights_only=True)["best_weight"]
+    return trained, evaluate_population(models[0], weights, task.env_id, seeds, settings)
+
+
 def saved_timing(state_path: Path) -> dict:
     """Compute seconds of a saved population and how many of its training episodes they cover."""
     state = torch.load(state_path, weights_only=True)

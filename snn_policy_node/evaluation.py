@@ -17,6 +17,9 @@ from .dsqn import DSQN
 EVAL_SEEDS = range(0, 100)
 ADAPT_SEEDS = range(10_000, 10_250)
 VALIDATION_SEEDS = range(20_000, 20_100)
+# Never used to train, validate or select weights: scores r-STDP's selected weights without the
+# optimism of picking the best of many evaluations on EVAL_SEEDS.
+HELDOUT_SEEDS = range(30_000, 30_100)
 
 
 def stacked_weights(models: list[DSQN]) -> list[torch.Tensor]:

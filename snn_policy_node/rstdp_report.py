@@ -16,8 +16,8 @@ from scipy import stats
 from sim_bridge.physics import DEFAULTS
 from sim_bridge.randomization import draw_settings, sweep_settings
 
-from .adaptation import AdaptationConfig, adapt_population, saved_timing
-from .evaluation import evaluate
+from .adaptation import AdaptationConfig, adapt_population, saved_population_returns, saved_timing
+from .evaluation import EVAL_SEEDS, HELDOUT_SEEDS, evaluate
 from .model_io import load_model
 from .results import write_results
 from .tasks import task
@@ -46,15 +46,29 @@ def stop_at(env_id: str) -> float | None:
 
 def run_cells(env_id: str, name: str, settings: list[dict], models: list[Path], work_dir: Path,
               sign: float, episodes: int) -> list[dict]:
-    """Adapt every model under every setting as one population; resume from ``work_dir``."""
+    """Adapt every model under every setting as one population; resume from ``work_dir``.
+
+    Every run's trained and selected weights are also scored on the held-out seeds."""
     path = work_dir / f"{env_id}-{name}-sign{sign:+g}.json"
-    if path.exists():
-        return json.loads(path.read_text())
-    work_dir.mkdir(parents=True, exist_ok=True)
+    state_path = work_dir / f"{env_id}-{name}-sign{sign:+g}.state.pt"
+    config = AdaptationConfig(episodes=episodes, sign=sign, stop_at=stop_at(env_id))
+    cells = json.loads(path.read_text()) if path.exists() else adapt_cells(env_id, settings, models, state_path, config)
+    if "heldout_after" not in cells[0]:
+        trained, selected = saved_population_returns(
+            [load_model(c["model"])[0] for c in cells], task(env_id), [c["setting"] for c in cells], state_path,
+            HELDOUT_SEEDS, config.layer)
+        for cell, before, after in zip(cells, trained, selected):
+            cell.update(heldout_before=before.tolist(), heldout_after=after.tolist())
+    path.write_text(json.dumps(cells))
+    return cells
+
+
+def adapt_cells(env_id: str, settings: list[dict], models: list[Path], state_path: Path,
+                config: AdaptationConfig) -> list[dict]:
+    """One cell per (model, setting): returns on the evaluation seeds before and after r-STDP."""
+    state_path.parent.mkdir(parents=True, exist_ok=True)
     runs = [(m, k) for m in range(len(models)) for k in range(len(settings))]
     population = [load_model(models[m])[0] for m, _ in runs]
-    config = AdaptationConfig(episodes=episodes, sign=sign, stop_at=stop_at(env_id))
-    state_path = work_dir / f"{env_id}-{name}-sign{sign:+g}.state.pt"
     results = adapt_population(population, task(env_id), [settings[k] for _, k in runs], config,
                                state_path=state_path, progress=True)
     timing = saved_timing(state_path)
@@ -73,7 +87,6 @@ def run_cells(env_id: str, name: str, settings: list[dict], models: list[Path], 
         }
         for (m, k), r in zip(runs, results)
     ]
-    path.write_text(json.dumps(cells))
     return cells
 
 
@@ -81,11 +94,11 @@ def profile_settings(env_id: str, profile: str) -> list[dict]:
     return draw_settings(env_id, profile, SETTINGS_PER_PROFILE, SETTINGS_SEEDS[profile])
 
 
-def default_returns(env_id: str, models: list[Path]) -> np.ndarray:
-    return np.concatenate([evaluate(load_model(path)[0], env_id) for path in models])
+def default_returns(env_id: str, models: list[Path], seeds=EVAL_SEEDS) -> np.ndarray:
+    return np.concatenate([evaluate(load_model(path)[0], env_id, seeds) for path in models])
 
 
-def summarise(default: np.ndarray, cells: list[dict]) -> dict:
+def summarise(default: np.ndarray, cells: list[dict], heldout_default: np.ndarray | None = None) -> dict:
     before = np.concatenate([c["before"] for c in cells])
     after = np.concatenate([c["after"] for c in cells])
     drop = lambda x: 100.0 * (default.mean() - x.mean()) / abs(default.mean())  # noqa: E731
@@ -108,11 +121,26 @@ def summarise(default: np.ndarray, cells: list[dict]) -> dict:
         "episodes_to_best_std": float(np.std([c["best_episode"] for c in cells])),
         "t": float(test.statistic),
         "p": float(test.pvalue),
+        **(_heldout_summary(heldout_default, cells) if heldout_default is not None else {}),
         "seconds": float(sum(c["seconds"] for c in cells)),
         # runs resumed from a state saved without its time are timed from the resume on
         "timed_episodes": min(c.get("timed_episodes", -1) for c in cells),
         "episodes": max(c.get("episodes", -1) for c in cells),
     }
+
+
+def _heldout_summary(default: np.ndarray, cells: list[dict]) -> dict:
+    """Trained against selected weights on seeds that took no part in the selection."""
+    if not all("heldout_after" in c for c in cells):
+        return {}
+    before = np.concatenate([c["heldout_before"] for c in cells])
+    after = np.concatenate([c["heldout_after"] for c in cells])
+    test = stats.ttest_rel(before, after)
+    return {"heldout_default_mean": float(default.mean()),
+            "heldout_before_mean": float(before.mean()), "heldout_after_mean": float(after.mean()),
+            "heldout_recovered_pct": float(100 * (after.mean() - before.mean()) / (default.mean() - before.mean()))
+            if default.mean() != before.mean() else None,
+            "heldout_t": float(test.statistic), "heldout_p": float(test.pvalue)}
 
 
 def summarise_sweep(parameter: str, settings: list[dict], cells: list[dict], env_id: str) -> list[dict]:
@@ -227,7 +255,7 @@ def markdown(report: dict) -> str:
                 f"{r['episodes_to_best_mean']:.1f} +- {r['episodes_to_best_std']:.1f} | {r['t']:.2f} | {r['p']:.2g} | "
                 f"{paper_text} |"
             )
-    lines += ["", "![before and after r-STDP](rstdp.png)", ""]
+    lines += ["", "![before and after r-STDP](rstdp.png)", ""] + _heldout_lines(report["results"])
     if report["ablation"]:
         lines += ["## The sign of dw", "",
                   "Paper eq. 7 prints dw = r c; the authors' code flips the sign for CartPole. The same runs with the "
@@ -261,6 +289,26 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _heldout_lines(results: dict) -> list[str]:
+    """The selected weights on seeds that took no part in selecting them."""
+    rows = [(env_id, profile, r) for env_id, profiles in results.items() for profile, r in profiles.items()
+            if "heldout_after_mean" in r]
+    if not rows:
+        return []
+    lines = ["## On held-out seeds", "",
+             "The protocol keeps the weights with the best mean over the 100 evaluation seeds after each training "
+             "episode, so \"randomized + r-STDP\" above is the best of up to that many evaluations on the same seeds "
+             "and reads optimistically. Here the same trained and selected weights play 100 seeds (30000-30099) "
+             "that took no part in training, validation or selection:", "",
+             "| task | profile | default | randomized | randomized + r-STDP | recovered | t | p |",
+             "|---|---|---|---|---|---|---|---|"]
+    for env_id, profile, r in rows:
+        recovered = "n/a" if r["heldout_recovered_pct"] is None else f"{r['heldout_recovered_pct']:.1f} %"
+        lines.append(f"| {env_id} | {profile} | {r['heldout_default_mean']:.2f} | {r['heldout_before_mean']:.2f} | "
+                     f"{r['heldout_after_mean']:.2f} | {recovered} | {r['heldout_t']:.2f} | {r['heldout_p']:.2g} |")
+    return lines + [""]
+
+
 def _timed(summary: dict) -> str:
     """What the time covers, where that is not the whole protocol."""
     timed, episodes = summary["timed_episodes"], summary["episodes"]
@@ -284,15 +332,16 @@ def write_report(models: dict[str, list[Path]], profiles: list[str], work_dir: P
                 settings = sweep_settings(env_id, parameter, sweep_points)
                 cells = run_cells(env_id, f"sweep-{parameter}", settings, paths, work_dir, env_sign, episodes)
                 sweeps[env_id][parameter] = summarise_sweep(parameter, settings, cells, env_id)
-        default = default_returns(env_id, paths)
+        default, heldout_default = default_returns(env_id, paths), default_returns(env_id, paths, HELDOUT_SEEDS)
         results[env_id] = {
             profile: summarise(
-                default, run_cells(env_id, profile, profile_settings(env_id, profile), paths, work_dir, env_sign, episodes)
+                default, run_cells(env_id, profile, profile_settings(env_id, profile), paths, work_dir, env_sign, episodes),
+                heldout_default,
             )
             for profile in profiles
         }
         other = {profile: work_dir / f"{env_id}-{profile}-sign{-env_sign:+g}.json" for profile in profiles}
-        ablation[env_id] = {profile: summarise(default, json.loads(path.read_text()))
+        ablation[env_id] = {profile: summarise(default, json.loads(path.read_text()), heldout_default)
                             for profile, path in other.items() if path.exists()}
     report = {
         "command": command,

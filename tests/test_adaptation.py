@@ -5,7 +5,7 @@ import torch
 from snn_policy_node import adaptation
 from snn_policy_node.adaptation import AdaptationConfig, adapt, adapt_population
 from snn_policy_node.dsqn import DSQN
-from snn_policy_node.evaluation import evaluate
+from snn_policy_node.evaluation import EVAL_SEEDS, evaluate
 from snn_policy_node.tasks import TASKS
 
 CARTPOLE = TASKS["CartPole-v0"]
@@ -122,3 +122,12 @@ def test_a_population_saved_without_its_time_is_timed_from_its_resume(tmp_path):
     torch.save(saved, state)
     adapt_population(models(1, seed=3), CARTPOLE, settings, config, state_path=state)
     assert {k: v for k, v in adaptation.saved_timing(state).items() if k != "seconds"} == {"episodes": 3, "timed_episodes": 2}
+
+
+def test_a_saved_population_replays_its_trained_and_selected_weights(tmp_path):
+    settings, state = [SETTING, {"force_mag": 15.0}], tmp_path / "population.pt"
+    results = adapt_population(models(2, seed=5), CARTPOLE, settings, AdaptationConfig(episodes=3), state_path=state)
+    trained, selected = adaptation.saved_population_returns(models(2, seed=5), CARTPOLE, settings, state, EVAL_SEEDS)
+    for result, before, after in zip(results, trained, selected):
+        np.testing.assert_array_equal(before, result.before)
+        np.testing.assert_array_equal(after, result.after)

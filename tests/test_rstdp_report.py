@@ -46,6 +46,11 @@ def test_report_is_written_and_resumes_from_finished_runs(tmp_path, monkeypatch,
     for name in ("rstdp.md", "rstdp.png", "rstdp_sweeps.png"):
         assert (tmp_path / "out" / name).stat().st_size > 0
     assert "snn-robot report rstdp" in (tmp_path / "out" / "rstdp.md").read_text()
+    cells = json.loads((tmp_path / "work" / "CartPole-v0-normal-sign+1.json").read_text())
+    assert all(len(c["heldout_before"]) == len(c["heldout_after"]) == 100 for c in cells)
+    normal = written["results"]["CartPole-v0"]["normal"]
+    assert normal["heldout_before_mean"] == pytest.approx(np.mean([c["heldout_before"] for c in cells]))
+    assert "## On held-out seeds" in (tmp_path / "out" / "rstdp.md").read_text()
 
     def no_new_runs(*a, **k):
         raise AssertionError("a finished run was repeated")
@@ -63,7 +68,7 @@ def test_runs_of_the_other_sign_appear_as_an_ablation(tmp_path, monkeypatch, mod
     alone = rstdp_report.write_report({"CartPole-v0": [model_path]}, sign=None, **args)
     assert alone["sign"] == {"CartPole-v0": spec.sign} and not alone["ablation"]
     other = rstdp_report.write_report({"CartPole-v0": [model_path]}, sign=-spec.sign, **args)
-    finite = lambda r: {k: v for k, v in r.items() if k not in ("t", "p")}  # noqa: E731 (NaN when nothing changed)
+    finite = lambda r: {k: v for k, v in r.items() if k not in ("t", "p", "heldout_t", "heldout_p")}  # noqa: E731 (NaN when nothing changed)
     assert finite(other["ablation"]["CartPole-v0"]["normal"]) == finite(alone["results"]["CartPole-v0"]["normal"])
     assert "## The sign of dw" in (tmp_path / "out" / "rstdp.md").read_text()
 
@@ -76,7 +81,7 @@ def test_every_task_adapts_with_its_own_sign(tmp_path, monkeypatch):
         return [{"before": [1.0, 2.0], "after": [2.0, 3.5], "best_episode": 1, "seconds": 1.0}]
 
     monkeypatch.setattr(rstdp_report, "run_cells", record_sign)
-    monkeypatch.setattr(rstdp_report, "default_returns", lambda env_id, paths: np.array([3.0, 4.0]))
+    monkeypatch.setattr(rstdp_report, "default_returns", lambda env_id, paths, seeds=None: np.array([3.0, 4.0]))
     models = {"CartPole-v0": [tmp_path / "a"], "Acrobot-v1": [tmp_path / "b"]}
     report = rstdp_report.write_report(models, profiles=["normal"], work_dir=tmp_path / "work",
                                        out_dir=tmp_path / "out", sign=None, episodes=1, command="snn-robot report rstdp")
