@@ -114,9 +114,7 @@ def summarise(default: np.ndarray, cells: list[dict], heldout_default: np.ndarra
         "after_std": float(after.std()),
         "drop_before_pct": float(drop(before)),
         "drop_after_pct": float(drop(after)),
-        "recovered_pct": float(100 * (after.mean() - before.mean()) / (default.mean() - before.mean()))
-        if default.mean() != before.mean()
-        else None,
+        "recovered_pct": recovered_pct(default, before, after),
         "episodes_to_best_mean": float(np.mean([c["best_episode"] for c in cells])),
         "episodes_to_best_std": float(np.std([c["best_episode"] for c in cells])),
         "t": float(test.statistic),
@@ -129,6 +127,12 @@ def summarise(default: np.ndarray, cells: list[dict], heldout_default: np.ndarra
     }
 
 
+def recovered_pct(default: np.ndarray, before: np.ndarray, after: np.ndarray) -> float | None:
+    """How much of the randomization's drop r-STDP won back; None where randomization caused no drop."""
+    drop = default.mean() - before.mean()
+    return float(100 * (after.mean() - before.mean()) / drop) if drop > 0 else None
+
+
 def _heldout_summary(default: np.ndarray, cells: list[dict]) -> dict:
     """Trained against selected weights on seeds that took no part in the selection."""
     if not all("heldout_after" in c for c in cells):
@@ -138,8 +142,7 @@ def _heldout_summary(default: np.ndarray, cells: list[dict]) -> dict:
     test = stats.ttest_rel(before, after)
     return {"heldout_default_mean": float(default.mean()),
             "heldout_before_mean": float(before.mean()), "heldout_after_mean": float(after.mean()),
-            "heldout_recovered_pct": float(100 * (after.mean() - before.mean()) / (default.mean() - before.mean()))
-            if default.mean() != before.mean() else None,
+            "heldout_recovered_pct": recovered_pct(default, before, after),
             "heldout_t": float(test.statistic), "heldout_p": float(test.pvalue)}
 
 

@@ -21,6 +21,8 @@ def test_summary_drops_recovery_and_paired_t_test():
     assert summary["drop_before_pct"] == pytest.approx(12.5)
     assert summary["drop_after_pct"] == pytest.approx(1.875)
     assert summary["recovered_pct"] == pytest.approx(85.0)
+    no_drop = np.array([150.0, 210.0])  # randomized no worse than default: nothing to recover
+    assert rstdp_report.recovered_pct(no_drop, np.array([180.0]), np.array([170.0])) is None
     assert summary["episodes_to_best_mean"] == 5.0 and summary["seconds"] == 3.0
     assert summary["t"] < 0 and summary["p"] < 0.05
 
