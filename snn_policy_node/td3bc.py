@@ -137,8 +137,8 @@ def _evaluation_of(row: str) -> dict:
 def _save_policy(agent: TD3, config: TD3BCConfig, env_id: str, mean, std, out: Path, last: dict) -> None:
     """Actor weights with the normalisation (any activation), and the QCFS actor converted; on the CPU."""
     actor = copy.deepcopy(agent.actor).cpu()
-    torch.save({"actor": actor.state_dict(), "mean": torch.as_tensor(mean), "std": torch.as_tensor(std)},
-               out / "actor.pt")
+    with atomic_path(out / "actor.pt") as temporary:  # a report reads every actor.pt it finds
+        torch.save({"actor": actor.state_dict(), "mean": torch.as_tensor(mean), "std": torch.as_tensor(std)}, temporary)
     if config.activation != "qcfs":
         return
     observation, action = mujoco_specs(env_id, mean, std)
