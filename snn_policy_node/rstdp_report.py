@@ -259,6 +259,7 @@ def markdown(report: dict) -> str:
                 f"{paper_text} |"
             )
     lines += ["", "![before and after r-STDP](rstdp.png)", ""] + _heldout_lines(report["results"])
+    lines += _target_lines(report["results"])
     if report["ablation"]:
         lines += ["## The sign of dw", "",
                   "Paper eq. 7 prints dw = r c; the authors' code flips the sign for CartPole. The same runs with the "
@@ -290,6 +291,30 @@ def markdown(report: dict) -> str:
             lines.append(f"- {env_id} {profile}: {r['seconds'] / 60:.1f} min of adaptation and evaluation "
                          f"({r['adaptation_runs']} adaptation runs, {report['cpu_cores']} CPU cores){_timed(r)}")
     return "\n".join(lines) + "\n"
+
+
+RECOVERY_TARGET_PCT = 80.0  # CartPole: share of the randomization drop won back
+IMPROVEMENT_P = 0.01  # Acrobot: a paired improvement at this significance
+
+
+def _target_lines(results: dict) -> list[str]:
+    """The issue's targets, judged on the evaluation seeds and, where played, on held-out seeds."""
+    lines = ["## Targets", ""]
+    for env_id, profiles in results.items():
+        for profile, r in profiles.items():
+            judged = [("evaluation seeds", "")] + [("held-out seeds", "heldout_")] * ("heldout_after_mean" in r)
+            if env_id == "CartPole-v0":
+                verdicts = [f"{r[k + 'recovered_pct']:.1f} % on {where}: "
+                            f"{'met' if (r[k + 'recovered_pct'] or 0) >= RECOVERY_TARGET_PCT else 'not met'}"
+                            if r[k + "recovered_pct"] is not None else f"no drop on {where}" for where, k in judged]
+                goal = f"recover >= {RECOVERY_TARGET_PCT:.0f} % of the drop"
+            else:
+                verdicts = [f"{r[k + 'after_mean'] - r[k + 'before_mean']:+.2f} (p = {r[k + 'p']:.2g}) on {where}: "
+                            f"{'met' if r[k + 'after_mean'] > r[k + 'before_mean'] and r[k + 'p'] < IMPROVEMENT_P else 'not met'}"
+                            for where, k in judged]
+                goal = f"improve the randomized return with p < {IMPROVEMENT_P}"
+            lines.append(f"- {env_id} {profile}, {goal}: " + "; ".join(verdicts) + ".")
+    return lines + [""]
 
 
 def _heldout_lines(results: dict) -> list[str]:

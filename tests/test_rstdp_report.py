@@ -89,3 +89,12 @@ def test_every_task_adapts_with_its_own_sign(tmp_path, monkeypatch):
                                        out_dir=tmp_path / "out", sign=None, episodes=1, command="snn-robot report rstdp")
     assert signs == {env_id: TASKS[env_id].sign for env_id in models} == report["sign"]
     assert TASKS["CartPole-v0"].sign != TASKS["Acrobot-v1"].sign
+
+
+def test_targets_are_judged_on_evaluation_and_held_out_seeds():
+    acrobot = {"before_mean": -85.3, "after_mean": -83.5, "p": 4e-6, "recovered_pct": 100.0,
+               "heldout_before_mean": -85.06, "heldout_after_mean": -85.15, "heldout_p": 0.81, "heldout_recovered_pct": None}
+    cartpole = {"recovered_pct": 86.2, "heldout_recovered_pct": 79.9, "heldout_after_mean": 1.0}
+    text = "\n".join(rstdp_report._target_lines({"CartPole-v0": {"normal": cartpole}, "Acrobot-v1": {"normal": acrobot}}))
+    assert "86.2 % on evaluation seeds: met; 79.9 % on held-out seeds: not met" in text
+    assert "+1.80 (p = 4e-06) on evaluation seeds: met; -0.09 (p = 0.81) on held-out seeds: not met" in text
