@@ -19,6 +19,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 # Paper 000, Table 2 (converted spiking actor, I = 0..3 and adaptive) and Table 1's ReLU and
 # QCFS columns, D4RL-normalised. Table 1's extracted rows hold one value fewer than its header.
+# Table 2 prints Hopper medium-replay I = 2 as 229.68, a typo for 29.68 (its neighbours, its own std).
 PAPER = {
     ("hopper", "expert"): {"relu": "112.2±0.2", "qcfs": "112.1±1.3", "i0": "114.49±0.70", "i1": "110.8±1.90",
                            "i2": "109.81±4.86", "i3": "110.75±2.83", "adaptive": "112.19±0.33"},
@@ -36,6 +37,22 @@ PAPER = {
                              "i2": "101.11±3.93", "i3": "101.71±4.18", "adaptive": "99.41±3.90"},
     ("walker2d", "medium"): {"relu": "79.7±1.8", "qcfs": "76.5±3.2", "i0": "72.85±6.61", "i1": "78.95±2.63",
                              "i2": "75.85±3.34", "i3": "77.13±2.91", "adaptive": "74.00±3.50"},
+    ("halfcheetah", "medium-expert"): {"relu": "97.9±4.4", "qcfs": "56.8±7.9", "i0": "46.08±9.49", "i1": "59.62±5.06",
+                                       "i2": "60.53±5.17", "i3": "60.79±6.12", "adaptive": "60.59±4.84"},
+    ("halfcheetah", "medium-replay"): {"relu": "43.3±0.5", "qcfs": "42.1±0.4", "i0": "35.85±1.61", "i1": "41.23±0.41",
+                                       "i2": "41.28±0.32", "i3": "41.29±0.50", "adaptive": "40.66±0.34"},
+    ("walker2d", "medium-expert"): {"relu": "101.1±9.3", "qcfs": "94.1±11.5", "i0": "95.22±12.31", "i1": "99.23±4.81",
+                                    "i2": "95.90±7.85", "i3": "91.68±10.79", "adaptive": "92.96±12.67"},
+    ("walker2d", "medium-replay"): {"relu": "25.2±5.1", "qcfs": "23.8±6.7", "i0": "17.86±4.09", "i1": "26.61±8.98",
+                                    "i2": "24.47±9.13", "i3": "26.21±12.38", "adaptive": "26.03±8.04"},
+    ("ant", "expert"): {"qcfs": "72.1±21.1", "i0": "77.56±15.63", "i1": "74.46±16.26",
+                        "i2": "82.23±9.63", "i3": "87.79±9.79", "adaptive": "89.44±11.48"},
+    ("ant", "medium-expert"): {"qcfs": "111.3±10.7", "i0": "117.64±13.88", "i1": "122.66±14.70",
+                               "i2": "104.80±8.05", "i3": "105.22±10.51", "adaptive": "116.11±7.89"},
+    ("ant", "medium"): {"qcfs": "119.6±3.6", "i0": "121.46±1.98", "i1": "122.22±0.86",
+                        "i2": "120.50±3.01", "i3": "120.48±2.85", "adaptive": "122.17±1.21"},
+    ("ant", "medium-replay"): {"qcfs": "75.9±4.1", "i0": "77.32±4.26", "i1": "77.69±2.18",
+                               "i2": "76.48±3.78", "i3": "76.48±3.89", "adaptive": "79.74±1.95"},
 }
 
 
@@ -158,20 +175,28 @@ def _provenance_lines(report: dict) -> list[str]:
 
 
 def figure(report: dict, path: Path) -> None:
+    """Bars per dataset and variant (mean +- std over seeds), the paper's value as a black tick."""
     names = list(report["results"])
-    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(names) * 1.5), 4))
+    fig, ax = plt.subplots(figsize=(max(6, 2.4 * len(names)), 4.5))
     width = 0.8 / len(VARIANTS)
     for j, variant in enumerate(VARIANTS):
+        x = np.arange(len(names)) + (j - len(VARIANTS) / 2 + 0.5) * width
         means = [report["results"][n].get(variant, {}).get("mean", np.nan) for n in names]
         stds = [report["results"][n].get(variant, {}).get("std", 0.0) for n in names]
-        ax.bar(np.arange(len(names)) + (j - len(VARIANTS) / 2 + 0.5) * width, means, width, yerr=stds,
-               label=LABELS[variant], capsize=2)
-    ax.set_xticks(range(len(names)), [n.replace("snn-robot_", "") for n in names], rotation=15)
+        ax.bar(x, means, width, yerr=stds, label=LABELS[variant], capsize=2)
+        paper = [paper_value(PAPER.get(dataset_key(n), {}).get(variant)) for n in names]
+        ax.plot(x, paper, "_", color="black", markersize=9, markeredgewidth=2, label="paper" if j == 0 else None)
+    ax.set_xticks(range(len(names)), [_title(n) for n in names])
     ax.set_ylabel("D4RL-normalised score")
-    ax.legend(ncol=4, fontsize=8)
+    ax.legend(ncol=4, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.08))
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def paper_value(text: str | None) -> float:
+    """``"112.2±0.2"`` -> 112.2; NaN where the paper has no value."""
+    return float(text.split("±")[0]) if text else np.nan
 
 
 def write_report(runs_dir: Path, out: Path, episodes: int, command: str, data_dir: Path | None = None) -> dict:

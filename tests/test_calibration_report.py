@@ -63,3 +63,10 @@ def test_calibration_report_scores_every_variant_and_counts_error_spikes(tmp_pat
     best = max(result[v]["mean"] for v in ("i1", "i2", "i3", "adaptive"))
     assert summary["gap_snn_qcfs"] == pytest.approx(best - result["qcfs"]["mean"])
     assert f"| hopper medium | 3 | {result['relu']['mean']:.1f} +- {result['relu']['std']:.1f} |" in text
+
+
+def test_paper_values_are_read_from_the_tables_text():
+    from snn_policy_node.calibration_report import PAPER, paper_value
+
+    assert paper_value("112.2±0.2") == 112.2 and np.isnan(paper_value(None))
+    assert all(np.isfinite(paper_value(v)) for row in PAPER.values() for v in row.values())
