@@ -1,5 +1,6 @@
-"""The r-STDP service alone, fed episode records by the test over DDS."""
+"""The r-STDP service, fed episode records by the test or driving the bridge and the policy node over DDS."""
 
+import json
 import time
 
 import numpy as np
@@ -30,3 +31,23 @@ def test_disabled_learning_sends_no_modulation_until_enabled(nodes, probe, cartp
     probe.wait_for(lambda: modulations, timeout=10, what="a modulation once learning is enabled")
     expected = -1.0 * reward_shaping("cartpole")(50.0)
     np.testing.assert_allclose(modulations[-1].data, [3.0, expected])
+
+
+def test_a_driven_protocol_pauses_while_learning_is_disabled(nodes, probe, cartpole):
+    episodes = probe.record(String, messages.EPISODE, messages.EVENT_QOS)
+    status = probe.record(String, messages.RSTDP_STATUS, messages.LATCHED_QOS)
+    nodes("snn_policy_node", "snn_policy", checkpoint=str(cartpole), plastic_layer=1)
+    nodes("sim_bridge", "sim_bridge", env_id="CartPole-v0", wait_for_start=True, eval_episodes=2,
+          randomization_profile="normal", randomization_seed=53)
+    nodes("rstdp_service", "rstdp_service", checkpoint=str(cartpole), eval_episodes=2, train_episodes=2, sign=-1.0)
+    assert probe.call(SetBool, "/rstdp_service/enable", SetBool.Request(data=False), timeout=30).success
+    seen = len(episodes)
+    probe.wait_for(lambda: any(json.loads(m.data)["phase"] == "train" for m in episodes[seen:]), timeout=60,
+                   what="a training episode after learning was disabled")
+    paused_at = len(episodes)
+    time.sleep(3.0)
+    assert len(episodes) == paused_at  # no new episode while paused
+    assert probe.call(SetBool, "/rstdp_service/enable", SetBool.Request(data=True)).success
+    probe.wait_for(lambda: any(json.loads(m.data)["done"] for m in status), timeout=120, what="the protocol to finish")
+    done = json.loads(status[-1].data)
+    assert done["train_episodes"] == 2 and len(done["history"]) == 2
