@@ -97,24 +97,36 @@ class EligibilityTrace:
 
         Where ``mask`` (of the batch shape) is false the trace is left untouched, for batch
         elements whose episode has already ended.
+
+        Eq. 6 applied at steps t = 0..T-1, c <- d c + C (A+ post_t k+_t^T - A- k-_t pre_t^T) with
+        d = 1 - 1/tau_c, unrolls to c <- d^T c + sum_t d^(T-1-t) C (...): the T outer products
+        are one matrix product with inner size 2T, so the synapse matrix is touched twice per
+        observation instead of several times per step.
         """
-        p = self.params
-        before = self.c.clone() if mask is not None else None
-        k_plus = torch.zeros_like(pre[0])
-        k_minus = torch.zeros_like(post[0])
-        for s_pre, s_post in zip(pre, post):
-            potentiation = self.a_plus * s_post.unsqueeze(-1) * k_plus.unsqueeze(-2)
-            depression = self.a_minus * k_minus.unsqueeze(-1) * s_pre.unsqueeze(-2)
-            self.c += -self.c / p.tau_c + p.scale * (potentiation - depression)
-            k_plus = k_plus * self.decay_plus + s_pre
-            k_minus = k_minus * self.decay_minus + s_post
-        if mask is not None:
-            self.c = torch.where(mask[..., None, None], self.c, before)
+        p, steps = self.params, pre.shape[0]
+        k_plus, k_minus = _causal_traces(pre, self.decay_plus), _causal_traces(post, self.decay_minus)
+        weights = p.scale * (1.0 - 1.0 / p.tau_c) ** torch.arange(steps - 1, -1, -1, dtype=self.c.dtype)
+        weights = weights.reshape(steps, *([1] * (pre.dim() - 1)))
+        active = torch.ones(()) if mask is None else mask.to(self.c.dtype)
+        # [..., n_post, 2T] @ [..., 2T, n_pre]: potentiation columns, then depression columns.
+        left = torch.cat([self.a_plus[..., 0] * (weights * post), -self.a_minus[..., 0] * (weights * k_minus)])
+        right = torch.cat([k_plus, pre])
+        change = torch.movedim(left * active[..., None], 0, -1) @ torch.movedim(right, 0, -2)
+        decay = torch.where(active > 0, (1.0 - 1.0 / p.tau_c) ** steps, 1.0)
+        self.c.mul_(decay[..., None, None]).add_(change)
 
     def weight_change(self, modulation: float | torch.Tensor) -> torch.Tensor:
         """dw = r * c (eq. 7); ``modulation`` is r, one number or one per batch element."""
         r = torch.as_tensor(modulation, dtype=self.c.dtype)
         return r.reshape(r.shape + (1, 1)) * self.c
+
+
+def _causal_traces(spikes: torch.Tensor, decay: float) -> torch.Tensor:
+    """k+(t) or k-(t) of eq. 4-5 for t = 0..T-1: k(t) = decay k(t-1) + s(t-1), k(0) = 0."""
+    traces = torch.zeros_like(spikes)
+    for t in range(1, spikes.shape[0]):
+        traces[t] = decay * traces[t - 1] + spikes[t - 1]
+    return traces
 
 
 def cartpole_modulation(episode_return: float, max_return: float = 200.0) -> float:

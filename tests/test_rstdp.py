@@ -68,6 +68,36 @@ def test_batched_trace_equals_separate_traces():
     torch.testing.assert_close(dw[3], 3 * batched.c[3])
 
 
+def stepwise_eligibility(params, c, pre, post, a_plus, a_minus):
+    """Eq. 4-6 one simulation step at a time, as printed: the reference for the unrolled trace."""
+    k_plus, k_minus = torch.zeros_like(pre[0]), torch.zeros_like(post[0])
+    for s_pre, s_post in zip(pre, post):
+        potentiation = a_plus * s_post.unsqueeze(-1) * k_plus.unsqueeze(-2)
+        depression = a_minus * k_minus.unsqueeze(-1) * s_pre.unsqueeze(-2)
+        c = c - c / params.tau_c + params.scale * (potentiation - depression)
+        k_plus = k_plus * math.exp(-1 / params.tau_plus) + s_pre
+        k_minus = k_minus * math.exp(-1 / params.tau_minus) + s_post
+    return c
+
+
+@pytest.mark.parametrize("env_id, steps", [("CartPole-v0", 8), ("Acrobot-v1", 3)])
+def test_trace_over_many_observations_matches_eq_6_step_by_step(env_id, steps):
+    """Per-run amplitudes, and runs that end early (masked) keep their trace unchanged."""
+    torch.manual_seed(1)
+    params, runs = PAPER_PARAMS[env_id], 4
+    a_plus, a_minus = torch.rand(runs) + 0.5, torch.rand(runs) + 0.5
+    trace = EligibilityTrace(params, 7, 5, batch_shape=(runs,), amplitudes=(a_plus, a_minus))
+    expected = torch.zeros(runs, 5, 7)
+    for observation in range(20):
+        pre, post = (torch.rand(steps, runs, 7) < 0.4).float(), (torch.rand(steps, runs, 5) < 0.4).float()
+        mask = torch.arange(runs) < runs - observation // 6  # run 3 ends after 6 observations, ...
+        trace.accumulate(pre, post, mask=mask)
+        stepped = stepwise_eligibility(params, expected, pre, post, a_plus[:, None, None], a_minus[:, None, None])
+        expected = torch.where(mask[:, None, None], stepped, expected)
+    assert expected.abs().max() > 0.05
+    torch.testing.assert_close(trace.c, expected, rtol=1e-5, atol=1e-6)
+
+
 def test_amplitudes_are_mean_positive_and_absolute_mean_negative_weight():
     weight = torch.tensor([[1.0, -2.0], [3.0, -4.0]])
     assert weight_amplitudes(weight) == (2.0, 3.0)
