@@ -109,9 +109,17 @@ def _report_rstdp(args: argparse.Namespace) -> int:
     if missing:
         print(f"error: no trained models under {args.models_dir} for {missing} (snn-robot train dsqn)", file=sys.stderr)
         return 2
+    if args.sweep_parameters is not None:
+        from sim_bridge.physics import DEFAULTS
+
+        unknown = set(args.sweep_parameters) - {name for env_id in args.envs for name in DEFAULTS[env_id]}
+        if unknown:
+            print(f"error: {sorted(unknown)} are no parameters of {args.envs}", file=sys.stderr)
+            return 2
     command = recorded_command("snn-robot report rstdp")
     report = write_report(
-        models, args.profiles, Path(args.work_dir), Path(args.out), args.sign, args.episodes, command, args.sweep_points
+        models, args.profiles, Path(args.work_dir), Path(args.out), args.sign, args.episodes, command, args.sweep_points,
+        args.sweep_parameters,
     )
     for env_id, profiles in report["results"].items():
         for profile, r in profiles.items():
@@ -337,6 +345,9 @@ def build_parser() -> argparse.ArgumentParser:
                               help="dw = sign * r * c for every task (default: each task's own)")
     rstdp_report.add_argument("--sweep-points", type=int, default=5,
                               help="points per single-parameter sweep (section 3); 0 skips the sweeps")
+    rstdp_report.add_argument("--sweep-parameters", nargs="+", default=None, metavar="NAME",
+                              help="sweep only these parameters (default: all of each task's: CartPole force_mag, "
+                              "length, masspole; Acrobot link_length, link_mass, link_moi)")
     rstdp_report.set_defaults(run=_report_rstdp)
 
     launch = commands.add_parser(

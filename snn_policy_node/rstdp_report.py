@@ -348,15 +348,19 @@ def _timed(summary: dict) -> str:
 
 
 def write_report(models: dict[str, list[Path]], profiles: list[str], work_dir: Path, out_dir: Path,
-                 sign: float | None, episodes: int, command: str, sweep_points: int = 0) -> dict:
+                 sign: float | None, episodes: int, command: str, sweep_points: int = 0,
+                 sweep_parameters: list[str] | None = None) -> dict:
     """``sign`` None: each task's own (``tasks.DSQNTask.sign``). Runs of the other sign found in
-    ``work_dir`` are summarised as an ablation."""
+    ``work_dir`` are summarised as an ablation. ``sweep_parameters`` None sweeps every parameter
+    of a task; a list sweeps those of them that the task has."""
     results, sweeps, ablation, signs = {}, {}, {}, {}
     for env_id, paths in models.items():
         env_sign = signs[env_id] = task(env_id).sign if sign is None else sign
         if sweep_points:
             sweeps[env_id] = {}
             for parameter in DEFAULTS[env_id]:
+                if sweep_parameters is not None and parameter not in sweep_parameters:
+                    continue
                 settings = sweep_settings(env_id, parameter, sweep_points)
                 cells = run_cells(env_id, f"sweep-{parameter}", settings, paths, work_dir, env_sign, episodes)
                 sweeps[env_id][parameter] = summarise_sweep(parameter, settings, cells, env_id)

@@ -48,6 +48,13 @@ def test_adapt_refuses_explicit_physics_together_with_a_profile(capsys):
     assert "either --physics or --profile/--setting" in capsys.readouterr().err
 
 
+def test_report_refuses_a_sweep_of_a_parameter_the_task_does_not_have(tmp_path, capsys):
+    arguments = ["report", "rstdp", "--envs", "Acrobot-v1", "--sweep-parameters", "length", "--work-dir", str(tmp_path)]
+    assert main(arguments) == 2
+    assert "['length'] are no parameters of ['Acrobot-v1']" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
 def test_inspect_reports_bad_checkpoints_with_exit_status_2(tmp_path, capsys):
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"\x80\x04not a checkpoint")

@@ -62,6 +62,15 @@ def test_report_is_written_and_resumes_from_finished_runs(tmp_path, monkeypatch,
     assert again["results"] == report["results"]
 
 
+def test_a_report_can_sweep_some_parameters_only(tmp_path, monkeypatch, model_path):
+    monkeypatch.setattr(rstdp_report, "SETTINGS_PER_PROFILE", 1)
+    report = rstdp_report.write_report(
+        {"CartPole-v0": [model_path]}, profiles=["normal"], work_dir=tmp_path / "work", out_dir=tmp_path / "out",
+        sign=1.0, episodes=1, command="snn-robot report rstdp", sweep_points=1, sweep_parameters=["masspole"])
+    assert list(report["sweeps"]["CartPole-v0"]) == ["masspole"]
+    assert sorted(p.name for p in (tmp_path / "work").glob("*sweep*.json")) == ["CartPole-v0-sweep-masspole-sign+1.json"]
+
+
 def test_runs_of_the_other_sign_appear_as_an_ablation(tmp_path, monkeypatch, model_path):
     spec = TASKS["CartPole-v0"]
     monkeypatch.setattr(rstdp_report, "SETTINGS_PER_PROFILE", 1)
