@@ -97,7 +97,7 @@ class RandomizedPhysics(gym.Wrapper):
         if (ranges is None) == (parameters is None):
             raise ValueError("give either ranges to draw from or fixed parameters, not both")
         task = task_of(env)
-        check_parameters(task, parameters or {name: 1.0 for name in ranges})
+        check_parameters(task, parameters if parameters is not None else {name: 1.0 for name in ranges})
         self.ranges, self.every_episode = ranges, every_episode
         self.parameters = dict(parameters) if parameters is not None else None
         self.rng = np.random.default_rng(seed)

@@ -35,7 +35,7 @@ from .tasks import DSQNTask
 class AdaptationConfig:
     episodes: int = 250
     layer: int = 1  # weight layer hidden 1 -> hidden 2
-    sign: float = 1.0  # dw = sign * r * c; paper eq. 7 has +1, the authors' CartPole code -1
+    sign: float | None = None  # dw = sign * r * c; None: the task's (paper eq. 7 has +1, the authors' CartPole code -1)
     eval_seeds: Sequence[int] = EVAL_SEEDS
     train_seeds: Sequence[int] = ADAPT_SEEDS
     stop_at: float | None = None  # a run stops once its evaluation mean reaches this (the best possible)
@@ -82,6 +82,7 @@ class Population:
         if len(models) != len(settings):
             raise ValueError("one physics setting per model")
         self.template, self.settings, self.config, self.task = models[0], settings, config, task
+        self.sign = task.sign if config.sign is None else config.sign
         self.weights = stacked_weights(models)
         amplitudes = [weight_amplitudes(m.layers[config.layer].weight) for m in models]
         self.a_plus, self.a_minus = (torch.tensor(a) for a in zip(*amplitudes))  # per model, from its weights
@@ -127,7 +128,7 @@ class Population:
         returns = play_training_episodes(self.template, weights, self.task.env_id, seed, settings, trace, self.config.layer)
         shaping = reward_shaping(self.task.shaping)
         modulation = torch.tensor([shaping(float(R)) for R in returns], dtype=self.plastic.dtype)
-        self.plastic[runs] += self.config.sign * trace.weight_change(modulation)
+        self.plastic[runs] += self.sign * trace.weight_change(modulation)
         scores = self.evaluate(runs)
         for j, r in enumerate(runs):
             result = self.results[r]

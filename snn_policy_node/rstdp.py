@@ -104,12 +104,13 @@ class EligibilityTrace:
         observation instead of several times per step.
         """
         p, steps = self.params, pre.shape[0]
+        pre, post = pre.to(self.c.dtype), post.to(self.c.dtype)
         k_plus, k_minus = _causal_traces(pre, self.decay_plus), _causal_traces(post, self.decay_minus)
-        weights = p.scale * (1.0 - 1.0 / p.tau_c) ** torch.arange(steps - 1, -1, -1, dtype=self.c.dtype)
-        weights = weights.reshape(steps, *([1] * (pre.dim() - 1)))
-        active = torch.ones(()) if mask is None else mask.to(self.c.dtype)
+        step_scale = p.scale * (1.0 - 1.0 / p.tau_c) ** torch.arange(steps - 1, -1, -1, dtype=self.c.dtype)
+        step_scale = step_scale.reshape(steps, *([1] * (pre.dim() - 1)))
+        active = torch.ones((), dtype=self.c.dtype) if mask is None else mask.to(self.c.dtype)
         # [..., n_post, 2T] @ [..., 2T, n_pre]: potentiation columns, then depression columns.
-        left = torch.cat([self.a_plus[..., 0] * (weights * post), -self.a_minus[..., 0] * (weights * k_minus)])
+        left = torch.cat([self.a_plus[..., 0] * (step_scale * post), -self.a_minus[..., 0] * (step_scale * k_minus)])
         right = torch.cat([k_plus, pre])
         change = torch.movedim(left * active[..., None], 0, -1) @ torch.movedim(right, 0, -2)
         decay = torch.where(active > 0, (1.0 - 1.0 / p.tau_c) ** steps, 1.0)

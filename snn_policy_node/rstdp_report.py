@@ -17,7 +17,7 @@ from sim_bridge.physics import DEFAULTS
 from sim_bridge.randomization import draw_settings, sweep_settings
 
 from .adaptation import AdaptationConfig, adapt_population, saved_population_returns, saved_timing
-from .evaluation import EVAL_SEEDS, HELDOUT_SEEDS, evaluate
+from .evaluation import ADAPT_SEEDS, EVAL_SEEDS, HELDOUT_SEEDS, evaluate
 from .model_io import load_model
 from .results import write_results
 from .tasks import task
@@ -228,6 +228,10 @@ def figure(results: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def _span(seeds: range) -> str:
+    return f"{seeds[0]}-{seeds[-1]}"
+
+
 def markdown(report: dict) -> str:
     lines = [
         "# r-STDP domain adaptation (paper 004), reproduced",
@@ -236,11 +240,12 @@ def markdown(report: dict) -> str:
         "",
         f"Per task and profile: {SETTINGS_PER_PROFILE} parameter settings drawn with seed "
         f"{SETTINGS_SEEDS['normal']} (normal) / {SETTINGS_SEEDS['extreme']} (extreme) x "
-        f"{report['models_per_task']} models x 100 evaluation seeds (0-99). r-STDP: at most {report['episodes']} "
-        f"training episodes on seeds 10000-10249, weights changed once per episode by dw = sign r c ("
+        f"{report['models_per_task']} models x {len(EVAL_SEEDS)} evaluation seeds ({_span(EVAL_SEEDS)}). r-STDP: at most "
+        f"{report['episodes']} training episodes on seeds {_span(ADAPT_SEEDS[:report['episodes']])}, weights changed once "
+        "per episode by dw = sign r c ("
         + ", ".join(f"{env_id} {s:+g}" for env_id, s in report["sign"].items())
         + "), best evaluation weights kept; CartPole stops early at a mean of 200, the best possible. "
-        "Drop = (default - randomized) / |default|; the t-test pairs before and after per run.",
+        "Drop = (default - randomized) / |default|; the t-test pairs before and after per run and evaluation seed.",
         "",
         "| task | profile | default | randomized | randomized + r-STDP | drop before | drop after | recovered | "
         "episodes to best | t | p | paper |",
@@ -324,10 +329,10 @@ def _heldout_lines(results: dict) -> list[str]:
     if not rows:
         return []
     lines = ["## On held-out seeds", "",
-             "The protocol keeps the weights with the best mean over the 100 evaluation seeds after each training "
-             "episode, so \"randomized + r-STDP\" above is the best of up to that many evaluations on the same seeds "
-             "and reads optimistically. Here the same trained and selected weights play 100 seeds (30000-30099) "
-             "that took no part in training, validation or selection:", "",
+             f"The protocol keeps the weights with the best mean over the {len(EVAL_SEEDS)} evaluation seeds after each "
+             "training episode, so \"randomized + r-STDP\" above is the best of up to that many evaluations on the same "
+             f"seeds and reads optimistically. Here the same trained and selected weights play {len(HELDOUT_SEEDS)} seeds "
+             f"({_span(HELDOUT_SEEDS)}) that took no part in training, validation or selection:", "",
              "| task | profile | default | randomized | randomized + r-STDP | recovered | t | p |",
              "|---|---|---|---|---|---|---|---|"]
     for env_id, profile, r in rows:

@@ -77,6 +77,13 @@ def test_wrapper_with_fixed_acrobot_parameters():
     assert inner.LINK_MASS_1 == inner.LINK_MASS_2 == 0.8 and inner.LINK_MOI == 1.0
 
 
+def test_wrapper_with_no_parameters_plays_the_default_physics():
+    env = RandomizedPhysics(gym.make("CartPole-v0"), parameters={})
+    obs, info = env.reset(seed=3)
+    assert info["physics"] == {} and env.unwrapped.length == 0.5 and env.unwrapped.force_mag == 10.0
+    assert np.array_equal(obs, gym.make("CartPole-v0").reset(seed=3)[0])
+
+
 def test_bad_randomization_input_is_refused(tmp_path):
     with pytest.raises(ValueError, match="low < high"):
         Range(((2.0, 1.0),))
