@@ -17,6 +17,18 @@ def two_neuron_encoding(obs: torch.Tensor) -> torch.Tensor:
     return torch.cat([obs.clamp(min=0), (-obs).clamp(min=0)], dim=-1)
 
 
+def _over_time(spikes: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """``spikes`` ``[T, ..., batch, in]`` through ``weight`` ``[..., out, in]``: ``[T, ..., batch, out]``.
+
+    The T steps become rows of one matrix product per weight matrix; broadcasting T against a
+    population's ``[runs, out, in]`` would copy every weight matrix once per step.
+    """
+    steps, rows = spikes.shape[0], spikes.shape[-2]
+    lead = spikes.shape[1:-2]
+    stacked = spikes.movedim(0, -3).reshape(*lead, steps * rows, spikes.shape[-1]) @ weight.mT
+    return stacked.reshape(*lead, steps, rows, -1).movedim(-3, 0)
+
+
 @dataclass
 class DSQNSimulation:
     """What one DSQN forward pass produced."""
@@ -82,7 +94,7 @@ class DSQN(nn.Module):
         spikes = []
         for neuron, weight in zip(self.hidden_neurons, weights[1:]):
             spikes.append(neuron.run(currents))
-            currents = spikes[-1] @ weight.mT
+            currents = _over_time(spikes[-1], weight)
         q_values = self.readout.run(currents)[-1]
         return DSQNSimulation(q_values=q_values, spikes=spikes)
 

@@ -45,7 +45,7 @@ def evaluate_population(
         valid = np.take_along_axis(running, order, axis=1)
         live = valid.any(1)
         index = (order + n * np.arange(runs)[:, None])[live]
-        variants = [w[torch.from_numpy(live)] for w in weights]
+        variants = weights if live.all() else [w[torch.from_numpy(live)] for w in weights]
         chosen = model.simulate(torch.from_numpy(obs[index]), variants).q_values.argmax(-1).numpy()
         actions[index[valid[live]]] = chosen[valid[live]]
         obs, rewards, done = batch.step(actions)

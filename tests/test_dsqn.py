@@ -83,3 +83,21 @@ def test_weights_follow_the_authors_initialisation():
     for layer in model.layers:
         assert layer.bias is None
         assert layer.weight.std().item() == pytest.approx(layer.in_features**-0.5, rel=0.1)
+
+
+@pytest.mark.parametrize("batch", [1, 4, 100])
+@pytest.mark.parametrize("timesteps, hidden", [(8, (64, 64)), (3, (256, 256))])
+def test_each_run_of_a_population_computes_exactly_what_its_model_computes_alone(batch, timesteps, hidden):
+    """r-STDP populations stack the runs' weights; run r must play as model r would on a robot."""
+    from snn_policy_node.evaluation import stacked_weights
+
+    torch.manual_seed(batch)
+    models = [DSQN(6, 3, hidden=hidden, timesteps=timesteps) for _ in range(3)]
+    obs = 2 * torch.randn(3, batch, 6)
+    with torch.no_grad():
+        population = models[0].simulate(obs, stacked_weights(models))
+        for r, model in enumerate(models):
+            alone = model.simulate(obs[r])
+            assert torch.equal(population.q_values[r], alone.q_values)
+            for together, single in zip(population.spikes, alone.spikes):
+                assert torch.equal(together[:, r], single)
