@@ -337,7 +337,10 @@ def build_parser() -> argparse.ArgumentParser:
     rstdp_report.add_argument("--profiles", nargs="+", default=["normal", "extreme"], choices=["normal", "extreme"],
                               help="Table 2 randomization profiles")
     rstdp_report.add_argument("--models-dir", default="models/dsqn", help="trained models: MODELS_DIR/ENV/seed*/")
-    rstdp_report.add_argument("--work-dir", default="runs/rstdp", help="finished and interrupted runs, kept to resume")
+    rstdp_report.add_argument("--work-dir", default="docs/results/rstdp_runs",
+                              help="finished runs (a JSON file per task, profile or sweep, and sign: committed, so the "
+                              "report is rebuilt from them) and interrupted populations (*.state.pt, resumed; not "
+                              "committed); an empty folder recomputes every run")
     rstdp_report.add_argument("--out", default="docs/results", help="where rstdp.md, .json and .png go")
     rstdp_report.add_argument("--episodes", type=int, default=250,
                               help="at most this many training episodes per run (at most 250)")

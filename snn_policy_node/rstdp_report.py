@@ -236,7 +236,9 @@ def markdown(report: dict) -> str:
     lines = [
         "# r-STDP domain adaptation (paper 004), reproduced",
         "",
-        f"Reproduce with: `{report['command']}` (resumes from `{report['work_dir']}`).",
+        f"Reproduce with: `{report['command']}`. Finished runs are read from `{report['work_dir']}` (one JSON file "
+        "per task, profile or sweep, and sign, with every run's returns per seed); `--work-dir` set to an empty folder "
+        "recomputes them all (times at the end).",
         "",
         f"Per task and profile: {SETTINGS_PER_PROFILE} parameter settings drawn with seed "
         f"{SETTINGS_SEEDS['normal']} (normal) / {SETTINGS_SEEDS['extreme']} (extreme) x "
