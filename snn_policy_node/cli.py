@@ -119,7 +119,7 @@ def _report_rstdp(args: argparse.Namespace) -> int:
     command = recorded_command("snn-robot report rstdp")
     report = write_report(
         models, args.profiles, Path(args.work_dir), Path(args.out), args.sign, args.episodes, command, args.sweep_points,
-        args.sweep_parameters,
+        args.sweep_parameters, args.finished_only,
     )
     for env_id, profiles in report["results"].items():
         for profile, r in profiles.items():
@@ -351,6 +351,9 @@ def build_parser() -> argparse.ArgumentParser:
     rstdp_report.add_argument("--sweep-parameters", nargs="+", default=None, metavar="NAME",
                               help="sweep only these parameters (default: all of each task's: CartPole force_mag, "
                               "length, masspole; Acrobot link_length, link_mass, link_moi)")
+    rstdp_report.add_argument("--finished-only", action="store_true",
+                              help="report the populations that have finished and list the others with how far they "
+                              "got, without running anything (for a look at a long report while it runs)")
     rstdp_report.set_defaults(run=_report_rstdp)
 
     launch = commands.add_parser(

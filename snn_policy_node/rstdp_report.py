@@ -17,6 +17,7 @@ from sim_bridge.physics import DEFAULTS
 from sim_bridge.randomization import draw_settings, sweep_settings
 
 from .adaptation import AdaptationConfig, adapt_population, saved_population_returns, saved_timing
+from .atomic import atomic_path
 from .evaluation import ADAPT_SEEDS, EVAL_SEEDS, HELDOUT_SEEDS, evaluate
 from .model_io import load_model
 from .results import write_results
@@ -45,13 +46,16 @@ def stop_at(env_id: str) -> float | None:
 
 
 def run_cells(env_id: str, name: str, settings: list[dict], models: list[Path], work_dir: Path,
-              sign: float, episodes: int) -> list[dict]:
+              sign: float, episodes: int, compute: bool = True) -> list[dict] | None:
     """Adapt every model under every setting as one population; resume from ``work_dir``.
 
-    Every run's trained and selected weights are also scored on the held-out seeds."""
+    Every run's trained and selected weights are also scored on the held-out seeds. With
+    ``compute`` false a population that has not finished is left alone and None returned."""
     path = work_dir / f"{env_id}-{name}-sign{sign:+g}.json"
     state_path = work_dir / f"{env_id}-{name}-sign{sign:+g}.state.pt"
     config = AdaptationConfig(episodes=episodes, sign=sign, stop_at=stop_at(env_id))
+    if not (compute or path.exists()):
+        return None
     cells = json.loads(path.read_text()) if path.exists() else adapt_cells(env_id, settings, models, state_path, config)
     if "heldout_after" not in cells[0]:
         trained, selected = saved_population_returns(
@@ -59,8 +63,17 @@ def run_cells(env_id: str, name: str, settings: list[dict], models: list[Path], 
             HELDOUT_SEEDS, config.layer)
         for cell, before, after in zip(cells, trained, selected):
             cell.update(heldout_before=before.tolist(), heldout_after=after.tolist())
-    path.write_text(json.dumps(cells))
+    with atomic_path(path) as temporary:
+        temporary.write_text(json.dumps(cells))
     return cells
+
+
+def progress(env_id: str, name: str, work_dir: Path, sign: float) -> str:
+    """How far an unfinished population got, from its saved state."""
+    state_path = work_dir / f"{env_id}-{name}-sign{sign:+g}.state.pt"
+    if not state_path.exists():
+        return "not started"
+    return f"{saved_timing(state_path)['episodes']} training episodes done (saved every 10)"
 
 
 def adapt_cells(env_id: str, settings: list[dict], models: list[Path], state_path: Path,
@@ -202,6 +215,8 @@ def figure(results: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     envs = list(results)
+    if not envs:
+        return
     fig, axes = plt.subplots(1, len(envs), figsize=(5 * len(envs), 4), squeeze=False)
     for ax, env_id in zip(axes[0], envs):
         profiles = list(results[env_id])
@@ -226,6 +241,14 @@ def figure(results: dict, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def _pending_lines(pending: list[dict]) -> list[str]:
+    if not pending:
+        return []
+    return (["## Not finished yet", "", "Reported without these populations (`--finished-only`); the same command "
+             "without that flag runs them, resuming from their saved state:", ""]
+            + [f"- {p['env_id']} {p['population']}: {p['progress']}" for p in pending] + [""])
 
 
 def _span(seeds: range) -> str:
@@ -265,7 +288,9 @@ def markdown(report: dict) -> str:
                 f"{r['episodes_to_best_mean']:.1f} +- {r['episodes_to_best_std']:.1f} | {r['t']:.2f} | {r['p']:.2g} | "
                 f"{paper_text} |"
             )
-    lines += ["", "![before and after r-STDP](rstdp.png)", ""] + _heldout_lines(report["results"])
+    if report["results"]:
+        lines += ["", "![before and after r-STDP](rstdp.png)"]
+    lines += [""] + _pending_lines(report["pending"]) + _heldout_lines(report["results"])
     lines += _target_lines(report["results"])
     if report["ablation"]:
         lines += ["## The sign of dw", "",
@@ -356,29 +381,35 @@ def _timed(summary: dict) -> str:
 
 def write_report(models: dict[str, list[Path]], profiles: list[str], work_dir: Path, out_dir: Path,
                  sign: float | None, episodes: int, command: str, sweep_points: int = 0,
-                 sweep_parameters: list[str] | None = None) -> dict:
+                 sweep_parameters: list[str] | None = None, finished_only: bool = False) -> dict:
     """``sign`` None: each task's own (``tasks.DSQNTask.sign``). Runs of the other sign found in
     ``work_dir`` are summarised as an ablation. ``sweep_parameters`` None sweeps every parameter
-    of a task; a list sweeps those of them that the task has."""
-    results, sweeps, ablation, signs = {}, {}, {}, {}
+    of a task; a list sweeps those of them that the task has. ``finished_only`` reports the
+    populations that have finished and lists the others with their progress."""
+    results, sweeps, ablation, signs, pending = {}, {}, {}, {}, []
+
+    def cells_of(env_id: str, name: str, settings: list[dict]) -> list[dict] | None:
+        cells = run_cells(env_id, name, settings, models[env_id], work_dir, signs[env_id], episodes, not finished_only)
+        if cells is None:
+            pending.append({"env_id": env_id, "population": name, "progress": progress(env_id, name, work_dir, signs[env_id])})
+        return cells
+
     for env_id, paths in models.items():
-        env_sign = signs[env_id] = task(env_id).sign if sign is None else sign
+        signs[env_id] = task(env_id).sign if sign is None else sign
         if sweep_points:
             sweeps[env_id] = {}
             for parameter in DEFAULTS[env_id]:
                 if sweep_parameters is not None and parameter not in sweep_parameters:
                     continue
                 settings = sweep_settings(env_id, parameter, sweep_points)
-                cells = run_cells(env_id, f"sweep-{parameter}", settings, paths, work_dir, env_sign, episodes)
-                sweeps[env_id][parameter] = summarise_sweep(parameter, settings, cells, env_id)
+                if (cells := cells_of(env_id, f"sweep-{parameter}", settings)) is not None:
+                    sweeps[env_id][parameter] = summarise_sweep(parameter, settings, cells, env_id)
         default, heldout_default = default_returns(env_id, paths), default_returns(env_id, paths, HELDOUT_SEEDS)
-        results[env_id] = {
-            profile: summarise(
-                default, run_cells(env_id, profile, profile_settings(env_id, profile), paths, work_dir, env_sign, episodes),
-                heldout_default,
-            )
-            for profile in profiles
-        }
+        finished = {profile: cells for profile in profiles
+                    if (cells := cells_of(env_id, profile, profile_settings(env_id, profile))) is not None}
+        if finished:
+            results[env_id] = {profile: summarise(default, cells, heldout_default) for profile, cells in finished.items()}
+        env_sign = signs[env_id]
         other = {profile: work_dir / f"{env_id}-{profile}-sign{-env_sign:+g}.json" for profile in profiles}
         ablation[env_id] = {profile: summarise(default, json.loads(path.read_text()), heldout_default)
                             for profile, path in other.items() if path.exists()}
@@ -396,10 +427,11 @@ def write_report(models: dict[str, list[Path]], profiles: list[str], work_dir: P
             for env_id in models
         },
         "results": results,
-        "sweeps": sweeps,
+        "sweeps": {env_id: s for env_id, s in sweeps.items() if s},
+        "pending": pending,
         "paper": PAPER,
     }
     write_results(out_dir, "rstdp", report, markdown, lambda r, path: figure(r["results"], path))
-    if sweeps:
-        sweep_figure(sweeps, out_dir / "rstdp_sweeps.png")
+    if report["sweeps"]:
+        sweep_figure(report["sweeps"], out_dir / "rstdp_sweeps.png")
     return report

@@ -62,6 +62,20 @@ def test_report_is_written_and_resumes_from_finished_runs(tmp_path, monkeypatch,
     assert again["results"] == report["results"]
 
 
+def test_a_finished_only_report_runs_nothing_and_lists_what_has_not_finished(tmp_path, monkeypatch, model_path):
+    monkeypatch.setattr(rstdp_report, "SETTINGS_PER_PROFILE", 1)
+    args = dict(work_dir=tmp_path / "work", out_dir=tmp_path / "out", sign=1.0, episodes=1,
+                command="snn-robot report rstdp")
+    rstdp_report.write_report({"CartPole-v0": [model_path]}, profiles=["normal"], **args)
+    monkeypatch.setattr(rstdp_report, "adapt_population", lambda *a, **k: pytest.fail("ran a population"))
+    report = rstdp_report.write_report({"CartPole-v0": [model_path]}, profiles=["normal", "extreme"], sweep_points=1,
+                                       finished_only=True, **args)
+    assert list(report["results"]["CartPole-v0"]) == ["normal"] and not report["sweeps"]
+    assert {p["population"] for p in report["pending"]} == {"extreme", "sweep-force_mag", "sweep-length", "sweep-masspole"}
+    text = (tmp_path / "out" / "rstdp.md").read_text()
+    assert "## Not finished yet" in text and "- CartPole-v0 extreme: not started" in text
+
+
 def test_a_report_can_sweep_some_parameters_only(tmp_path, monkeypatch, model_path):
     monkeypatch.setattr(rstdp_report, "SETTINGS_PER_PROFILE", 1)
     report = rstdp_report.write_report(
@@ -87,7 +101,7 @@ def test_runs_of_the_other_sign_appear_as_an_ablation(tmp_path, monkeypatch, mod
 def test_every_task_adapts_with_its_own_sign(tmp_path, monkeypatch):
     signs = {}
 
-    def record_sign(env_id, name, settings, paths, work_dir, sign, episodes):
+    def record_sign(env_id, name, settings, paths, work_dir, sign, episodes, compute=True):
         signs[env_id] = sign
         return [{"before": [1.0, 2.0], "after": [2.0, 3.5], "best_episode": 1, "seconds": 1.0}]
 
