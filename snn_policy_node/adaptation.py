@@ -78,14 +78,17 @@ def play_training_episodes(
 class Population:
     """The state of a set of adaptation runs: current and best plastic weights, records."""
 
-    def __init__(self, models: list[DSQN], settings: list[dict], config: AdaptationConfig, task: DSQNTask):
+    def __init__(self, models: list[DSQN], settings: list[dict], config: AdaptationConfig, task: DSQNTask,
+                 amplitudes: list[tuple[float, float]] | None = None):
+        """``amplitudes``: (A+, A-) per model; by default each model's from its plastic weights."""
         if len(models) != len(settings):
             raise ValueError("one physics setting per model")
         self.template, self.settings, self.config, self.task = models[0], settings, config, task
         self.sign = task.sign if config.sign is None else config.sign
         self.weights = stacked_weights(models)
-        amplitudes = [weight_amplitudes(m.layers[config.layer].weight) for m in models]
-        self.a_plus, self.a_minus = (torch.tensor(a) for a in zip(*amplitudes))  # per model, from its weights
+        if amplitudes is None:
+            amplitudes = [weight_amplitudes(m.layers[config.layer].weight) for m in models]
+        self.a_plus, self.a_minus = (torch.tensor(a) for a in zip(*amplitudes))
         self.episode = 0
         self.results: list[AdaptationResult] = []
         self.best_weight = self.plastic.clone()
@@ -170,13 +173,14 @@ class Population:
 def adapt_population(
     models: list[DSQN], task: DSQNTask, settings: list[dict], config: AdaptationConfig = AdaptationConfig(),
     state_path: Path | None = None, save_every: int = 10, progress: bool = False,
+    amplitudes: list[tuple[float, float]] | None = None,
 ) -> list[AdaptationResult]:
     """Adapt run r = (``models[r]``, ``settings[r]``); every model ends holding its best weights.
 
     With ``state_path`` the population is saved every ``save_every`` episodes and resumed
     from there if the file exists.
     """
-    population = Population(models, settings, config, task)
+    population = Population(models, settings, config, task, amplitudes)
     if state_path is not None and state_path.exists():
         population.load(state_path)
     else:
@@ -213,6 +217,7 @@ def saved_timing(state_path: Path) -> dict:
             "timed_episodes": state["episode"] - int(state.get("timed_from", state["episode"]))}
 
 
-def adapt(model: DSQN, task: DSQNTask, parameters: dict, config: AdaptationConfig = AdaptationConfig()) -> AdaptationResult:
+def adapt(model: DSQN, task: DSQNTask, parameters: dict, config: AdaptationConfig = AdaptationConfig(),
+          amplitudes: tuple[float, float] | None = None) -> AdaptationResult:
     """Fine-tune one model in place with r-STDP; it ends holding the best weights found."""
-    return adapt_population([model], task, [parameters], config)[0]
+    return adapt_population([model], task, [parameters], config, amplitudes=amplitudes and [amplitudes])[0]

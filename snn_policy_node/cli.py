@@ -69,6 +69,7 @@ def _adapt_rstdp(args: argparse.Namespace) -> int:
 
     from .adaptation import AdaptationConfig, adapt
     from .model_io import load_model, save_model
+    from .rstdp import AMPLITUDES_KEY, model_amplitudes
     from .rstdp_report import profile_settings, stop_at
     from .tasks import task
 
@@ -86,13 +87,15 @@ def _adapt_rstdp(args: argparse.Namespace) -> int:
         setting = profile_settings(env_id, args.profile or "normal")[args.setting or 0]
     sign = task(env_id).sign if args.sign is None else args.sign
     config = AdaptationConfig(episodes=args.episodes, sign=sign, stop_at=stop_at(env_id))
-    result = adapt(model, task(env_id), setting, config)
+    amplitudes = model_amplitudes(model.layers[config.layer].weight, checkpoint.provenance)
+    result = adapt(model, task(env_id), setting, config, amplitudes)
     print(f"{env_id} under {setting}:")
     print(f"  mean return before r-STDP {result.before.mean():.2f}, after {result.after.mean():.2f} "
           f"(best weights after {result.best_episode} of {len(result.eval_means)} training episodes)")
     if args.out:
         provenance = {**checkpoint.provenance, "adapted": {"physics": setting, "sign": sign,
-                      "best_episode": result.best_episode, "eval_return_mean": float(result.after.mean())}}
+                      "best_episode": result.best_episode, "eval_return_mean": float(result.after.mean())},
+                      AMPLITUDES_KEY: list(amplitudes)}
         save_model(args.out, model, checkpoint.observation, checkpoint.action, provenance)
         print(f"  adapted model written to {args.out}")
     return 0

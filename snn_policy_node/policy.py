@@ -9,7 +9,7 @@ is applied whole, between two inferences.
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -19,7 +19,7 @@ from .checkpoint import Checkpoint
 from .conversion import SpikingActor
 from .dsqn import DSQN
 from .model_io import load_model
-from .rstdp import EligibilityTrace, synapse_spikes
+from .rstdp import EligibilityTrace, model_amplitudes, synapse_spikes
 from .tasks import TASKS
 
 # Energy per operation in 45 nm CMOS (Horowitz, ISSCC 2014), the usual basis of SNN energy
@@ -92,7 +92,8 @@ class Policy:
         env_id = self.checkpoint.provenance.get("env_id")
         if env_id not in TASKS:
             raise ValueError(f"no r-STDP parameters for a policy trained on {env_id!r}; known: {sorted(TASKS)}")
-        params = TASKS[env_id].rstdp.with_amplitudes_of(weight)  # Table 1, A+/A- from this model
+        a_plus, a_minus = model_amplitudes(weight, self.checkpoint.provenance)
+        params = replace(TASKS[env_id].rstdp, a_plus=a_plus, a_minus=a_minus)  # Table 1, A+/A- of this model
         return EligibilityTrace(params, weight.shape[1], weight.shape[0])
 
     @torch.no_grad()

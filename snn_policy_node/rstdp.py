@@ -46,6 +46,21 @@ def weight_amplitudes(weight: torch.Tensor) -> tuple[float, float]:
     return positive.mean().item(), negative.mean().abs().item()
 
 
+AMPLITUDES_KEY = "rstdp_amplitudes"  # provenance of an adapted checkpoint: [A+, A-] of the trained weights
+
+
+def model_amplitudes(weight: torch.Tensor, provenance: dict) -> tuple[float, float]:
+    """A+ and A- of a model: those its trained weights gave, recorded when it was adapted, so
+    that resuming from adapted weights learns at the same rate; else from ``weight``."""
+    if AMPLITUDES_KEY not in provenance:
+        return weight_amplitudes(weight)
+    recorded = provenance[AMPLITUDES_KEY]
+    if not (isinstance(recorded, list) and len(recorded) == 2
+            and all(isinstance(a, (int, float)) and math.isfinite(a) and a > 0 for a in recorded)):
+        raise ValueError(f"{AMPLITUDES_KEY} must be two positive numbers [A+, A-], got {recorded!r}")
+    return float(recorded[0]), float(recorded[1])
+
+
 def synapse_spikes(hidden_spikes: list[torch.Tensor], layer: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Pre- and postsynaptic spikes of weight layer ``layer`` (1 = hidden 1 -> hidden 2).
 

@@ -5,10 +5,10 @@ import pytest
 import torch
 
 from snn_policy_node.conversion import SpikingActor
-from snn_policy_node.model_io import load_model
+from snn_policy_node.model_io import load_model, save_model
 from snn_policy_node.policy import AC_ENERGY_J, MAC_ENERGY_J, Policy
 from snn_policy_node.checkpoint import Checkpoint
-from snn_policy_node.rstdp import EligibilityTrace, synapse_spikes
+from snn_policy_node.rstdp import AMPLITUDES_KEY, EligibilityTrace, synapse_spikes
 from snn_policy_node.specs import ActionSpec, ObservationEntry, ObservationSpec
 from snn_policy_node.tasks import TASKS
 
@@ -45,6 +45,16 @@ def test_plastic_policy_applies_dw_equal_to_r_times_its_trace():
     policy.apply_modulation(0.37)
     torch.testing.assert_close(policy.plastic_weight - before, 0.37 * reference.c)
     assert policy.trace.c.abs().sum() == 0  # a fresh trace for the next episode
+
+
+def test_a_plastic_policy_learns_with_the_amplitudes_its_checkpoint_records(tmp_path):
+    model, checkpoint = load_model(CARTPOLE)
+    path = tmp_path / "adapted.safetensors"
+    save_model(path, model, checkpoint.observation, checkpoint.action, {**checkpoint.provenance, AMPLITUDES_KEY: [0.5, 0.25]})
+    trace = Policy.load(path, plastic_layer=1).trace
+    assert (trace.a_plus.item(), trace.a_minus.item()) == (0.5, 0.25)
+    assert Policy.load(CARTPOLE, plastic_layer=1).trace.a_plus.item() == pytest.approx(
+        TASKS["CartPole-v0"].rstdp.with_amplitudes_of(model.layers[1].weight).a_plus)
 
 
 def test_plastic_weights_are_checked_before_they_replace_the_layer():

@@ -5,11 +5,13 @@ import torch
 
 from snn_policy_node.dsqn import DSQN
 from snn_policy_node.rstdp import (
+    AMPLITUDES_KEY,
     PAPER_PARAMS,
     EligibilityTrace,
     RSTDPParams,
     reward_shaping,
     synapse_spikes,
+    model_amplitudes,
     weight_amplitudes,
 )
 
@@ -105,6 +107,15 @@ def test_amplitudes_are_mean_positive_and_absolute_mean_negative_weight():
     assert (params.a_plus, params.a_minus) == (2.0, 3.0)
     with pytest.raises(ValueError):
         weight_amplitudes(torch.ones(2, 2))
+
+
+def test_amplitudes_recorded_at_adaptation_outlive_the_weights_they_came_from():
+    adapted = torch.tensor([[5.0, -1.0], [3.0, -1.0]])
+    assert model_amplitudes(adapted, {}) == (4.0, 1.0)
+    assert model_amplitudes(adapted, {AMPLITUDES_KEY: [2.0, 3.0]}) == (2.0, 3.0)
+    for bad in ([2.0], [2.0, -3.0], [2.0, float("nan")], "2 3", [2.0, "3"]):
+        with pytest.raises(ValueError, match="two positive numbers"):
+            model_amplitudes(adapted, {AMPLITUDES_KEY: bad})
 
 
 def test_reward_shaping_follows_eq_8_and_9():

@@ -31,7 +31,7 @@ from std_msgs.msg import Float32MultiArray, Float64MultiArray, String
 from std_srvs.srv import SetBool, Trigger
 
 from ..checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from ..rstdp import reward_shaping
+from ..rstdp import AMPLITUDES_KEY, model_amplitudes, reward_shaping
 from . import messages
 from .process import StartupError, end_process, run_node
 
@@ -65,6 +65,10 @@ class RSTDPService(Node):
         self.key = f"layers.{self.p['plastic_layer']}.weight"
         if self.key not in self.base.tensors:
             raise StartupError(f"{self.p['checkpoint']} has no plastic layer {self.key!r}")
+        try:
+            self.amplitudes = model_amplitudes(self.base.tensors[self.key], self.base.provenance)
+        except ValueError as error:
+            raise StartupError(f"{self.get_name()}: {error}") from None
         self.current = self.base.tensors[self.key].numpy().copy()
         self.best, self.best_return, self.best_episode = self.current.copy(), -math.inf, 0
         self.before = None
@@ -130,7 +134,8 @@ class RSTDPService(Node):
         for path, weight in zip(files, (self.current, self.best)):
             tensors = dict(self.base.tensors)
             tensors[self.key] = torch.from_numpy(weight)
-            provenance = {**self.base.provenance, "adaptation": state, "adapted_from": self.p["checkpoint"]}
+            provenance = {**self.base.provenance, "adaptation": state, "adapted_from": self.p["checkpoint"],
+                          AMPLITUDES_KEY: list(self.amplitudes)}
             save_checkpoint(path, replace(self.base, tensors=tensors, provenance=provenance))
 
     # protocol -------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from snn_policy_node.checkpoint import load_checkpoint
 from snn_policy_node.evaluation import evaluate
 from snn_policy_node.model_io import load_model
 from snn_policy_node.ros import messages
+from snn_policy_node.rstdp import weight_amplitudes
 from snn_policy_node.tasks import task
 
 pytestmark = pytest.mark.integration
@@ -66,6 +67,8 @@ def test_rstdp_in_the_graph_improves_a_randomized_cartpole_as_the_library_does(t
     best = load_checkpoint(adapted / "best.safetensors")
     np.testing.assert_array_equal(best.tensors["layers.1.weight"], model.layers[1].weight.detach())
     assert best.provenance["adaptation"]["best_return"] == after
+    trained = load_model(cartpole)[0].layers[1].weight
+    assert best.provenance["rstdp_amplitudes"] == list(weight_amplitudes(trained))  # the trained model's A+/A-
 
     # Restarted nodes pick the adapted weights up: the service republishes them, the policy takes them.
     plastic = probe.record(Float32MultiArray, messages.PLASTIC_WEIGHTS, messages.LATCHED_QOS)
