@@ -23,10 +23,13 @@ def _over_time(spikes: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     The T steps become rows of one matrix product per weight matrix; broadcasting T against a
     population's ``[runs, out, in]`` would copy every weight matrix once per step.
     """
-    steps, rows = spikes.shape[0], spikes.shape[-2]
-    lead = spikes.shape[1:-2]
-    stacked = spikes.movedim(0, -3).reshape(*lead, steps * rows, spikes.shape[-1]) @ weight.mT
-    return stacked.reshape(*lead, steps, rows, -1).movedim(-3, 0)
+    if spikes.dim() == 2:  # one observation without a batch axis
+        return _over_time(spikes.unsqueeze(1), weight).squeeze(1)
+    steps, rows, n_in = spikes.shape[0], spikes.shape[-2], spikes.shape[-1]
+    lead = torch.broadcast_shapes(spikes.shape[1:-2], weight.shape[:-2])
+    spikes = spikes.reshape(steps, *[1] * (len(lead) + 3 - spikes.dim()), *spikes.shape[1:])
+    stacked = spikes.expand(steps, *lead, rows, n_in).movedim(0, -3).reshape(*lead, steps * rows, n_in)
+    return (stacked @ weight.mT).reshape(*lead, steps, rows, weight.shape[-2]).movedim(-3, 0)
 
 
 @dataclass

@@ -101,3 +101,17 @@ def test_each_run_of_a_population_computes_exactly_what_its_model_computes_alone
             assert torch.equal(population.q_values[r], alone.q_values)
             for together, single in zip(population.spikes, alone.spikes):
                 assert torch.equal(together[:, r], single)
+
+
+def test_simulation_takes_an_empty_batch_a_single_observation_and_shared_observations():
+    from snn_policy_node.evaluation import stacked_weights
+
+    torch.manual_seed(0)
+    models = [DSQN(4, 2) for _ in range(3)]
+    assert models[0].simulate(torch.randn(0, 4)).q_values.shape == (0, 2)
+    obs = torch.randn(5, 4)
+    assert torch.equal(models[0].simulate(obs[0]).q_values, models[0].simulate(obs[:1]).q_values[0])
+    shared = models[0].simulate(obs, stacked_weights(models)).q_values  # every run sees the same observations
+    assert shared.shape == (3, 5, 2)
+    for r, model in enumerate(models):
+        assert torch.equal(shared[r], model.simulate(obs).q_values)
