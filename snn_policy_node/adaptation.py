@@ -41,6 +41,8 @@ class AdaptationConfig:
     stop_at: float | None = None  # a run stops once its evaluation mean reaches this (the best possible)
 
     def __post_init__(self):
+        if self.episodes < 1:
+            raise ValueError(f"r-STDP needs at least one training episode, got {self.episodes}")
         if set(self.eval_seeds) & set(self.train_seeds):
             raise ValueError("training seeds must be disjoint from evaluation seeds")
         if self.episodes > len(self.train_seeds):
@@ -88,6 +90,8 @@ class Population:
         self.weights = stacked_weights(models)
         if amplitudes is None:
             amplitudes = [weight_amplitudes(m.layers[config.layer].weight) for m in models]
+        if len(amplitudes) != len(models):
+            raise ValueError(f"one (A+, A-) per model: {len(amplitudes)} for {len(models)} models")
         self.a_plus, self.a_minus = (torch.tensor(a) for a in zip(*amplitudes))
         self.episode = 0
         self.results: list[AdaptationResult] = []
@@ -220,4 +224,4 @@ def saved_timing(state_path: Path) -> dict:
 def adapt(model: DSQN, task: DSQNTask, parameters: dict, config: AdaptationConfig = AdaptationConfig(),
           amplitudes: tuple[float, float] | None = None) -> AdaptationResult:
     """Fine-tune one model in place with r-STDP; it ends holding the best weights found."""
-    return adapt_population([model], task, [parameters], config, amplitudes=amplitudes and [amplitudes])[0]
+    return adapt_population([model], task, [parameters], config, amplitudes=None if amplitudes is None else [amplitudes])[0]

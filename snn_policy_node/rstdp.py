@@ -26,11 +26,6 @@ class RSTDPParams:
         if min(self.tau_plus, self.tau_minus, self.tau_c) <= 0:
             raise ValueError(f"time constants must be positive: {self}")
 
-    def with_amplitudes_of(self, weight: torch.Tensor) -> "RSTDPParams":
-        """A+ = mean positive weight, A- = |mean negative weight| of the plastic layer."""
-        a_plus, a_minus = weight_amplitudes(weight)
-        return replace(self, a_plus=a_plus, a_minus=a_minus)
-
 
 # Table 1 of paper 004 (A+ and A- come from each model's weights).
 PAPER_PARAMS = {
@@ -56,7 +51,7 @@ def model_amplitudes(weight: torch.Tensor, provenance: dict) -> tuple[float, flo
         return weight_amplitudes(weight)
     recorded = provenance[AMPLITUDES_KEY]
     if not (isinstance(recorded, list) and len(recorded) == 2
-            and all(isinstance(a, (int, float)) and math.isfinite(a) and a > 0 for a in recorded)):
+            and all(isinstance(a, (int, float)) and not isinstance(a, bool) and math.isfinite(a) and a > 0 for a in recorded)):
         raise ValueError(f"{AMPLITUDES_KEY} must be two positive numbers [A+, A-], got {recorded!r}")
     return float(recorded[0]), float(recorded[1])
 

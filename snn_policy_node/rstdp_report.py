@@ -21,6 +21,7 @@ from .atomic import atomic_path
 from .evaluation import ADAPT_SEEDS, EVAL_SEEDS, HELDOUT_SEEDS, evaluate
 from .model_io import load_model
 from .results import write_results
+from .rstdp import model_amplitudes
 from .tasks import task
 
 SETTINGS_PER_PROFILE = 10
@@ -45,32 +46,49 @@ def stop_at(env_id: str) -> float | None:
     return 200.0 if env_id == "CartPole-v0" else None
 
 
+def population_files(work_dir: Path, env_id: str, name: str, sign: float) -> tuple[Path, Path]:
+    """A population's finished runs (JSON) and its saved state while it runs."""
+    stem = f"{env_id}-{name}-sign{sign:+g}"
+    return work_dir / f"{stem}.json", work_dir / f"{stem}.state.pt"
+
+
 def run_cells(env_id: str, name: str, settings: list[dict], models: list[Path], work_dir: Path,
               sign: float, episodes: int, compute: bool = True) -> list[dict] | None:
     """Adapt every model under every setting as one population; resume from ``work_dir``.
 
     Every run's trained and selected weights are also scored on the held-out seeds. With
     ``compute`` false a population that has not finished is left alone and None returned."""
-    path = work_dir / f"{env_id}-{name}-sign{sign:+g}.json"
-    state_path = work_dir / f"{env_id}-{name}-sign{sign:+g}.state.pt"
+    path, state_path = population_files(work_dir, env_id, name, sign)
     config = AdaptationConfig(episodes=episodes, sign=sign, stop_at=stop_at(env_id))
-    if not (compute or path.exists()):
+    if path.exists():
+        cells = json.loads(path.read_text())
+        check_cells(path, cells, models, settings, episodes)
+    elif compute:
+        cells = adapt_cells(env_id, settings, models, state_path, config)
+    else:
         return None
-    cells = json.loads(path.read_text()) if path.exists() else adapt_cells(env_id, settings, models, state_path, config)
     if "heldout_after" not in cells[0]:
         trained, selected = saved_population_returns(
             [load_model(c["model"])[0] for c in cells], task(env_id), [c["setting"] for c in cells], state_path,
             HELDOUT_SEEDS, config.layer)
         for cell, before, after in zip(cells, trained, selected):
             cell.update(heldout_before=before.tolist(), heldout_after=after.tolist())
-    with atomic_path(path) as temporary:
-        temporary.write_text(json.dumps(cells))
+        with atomic_path(path) as temporary:
+            temporary.write_text(json.dumps(cells))
     return cells
+
+
+def check_cells(path: Path, cells: list[dict], models: list[Path], settings: list[dict], episodes: int) -> None:
+    """Finished runs are reused only for the same models, settings and episode budget."""
+    runs = [(str(m), s) for m in models for s in settings]
+    if [(c["model"], c["setting"]) for c in cells] != runs or cells[0]["max_episodes"] != episodes:
+        raise ValueError(f"{path} holds other runs (models, settings or --episodes differ from this report's); "
+                         "give another --work-dir")
 
 
 def progress(env_id: str, name: str, work_dir: Path, sign: float) -> str:
     """How far an unfinished population got, from its saved state."""
-    state_path = work_dir / f"{env_id}-{name}-sign{sign:+g}.state.pt"
+    state_path = population_files(work_dir, env_id, name, sign)[1]
     if not state_path.exists():
         return "not started"
     return f"{saved_timing(state_path)['episodes']} training episodes done (saved every 10)"
@@ -81,9 +99,11 @@ def adapt_cells(env_id: str, settings: list[dict], models: list[Path], state_pat
     """One cell per (model, setting): returns on the evaluation seeds before and after r-STDP."""
     state_path.parent.mkdir(parents=True, exist_ok=True)
     runs = [(m, k) for m in range(len(models)) for k in range(len(settings))]
-    population = [load_model(models[m])[0] for m, _ in runs]
+    loaded = [load_model(models[m]) for m, _ in runs]
+    population = [model for model, _ in loaded]
+    amplitudes = [model_amplitudes(model.layers[config.layer].weight, checkpoint.provenance) for model, checkpoint in loaded]
     results = adapt_population(population, task(env_id), [settings[k] for _, k in runs], config,
-                               state_path=state_path, progress=True)
+                               state_path=state_path, progress=True, amplitudes=amplitudes)
     timing = saved_timing(state_path)
     cells = [
         {
@@ -97,6 +117,7 @@ def adapt_cells(env_id: str, settings: list[dict], models: list[Path], state_pat
             "seconds": timing["seconds"] / len(runs),
             "timed_episodes": timing["timed_episodes"],
             "episodes": timing["episodes"],
+            "max_episodes": config.episodes,
         }
         for (m, k), r in zip(runs, results)
     ]
@@ -386,6 +407,12 @@ def write_report(models: dict[str, list[Path]], profiles: list[str], work_dir: P
     ``work_dir`` are summarised as an ablation. ``sweep_parameters`` None sweeps every parameter
     of a task; a list sweeps those of them that the task has. ``finished_only`` reports the
     populations that have finished and lists the others with their progress."""
+    if sweep_parameters is not None:
+        known = {name for env_id in models for name in DEFAULTS[env_id]}
+        if unknown := set(sweep_parameters) - known:
+            raise ValueError(f"{sorted(unknown)} are no parameters of {list(models)}")
+        if not sweep_points:
+            raise ValueError("sweep parameters were named, but there are no sweep points")
     results, sweeps, ablation, signs, pending = {}, {}, {}, {}, []
 
     def cells_of(env_id: str, name: str, settings: list[dict]) -> list[dict] | None:
@@ -409,8 +436,7 @@ def write_report(models: dict[str, list[Path]], profiles: list[str], work_dir: P
                     if (cells := cells_of(env_id, profile, profile_settings(env_id, profile))) is not None}
         if finished:
             results[env_id] = {profile: summarise(default, cells, heldout_default) for profile, cells in finished.items()}
-        env_sign = signs[env_id]
-        other = {profile: work_dir / f"{env_id}-{profile}-sign{-env_sign:+g}.json" for profile in profiles}
+        other = {profile: population_files(work_dir, env_id, profile, -signs[env_id])[0] for profile in profiles}
         ablation[env_id] = {profile: summarise(default, json.loads(path.read_text()), heldout_default)
                             for profile, path in other.items() if path.exists()}
     report = {

@@ -131,3 +131,17 @@ def test_a_saved_population_replays_its_trained_and_selected_weights(tmp_path):
     for result, before, after in zip(results, trained, selected):
         np.testing.assert_array_equal(before, result.before)
         np.testing.assert_array_equal(after, result.after)
+
+
+def test_adaptation_takes_the_task_sign_unless_told_and_needs_an_episode():
+    from snn_policy_node.adaptation import Population
+    from snn_policy_node.tasks import task
+
+    for env_id in ("CartPole-v0", "Acrobot-v1"):
+        spec = task(env_id)
+        model = DSQN(**spec.dsqn)
+        assert Population([model], [{}], AdaptationConfig(), spec).sign == spec.sign
+        assert Population([model], [{}], AdaptationConfig(sign=-spec.sign), spec).sign == -spec.sign
+    assert task("CartPole-v0").sign == -1.0 and task("Acrobot-v1").sign == 1.0
+    with pytest.raises(ValueError, match="at least one training episode"):
+        AdaptationConfig(episodes=0)

@@ -1,3 +1,4 @@
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -8,7 +9,7 @@ from snn_policy_node.conversion import SpikingActor
 from snn_policy_node.model_io import load_model, save_model
 from snn_policy_node.policy import AC_ENERGY_J, MAC_ENERGY_J, Policy
 from snn_policy_node.checkpoint import Checkpoint
-from snn_policy_node.rstdp import AMPLITUDES_KEY, EligibilityTrace, synapse_spikes
+from snn_policy_node.rstdp import AMPLITUDES_KEY, EligibilityTrace, synapse_spikes, weight_amplitudes
 from snn_policy_node.specs import ActionSpec, ObservationEntry, ObservationSpec
 from snn_policy_node.tasks import TASKS
 
@@ -32,7 +33,8 @@ def test_dsqn_policy_commands_the_row_of_the_best_q_value_and_counts_its_cost():
 def test_plastic_policy_applies_dw_equal_to_r_times_its_trace():
     policy = Policy.load(CARTPOLE, plastic_layer=1)
     model, checkpoint = load_model(CARTPOLE)
-    params = TASKS["CartPole-v0"].rstdp.with_amplitudes_of(model.layers[1].weight)
+    a_plus, a_minus = weight_amplitudes(model.layers[1].weight)
+    params = replace(TASKS["CartPole-v0"].rstdp, a_plus=a_plus, a_minus=a_minus)
     reference = EligibilityTrace(params, 64, 64)
     rng = np.random.default_rng(1)
     for _ in range(20):
@@ -54,7 +56,10 @@ def test_a_plastic_policy_learns_with_the_amplitudes_its_checkpoint_records(tmp_
     trace = Policy.load(path, plastic_layer=1).trace
     assert (trace.a_plus.item(), trace.a_minus.item()) == (0.5, 0.25)
     assert Policy.load(CARTPOLE, plastic_layer=1).trace.a_plus.item() == pytest.approx(
-        TASKS["CartPole-v0"].rstdp.with_amplitudes_of(model.layers[1].weight).a_plus)
+        weight_amplitudes(model.layers[1].weight)[0])
+    save_model(path, model, checkpoint.observation, checkpoint.action, {**checkpoint.provenance, AMPLITUDES_KEY: [0.5]})
+    with pytest.raises(ValueError, match="two positive numbers"):
+        Policy.load(path, plastic_layer=1)
 
 
 def test_plastic_weights_are_checked_before_they_replace_the_layer():

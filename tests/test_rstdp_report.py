@@ -76,13 +76,28 @@ def test_a_finished_only_report_runs_nothing_and_lists_what_has_not_finished(tmp
     assert "## Not finished yet" in text and "- CartPole-v0 extreme: not started" in text
 
 
-def test_a_report_can_sweep_some_parameters_only(tmp_path, monkeypatch, model_path):
+def test_a_report_can_sweep_some_parameters_only(tmp_path, model_path):
+    args = dict(work_dir=tmp_path / "work", out_dir=tmp_path / "out", sign=1.0, episodes=1,
+                command="snn-robot report rstdp", sweep_points=1)
+    report = rstdp_report.write_report({"CartPole-v0": [model_path]}, profiles=[], sweep_parameters=["masspole"], **args)
+    assert list(report["sweeps"]["CartPole-v0"]) == ["masspole"] and report["results"] == {}
+    assert [p.name for p in (tmp_path / "work").glob("*.json")] == ["CartPole-v0-sweep-masspole-sign+1.json"]
+    with pytest.raises(ValueError, match=r"\['link_moi'\] are no parameters"):
+        rstdp_report.write_report({"CartPole-v0": [model_path]}, profiles=[], sweep_parameters=["link_moi"], **args)
+
+
+def test_finished_runs_are_reused_only_for_the_same_runs(tmp_path, monkeypatch, model_path):
     monkeypatch.setattr(rstdp_report, "SETTINGS_PER_PROFILE", 1)
-    report = rstdp_report.write_report(
-        {"CartPole-v0": [model_path]}, profiles=["normal"], work_dir=tmp_path / "work", out_dir=tmp_path / "out",
-        sign=1.0, episodes=1, command="snn-robot report rstdp", sweep_points=1, sweep_parameters=["masspole"])
-    assert list(report["sweeps"]["CartPole-v0"]) == ["masspole"]
-    assert sorted(p.name for p in (tmp_path / "work").glob("*sweep*.json")) == ["CartPole-v0-sweep-masspole-sign+1.json"]
+    args = dict(profiles=["normal"], work_dir=tmp_path / "work", out_dir=tmp_path / "out", sign=1.0,
+                command="snn-robot report rstdp")
+    rstdp_report.write_report({"CartPole-v0": [model_path]}, episodes=1, **args)
+    written = (tmp_path / "work" / "CartPole-v0-normal-sign+1.json").read_text()
+    with pytest.raises(ValueError, match="holds other runs"):
+        rstdp_report.write_report({"CartPole-v0": [model_path]}, episodes=2, **args)
+    monkeypatch.setattr(rstdp_report, "SETTINGS_PER_PROFILE", 2)
+    with pytest.raises(ValueError, match="holds other runs"):
+        rstdp_report.write_report({"CartPole-v0": [model_path]}, episodes=1, **args)
+    assert (tmp_path / "work" / "CartPole-v0-normal-sign+1.json").read_text() == written
 
 
 def test_runs_of_the_other_sign_appear_as_an_ablation(tmp_path, monkeypatch, model_path):
