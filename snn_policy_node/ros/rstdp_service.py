@@ -32,6 +32,7 @@ from std_srvs.srv import SetBool, Trigger
 
 from ..checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from ..rstdp import AMPLITUDES_KEY, model_amplitudes, reward_shaping
+from ..tasks import TASKS
 from . import messages
 from .process import StartupError, end_process, run_node
 
@@ -39,8 +40,10 @@ PARAMETERS = {
     "checkpoint": ("", "the policy's checkpoint: the weights adaptation starts from"),
     "plastic_layer": (1, "DSQN weight layer that learns (as the policy node's plastic_layer)"),
     "adapted_dir": ("", "directory for current.safetensors and best.safetensors; empty: nothing saved"),
-    "shaping": ("cartpole", "reward shaping of the episode return: cartpole (eq. 8) or acrobot (eq. 9)"),
-    "sign": (1.0, "dw = sign * r * c; eq. 7 has +1"),
+    "shaping": ("", "reward shaping of the episode return: cartpole (eq. 8) or acrobot (eq. 9); empty: the "
+                "checkpoint's task's"),
+    "sign": (0.0, "dw = sign * r * c (eq. 7 has +1); 0: the checkpoint's task's (CartPole -1 as the authors' code, "
+             "Acrobot +1)"),
     "train_episodes": (250, "training episodes at most"),
     "eval_episodes": (100, "episodes per evaluation block (the bridge's evaluation seeds)"),
     "stop_at": (math.nan, "stop once the best evaluation mean reaches this; NaN: never"),
@@ -59,6 +62,7 @@ class RSTDPService(Node):
         self.p = {key: self.get_parameter(key).value for key in PARAMETERS}
         try:
             self.base = load_checkpoint(self.p["checkpoint"])
+            self._take_task_defaults(self.base.provenance.get("env_id"))
             self.shaping = reward_shaping(self.p["shaping"])
         except (CheckpointError, ValueError) as error:
             raise StartupError(f"{self.get_name()}: {error}") from None
@@ -124,6 +128,15 @@ class RSTDPService(Node):
         self.before = state.get("before")
         self.train_count = current.provenance.get("adaptation", {}).get("train_episodes", 0)
         self.get_logger().info(f"resumed adaptation after {self.train_count} training episodes from {files[0].parent}")
+
+    def _take_task_defaults(self, env_id: str | None) -> None:
+        """An empty shaping and a zero sign become those of the task the checkpoint was trained on."""
+        if self.p["shaping"] and self.p["sign"]:
+            return
+        if env_id not in TASKS:
+            raise ValueError(f"the checkpoint names no task with r-STDP defaults ({env_id!r}); set shaping and sign")
+        self.p["shaping"] = self.p["shaping"] or TASKS[env_id].shaping
+        self.p["sign"] = self.p["sign"] or TASKS[env_id].sign
 
     def save(self) -> None:
         files = self._files()

@@ -15,7 +15,8 @@ pytestmark = pytest.mark.integration
 
 
 def test_disabled_learning_sends_no_modulation_until_enabled(nodes, probe, cartpole):
-    nodes("rstdp_service", "rstdp_service", checkpoint=str(cartpole), drive_episodes=False, sign=-1.0)
+    """Also: without shaping and sign the service takes the checkpoint's task's (CartPole: eq. 8, -1)."""
+    nodes("rstdp_service", "rstdp_service", checkpoint=str(cartpole), drive_episodes=False)
     modulations = probe.record(Float64MultiArray, messages.MODULATION, messages.EVENT_QOS)
     episodes = probe.publisher(String, messages.EPISODE, messages.EVENT_QOS)
     probe.wait_for(lambda: episodes.get_subscription_count() > 0, what="the service's episode subscription")
