@@ -67,7 +67,7 @@ def test_surrogate_gradient_is_the_fast_sigmoid_of_scale_100():
     torch.testing.assert_close(current.grad, expected)
 
 
-@pytest.mark.parametrize("shape", [(8, 5, 32), (8, 1, 64)])
+@pytest.mark.parametrize("shape", [(8, 5, 32), (8, 1, 64), (3, 40, 256)])  # both hard-reset paths
 def test_inference_path_of_the_lif_neuron_equals_the_training_path(shape):
     torch.manual_seed(0)
     currents = torch.randn(*shape, requires_grad=True)
