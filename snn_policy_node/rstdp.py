@@ -6,7 +6,7 @@ weight ``w[i, j]`` of a ``torch.nn.Linear`` layer matches ``c[i, j]``.
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import torch
 

@@ -436,9 +436,10 @@ def write_report(models: dict[str, list[Path]], profiles: list[str], work_dir: P
                     if (cells := cells_of(env_id, profile, profile_settings(env_id, profile))) is not None}
         if finished:
             results[env_id] = {profile: summarise(default, cells, heldout_default) for profile, cells in finished.items()}
-        other = {profile: population_files(work_dir, env_id, profile, -signs[env_id])[0] for profile in profiles}
-        ablation[env_id] = {profile: summarise(default, json.loads(path.read_text()), heldout_default)
-                            for profile, path in other.items() if path.exists()}
+        other_sign = {profile: run_cells(env_id, profile, profile_settings(env_id, profile), paths, work_dir,
+                                         -signs[env_id], episodes, compute=False) for profile in profiles}
+        ablation[env_id] = {profile: summarise(default, cells, heldout_default)
+                            for profile, cells in other_sign.items() if cells is not None}
     report = {
         "command": command,
         "cpu_cores": os.cpu_count(),
