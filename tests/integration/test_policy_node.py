@@ -65,7 +65,11 @@ def test_joint_order_and_extra_joints_give_the_same_actions(policy_node, probe, 
 def test_malformed_input_never_crashes_the_node_nor_yields_a_bad_command(policy_node, probe):
     node, states, commands = policy_node
     diagnostics = probe.record(DiagnosticArray, "/diagnostics", 10)
+    # reports are volatile: one received means the next, those on the faults, cannot be missed
+    probe.wait_for(lambda: len(diagnostics) > 0, timeout=10, what="a first /diagnostics report")
     names = ["cart_slider", "pole_hinge"]
+    # an answer means the node's reader has matched our writer: a best-effort burst sent before that is lost
+    ask(probe, states, commands, joint_state(names, [0.0, 0.05], [0.0, 0.0]))
     bad = [
         joint_state(names, [math.nan, 0.0]),
         joint_state(names, [0.0, math.inf], [0.0, -math.inf]),
