@@ -140,6 +140,12 @@ def _device(name: str) -> str:
     return name
 
 
+def _add_compute_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--threads`` and ``--device``, for the commands that train on torch."""
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (a GPU where there is one)")
+
+
 def _train_td3bc(args: argparse.Namespace) -> int:
     import torch
 
@@ -290,8 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
     td3bc.add_argument("--eval-episodes", type=int, default=10, help="episodes per evaluation (seeds 0..)")
     td3bc.add_argument("--out", default=None, help="output folder (default: runs/td3bc/DATASET/ACTIVATION-seedS)")
     td3bc.add_argument("--minari-root", default="runs/data/minari", help="where the Minari datasets are")
-    td3bc.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    td3bc.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (a GPU where there is one)")
+    _add_compute_arguments(td3bc)
     td3bc.set_defaults(run=_train_td3bc)
 
     adapt = commands.add_parser("adapt", help="adapt a trained policy online (see adapt rstdp --help)")
@@ -387,8 +392,7 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--dataset-steps", type=int, default=200_000, help="transitions per rolled-out dataset")
     generate.add_argument("--out", default=None, help="run folder (default: runs/data/ENV/seedS)")
     generate.add_argument("--minari-root", default="runs/data/minari", help="where the Minari datasets are written")
-    generate.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    generate.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (a GPU where there is one)")
+    _add_compute_arguments(generate)
     generate.set_defaults(run=_data_generate)
 
     bench = commands.add_parser("bench", help="benchmarks that print figures (see bench loop --help)")
