@@ -91,8 +91,13 @@ class Probe:
         self.received: dict[str, list] = defaultdict(list)
         self.executor = SingleThreadedExecutor()
         self.executor.add_node(self.node)
-        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self.spinning = True
+        self.thread = threading.Thread(target=self._spin, daemon=True)
         self.thread.start()
+
+    def _spin(self) -> None:
+        while self.spinning:
+            self.executor.spin_once(timeout_sec=0.05)
 
     def record(self, message_type, topic: str, qos) -> list:
         messages = self.received[topic]
@@ -119,6 +124,12 @@ class Probe:
         return future.result()
 
     def close(self) -> None:
+        """Stop the spinning thread before tearing down what it spins: rclpy's
+        ``Executor.shutdown`` does not wait for another thread's ``spin``."""
+        self.spinning = False
+        self.thread.join(timeout=5)
+        if self.thread.is_alive():
+            raise AssertionError("the probe's executor thread did not stop")
         self.executor.shutdown()
         self.node.destroy_node()
 

@@ -27,9 +27,12 @@ pytestmark = pytest.mark.integration
 
 def test_a_full_episode_in_lockstep_matches_the_library(nodes, probe, cartpole):
     episodes = probe.record(String, messages.EPISODE, messages.EVENT_QOS)
-    nodes("snn_policy_node", "policy", checkpoint=str(cartpole))
+    policy = nodes("snn_policy_node", "policy", checkpoint=str(cartpole))
     bridge = nodes("sim_bridge", "sim_bridge", env_id="CartPole-v0", max_episodes=2,
                    randomization_profile="extreme", randomization_seed=3, randomize_every_episode=True)
+    # the first test of a fresh environment pays both processes' cold imports: not part of the episodes' time
+    policy.wait_for_output("loaded dsqn", timeout=120)
+    bridge.wait_for_output("CartPole-v0 (lockstep)", timeout=120)
     probe.wait_for(lambda: len(episodes) == 2, timeout=60, what="two episodes")
     assert bridge.process.wait(10) == 0
     model, _ = load_model(cartpole)
