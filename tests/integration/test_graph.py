@@ -28,10 +28,16 @@ pytestmark = pytest.mark.integration
 def test_a_full_episode_in_lockstep_matches_the_library(nodes, probe, cartpole):
     episodes = probe.record(String, messages.EPISODE, messages.EVENT_QOS)
     policy = nodes("snn_policy_node", "policy", checkpoint=str(cartpole))
+    # the first test of a fresh environment pays the nodes' cold imports and first inference: a first
+    # answer slower than the bridge's action_timeout gets the first state answered twice (commands carry
+    # no stamp to tell), which the bridge takes as two steps; warm the policy before the bridge starts
+    policy.wait_for_output("loaded dsqn", timeout=120)
+    commands = probe.record(Float64MultiArray, messages.COMMANDS, messages.COMMAND_QOS)
+    states = probe.publisher(JointState, messages.JOINT_STATES, messages.SENSOR_QOS)
+    warm = JointState(name=["cart_slider", "pole_hinge"], position=[0.0, 0.0], velocity=[0.0, 0.0])
+    probe.wait_for(lambda: states.publish(warm) or commands, timeout=60, what="the policy's first answer")
     bridge = nodes("sim_bridge", "sim_bridge", env_id="CartPole-v0", max_episodes=2,
                    randomization_profile="extreme", randomization_seed=3, randomize_every_episode=True)
-    # the first test of a fresh environment pays both processes' cold imports: not part of the episodes' time
-    policy.wait_for_output("loaded dsqn", timeout=120)
     bridge.wait_for_output("CartPole-v0 (lockstep)", timeout=120)
     probe.wait_for(lambda: len(episodes) == 2, timeout=60, what="two episodes")
     assert bridge.process.wait(10) == 0
