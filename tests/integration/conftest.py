@@ -15,6 +15,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
@@ -113,6 +114,21 @@ class Probe:
             if time.monotonic() > deadline:
                 raise AssertionError(f"timed out after {timeout} s waiting for {what}")
             time.sleep(0.02)
+
+    def ask(self, states, commands: list, message) -> np.ndarray:
+        """Publish one joint state on ``states`` and return the command recorded in ``commands``
+        for it (re-sent if lost: the sensor QoS is best effort)."""
+        count = len(commands)
+        for _ in range(5):
+            states.publish(message)
+            try:
+                self.wait_for(lambda: len(commands) > count, timeout=2.0, what="a command")
+                break
+            except AssertionError:
+                continue
+        self.wait_for(lambda: len(commands) > count, timeout=0.1, what="the policy's answer")
+        time.sleep(0.05)  # answers to a re-sent message are identical: take the newest
+        return np.array(commands[-1].data)
 
     def call(self, service_type, name: str, request, timeout: float = 10.0):
         """A service's response (the probe's spinning thread completes the call)."""

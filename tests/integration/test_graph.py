@@ -34,8 +34,7 @@ def test_a_full_episode_in_lockstep_matches_the_library(nodes, probe, cartpole):
     policy.wait_for_output("loaded dsqn", timeout=120)
     commands = probe.record(Float64MultiArray, messages.COMMANDS, messages.COMMAND_QOS)
     states = probe.publisher(JointState, messages.JOINT_STATES, messages.SENSOR_QOS)
-    warm = JointState(name=["cart_slider", "pole_hinge"], position=[0.0, 0.0], velocity=[0.0, 0.0])
-    probe.wait_for(lambda: states.publish(warm) or commands, timeout=60, what="the policy's first answer")
+    probe.ask(states, commands, JointState(name=["cart_slider", "pole_hinge"], position=[0.0, 0.0], velocity=[0.0, 0.0]))
     bridge = nodes("sim_bridge", "sim_bridge", env_id="CartPole-v0", max_episodes=2,
                    randomization_profile="extreme", randomization_seed=3, randomize_every_episode=True)
     bridge.wait_for_output("CartPole-v0 (lockstep)", timeout=120)

@@ -33,21 +33,6 @@ def policy_node(nodes, probe, cartpole):
     return node, states, commands
 
 
-def ask(probe, states, commands, message) -> np.ndarray:
-    """Publish one joint state and return the command it gets (re-sent if lost: the sensor QoS is best effort)."""
-    count = len(commands)
-    for _ in range(5):
-        states.publish(message)
-        try:
-            probe.wait_for(lambda: len(commands) > count, timeout=2.0, what="a command")
-            break
-        except AssertionError:
-            continue
-    probe.wait_for(lambda: len(commands) > count, timeout=0.1, what="the policy's answer")
-    time.sleep(0.05)  # answers to a re-sent message are identical: take the newest
-    return np.array(commands[-1].data)
-
-
 def test_joint_order_and_extra_joints_give_the_same_actions(policy_node, probe, cartpole):
     _, states, commands = policy_node
     policy = Policy.load(cartpole)
@@ -55,8 +40,8 @@ def test_joint_order_and_extra_joints_give_the_same_actions(policy_node, probe, 
     for _ in range(12):
         x, x_dot, theta, theta_dot = rng.uniform(-0.2, 0.2, 4)
         expected = policy.act(np.array([x, x_dot, theta, theta_dot])).command
-        canonical = ask(probe, states, commands, joint_state(["cart_slider", "pole_hinge"], [x, theta], [x_dot, theta_dot]))
-        shuffled = ask(probe, states, commands, joint_state(
+        canonical = probe.ask(states, commands, joint_state(["cart_slider", "pole_hinge"], [x, theta], [x_dot, theta_dot]))
+        shuffled = probe.ask(states, commands, joint_state(
             ["wheel", "pole_hinge", "camera_tilt", "cart_slider"], [9.0, theta, -3.0, x], [1.0, theta_dot, 2.0, x_dot]))
         np.testing.assert_array_equal(canonical, expected)
         np.testing.assert_array_equal(shuffled, expected)
@@ -69,7 +54,7 @@ def test_malformed_input_never_crashes_the_node_nor_yields_a_bad_command(policy_
     probe.wait_for(lambda: len(diagnostics) > 0, timeout=10, what="a first /diagnostics report")
     names = ["cart_slider", "pole_hinge"]
     # an answer means the node's reader has matched our writer: a best-effort burst sent before that is lost
-    ask(probe, states, commands, joint_state(names, [0.0, 0.05], [0.0, 0.0]))
+    probe.ask(states, commands, joint_state(names, [0.0, 0.05], [0.0, 0.0]))
     bad = [
         joint_state(names, [math.nan, 0.0]),
         joint_state(names, [0.0, math.inf], [0.0, -math.inf]),
@@ -87,7 +72,7 @@ def test_malformed_input_never_crashes_the_node_nor_yields_a_bad_command(policy_
         states.publish(bad[k % len(bad)] if k % 2 else joint_state(names, [0.01 * (k % 7), 0.0]))
     time.sleep(1.0)
     assert node.alive(), node.output
-    valid = ask(probe, states, commands, joint_state(names, [0.0, 0.05], [0.0, 0.0]))
+    valid = probe.ask(states, commands, joint_state(names, [0.0, 0.05], [0.0, 0.0]))
     assert valid.tolist() in ([-10.0], [10.0])
     sent = [np.array(c.data) for c in commands]
     assert sent and all(c.shape == (1,) and np.isfinite(c).all() and abs(c[0]) == 10.0 for c in sent)
@@ -212,7 +197,7 @@ def test_lifecycle_cleanup_removes_what_configure_made(ros, cartpole):
 @pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGTERM])
 def test_the_node_exits_cleanly_on_a_signal_while_driven(policy_node, probe, signal_number):
     node, states, commands = policy_node
-    ask(probe, states, commands, joint_state(["cart_slider", "pole_hinge"], [0.0, 0.01]))
+    probe.ask(states, commands, joint_state(["cart_slider", "pole_hinge"], [0.0, 0.01]))
     for _ in range(20):  # keep callbacks coming while the signal arrives
         states.publish(joint_state(["cart_slider", "pole_hinge"], [0.0, 0.01]))
     node.process.send_signal(signal_number)
