@@ -37,7 +37,7 @@ class TD3BCConfig:
     levels: int = 4  # QCFS L
     eval_every: int = 5_000
     eval_episodes: int = 10
-    checkpoint_every: int = 50_000
+    checkpoint_every: int = 10_000  # a killed run loses at most this many steps
 
 
 LOG_HEADER = "step,return_mean,return_std,normalised_score,critic_loss,seconds"
@@ -90,7 +90,7 @@ def train_td3bc(config: TD3BCConfig, out: Path, progress: bool = True, device: s
     step, started = 0, time.time()
     if state_file.exists():
         state = torch.load(state_file, weights_only=True, map_location="cpu")  # tensors and numbers: no code runs
-        if {**state["config"], "steps": config.steps} != asdict(config):  # only a longer or shorter run may resume
+        if {**state["config"], **_resumable(config)} != asdict(config):
             raise ValueError(f"{out} holds a run with other settings: {state['config']}")
         agent.load_state_dict(state["agent"])
         agent.set_random_state(state)
@@ -126,6 +126,11 @@ def train_td3bc(config: TD3BCConfig, out: Path, progress: bool = True, device: s
         scores = evaluate_variants(None, out / "actor.pt", env_id, config.eval_episodes)
         (out / "card.md").write_text(actor_card(config, env_id, scores, time.time() - started))
     return {"env_id": env_id, **last}
+
+
+def _resumable(config: TD3BCConfig) -> dict:
+    """The settings a run may change when it resumes: its length and how often it checkpoints."""
+    return {"steps": config.steps, "checkpoint_every": config.checkpoint_every}
 
 
 def _evaluation_of(row: str) -> dict:
