@@ -2,11 +2,16 @@
 
 Publishes ``/joint_states`` (the robot's joint names, sim-time stamps), ``/odom`` for a
 floating base (same stamps; twist in the body frame), ``/clock``, ``/reward`` per step and
-one JSON record per episode on ``/episode``; obeys Float64MultiArray commands. Two modes:
+one JSON record per episode on ``/episode``; obeys Float64MultiArray commands, or with
+``command_format`` ``joint_state`` JointState efforts by joint name, stamped with the state
+they answer. Two modes:
 
 - ``lockstep``: one environment step per command, deterministic, for evaluation. While no
   command comes, the current joint state is re-sent every ``action_timeout`` seconds, so a
-  policy that restarts picks the episode up again.
+  policy that restarts picks the episode up again. Stamped commands are matched to the
+  state they answer: an answer to a state already stepped past (a re-sent state answered
+  twice) is dropped. Unstamped ones cannot be told apart, so there a policy slower than
+  ``action_timeout`` gets a step taken on each of its answers.
 - ``realtime``: steps at ``rate_hz`` holding the last command; after ``action_timeout``
   without one the robot gets the idle command (zero force; CartPole, which can only push,
   pushes left). Late ticks are counted.
@@ -51,7 +56,10 @@ PARAMETERS = {
     "action_timeout": (0.5, "seconds without a command before re-sending the state (lockstep) or idling (realtime)"),
     "joint_states_topic": (messages.JOINT_STATES, "sensor_msgs/JointState output"),
     "odometry_topic": (messages.ODOMETRY, "nav_msgs/Odometry output of a floating base (the model's first free joint)"),
-    "command_topic": (messages.COMMANDS, "std_msgs/Float64MultiArray input, one value per commanded joint"),
+    "command_topic": (messages.COMMANDS, "command input, one value per commanded joint"),
+    "command_format": ("float64_multiarray", "'float64_multiarray' (values in the commanded joints' order) or "
+                       "'joint_state' (JointState efforts by joint name, stamped with the state they answer: "
+                       "lockstep then steps only on the answer to the state it waits on)"),
     "randomization_profile": ("", "profile name in the randomization file (e.g. normal, extreme); empty: default physics"),
     "randomization_file": ("", "YAML randomization file; empty: the packaged paper_004.yaml"),
     "randomization_seed": (0, "seed of the physics draws"),
@@ -72,6 +80,8 @@ class SimBridge(Node):
         p = {key: self.get_parameter(key).value for key in PARAMETERS}
         if p["mode"] not in ("lockstep", "realtime"):
             raise StartupError(f"mode must be 'lockstep' or 'realtime', got {p['mode']!r}")
+        if p["command_format"] not in ("float64_multiarray", "joint_state"):
+            raise StartupError(f"command_format must be 'float64_multiarray' or 'joint_state', got {p['command_format']!r}")
         self.p = p
         self.env = self._make_env(p)
         self.robot = robot_for(self.env)
@@ -86,6 +96,8 @@ class SimBridge(Node):
         self.last_command, self.last_command_time = None, None
         self.faults = 0
         self.missed_deadlines = 0
+        self.late_commands = 0  # lockstep: answers to a state already stepped past
+        self.state_stamp = None  # nanoseconds of the newest joint state sent
 
         self.joint_publisher = self.create_publisher(JointState, p["joint_states_topic"], messages.SENSOR_QOS)
         self.clock_publisher = self.create_publisher(Clock, "/clock", 10)
@@ -95,7 +107,10 @@ class SimBridge(Node):
         self.reward_publisher = self.create_publisher(Float64, messages.REWARD, messages.EVENT_QOS)
         self.episode_publisher = self.create_publisher(String, messages.EPISODE, messages.EVENT_QOS)
         self.physics_publisher = self.create_publisher(String, messages.PHYSICS, messages.LATCHED_QOS)
-        self.create_subscription(Float64MultiArray, p["command_topic"], self.on_command, messages.COMMAND_QOS)
+        if p["command_format"] == "joint_state":
+            self.create_subscription(JointState, p["command_topic"], self.on_joint_command, messages.COMMAND_QOS)
+        else:
+            self.create_subscription(Float64MultiArray, p["command_topic"], self.on_array_command, messages.COMMAND_QOS)
         self.diagnostics_publisher = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.create_timer(1.0, self.publish_diagnostics)
         self.create_service(Trigger, "~/reset", self.on_reset)
@@ -110,6 +125,10 @@ class SimBridge(Node):
             self.create_timer(self.period, self.on_tick)
         self.get_logger().info(
             f"{p['model_xml'] or p['env_id']} ({p['mode']}): joints {list(self.robot.joint_names)}, commands {list(self.robot.command_joints)}")
+        if p["mode"] == "lockstep" and p["command_format"] == "float64_multiarray":
+            self.get_logger().info(f"unstamped commands: a policy slower than action_timeout ({p['action_timeout']} s) "
+                                   "gets a step taken on each answer to a re-sent state (command_format joint_state "
+                                   "matches answers to states)")
         if not p["wait_for_start"]:
             self.begin_episode()
 
@@ -193,7 +212,8 @@ class SimBridge(Node):
 
     def publish_state(self) -> None:
         sample = self.robot.sample()
-        stamp = messages.nanoseconds_stamp(round(self.ticks * self.dt * 1e9))
+        self.state_stamp = round(self.ticks * self.dt * 1e9)
+        stamp = messages.nanoseconds_stamp(self.state_stamp)
         if self.odometry_publisher is not None:
             base = self.robot.base()
             self.odometry_publisher.publish(messages.odometry_message(base.body, base, stamp))
@@ -207,17 +227,35 @@ class SimBridge(Node):
 
     # commands -------------------------------------------------------------------------
 
-    def on_command(self, message: Float64MultiArray) -> None:
+    def on_array_command(self, message: Float64MultiArray) -> None:
         command = np.frombuffer(message.data, dtype=np.float64) if len(message.data) else np.zeros(0)
+        self.obey(command, stamp=None)
+
+    def on_joint_command(self, message: JointState) -> None:
+        joints = self.robot.command_joints
+        if sorted(message.name) != sorted(joints) or len(message.effort) != len(message.name):
+            self.refuse(f"command for {list(message.name)} with {len(message.effort)} efforts: need one effort "
+                        f"for each of {list(joints)}")
+            return
+        effort = dict(zip(message.name, message.effort))
+        self.obey(np.array([effort[j] for j in joints], dtype=np.float64), messages.stamp_nanoseconds(message.header.stamp))
+
+    def obey(self, command: np.ndarray, stamp: int | None) -> None:
+        """Take a command (``stamp``: of the state it answers, if it says); lockstep steps on it."""
         if command.shape != (len(self.robot.command_joints),) or not np.isfinite(command).all():
-            self.faults += 1
-            self.get_logger().warning(
-                f"ignoring command {command.tolist()}: need {len(self.robot.command_joints)} finite values "
-                f"for {list(self.robot.command_joints)}", throttle_duration_sec=1.0)
+            self.refuse(f"command {command.tolist()}: need {len(self.robot.command_joints)} finite values "
+                        f"for {list(self.robot.command_joints)}")
+            return
+        if self.p["mode"] == "lockstep" and stamp is not None and stamp != self.state_stamp:
+            self.late_commands += 1
             return
         self.last_command, self.last_command_time = command.copy(), time.monotonic()
         if self.p["mode"] == "lockstep" and self.running:
             self.step(command)
+
+    def refuse(self, why: str) -> None:
+        self.faults += 1
+        self.get_logger().warning(f"ignoring {why}", throttle_duration_sec=1.0)
 
     def resend_if_waiting(self) -> None:
         """Lockstep: a command may have been lost, or the policy restarted; offer the state again."""
@@ -236,7 +274,8 @@ class SimBridge(Node):
 
     def publish_diagnostics(self) -> None:
         values = {"episode": self.episode, "sim_time": f"{self.ticks * self.dt:.3f}", "command_faults": self.faults,
-                  "missed_deadlines": self.missed_deadlines, "running": self.running}
+                  "missed_deadlines": self.missed_deadlines, "late_commands": self.late_commands,
+                  "running": self.running}
         status = DiagnosticStatus(name=f"{self.get_name()}: simulation", hardware_id=self.p["model_xml"] or self.p["env_id"],
                                   level=DiagnosticStatus.WARN if self.faults or self.missed_deadlines else DiagnosticStatus.OK,
                                   message="commands refused or deadlines missed" if self.faults or self.missed_deadlines else "ok",

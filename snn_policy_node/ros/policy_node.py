@@ -6,6 +6,8 @@ itself, as a lifecycle manager would. In ``event`` mode every valid joint-state 
 answered with one command; in ``rate`` mode a timer commands at ``rate_hz`` from the
 newest message. Either way no command goes out for a faulty reading or once the newest
 reading is older than ``command_timeout`` seconds: a silent robot is never driven blind.
+A reading seen again (same stamp, same values: a lockstep simulator re-offering a state)
+is answered with the command it got, without running the network a second time.
 
 A policy that observes a floating base also reads odometry (nav_msgs/Odometry). A joint
 state is acted on together with odometry at least as new as it (by header stamp): a
@@ -76,6 +78,8 @@ class PolicyNode(LifecycleNode):
         self.pending = None  # rate mode: the newest observation and its stamp
         self.joint_reading = None  # a joint state waiting for odometry as new as it, and its stamp
         self.odometry = None  # the newest odometry reading and its stamp
+        self.answered = None  # the last reading acted on (stamp in ns, observation) and the command sent for it
+        self.repeats = 0  # readings answered again from that command
         self.startup_error = "configuration failed (see the log above)"
         if self.param("autostart"):
             if self.trigger_configure() != TransitionCallbackReturn.SUCCESS:
@@ -164,6 +168,7 @@ class PolicyNode(LifecycleNode):
         for entity in self.entities:
             destroy[type(entity)](entity)
         self.entities, self.policy, self.pending, self.joint_reading, self.odometry = [], None, None, None, None
+        self.forget_answer()
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: State) -> TransitionCallbackReturn:
@@ -215,14 +220,28 @@ class PolicyNode(LifecycleNode):
         return self.last_reading_time is None or time.monotonic() - self.last_reading_time > self.timeout
 
     def command(self, obs: np.ndarray, stamp) -> None:
+        """Act on a reading; the same reading again (a re-sent state, or a rate-mode tick with
+        nothing newer) gets the same command without a second inference, which would move
+        the network's state (eligibility trace, adaptive calibration) twice for one step."""
         if not self.active:
+            return
+        key = messages.stamp_nanoseconds(stamp)
+        if self.answered is not None and self.answered[0] == key and np.array_equal(self.answered[1], obs):
+            self.repeats += 1
+            self.command_publisher.publish(self.answered[2])
             return
         inference = self.policy.act(obs)
         if not np.isfinite(inference.command).all():
             self.faults["non_finite_output"] += 1
             return
-        self.command_publisher.publish(self.command_message(inference.command, stamp))
+        message = self.command_message(inference.command, stamp)
+        self.command_publisher.publish(message)
+        self.answered = key, obs, message
         self.window.append(inference)
+
+    def forget_answer(self) -> None:
+        """The network changed: a reading seen before gets a fresh inference."""
+        self.answered = None
 
     # r-STDP ---------------------------------------------------------------------------
 
@@ -232,6 +251,7 @@ class PolicyNode(LifecycleNode):
             return
         episode, modulation = message.data
         self.policy.apply_modulation(modulation)
+        self.forget_answer()
         self.get_logger().debug(f"episode {int(episode)}: applied dw = r c with r = {modulation:.4f}")
         self.publish_plastic_weights()
 
@@ -241,6 +261,7 @@ class PolicyNode(LifecycleNode):
             if np.array_equal(weight, self.policy.plastic_weight.numpy()):
                 return
             self.policy.set_plastic_weight(weight)
+            self.forget_answer()
         except ValueError as error:
             self.get_logger().error(f"rejected weights from {messages.RSTDP_WEIGHTS}: {error}")
             return
@@ -255,6 +276,7 @@ class PolicyNode(LifecycleNode):
             self.policy.trace.reset()
         if self.policy.adaptive is not None:
             self.policy.adaptive.reset()
+        self.forget_answer()
         response.success, response.message = True, "eligibility trace and adaptive calibration reset"
         return response
 
@@ -263,7 +285,7 @@ class PolicyNode(LifecycleNode):
     def publish_diagnostics(self) -> None:
         window, self.window = self.window, []
         status = DiagnosticStatus(name=f"{self.get_name()}: spiking policy", hardware_id=self.param("checkpoint"))
-        values = {"inferences": len(window), "stale": self.stale()}
+        values = {"inferences": len(window), "repeated_readings": self.repeats, "stale": self.stale()}
         if window:
             latency = np.array([i.latency_s for i in window]) * 1e3
             rates = np.mean([i.spike_rates for i in window], axis=0)

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from diagnostic_msgs.msg import DiagnosticArray
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float32MultiArray, Float64MultiArray, String
 
@@ -27,19 +28,16 @@ pytestmark = pytest.mark.integration
 
 def test_a_full_episode_in_lockstep_matches_the_library(nodes, probe, cartpole):
     episodes = probe.record(String, messages.EPISODE, messages.EVENT_QOS)
-    policy = nodes("snn_policy_node", "policy", checkpoint=str(cartpole))
-    # the first test of a fresh environment pays the nodes' cold imports and first inference: a first
-    # answer slower than the bridge's action_timeout gets the first state answered twice (commands carry
-    # no stamp to tell), which the bridge takes as two steps; warm the policy before the bridge starts
-    policy.wait_for_output("loaded dsqn", timeout=120)
-    commands = probe.record(Float64MultiArray, messages.COMMANDS, messages.COMMAND_QOS)
-    states = probe.publisher(JointState, messages.JOINT_STATES, messages.SENSOR_QOS)
-    probe.ask(states, commands, JointState(name=["cart_slider", "pole_hinge"], position=[0.0, 0.0], velocity=[0.0, 0.0]))
-    bridge = nodes("sim_bridge", "sim_bridge", env_id="CartPole-v0", max_episodes=2,
-                   randomization_profile="extreme", randomization_seed=3, randomize_every_episode=True)
-    bridge.wait_for_output("CartPole-v0 (lockstep)", timeout=120)
-    probe.wait_for(lambda: len(episodes) == 2, timeout=60, what="two episodes")
+    diagnostics = probe.record(DiagnosticArray, "/diagnostics", 10)
+    nodes("snn_policy_node", "policy", checkpoint=str(cartpole), command_format="joint_state")
+    # a state is offered again every 2 ms: most are answered twice, and only stamps keep the steps right
+    bridge = nodes("sim_bridge", "sim_bridge", env_id="CartPole-v0", max_episodes=2, command_format="joint_state",
+                   action_timeout=0.002, randomization_profile="extreme", randomization_seed=3,
+                   randomize_every_episode=True)
+    probe.wait_for(lambda: len(episodes) == 2, timeout=120, what="two episodes")
     assert bridge.process.wait(10) == 0
+    probe.wait_for(lambda: int(newest_status(diagnostics, "policy").get("repeated_readings", 0)) > 0,
+                   timeout=10, what="the policy to report states it was offered again")
     model, _ = load_model(cartpole)
     for message in episodes:
         record = json.loads(message.data)
@@ -50,11 +48,16 @@ def test_a_full_episode_in_lockstep_matches_the_library(nodes, probe, cartpole):
     assert first != second  # a new draw every episode
 
 
+def newest_status(diagnostics: list, node: str) -> dict:
+    """The values of the newest /diagnostics status of ``node`` (empty before its first report)."""
+    values = [{kv.key: kv.value for kv in status.values} for array in diagnostics for status in array.status
+              if status.name.startswith(f"{node}:")]
+    return values[-1] if values else {}
+
+
 def test_rstdp_in_the_graph_improves_a_randomized_cartpole_as_the_library_does(tmp_path, cartpole, ros, probe):
     config = yaml.safe_load((Path(__file__).parents[2] / "config/cartpole_rstdp.yaml").read_text())
-    # a cold first inference on a loaded machine can outlast the default 0.5 s, and a state offered
-    # again is answered twice (commands carry no stamp): give the policy time instead
-    config["sim_bridge"]["ros__parameters"].update(eval_episodes=5, action_timeout=5.0)
+    config["sim_bridge"]["ros__parameters"].update(eval_episodes=5)
     config["rstdp_service"]["ros__parameters"].update(eval_episodes=5, train_episodes=5)
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     adapted = tmp_path / "adapted"
@@ -180,8 +183,6 @@ def test_bridge_plays_a_raw_mujoco_model_in_realtime(nodes, probe):
 
 
 def test_bridge_refuses_bad_commands_and_reports_them(nodes, probe):
-    from diagnostic_msgs.msg import DiagnosticArray
-
     diagnostics = probe.record(DiagnosticArray, "/diagnostics", 10)
     states = probe.record(JointState, messages.JOINT_STATES, messages.SENSOR_QOS)
     bridge = nodes("sim_bridge", "sim_bridge", env_id="CartPole-v0")
@@ -193,10 +194,33 @@ def test_bridge_refuses_bad_commands_and_reports_them(nodes, probe):
         commands.publish(messages.float64_array(np.array(bad)))
 
     def faults():
-        values = [dict((kv.key, kv.value) for kv in s.values) for d in diagnostics for s in d.status
-                  if s.name.startswith("sim_bridge")]
-        return int(values[-1]["command_faults"]) if values else 0
+        return int(newest_status(diagnostics, "sim_bridge").get("command_faults", 0))
 
     probe.wait_for(lambda: faults() == 4, timeout=10, what="four refused commands in /diagnostics")
     assert states[-1].header.stamp == first  # lockstep: no step was taken on a bad command
+    assert bridge.alive()
+
+
+def test_a_stamped_lockstep_bridge_steps_only_on_the_answer_to_its_state(nodes, probe):
+    diagnostics = probe.record(DiagnosticArray, "/diagnostics", 10)
+    states = probe.record(JointState, messages.JOINT_STATES, messages.SENSOR_QOS)
+    bridge = nodes("sim_bridge", "sim_bridge", env_id="CartPole-v0", command_format="joint_state")
+    commands = probe.publisher(JointState, messages.COMMANDS, messages.COMMAND_QOS)
+    probe.wait_for(lambda: states, timeout=60, what="the first joint state")
+    probe.wait_for(lambda: commands.get_subscription_count() > 0, what="the bridge's command subscription")
+    first = states[-1].header.stamp
+    earlier = messages.nanoseconds_stamp(messages.stamp_nanoseconds(first) - 1)
+    commands.publish(messages.joint_command(("cart_slider",), np.array([10.0]), earlier))  # a late answer
+    commands.publish(messages.joint_command(("pole_hinge",), np.array([10.0]), first))  # not a commanded joint
+    commands.publish(messages.joint_command(("cart_slider", "cart_slider"), np.array([10.0, 10.0]), first))
+
+    def counts():
+        values = newest_status(diagnostics, "sim_bridge")
+        return int(values.get("late_commands", 0)), int(values.get("command_faults", 0))
+
+    probe.wait_for(lambda: counts() == (1, 2), timeout=10, what="one late and two refused commands in /diagnostics")
+    assert all(s.header.stamp == first for s in states)  # no step taken
+    commands.publish(messages.joint_command(("cart_slider",), np.array([10.0]), first))
+    probe.wait_for(lambda: states[-1].header.stamp != first, timeout=10, what="a step on the answer to the state")
+    assert states[-1].velocity[0] > 0  # the cart was pushed right
     assert bridge.alive()

@@ -87,6 +87,26 @@ def test_malformed_input_never_crashes_the_node_nor_yields_a_bad_command(policy_
         time.sleep(0.05)
 
 
+def test_a_reading_offered_again_gets_its_command_without_a_second_inference(policy_node, probe):
+    _, states, commands = policy_node
+    diagnostics = probe.record(DiagnosticArray, "/diagnostics", 10)
+    probe.wait_for(lambda: diagnostics, timeout=10, what="a first /diagnostics report")
+    reading = joint_state(["cart_slider", "pole_hinge"], [0.0, 0.05], [0.0, 0.0])
+    reading.header.stamp.sec = 42
+    first = probe.ask(states, commands, reading)
+    for _ in range(3):
+        np.testing.assert_array_equal(probe.ask(states, commands, reading), first)
+    reading.header.stamp.sec = 43  # a new reading with the same values is a new step
+    probe.ask(states, commands, reading)
+
+    def counts() -> tuple[int, int]:
+        reports = [{kv.key: kv.value for kv in status.values} for d in diagnostics for status in d.status]
+        return sum(int(r["inferences"]) for r in reports), int(reports[-1]["repeated_readings"])
+
+    probe.wait_for(lambda: counts()[0] == 2 and counts()[1] >= 3, timeout=10,
+                   what="two inferences and three repeated readings in /diagnostics")
+
+
 def _fault_count(array: DiagnosticArray) -> int:
     values = {kv.key: kv.value for status in array.status for kv in status.values}
     return sum(int(v) for k, v in values.items() if k.startswith("faults_"))
