@@ -101,6 +101,8 @@ def train_td3bc(config: TD3BCConfig, out: Path, progress: bool = True, device: s
     else:
         log_file.write_text(LOG_HEADER + "\n")
         last = {}
+    if step == config.steps and _outputs_written(config, out):
+        return {"env_id": env_id, **last}  # finished earlier: nothing to redo
     evaluator = NormalisedActor(agent.actor, mean, std).to(agent.device).eval()
     with tqdm(total=config.steps, initial=step, desc=f"TD3+BC {config.activation} {config.dataset_id}", unit="step",
               disable=not progress) as bar:
@@ -126,6 +128,12 @@ def train_td3bc(config: TD3BCConfig, out: Path, progress: bool = True, device: s
         scores = evaluate_variants(None, out / "actor.pt", env_id, config.eval_episodes)
         (out / "card.md").write_text(actor_card(config, env_id, scores, time.time() - started))
     return {"env_id": env_id, **last}
+
+
+def _outputs_written(config: TD3BCConfig, out: Path) -> bool:
+    """Whether a finished run wrote everything it ends with (it may have been killed while writing)."""
+    names = ("actor.pt", "spiking_actor.safetensors", "card.md") if config.activation == "qcfs" else ("actor.pt",)
+    return all((out / name).exists() for name in names)
 
 
 def _resumable(config: TD3BCConfig) -> dict:

@@ -7,7 +7,8 @@ def keep_rows_up_to(log: Path, step: int) -> list[str]:
     """Drop the rows after ``step`` (a resumed run redoes them from its checkpoint); return the rows kept."""
     header, *rows = log.read_text().splitlines()
     kept = [row for row in rows if int(float(row.split(",")[0])) <= step]
-    log.write_text("\n".join([header, *kept]) + "\n")
+    if len(kept) < len(rows):
+        log.write_text("\n".join([header, *kept]) + "\n")
     return kept
 
 

@@ -69,7 +69,9 @@ def test_train_td3bc_from_a_local_dataset_and_resume(tmp_path, capsys):
     assert main(args[:5] + ["400", "--activation", "relu"] + args[6:]) == 2
     assert "holds a run with other settings" in capsys.readouterr().err
     final = Policy.load(out / "spiking_actor.safetensors").checkpoint.provenance["final_evaluation"]
+    written = {f.name: f.stat().st_mtime_ns for f in out.iterdir()}
     assert main(args[:5] + ["400"] + args[6:]) == 0  # a finished run re-run changes nothing
+    assert {f.name: f.stat().st_mtime_ns for f in out.iterdir()} == written
     policy = Policy.load(out / "spiking_actor.safetensors")
     assert final["step"] == 400 and policy.checkpoint.provenance["final_evaluation"] == pytest.approx(final, abs=1e-3)
     card = (out / "card.md").read_text()
