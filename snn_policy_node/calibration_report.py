@@ -5,12 +5,14 @@ paper's numbers beside ours, the datasets and what every run cost.
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import matplotlib
 import numpy as np
 
 from .actor_evaluation import LABELS, VARIANTS, evaluate_variants
+from .atomic import atomic_path
 from .results import write_results
 from .train_logs import last_row
 
@@ -129,6 +131,10 @@ def markdown(report: dict) -> str:
         cells = [" / ".join(f"{e:.2f}" for e in result[v].get("error_spikes", [])) for v in ("i0", "i1", "i2", "i3", "adaptive")]
         lines.append(f"| {_title(name)} | " + " | ".join(cells) + " |")
     lines += _provenance_lines(report)
+    if report.get("shipped"):
+        lines += ["", "## Shipped models", "", "| task | run | adaptive I score | finished runs |", "|---|---|---:|---:|"]
+        lines += [f"| {env_id} | `{s['run']}` | {s['adaptive_score']:.1f} | {s['runs']} |"
+                  for env_id, s in report["shipped"].items()]
     s = report["summary"]
     lines += ["", "## Targets", "",
               f"- Calibrated (best of I = 1..3 and adaptive) beats I = 0 on {s['calibrated_wins']} of {s['pairs']} "
@@ -199,8 +205,11 @@ def paper_value(text: str | None) -> float:
     return float(text.split("±")[0]) if text else np.nan
 
 
-def write_report(runs_dir: Path, out: Path, episodes: int, command: str, data_dir: Path | None = None) -> dict:
-    results, training = {}, {}
+def write_report(runs_dir: Path, out: Path, episodes: int, command: str, data_dir: Path | None = None,
+                 models_dir: Path | None = None) -> dict:
+    """Score every run, write the tables and figure to ``out``, and (with ``models_dir``) ship
+    the best spiking actor of every task there."""
+    results, training, adaptive_scores = {}, {}, {}
     for name, runs in find_runs(runs_dir).items():
         training[name] = training_costs(runs)
         relu_by_seed = {p.parent.name.split("seed")[1]: p for p in runs.get("relu", [])}
@@ -209,6 +218,8 @@ def write_report(runs_dir: Path, out: Path, episodes: int, command: str, data_di
                     for p in runs.get("qcfs", [])]
         if per_seed:
             results[name] = summarise(per_seed)
+        for path, scores in zip(runs.get("qcfs", []), per_seed):
+            adaptive_scores.setdefault(env_id, []).append((path.parent, scores["adaptive"]["score"]))
     if not results:
         raise ValueError(f"no QCFS actors under {runs_dir} (snn-robot train td3bc --activation qcfs)")
     best = {n: max(r[v]["mean"] for v in ("i1", "i2", "i3", "adaptive")) for n, r in results.items()}
@@ -221,7 +232,39 @@ def write_report(runs_dir: Path, out: Path, episodes: int, command: str, data_di
     }
     report = {"command": command, "episodes": episodes, "results": results, "summary": summary, "training": training,
               "datasets": dataset_summaries(data_dir) if data_dir is not None else []}
+    if models_dir is not None:
+        report["shipped"] = ship_best(adaptive_scores, models_dir, data_dir, command)
     return write_results(out, "calibration", report, markdown, figure)
+
+
+SHIPPED_FILES = ("spiking_actor.safetensors", "train_log.csv")
+
+
+def ship_best(adaptive_scores: dict[str, list[tuple[Path, float]]], models_dir: Path, data_dir: Path | None,
+              command: str) -> dict[str, dict]:
+    """Per task, copy the finished QCFS run whose spiking actor scored best with adaptive I
+    (the setting the ROS scenarios use) to ``models_dir/<env_id>/``, with its card and datasets.json."""
+    shipped = {}
+    for env_id, runs in adaptive_scores.items():
+        finished = [(run, score) for run, score in runs if all((run / f).exists() for f in (*SHIPPED_FILES, "card.md"))]
+        if not finished:
+            continue
+        run, score = max(finished, key=lambda pair: pair[1])
+        target = models_dir / env_id
+        for name in SHIPPED_FILES:
+            with atomic_path(target / name) as temporary:
+                shutil.copyfile(run / name, temporary)
+        datasets = data_dir / env_id / "seed0" / "datasets.json" if data_dir is not None else None
+        if datasets is not None and datasets.exists():
+            with atomic_path(target / "datasets.json") as temporary:
+                shutil.copyfile(datasets, temporary)
+        card = (run / "card.md").read_text().rstrip("\n") + (
+            f"\n- Shipped as the best of {len(finished)} finished TD3+BC runs for {env_id} by the spiking actor's "
+            f"score with adaptive I ({score:.1f}), by `{command}`.\n")
+        with atomic_path(target / "card.md") as temporary:
+            temporary.write_text(card)
+        shipped[env_id] = {"run": f"{run.parent.name}/{run.name}", "adaptive_score": score, "runs": len(finished)}
+    return shipped
 
 
 def _env_of(dataset_dir: str) -> str:

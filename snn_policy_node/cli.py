@@ -196,9 +196,12 @@ def _report_calibration(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(1)
     command = recorded_command("snn-robot report calibration")
-    report = write_report(Path(args.runs_dir), Path(args.out), args.episodes, command, Path(args.data_dir))
+    report = write_report(Path(args.runs_dir), Path(args.out), args.episodes, command, Path(args.data_dir),
+                          Path(args.models_dir) if args.models_dir else None)
     for name, result in report["results"].items():
         print(name + ": " + ", ".join(f"{k} {v['mean']:.1f}" for k, v in result.items() if isinstance(v, dict)))
+    for env_id, shipped in report.get("shipped", {}).items():
+        print(f"{env_id}: shipped {shipped['run']} (adaptive I {shipped['adaptive_score']:.1f}) to {args.models_dir}/{env_id}")
     print(f"report written to {args.out}/calibration.md")
     return 0
 
@@ -417,12 +420,16 @@ def build_parser() -> argparse.ArgumentParser:
         description="For every dataset under RUNS_DIR (runs of `snn-robot train td3bc`, one folder per "
         "activation and seed): D4RL-normalised scores of the ReLU and QCFS actors and of the converted spiking "
         "actor (T = 4, rho = 4) with I = 0, 1, 2, 3 and adaptive I, mean +- std over seeds, and error spikes per "
-        "layer. Writes calibration.md, calibration.json and calibration.png to OUT.",
+        "layer. Writes calibration.md, calibration.json and calibration.png to OUT, and copies each task's "
+        "best spiking actor (by its adaptive-I score) with its card to MODELS_DIR/ENV/.",
     )
     calibration.add_argument("--runs-dir", default="runs/td3bc", help="runs of snn-robot train td3bc")
     calibration.add_argument("--data-dir", default="runs/data", help="runs of snn-robot data generate (datasets.json)")
     calibration.add_argument("--episodes", type=int, default=10, help="evaluation episodes per training seed")
     calibration.add_argument("--out", default="docs/results", help="where calibration.md, .json and .png go")
+    calibration.add_argument("--models-dir", default="models/td3bc",
+                             help="where each task's best spiking actor (adaptive I) goes, with its card: "
+                             "MODELS_DIR/ENV/; '' ships nothing")
     calibration.set_defaults(run=_report_calibration)
 
     inspect = commands.add_parser(

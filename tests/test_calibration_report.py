@@ -4,10 +4,14 @@ import numpy as np
 import pytest
 import torch
 
-from snn_policy_node.actor_evaluation import VARIANTS
+from snn_policy_node.actor_evaluation import VARIANTS, evaluate_variants
 from snn_policy_node.calibration_report import find_runs
+from snn_policy_node.checkpoint import load_checkpoint
 from snn_policy_node.cli import main
+from snn_policy_node.conversion import SpikingActor
 from snn_policy_node.conversion_check import percentile_actor, random_states
+from snn_policy_node.model_io import save_model
+from snn_policy_node.mujoco_specs import mujoco_specs
 from snn_policy_node.qcfs import MLPActor
 
 
@@ -16,6 +20,9 @@ def relu_twin(qcfs_actor: MLPActor) -> MLPActor:
     relu = MLPActor(11, 3, activation="relu")
     relu.load_state_dict({k: v for k, v in qcfs_actor.state_dict().items() if not k.endswith(".lam")})
     return relu
+
+
+LOG = "step,return_mean,return_std,normalised_score,critic_loss,seconds\n5000,1.0,0.1,2.0,0.5,60.0\n10000,2.0,0.1,3.0,0.4,180.0\n"
 
 
 def save_actor(path, actor, mean, std):
@@ -29,16 +36,19 @@ def test_calibration_report_scores_every_variant_and_counts_error_spikes(tmp_pat
     mean, std = states.mean(0), states.std(0) + 1e-3
     obs = torch.as_tensor((states - mean) / std)
     runs = tmp_path / "runs"
-    for seed in (0, 1, 2):  # seed 2's ReLU run has not finished
-        save_actor(runs / "snn-robot_hopper_medium-v0" / f"qcfs-seed{seed}" / "actor.pt",
-                   percentile_actor(obs, act_dim=3, seed=seed), mean, std)
+    for seed in (0, 1, 2):  # seed 2's ReLU run has not finished, nor its QCFS one its card
+        qcfs = runs / "snn-robot_hopper_medium-v0" / f"qcfs-seed{seed}"
+        save_actor(qcfs / "actor.pt", percentile_actor(obs, act_dim=3, seed=seed), mean, std)
+        observation, action = mujoco_specs("Hopper-v5", mean, std)
+        save_model(qcfs / "spiking_actor.safetensors", SpikingActor.from_qcfs(percentile_actor(obs, act_dim=3, seed=seed)),
+                   observation, action, {"env_id": "Hopper-v5", "seed": seed})
+        (qcfs / "train_log.csv").write_text(LOG)
+        if seed < 2:
+            (qcfs / "card.md").write_text(f"# card of seed {seed}\n")
         if seed < 2:
             save_actor(runs / "snn-robot_hopper_medium-v0" / f"relu-seed{seed}" / "actor.pt",
                        relu_twin(percentile_actor(obs, act_dim=3, seed=seed)), mean, std)
     assert set(find_runs(runs)["snn-robot_hopper_medium-v0"]) == {"relu", "qcfs"}
-    (runs / "snn-robot_hopper_medium-v0" / "qcfs-seed0" / "train_log.csv").write_text(
-        "step,return_mean,return_std,normalised_score,critic_loss,seconds\n5000,1.0,0.1,2.0,0.5,60.0\n"
-        "10000,2.0,0.1,3.0,0.4,180.0\n")
     data = tmp_path / "data" / "Hopper-v5" / "seed0"
     data.mkdir(parents=True)
     (data / "train_log.csv").write_text("step,eval_return_mean,eval_return_std,seconds\n20000,900.0,10.0,7200.0\n")
@@ -46,8 +56,9 @@ def test_calibration_report_scores_every_variant_and_counts_error_spikes(tmp_pat
     (data / "datasets.json").write_text(json.dumps({
         "env_id": "Hopper-v5", "expert_step": 20000, "medium_step": 10000, "expert_eval_return": 900.0,
         "medium_eval_return": 400.0, "rollout_noise": 0.1, "datasets": {"medium": level}}))
+    models = tmp_path / "models"
     assert main(["report", "calibration", "--runs-dir", str(runs), "--episodes", "3", "--out", str(tmp_path / "out"),
-                 "--data-dir", str(tmp_path / "data")]) == 0
+                 "--data-dir", str(tmp_path / "data"), "--models-dir", str(models)]) == 0
     report = json.loads((tmp_path / "out" / "calibration.json").read_text())
     result = report["results"]["snn-robot_hopper_medium-v0"]
     assert result["relu"]["seeds"] == 2 and all(result[v]["seeds"] == 3 for v in VARIANTS if v != "relu")
@@ -57,7 +68,19 @@ def test_calibration_report_scores_every_variant_and_counts_error_spikes(tmp_pat
     assert "| (paper) |" in text and "99.70±0.18" in text and (tmp_path / "out" / "calibration.png").exists()
     assert report["summary"]["pairs"] == 1
     assert "Online TD3 ran 20000 steps (2.0 h)" in text and "| snn-robot/hopper/medium-v0 | 4 | 900 | 850.0 |" in text
-    assert "| hopper medium | qcfs | 1 | 10000 | 3 |" in text
+    assert "| hopper medium | qcfs | 3 | 10000 | 3 |" in text
+
+    # The best finished run (by adaptive I) is shipped with its card and the task's datasets.json.
+    adaptive = {seed: evaluate_variants(None, runs / "snn-robot_hopper_medium-v0" / f"qcfs-seed{seed}" / "actor.pt",
+                                        "Hopper-v5", 3)["adaptive"]["score"] for seed in (0, 1)}
+    best_seed = max(adaptive, key=adaptive.get)
+    assert report["shipped"]["Hopper-v5"] == {"run": f"snn-robot_hopper_medium-v0/qcfs-seed{best_seed}",
+                                              "adaptive_score": adaptive[best_seed], "runs": 2}
+    assert load_checkpoint(models / "Hopper-v5" / "spiking_actor.safetensors").provenance["seed"] == best_seed
+    card = (models / "Hopper-v5" / "card.md").read_text()
+    assert card.startswith(f"# card of seed {best_seed}\n") and "Shipped as the best of 2 finished TD3+BC runs" in card
+    assert (models / "Hopper-v5" / "datasets.json").read_text() == (data / "datasets.json").read_text()
+    assert f"| Hopper-v5 | `snn-robot_hopper_medium-v0/qcfs-seed{best_seed}` |" in text
     summary = report["summary"]
     assert summary["gap_qcfs_relu"] == pytest.approx(result["qcfs"]["mean"] - result["relu"]["mean"])
     best = max(result[v]["mean"] for v in ("i1", "i2", "i3", "adaptive"))
