@@ -287,8 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="train a ReLU or QCFS actor offline with TD3+BC on a local Minari dataset",
         description="TD3+BC with the authors' hyperparameters (alpha 2.5, state normalisation, policy noise 0.2 "
         "clipped at 0.5, actor every 2 updates, Adam 3e-4, batch 256, 256-256). Evaluates every --eval-every steps "
-        "(D4RL-normalised score), checkpoints every 50000 steps and resumes. Writes train_log.csv, actor.pt and, for "
-        "a QCFS actor, spiking_actor.safetensors (converted, with the observation spec by joint name).",
+        "(D4RL-normalised score), checkpoints every 10000 steps and resumes (a finished run is left as it is). Writes "
+        "train_log.csv, actor.pt and, for a QCFS actor, spiking_actor.safetensors (converted, with the observation spec by joint name).",
     )
     td3bc.add_argument("--dataset", required=True, help="Minari dataset id, e.g. snn-robot/hopper/medium-v0")
     td3bc.add_argument("--activation", choices=["relu", "qcfs"], default="qcfs",
