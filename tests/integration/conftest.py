@@ -90,6 +90,7 @@ class Probe:
     def __init__(self):
         self.node = rclpy.create_node(f"probe_{os.getpid()}")
         self.received: dict[str, list] = defaultdict(list)
+        self.recorders: dict = {}
         self.executor = SingleThreadedExecutor()
         self.executor.add_node(self.node)
         self.spinning = True
@@ -102,8 +103,13 @@ class Probe:
 
     def record(self, message_type, topic: str, qos) -> list:
         messages = self.received[topic]
-        self.node.create_subscription(message_type, topic, messages.append, qos)
+        self.recorders[topic] = self.node.create_subscription(message_type, topic, messages.append, qos)
         return messages
+
+    def matched_publishers(self, topic: str) -> int:
+        """How many writers a recorded topic's reader has matched: what is published before
+        a writer is matched never reaches the recording."""
+        return self.recorders[topic].get_publisher_count()
 
     def publisher(self, message_type, topic: str, qos):
         return self.node.create_publisher(message_type, topic, qos)
