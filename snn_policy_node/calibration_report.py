@@ -13,6 +13,7 @@ import numpy as np
 
 from .actor_evaluation import LABELS, VARIANTS, evaluate_variants
 from .atomic import atomic_path
+from .offline_data import normalised_score
 from .results import write_results
 from .train_logs import last_row
 
@@ -168,9 +169,10 @@ def _provenance_lines(report: dict) -> list[str]:
                   f"Online TD3 ran {d.get('online_steps', '?')} steps ({d.get('online_hours', float('nan')):.1f} h). "
                   f"Expert: the snapshot at step {d['expert_step']} (evaluation return {d['expert_eval_return']:.1f}); "
                   f"medium: step {d['medium_step']} ({d['medium_eval_return']:.1f}). Roll-outs with action noise "
-                  f"{d['rollout_noise']}.", "", "| dataset | episodes | transitions | mean return |", "|---|---:|---:|---:|"]
-        lines += [f"| {e['id']} | {e['episodes']} | {e['transitions']} | {e['return_mean']:.1f} |"
-                  for e in d["datasets"].values()]
+                  f"{d['rollout_noise']}.", "", "| dataset | episodes | transitions | mean return | D4RL-normalised |",
+                  "|---|---:|---:|---:|---:|"]
+        lines += [f"| {e['id']} | {e['episodes']} | {e['transitions']} | {e['return_mean']:.1f} | "
+                  f"{normalised_score(d['env_id'], e['return_mean']):.1f} |" for e in d["datasets"].values()]
     costs = {name: c for name, c in report.get("training", {}).items() if c}
     if costs:
         lines += ["", "## TD3+BC runs", "", "| dataset | actor | runs | gradient steps | minutes per run |",
