@@ -227,3 +227,13 @@ def test_a_stamped_lockstep_bridge_steps_only_on_the_answer_to_its_state(nodes, 
     probe.wait_for(lambda: states[-1].header.stamp != first, timeout=10, what="a step on the answer to the state")
     assert states[-1].velocity[0] > 0  # the cart was pushed right
     assert bridge.alive()
+
+
+@pytest.mark.parametrize(("parameter", "value", "says"), [
+    ("mode", "sometimes", "mode must be 'lockstep' or 'realtime'"),
+    ("command_format", "bytes", "command_format must be 'float64_multiarray' or 'joint_state'"),
+])
+def test_bridge_refuses_a_bad_setting_at_start_up(nodes, parameter, value, says):
+    bridge = nodes("sim_bridge", "sim_bridge", env_id="CartPole-v0", **{parameter: value})
+    assert bridge.process.wait(60) == 2
+    assert says in bridge.output
