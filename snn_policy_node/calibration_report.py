@@ -15,6 +15,7 @@ from .actor_evaluation import LABELS, VARIANTS, evaluate_variants
 from .atomic import atomic_path
 from .offline_data import normalised_score
 from .results import write_results
+from .td3bc import outputs_written
 from .train_logs import last_row
 
 matplotlib.use("Agg")
@@ -248,7 +249,7 @@ def ship_best(adaptive_scores: dict[str, list[tuple[Path, float]]], models_dir: 
     (the setting the ROS scenarios use) to ``models_dir/<env_id>/``, with its card and datasets.json."""
     shipped = {}
     for env_id, runs in adaptive_scores.items():
-        finished = [(run, score) for run, score in runs if all((run / f).exists() for f in (*SHIPPED_FILES, "card.md"))]
+        finished = [(run, score) for run, score in runs if outputs_written(run, "qcfs")]
         if not finished:
             continue
         run, score = max(finished, key=lambda pair: pair[1])

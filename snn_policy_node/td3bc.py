@@ -101,7 +101,7 @@ def train_td3bc(config: TD3BCConfig, out: Path, progress: bool = True, device: s
     else:
         log_file.write_text(LOG_HEADER + "\n")
         last = {}
-    if step == config.steps and _outputs_written(config, out):
+    if step == config.steps and outputs_written(out, config.activation):
         return {"env_id": env_id, **last}  # finished earlier: nothing to redo
     evaluator = NormalisedActor(agent.actor, mean, std).to(agent.device).eval()
     with tqdm(total=config.steps, initial=step, desc=f"TD3+BC {config.activation} {config.dataset_id}", unit="step",
@@ -130,10 +130,11 @@ def train_td3bc(config: TD3BCConfig, out: Path, progress: bool = True, device: s
     return {"env_id": env_id, **last}
 
 
-def _outputs_written(config: TD3BCConfig, out: Path) -> bool:
-    """Whether a finished run wrote everything it ends with (it may have been killed while writing)."""
-    names = ("actor.pt", "spiking_actor.safetensors", "card.md") if config.activation == "qcfs" else ("actor.pt",)
-    return all((out / name).exists() for name in names)
+def outputs_written(out: Path, activation: str) -> bool:
+    """Whether the run in ``out`` wrote everything a finished run ends with (it may have been
+    killed while writing)."""
+    names = ("actor.pt", "spiking_actor.safetensors", "card.md") if activation == "qcfs" else ("actor.pt",)
+    return all((out / name).exists() for name in ("train_log.csv", *names))
 
 
 def _resumable(config: TD3BCConfig) -> dict:
