@@ -20,13 +20,16 @@ policy node can load them directly, and a restarted service resumes from them.
 
 import math
 import time
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.client import Client
 from rclpy.node import Node
+from rclpy.task import Future
 from std_msgs.msg import Float32MultiArray, Float64MultiArray, String
 from std_srvs.srv import SetBool, Trigger
 
@@ -51,7 +54,22 @@ PARAMETERS = {
     "bridge": ("/sim_bridge", "the sim bridge node whose services are called"),
     "policy": ("/snn_policy", "the policy node whose ~/reset_state is called before training episodes"),
     "exit_when_done": (False, "end the process after the protocol (for scenarios and tests)"),
+    "service_timeout": (5.0, "seconds a bridge or policy service may take to answer before it is asked again"),
 }
+
+
+@dataclass(eq=False)
+class PendingCall:
+    """A service call the protocol waits on, asked again if its answer never comes: Fast DDS
+    drops an answer when the server has not yet matched the caller (right after start-up)."""
+
+    client: Client
+    request: object
+    then: Callable[[object, bool], None]  # then(response, repeated)
+    wanted: Callable[[], bool]  # asked again only while this holds
+    future: Future
+    deadline: float
+    repeated: bool = False
 
 
 class RSTDPService(Node):
@@ -60,6 +78,8 @@ class RSTDPService(Node):
         for key, (default, description) in PARAMETERS.items():
             self.declare_parameter(key, default, ParameterDescriptor(description=description))
         self.p = {key: self.get_parameter(key).value for key in PARAMETERS}
+        if not self.p["service_timeout"] > 0:
+            raise StartupError(f"service_timeout must be positive, got {self.p['service_timeout']}")
         try:
             self.base = load_checkpoint(self.p["checkpoint"])
             self._take_task_defaults(self.base.provenance.get("env_id"))
@@ -83,6 +103,8 @@ class RSTDPService(Node):
         self.policy_weight = None
         self.eval_returns: list[float] = []
         self.history: list[dict] = []  # one entry per evaluation block, published on /rstdp/status
+        self.episodes_heard = 0
+        self.pending: list[PendingCall] = []
         self._restore()
 
         self.modulation_publisher = self.create_publisher(Float64MultiArray, messages.MODULATION, messages.EVENT_QOS)
@@ -101,6 +123,7 @@ class RSTDPService(Node):
             self.start_client = self.create_client(Trigger, f"{bridge}/start_episode")
             self.reset_client = self.create_client(Trigger, f"{policy}/reset_state")
             self.startup_timer = self.create_timer(0.2, self.start_when_ready)
+            self.create_timer(0.5, self.ask_again_if_unanswered)
 
     # persistence ----------------------------------------------------------------------
 
@@ -172,23 +195,48 @@ class RSTDPService(Node):
 
     def begin_eval_block(self) -> None:
         self.eval_returns = []
-        self.call_then(self.evaluate_client, SetBool.Request(data=True), lambda _: self.start_episode())
+        self.call_then(self.evaluate_client, SetBool.Request(data=True), lambda *_: self.start_episode())
 
     def begin_training_episode(self) -> None:
         self.call_then(self.reset_client, Trigger.Request(),
-                       lambda _: self.call_then(self.evaluate_client, SetBool.Request(data=False), lambda _: self.start_episode()))
+                       lambda *_: self.call_then(self.evaluate_client, SetBool.Request(data=False),
+                                                 lambda *_: self.start_episode()))
 
     def start_episode(self) -> None:
-        self.call_then(self.start_client, Trigger.Request(), self.check_started)
+        heard = self.episodes_heard  # once the episode's record is heard, asking again would start another
+        self.call_then(self.start_client, Trigger.Request(), self.check_started,
+                       wanted=lambda: self.episodes_heard == heard)
 
-    def check_started(self, response) -> None:
-        if not response.success:
+    def check_started(self, response, repeated: bool) -> None:
+        if response.success:
+            return
+        if repeated:  # the unanswered first ask may have started the episode the bridge is running
+            self.get_logger().warning(f"a start asked again was refused: {response.message}")
+        else:
             self.get_logger().error(f"bridge refused to start an episode: {response.message}")
 
-    def call_then(self, client, request, then) -> None:
-        """Call a service without blocking the executor; ``then`` gets the response."""
+    def call_then(self, client, request, then, wanted=lambda: True, repeated: bool = False) -> None:
+        """Call a service without blocking the executor; ``then(response, repeated)`` gets the answer."""
         future = client.call_async(request)
-        future.add_done_callback(lambda f: then(f.result()))
+        call = PendingCall(client, request, then, wanted, future, time.monotonic() + self.p["service_timeout"], repeated)
+        self.pending.append(call)
+        future.add_done_callback(lambda f: self.answered(call))
+
+    def answered(self, call: PendingCall) -> None:
+        if call in self.pending:
+            self.pending.remove(call)
+        if not call.future.cancelled():
+            call.then(call.future.result(), call.repeated)
+
+    def ask_again_if_unanswered(self) -> None:
+        now = time.monotonic()
+        for call in [c for c in self.pending if c.deadline < now]:
+            self.pending.remove(call)
+            call.future.cancel()
+            if call.wanted():
+                self.get_logger().warning(
+                    f"{call.client.srv_name} did not answer within {self.p['service_timeout']} s: asking again")
+                self.call_then(call.client, call.request, call.then, call.wanted, repeated=True)
 
     def on_episode(self, message: String) -> None:
         try:
@@ -197,6 +245,7 @@ class RSTDPService(Node):
         except (ValueError, KeyError, TypeError) as error:
             self.get_logger().warning(f"ignoring malformed episode record: {error}")
             return
+        self.episodes_heard += 1
         if not self.p["drive_episodes"]:
             if phase == "train" and self.learning:
                 self.modulate(record.get("episode", -1), episode_return)

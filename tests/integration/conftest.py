@@ -136,14 +136,22 @@ class Probe:
         time.sleep(0.05)  # answers to a re-sent message are identical: take the newest
         return np.array(commands[-1].data)
 
-    def call(self, service_type, name: str, request, timeout: float = 10.0):
-        """A service's response (the probe's spinning thread completes the call)."""
+    def call(self, service_type, name: str, request, timeout: float = 10.0, ask_every: float = 2.0):
+        """A service's response (the probe's spinning thread completes the call). Unanswered
+        requests are sent again every ``ask_every`` s, as an answer sent before the server has
+        matched a new client is lost: only for requests that may arrive twice."""
         client = self.node.create_client(service_type, name)
         if not client.wait_for_service(timeout_sec=timeout):
             raise AssertionError(f"service {name} never appeared")
-        future = client.call_async(request)
-        self.wait_for(future.done, timeout, what=f"{name} to answer")
-        return future.result()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            future = client.call_async(request)
+            try:
+                self.wait_for(future.done, min(ask_every, deadline - time.monotonic()), what=f"{name} to answer")
+                return future.result()
+            except AssertionError:
+                future.cancel()
+        raise AssertionError(f"{name} did not answer within {timeout} s")
 
     def close(self) -> None:
         """Stop the spinning thread before tearing down what it spins: rclpy's
@@ -205,8 +213,17 @@ def probe(ros):
     probe.close()
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the test item, so fixtures can see whether the test failed."""
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
 @pytest.fixture
-def nodes():
+def nodes(request):
+    """Starts nodes; stops them after the test, printing what each said if the test failed."""
     started: list[NodeProcess] = []
 
     def start(script: str, name: str, **params) -> NodeProcess:
@@ -217,3 +234,7 @@ def nodes():
     yield start
     for node in started:
         node.stop()
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:
+        for node in started:
+            print(f"----- {node.name} (exit {node.process.returncode}) -----\n{node.output}")

@@ -5,9 +5,10 @@ import time
 
 import numpy as np
 import pytest
-from std_msgs.msg import Float64MultiArray, String
-from std_srvs.srv import SetBool
+from std_msgs.msg import Float32MultiArray, Float64MultiArray, String
+from std_srvs.srv import SetBool, Trigger
 
+from snn_policy_node.checkpoint import load_checkpoint
 from snn_policy_node.ros import messages
 from snn_policy_node.rstdp import reward_shaping
 
@@ -52,3 +53,34 @@ def test_a_driven_protocol_pauses_while_learning_is_disabled(nodes, probe, cartp
     probe.wait_for(lambda: any(json.loads(m.data)["done"] for m in status), timeout=120, what="the protocol to finish")
     done = json.loads(status[-1].data)
     assert done["train_episodes"] == 2 and len(done["history"]) == 2
+
+
+def test_a_bridge_service_that_does_not_answer_in_time_is_asked_again(nodes, probe, cartpole):
+    """The probe stands in for the bridge and the policy; its first start_episode answer comes
+    after the service's timeout, as a lost answer would never come."""
+    starts = []
+
+    def start_episode(request, response):
+        starts.append(time.monotonic())
+        if len(starts) == 1:
+            time.sleep(2.0)
+        response.success = len(starts) == 1  # the second ask finds "the episode" running
+        return response
+
+    def answer(request, response):
+        response.success = True
+        return response
+
+    probe.node.create_service(Trigger, "/stand_in_bridge/start_episode", start_episode)
+    probe.node.create_service(SetBool, "/stand_in_bridge/evaluate", answer)
+    probe.node.create_service(Trigger, "/stand_in_policy/reset_state", answer)
+    weights = probe.publisher(Float32MultiArray, messages.PLASTIC_WEIGHTS, messages.LATCHED_QOS)
+    weights.publish(messages.matrix_message(load_checkpoint(cartpole).tensors["layers.1.weight"].numpy()))
+    service = nodes("rstdp_service", "rstdp_service", checkpoint=str(cartpole), bridge="/stand_in_bridge",
+                    policy="/stand_in_policy", eval_episodes=1, train_episodes=1, service_timeout=1.0)
+    probe.wait_for(lambda: len(starts) >= 2, timeout=30, what="start_episode asked again")
+    service.wait_for_output("/stand_in_bridge/start_episode did not answer within 1.0 s: asking again")
+    service.wait_for_output("a start asked again was refused")
+    time.sleep(2.0)
+    assert len(starts) == 2  # an answer, even a refusal, ends the asking
+    assert "bridge refused" not in service.output
