@@ -31,6 +31,7 @@ import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from nav_msgs.msg import Odometry
 from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.duration import Duration
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import JointState
@@ -194,6 +195,8 @@ class SimBridge(Node):
             self.get_logger().info(f"{self.episode} episodes: return {np.mean(self.returns):.2f} "
                                    f"+- {np.std(self.returns):.2f}")
             self.finished = True
+            if not self.episode_publisher.wait_for_all_acked(Duration(seconds=2.0)):
+                self.get_logger().warning("exiting before every subscriber acknowledged the episode records")
             end_process(self)
             return
         if not self.p["wait_for_start"]:

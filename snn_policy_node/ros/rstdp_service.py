@@ -110,7 +110,7 @@ class RSTDPService(Node):
         self.modulation_publisher = self.create_publisher(Float64MultiArray, messages.MODULATION, messages.EVENT_QOS)
         self.weights_publisher = self.create_publisher(Float32MultiArray, messages.RSTDP_WEIGHTS, messages.LATCHED_QOS)
         self.status_publisher = self.create_publisher(String, messages.RSTDP_STATUS, messages.LATCHED_QOS)
-        self.create_subscription(String, messages.EPISODE, self.on_episode, messages.EVENT_QOS)
+        self.episodes = self.create_subscription(String, messages.EPISODE, self.on_episode, messages.EVENT_QOS)
         self.create_subscription(Float32MultiArray, messages.PLASTIC_WEIGHTS, self.on_policy_weights, messages.LATCHED_QOS)
         self.create_service(SetBool, "~/enable", self.on_enable)
         self.create_service(Trigger, "~/save", self.on_save)
@@ -179,6 +179,8 @@ class RSTDPService(Node):
     def start_when_ready(self) -> None:
         clients = (self.evaluate_client, self.start_client, self.reset_client)
         if not all(c.service_is_ready() for c in clients) or not self.policy_in_sync():
+            return
+        if self.episodes.get_publisher_count() == 0:  # a record sent before the bridge's writer matched is lost
             return
         self.startup_timer.cancel()
         if self.before is None:

@@ -23,6 +23,10 @@ os.environ.setdefault("ROS_DOMAIN_ID", str(os.getpid() % 100 + 1))
 
 rclpy = pytest.importorskip("rclpy")
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
+from std_msgs.msg import String  # noqa: E402
+from std_srvs.srv import Trigger  # noqa: E402
+
+from snn_policy_node.ros import messages  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -110,6 +114,22 @@ class Probe:
         """How many writers a recorded topic's reader has matched: what is published before
         a writer is matched never reaches the recording."""
         return self.recorders[topic].get_publisher_count()
+
+    def play_episodes(self, count: int, bridge: str = "/sim_bridge", timeout: float = 120.0) -> list:
+        """Have a bridge started with ``wait_for_start`` play ``count`` episodes, one at a time,
+        and return their records. Episodes begin once the bridge's record writer has matched the
+        probe: a record sent before would go unrecorded."""
+        if messages.EPISODE not in self.recorders:
+            self.record(String, messages.EPISODE, messages.EVENT_QOS)
+        episodes = self.received[messages.EPISODE]
+        self.wait_for(lambda: self.matched_publishers(messages.EPISODE) > 0, timeout, what="the bridge's record writer")
+        starter = self.node.create_client(Trigger, f"{bridge}/start_episode")
+        if not starter.wait_for_service(timeout_sec=timeout):
+            raise AssertionError(f"{bridge}/start_episode never appeared")
+        for played in range(len(episodes) + 1, len(episodes) + count + 1):
+            starter.call_async(Trigger.Request())  # the record, not the answer, says the episode ran
+            self.wait_for(lambda: len(episodes) >= played, timeout, what=f"episode {played}")
+        return episodes
 
     def publisher(self, message_type, topic: str, qos):
         return self.node.create_publisher(message_type, topic, qos)

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from diagnostic_msgs.msg import DiagnosticArray
 from sensor_msgs.msg import JointState
-from std_msgs.msg import Float32MultiArray, Float64MultiArray, String
+from std_msgs.msg import Float32MultiArray, Float64MultiArray
 
 from sim_bridge.randomization import draw_settings
 from snn_policy_node.adaptation import AdaptationConfig, adapt_population
@@ -27,7 +27,6 @@ pytestmark = pytest.mark.integration
 
 
 def test_a_full_episode_in_lockstep_matches_the_library(nodes, probe, cartpole):
-    episodes = probe.record(String, messages.EPISODE, messages.EVENT_QOS)
     probe.record(JointState, messages.COMMANDS, messages.COMMAND_QOS)
     nodes("snn_policy_node", "policy", checkpoint=str(cartpole), command_format="joint_state")
     probe.wait_for(lambda: probe.matched_publishers(messages.COMMANDS) > 0, timeout=120,
@@ -36,8 +35,8 @@ def test_a_full_episode_in_lockstep_matches_the_library(nodes, probe, cartpole):
     # stamps keep the steps right
     bridge = nodes("sim_bridge", "sim_bridge", env_id="CartPole-v0", max_episodes=2, command_format="joint_state",
                    action_timeout=0.05, randomization_profile="extreme", randomization_seed=3,
-                   randomize_every_episode=True)
-    probe.wait_for(lambda: len(episodes) == 2, timeout=120, what="two episodes")
+                   randomize_every_episode=True, wait_for_start=True)
+    episodes = probe.play_episodes(2)
     assert bridge.process.wait(10) == 0
     model, _ = load_model(cartpole)
     for message in episodes:
@@ -146,10 +145,9 @@ def library_episode(checkpoint: Path, env_id: str, seed: int, steps: int) -> tup
 
 
 def test_a_floating_base_robot_is_driven_from_joint_states_and_odometry(nodes, probe, ant_actor):
-    episodes = probe.record(String, messages.EPISODE, messages.EVENT_QOS)
     nodes("snn_policy_node", "policy", checkpoint=str(ant_actor))
-    bridge = nodes("sim_bridge", "sim_bridge", env_id="Ant-v5", max_episodes=1)
-    probe.wait_for(lambda: len(episodes) == 1, timeout=120, what="an Ant episode")
+    bridge = nodes("sim_bridge", "sim_bridge", env_id="Ant-v5", max_episodes=1, wait_for_start=True)
+    episodes = probe.play_episodes(1)
     assert bridge.process.wait(10) == 0
     record = json.loads(episodes[0].data)
     expected_return, expected_steps = library_episode(ant_actor, "Ant-v5", record["seed"], steps=1000)

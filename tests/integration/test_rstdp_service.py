@@ -74,6 +74,7 @@ def test_a_bridge_service_that_does_not_answer_in_time_is_asked_again(nodes, pro
     probe.node.create_service(Trigger, "/stand_in_bridge/start_episode", start_episode)
     probe.node.create_service(SetBool, "/stand_in_bridge/evaluate", answer)
     probe.node.create_service(Trigger, "/stand_in_policy/reset_state", answer)
+    probe.publisher(String, messages.EPISODE, messages.EVENT_QOS)  # the service waits for a record writer
     weights = probe.publisher(Float32MultiArray, messages.PLASTIC_WEIGHTS, messages.LATCHED_QOS)
     weights.publish(messages.matrix_message(load_checkpoint(cartpole).tensors["layers.1.weight"].numpy()))
     service = nodes("rstdp_service", "rstdp_service", checkpoint=str(cartpole), bridge="/stand_in_bridge",
