@@ -10,6 +10,7 @@ from pathlib import Path
 
 import matplotlib
 import numpy as np
+from tqdm import tqdm
 
 from .actor_evaluation import LABELS, VARIANTS, evaluate_variants
 from .atomic import atomic_path
@@ -213,16 +214,24 @@ def write_report(runs_dir: Path, out: Path, episodes: int, command: str, data_di
     """Score every run, write the tables and figure to ``out``, and (with ``models_dir``) ship
     the best spiking actor of every task there."""
     results, training, adaptive_scores = {}, {}, {}
-    for name, runs in find_runs(runs_dir).items():
+    found = find_runs(runs_dir)
+    bar = tqdm(total=sum(len(runs.get("qcfs", [])) for runs in found.values()), desc="calibration report",
+               unit="seed")
+    for name, runs in found.items():
         training[name] = training_costs(runs)
         relu_by_seed = {p.parent.name.split("seed")[1]: p for p in runs.get("relu", [])}
         env_id = _env_of(name)
-        per_seed = [evaluate_variants(relu_by_seed.get(p.parent.name.split("seed")[1]), p, env_id, episodes)
-                    for p in runs.get("qcfs", [])]
+        per_seed = []
+        for path in runs.get("qcfs", []):
+            bar.set_postfix_str(f"{name} {path.parent.name}")
+            per_seed.append(evaluate_variants(relu_by_seed.get(path.parent.name.split("seed")[1]), path, env_id,
+                                              episodes))
+            bar.update()
         if per_seed:
             results[name] = summarise(per_seed)
         for path, scores in zip(runs.get("qcfs", []), per_seed):
             adaptive_scores.setdefault(env_id, []).append((path.parent, scores["adaptive"]["score"]))
+    bar.close()
     if not results:
         raise ValueError(f"no QCFS actors under {runs_dir} (snn-robot train td3bc --activation qcfs)")
     best = {n: max(r[v]["mean"] for v in ("i1", "i2", "i3", "adaptive")) for n, r in results.items()}
