@@ -366,11 +366,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="start a ROS 2 graph from a launch file or scenario, each node in its own process",
         description="Reads a ROS 2 YAML launch file (the same files `ros2 launch` uses on a full ROS install) and "
         "starts its nodes with real DDS between them; no ROS install needed. Scenarios are the files in the "
-        "package's launch/ folder: cartpole_rstdp (a randomized CartPole adapted online by r-STDP) and hopper_spiking (Hopper-v5 driven by a calibrated spiking actor on randomized physics). The graph "
+        "package's launch/ folder: cartpole_rstdp (a randomized CartPole adapted online by r-STDP) and mujoco_spiking (a MuJoCo robot driven by its shipped calibrated spiking actor on randomized physics; "
+        "env:=Hopper-v5 by default, or HalfCheetah-v5). The graph "
         "stops when any node exits; the exit status is that node's.",
     )
     launch.add_argument("launch", help="scenario name (e.g. cartpole_rstdp) or path to a .launch.yaml file")
-    launch.add_argument("arguments", nargs="*", metavar="NAME:=VALUE", help="launch arguments, e.g. model:=path")
+    launch.add_argument("arguments", nargs="*", metavar="NAME:=VALUE", help="launch arguments, e.g. env:=HalfCheetah-v5 or model:=path")
     launch.set_defaults(run=_run)
 
     data = commands.add_parser("data", help="make offline RL datasets (see data generate --help)")

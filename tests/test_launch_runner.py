@@ -53,7 +53,7 @@ def test_config_files_set_only_parameters_their_nodes_declare(config):
         assert not unknown, f"{config.name}: {node} declares no parameters {sorted(unknown)}"
 
 
-@pytest.mark.parametrize("scenario", ["cartpole_rstdp", "hopper_spiking"])
+@pytest.mark.parametrize("scenario", ["cartpole_rstdp", "mujoco_spiking"])
 def test_every_scenario_finds_its_shipped_model_and_config(scenario):
     from snn_policy_node.model_io import load_model
 
@@ -64,3 +64,13 @@ def test_every_scenario_finds_its_shipped_model_and_config(scenario):
         assert Path(path).is_file(), path
     for checkpoint in checkpoints:
         load_model(checkpoint)  # a readable policy with consistent specs
+
+
+@pytest.mark.parametrize("env_id", sorted(p.name for p in (package_share() / "models" / "td3bc").iterdir()))
+def test_mujoco_spiking_plays_each_shipped_actor_on_its_own_robot(env_id):
+    from snn_policy_node.model_io import load_model
+
+    nodes = {n.name: n for n in parse_launch(resolve_launch_file("mujoco_spiking"), {"env": env_id})}
+    assert nodes["sim_bridge"].params["env_id"] == env_id
+    _, checkpoint = load_model(nodes["snn_policy"].params["checkpoint"])
+    assert checkpoint.provenance["env_id"] == env_id

@@ -156,7 +156,7 @@ def test_a_floating_base_robot_is_driven_from_joint_states_and_odometry(nodes, p
 
 
 def test_hopper_scenario_drives_a_spiking_actor_on_randomized_physics(hopper_actor):
-    run = subprocess.run([sys.executable, "-m", "snn_policy_node.cli", "run", "hopper_spiking", f"model:={hopper_actor}"],
+    run = subprocess.run([sys.executable, "-m", "snn_policy_node.cli", "run", "mujoco_spiking", f"model:={hopper_actor}"],
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "loaded spiking_actor" in run.stdout, run.stdout
