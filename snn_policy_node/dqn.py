@@ -9,8 +9,8 @@ kept is the one with the best mean return on the validation seeds, which are dis
 from the evaluation seeds that the reported scores use.
 """
 
-import csv
 import copy
+import csv
 import random
 import time
 from dataclasses import asdict, dataclass

@@ -24,7 +24,7 @@ HELDOUT_SEEDS = range(30_000, 30_100)
 
 def stacked_weights(models: list[DSQN]) -> list[torch.Tensor]:
     """Each layer's weights of ``models`` as one ``[runs, out, in]`` tensor."""
-    return [torch.stack(layer_weights) for layer_weights in zip(*([l.weight for l in m.layers] for m in models))]
+    return [torch.stack(layer_weights) for layer_weights in zip(*([layer.weight for layer in m.layers] for m in models))]
 
 
 @torch.no_grad()

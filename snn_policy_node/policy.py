@@ -132,7 +132,6 @@ class Policy:
         output = simulation.action[0]
         return simulation, output, np.clip(output.numpy().astype(np.float64), self._low, self._high)
 
-
     # r-STDP ---------------------------------------------------------------------------
 
     @property

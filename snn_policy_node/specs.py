@@ -100,7 +100,7 @@ class ActionSpec:
         if self.kind == "discrete":
             if not self.commands or any(len(c) != width for c in self.commands):
                 raise ValueError(f"a discrete action spec needs commands of {width} values each")
-        elif len(self.low) != width or len(self.high) != width or any(l > h for l, h in zip(self.low, self.high)):
+        elif len(self.low) != width or len(self.high) != width or any(lo > hi for lo, hi in zip(self.low, self.high)):
             raise ValueError(f"a continuous action spec needs low <= high with {width} values each")
 
     @property

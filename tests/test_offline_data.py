@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from snn_policy_node.cli import main
 from snn_policy_node import offline_data
+from snn_policy_node.cli import main
 from snn_policy_node.offline_data import OnlineConfig, evaluate_actor, pick_policies, train_online
 from snn_policy_node.replay import ReplayBuffer
 

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import torch
 
+from snn_policy_node.checkpoint import Checkpoint
 from snn_policy_node.conversion import SpikingActor
 from snn_policy_node.model_io import load_model, save_model
 from snn_policy_node.policy import AC_ENERGY_J, MAC_ENERGY_J, Policy
-from snn_policy_node.checkpoint import Checkpoint
 from snn_policy_node.rstdp import AMPLITUDES_KEY, EligibilityTrace, synapse_spikes, weight_amplitudes
 from snn_policy_node.specs import ActionSpec, ObservationEntry, ObservationSpec
 from snn_policy_node.tasks import TASKS

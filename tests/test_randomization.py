@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from sim_bridge.randomization import (
-    Range,
     RandomizedPhysics,
+    Range,
     draw_settings,
     load_randomization,
     profile,
@@ -32,7 +32,7 @@ def test_draws_cover_the_table_2_ranges_and_nothing_else(task, name):
         assert np.logical_or.reduce(inside).all()
         for low, high in intervals:  # every interval is used, in proportion to its width
             share = ((values >= low) & (values <= high)).mean()
-            width = (high - low) / sum(h - l for l, h in intervals)
+            width = (high - low) / sum(hi - lo for lo, hi in intervals)
             assert share == pytest.approx(width, abs=0.05)
 
 

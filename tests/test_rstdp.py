@@ -9,9 +9,9 @@ from snn_policy_node.rstdp import (
     PAPER_PARAMS,
     EligibilityTrace,
     RSTDPParams,
+    model_amplitudes,
     reward_shaping,
     synapse_spikes,
-    model_amplitudes,
     weight_amplitudes,
 )
 

@@ -114,6 +114,7 @@ def _fault_count(array: DiagnosticArray) -> int:
 
 def test_a_floating_base_policy_acts_only_with_odometry_as_new_as_the_joint_state(nodes, probe, ant_actor):
     from nav_msgs.msg import Odometry
+
     from sim_bridge.robots import MujocoRobot
     from sim_bridge.task_envs import make_task_env
     from snn_policy_node.observation import OdometryReading
