@@ -367,7 +367,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Reads a ROS 2 YAML launch file (the same files `ros2 launch` uses on a full ROS install) and "
         "starts its nodes with real DDS between them; no ROS install needed. Scenarios are the files in the "
         "package's launch/ folder: cartpole_rstdp (a randomized CartPole adapted online by r-STDP) and mujoco_spiking (a MuJoCo robot driven by its shipped calibrated spiking actor on randomized physics; "
-        "env:=Hopper-v5 by default, or any task with an actor under models/td3bc/). The graph "
+        "env:=Hopper-v5 by default, or any task with an actor under models/td3bc/; profile:=extreme, or profile:= for "
+        "the default physics). The graph "
         "stops when any node exits; the exit status is that node's.",
     )
     launch.add_argument("launch", help="scenario name (e.g. cartpole_rstdp) or path to a .launch.yaml file")

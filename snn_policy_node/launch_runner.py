@@ -22,6 +22,7 @@ import yaml
 
 PACKAGE = "snn_robot"
 SUBSTITUTION = re.compile(r"\$\((\S+)(?: ([^)]*))?\)")
+EMPTY_STRING = '""'  # rcl refuses "-p key:=" with nothing after it; the YAML "" is an empty string
 
 
 class LaunchError(ValueError):
@@ -40,7 +41,7 @@ class NodeLaunch:
         for path in self.params_files:
             cmd += ["--params-file", path]
         for key, value in self.params.items():
-            cmd += ["-p", f"{key}:={value}"]
+            cmd += ["-p", f"{key}:={value or EMPTY_STRING}"]
         return cmd
 
 

@@ -74,3 +74,22 @@ def test_mujoco_spiking_plays_each_shipped_actor_on_its_own_robot(env_id):
     assert nodes["sim_bridge"].params["env_id"] == env_id
     _, checkpoint = load_model(nodes["snn_policy"].params["checkpoint"])
     assert checkpoint.provenance["env_id"] == env_id
+
+
+def test_an_empty_launch_argument_reaches_the_node_as_an_empty_string(tmp_path):
+    """``profile:=`` (default physics) must not become ``-p key:=``, which rcl refuses at start-up."""
+    import rclpy
+    from rclpy.context import Context
+    from rclpy.node import Node
+
+    nodes = {n.name: n for n in parse_launch(resolve_launch_file("mujoco_spiking"), {"profile": ""})}
+    command = nodes["sim_bridge"].command()
+    context = Context()
+    rclpy.init(args=command, context=context)  # rcl parses the node's --ros-args as it would at start-up
+    try:
+        node = Node("sim_bridge", context=context, automatically_declare_parameters_from_overrides=True)
+        assert node.get_parameter("randomization_profile").value == ""
+        assert node.get_parameter("env_id").value == "Hopper-v5"
+        node.destroy_node()
+    finally:
+        rclpy.shutdown(context=context)
