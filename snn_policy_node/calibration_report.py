@@ -3,6 +3,7 @@ every variant of ``actor_evaluation`` per training seed, mean +- std over seeds,
 paper's numbers beside ours, the datasets and what every run cost.
 """
 
+import hashlib
 import json
 import re
 import shutil
@@ -209,10 +210,35 @@ def paper_value(text: str | None) -> float:
     return float(text.split("±")[0]) if text else np.nan
 
 
+SCORES_FILE = "scores.json"  # beside a QCFS run's actor.pt
+
+
+def scored_seed(relu_path: Path | None, qcfs_path: Path, env_id: str, episodes: int, rescore: bool = False) -> dict:
+    """``evaluate_variants`` of one training seed, kept in the QCFS run's scores.json with the
+    digests of the actors it scored, so that a report re-run scores only new or retrained runs."""
+    key = {"episodes": episodes, "qcfs": file_digest(qcfs_path), "relu": file_digest(relu_path) if relu_path else None}
+    saved = qcfs_path.parent / SCORES_FILE
+    if saved.exists() and not rescore:
+        try:
+            kept = json.loads(saved.read_text())
+            if kept.get("key") == key:
+                return kept["results"]
+        except (json.JSONDecodeError, AttributeError, KeyError):
+            pass  # unreadable: scored again and replaced
+    results = evaluate_variants(relu_path, qcfs_path, env_id, episodes)
+    with atomic_path(saved) as temporary:
+        temporary.write_text(json.dumps({"key": key, "results": results}))
+    return results
+
+
+def file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def write_report(runs_dir: Path, out: Path, episodes: int, command: str, data_dir: Path | None = None,
-                 models_dir: Path | None = None) -> dict:
-    """Score every run, write the tables and figure to ``out``, and (with ``models_dir``) ship
-    the best spiking actor of every task there."""
+                 models_dir: Path | None = None, rescore: bool = False) -> dict:
+    """Score every run (or take its kept scores), write the tables and figure to ``out``, and
+    (with ``models_dir``) ship the best spiking actor of every task there."""
     results, training, adaptive_scores = {}, {}, {}
     found = find_runs(runs_dir)
     bar = tqdm(total=sum(len(runs.get("qcfs", [])) for runs in found.values()), desc="calibration report",
@@ -224,8 +250,8 @@ def write_report(runs_dir: Path, out: Path, episodes: int, command: str, data_di
         per_seed = []
         for path in runs.get("qcfs", []):
             bar.set_postfix_str(f"{name} {path.parent.name}")
-            per_seed.append(evaluate_variants(relu_by_seed.get(path.parent.name.split("seed")[1]), path, env_id,
-                                              episodes))
+            per_seed.append(scored_seed(relu_by_seed.get(path.parent.name.split("seed")[1]), path, env_id, episodes,
+                                        rescore))
             bar.update()
         if per_seed:
             results[name] = summarise(per_seed)

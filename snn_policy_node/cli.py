@@ -197,7 +197,7 @@ def _report_calibration(args: argparse.Namespace) -> int:
     torch.set_num_threads(1)
     command = recorded_command("snn-robot report calibration")
     report = write_report(Path(args.runs_dir), Path(args.out), args.episodes, command, Path(args.data_dir),
-                          Path(args.models_dir) if args.models_dir else None)
+                          Path(args.models_dir) if args.models_dir else None, args.rescore)
     for name, result in report["results"].items():
         print(name + ": " + ", ".join(f"{k} {v['mean']:.1f}" for k, v in result.items() if isinstance(v, dict)))
     for env_id, shipped in report.get("shipped", {}).items():
@@ -423,7 +423,8 @@ def build_parser() -> argparse.ArgumentParser:
         "activation and seed): D4RL-normalised scores of the ReLU and QCFS actors and of the converted spiking "
         "actor (T = 4, rho = 4) with I = 0, 1, 2, 3 and adaptive I, mean +- std over seeds, and error spikes per "
         "layer. Writes calibration.md, calibration.json and calibration.png to OUT, and copies each task's "
-        "best spiking actor (by its adaptive-I score) with its card to MODELS_DIR/ENV/.",
+        "best spiking actor (by its adaptive-I score) with its card to MODELS_DIR/ENV/. Each run's scores are kept "
+        "in its scores.json, so a re-run scores only the runs that are new or changed.",
     )
     calibration.add_argument("--runs-dir", default="runs/td3bc", help="runs of snn-robot train td3bc")
     calibration.add_argument("--data-dir", default="runs/data", help="runs of snn-robot data generate (datasets.json)")
@@ -432,6 +433,9 @@ def build_parser() -> argparse.ArgumentParser:
     calibration.add_argument("--models-dir", default="models/td3bc",
                              help="where each task's best spiking actor (adaptive I) goes, with its card: "
                              "MODELS_DIR/ENV/; '' ships nothing")
+    calibration.add_argument("--rescore", action="store_true",
+                             help="score every run again; by default a run's scores.json is reused while its actors "
+                             "and --episodes are unchanged (after a change to the evaluation code, rescore)")
     calibration.set_defaults(run=_report_calibration)
 
     inspect = commands.add_parser(

@@ -30,7 +30,8 @@ def save_actor(path, actor, mean, std):
     torch.save({"actor": actor.state_dict(), "mean": torch.as_tensor(mean), "std": torch.as_tensor(std)}, path)
 
 
-def test_calibration_report_scores_every_variant_and_counts_error_spikes(tmp_path):
+def make_runs(tmp_path):
+    """Three seeds of QCFS runs on Hopper medium (two with their ReLU twins), and the task's data run."""
     torch.set_num_threads(1)
     states = random_states("Hopper-v5", 300, seed=0)
     mean, std = states.mean(0), states.std(0) + 1e-3
@@ -56,6 +57,12 @@ def test_calibration_report_scores_every_variant_and_counts_error_spikes(tmp_pat
     (data / "datasets.json").write_text(json.dumps({
         "env_id": "Hopper-v5", "expert_step": 20000, "medium_step": 10000, "expert_eval_return": 900.0,
         "medium_eval_return": 400.0, "rollout_noise": 0.1, "datasets": {"medium": level}}))
+    return runs, tmp_path / "data"
+
+
+def test_calibration_report_scores_every_variant_and_counts_error_spikes(tmp_path):
+    runs, data_dir = make_runs(tmp_path)
+    data = data_dir / "Hopper-v5" / "seed0"
     models = tmp_path / "models"
     assert main(["report", "calibration", "--runs-dir", str(runs), "--episodes", "3", "--out", str(tmp_path / "out"),
                  "--data-dir", str(tmp_path / "data"), "--models-dir", str(models)]) == 0
@@ -93,3 +100,26 @@ def test_paper_values_are_read_from_the_tables_text():
 
     assert paper_value("112.2±0.2") == 112.2 and np.isnan(paper_value(None))
     assert all(np.isfinite(paper_value(v)) for row in PAPER.values() for v in row.values())
+
+
+def test_a_report_rerun_scores_only_the_runs_that_changed(tmp_path, monkeypatch):
+    from snn_policy_node import calibration_report
+
+    runs, data_dir = make_runs(tmp_path)
+    args = ["report", "calibration", "--runs-dir", str(runs), "--episodes", "2", "--data-dir", str(data_dir),
+            "--models-dir", ""]
+    assert main([*args, "--out", str(tmp_path / "first")]) == 0
+    scored = []
+    monkeypatch.setattr(calibration_report, "evaluate_variants",
+                        lambda *a: scored.append(a[1].parent.name) or evaluate_variants(*a))
+    assert main([*args, "--out", str(tmp_path / "again")]) == 0
+    first, again = (json.loads((tmp_path / out / "calibration.json").read_text())["results"] for out in ("first", "again"))
+    assert scored == [] and again == first
+
+    dataset = runs / "snn-robot_hopper_medium-v0"
+    (dataset / "qcfs-seed0" / "scores.json").write_text('{"key": ')  # truncated
+    save_actor(dataset / "relu-seed2" / "actor.pt", MLPActor(11, 3, activation="relu"), np.zeros(11), np.ones(11))
+    assert main([*args, "--out", str(tmp_path / "changed")]) == 0
+    assert scored == ["qcfs-seed0", "qcfs-seed2"]  # seed 2's ReLU run finished since
+    assert main([*args, "--out", str(tmp_path / "rescored"), "--rescore"]) == 0
+    assert scored == ["qcfs-seed0", "qcfs-seed2", "qcfs-seed0", "qcfs-seed1", "qcfs-seed2"]
