@@ -18,7 +18,7 @@ from .atomic import atomic_path
 from .offline_data import normalised_score
 from .results import write_results
 from .td3bc import outputs_written
-from .train_logs import last_row
+from .train_logs import last_row, rows
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -81,6 +81,12 @@ def training_costs(runs: dict[str, list[Path]]) -> dict[str, dict]:
             costs[activation] = {"runs": len(rows), "steps": sorted({int(r["step"]) for r in rows}),
                                  "minutes_mean": float(np.mean([float(r["seconds"]) for r in rows]) / 60)}
     return costs
+
+
+def learning_curves(runs: dict[str, list[Path]]) -> dict[str, list[list[float]]]:
+    """Per run (``qcfs-seed0``, ...): the evaluations of its training, ``[step, normalised score]``."""
+    return {path.parent.name: [[int(r["step"]), float(r["normalised_score"])] for r in rows(path.parent / "train_log.csv")]
+            for paths in runs.values() for path in paths}
 
 
 def dataset_summaries(data_dir: Path) -> list[dict]:
@@ -146,7 +152,9 @@ def markdown(report: dict) -> str:
               f"- Calibrated spiking actor minus its QCFS ANN, mean over pairs: {s['gap_snn_qcfs']:+.1f} points "
               f"({_verdict(s['gap_snn_qcfs'])}); QCFS ANN minus ReLU ANN: {s['gap_qcfs_relu']:+.1f} points "
               f"({_verdict(s['gap_qcfs_relu'])}). Target: within 5 points each.", "",
-              "![scores](calibration.png)", ""]
+              "![scores and learning curves](calibration.png)", "",
+              "Below the scores: each run's evaluations during TD3+BC training (its train_log.csv); the tables "
+              "score the final actor.", ""]
     return "\n".join(lines)
 
 
@@ -185,10 +193,41 @@ def _provenance_lines(report: dict) -> list[str]:
     return lines
 
 
+CURVE_COLUMNS = 4
+
+
 def figure(report: dict, path: Path) -> None:
+    """The scores' bars above, every run's learning curve below (a panel per dataset)."""
+    names = list(report["results"])
+    curve_rows = -(-len(names) // CURVE_COLUMNS)
+    fig = plt.figure(figsize=(max(10, 2.4 * len(names)), 4.5 + 2.6 * curve_rows))
+    grid = fig.add_gridspec(1 + curve_rows, CURVE_COLUMNS, height_ratios=[1.7] + [1] * curve_rows)
+    score_bars(report, fig.add_subplot(grid[0, :]))
+    for k, name in enumerate(names):
+        learning_panel(name, report["curves"].get(name, {}), fig.add_subplot(grid[1 + k // CURVE_COLUMNS, k % CURVE_COLUMNS]))
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def learning_panel(name: str, curves: dict[str, list[list[float]]], ax) -> None:
+    """Evaluations during TD3+BC training: QCFS runs solid, ReLU dashed, a colour per seed."""
+    for run, points in sorted(curves.items()):
+        if points:
+            activation, seed = run.split("-seed")
+            steps, scores = zip(*points)
+            ax.plot(np.array(steps) / 1000, scores, "-" if activation == "qcfs" else "--", color=f"C{int(seed) % 10}",
+                    label=f"{activation} {seed}", linewidth=1)
+    ax.set_title(_title(name), fontsize=9)
+    ax.set_xlabel("gradient steps (k)", fontsize=8)
+    ax.set_ylabel("score", fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.legend(fontsize=6, ncol=2)
+
+
+def score_bars(report: dict, ax) -> None:
     """Bars per dataset and variant (mean +- std over seeds), the paper's value as a black tick."""
     names = list(report["results"])
-    fig, ax = plt.subplots(figsize=(max(6, 2.4 * len(names)), 4.5))
     width = 0.8 / len(VARIANTS)
     for j, variant in enumerate(VARIANTS):
         x = np.arange(len(names)) + (j - len(VARIANTS) / 2 + 0.5) * width
@@ -199,10 +238,7 @@ def figure(report: dict, path: Path) -> None:
         ax.plot(x, paper, "_", color="black", markersize=9, markeredgewidth=2, label="paper" if j == 0 else None)
     ax.set_xticks(range(len(names)), [_title(n) for n in names])
     ax.set_ylabel("D4RL-normalised score")
-    ax.legend(ncol=4, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.08))
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    ax.legend(ncol=8, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.08))
 
 
 def paper_value(text: str | None) -> float:
@@ -239,12 +275,12 @@ def write_report(runs_dir: Path, out: Path, episodes: int, command: str, data_di
                  models_dir: Path | None = None, rescore: bool = False) -> dict:
     """Score every run (or take its kept scores), write the tables and figure to ``out``, and
     (with ``models_dir``) ship the best spiking actor of every task there."""
-    results, training, adaptive_scores = {}, {}, {}
+    results, training, curves, adaptive_scores = {}, {}, {}, {}
     found = find_runs(runs_dir)
     bar = tqdm(total=sum(len(runs.get("qcfs", [])) for runs in found.values()), desc="calibration report",
                unit="seed")
     for name, runs in found.items():
-        training[name] = training_costs(runs)
+        training[name], curves[name] = training_costs(runs), learning_curves(runs)
         relu_by_seed = {p.parent.name.split("seed")[1]: p for p in runs.get("relu", [])}
         env_id = _env_of(name)
         per_seed = []
@@ -269,7 +305,7 @@ def write_report(runs_dir: Path, out: Path, episodes: int, command: str, data_di
         if with_relu else float("nan"),
     }
     report = {"command": command, "episodes": episodes, "results": results, "summary": summary, "training": training,
-              "datasets": dataset_summaries(data_dir) if data_dir is not None else []}
+              "curves": curves, "datasets": dataset_summaries(data_dir) if data_dir is not None else []}
     if models_dir is not None:
         report["shipped"] = ship_best(adaptive_scores, models_dir, data_dir, command)
     return write_results(out, "calibration", report, markdown, figure)

@@ -12,9 +12,15 @@ def keep_rows_up_to(log: Path, step: int) -> list[str]:
     return kept
 
 
+def rows(log: Path) -> list[dict[str, str]]:
+    """Every row by column name; none where there is no log."""
+    if not log.exists():
+        return []
+    header, *lines = log.read_text().splitlines()
+    return [dict(zip(header.split(","), line.split(","))) for line in lines]
+
+
 def last_row(log: Path) -> dict[str, str] | None:
     """The final row by column name, or None where there is no log or no row yet."""
-    if not log.exists():
-        return None
-    header, *rows = log.read_text().splitlines()
-    return dict(zip(header.split(","), rows[-1].split(","))) if rows else None
+    found = rows(log)
+    return found[-1] if found else None

@@ -74,6 +74,7 @@ def test_calibration_report_scores_every_variant_and_counts_error_spikes(tmp_pat
     text = (tmp_path / "out" / "calibration.md").read_text()
     assert "| (paper) |" in text and "99.70±0.18" in text and (tmp_path / "out" / "calibration.png").exists()
     assert report["summary"]["pairs"] == 1
+    assert report["curves"]["snn-robot_hopper_medium-v0"]["qcfs-seed0"] == [[5000, 2.0], [10000, 3.0]]
     assert "Online TD3 ran 20000 steps (2.0 h)" in text and "| snn-robot/hopper/medium-v0 | 4 | 900 | 850.0 | 26.7 |" in text
     assert "| hopper medium | qcfs | 3 | 10000 | 3 |" in text
 
