@@ -148,7 +148,7 @@ def markdown(report: dict) -> str:
     s = report["summary"]
     lines += ["", "## Targets", "",
               f"- Calibrated (best of I = 1..3 and adaptive) beats I = 0 on {s['calibrated_wins']} of {s['pairs']} "
-              f"task-dataset pairs (target: at least 75 %).",
+              f"task-dataset pairs (target: at least 75 %: {'met' if s['calibrated_wins'] >= 0.75 * s['pairs'] else 'not met'}).",
               f"- Calibrated spiking actor minus its QCFS ANN, mean over pairs: {s['gap_snn_qcfs']:+.1f} points "
               f"({_verdict(s['gap_snn_qcfs'])}); QCFS ANN minus ReLU ANN: {s['gap_qcfs_relu']:+.1f} points "
               f"({_verdict(s['gap_qcfs_relu'])}). Target: within 5 points each.", "",
