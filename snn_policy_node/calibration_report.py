@@ -135,6 +135,9 @@ def markdown(report: dict) -> str:
         lines.append(f"| {_title(name)} | {result['qcfs']['seeds']} | " + " | ".join(cells) + " |")
         if paper:
             lines.append("| (paper) | - | " + " | ".join(paper.get(v, "-") for v in VARIANTS) + " |")
+    if report.get("kept"):
+        lines += ["", "Kept from the report this one replaced (scored by an earlier run of this command; their runs "
+                  "are not on this machine now): " + ", ".join(_title(n) for n in report["kept"]) + "."]
     lines += ["", "Error spikes per action and hidden layer, against the source QCFS network:", "",
               "| dataset | I = 0 | I = 1 | I = 2 | I = 3 | adaptive |", "|---|---:|---:|---:|---:|---:|"]
     for name, result in report["results"].items():
@@ -272,9 +275,11 @@ def file_digest(path: Path) -> str:
 
 
 def write_report(runs_dir: Path, out: Path, episodes: int, command: str, data_dir: Path | None = None,
-                 models_dir: Path | None = None, rescore: bool = False) -> dict:
+                 models_dir: Path | None = None, rescore: bool = False, keep_missing: bool = True) -> dict:
     """Score every run (or take its kept scores), write the tables and figure to ``out``, and
-    (with ``models_dir``) ship the best spiking actor of every task there."""
+    (with ``models_dir``) ship the best spiking actor of every task there. With ``keep_missing``,
+    the pairs, datasets and shipped models of the report already in ``out`` whose runs are not
+    under ``runs_dir`` stay in the new one, marked as kept."""
     results, training, curves, adaptive_scores = {}, {}, {}, {}
     found = find_runs(runs_dir)
     bar = tqdm(total=sum(len(runs.get("qcfs", [])) for runs in found.values()), desc="calibration report",
@@ -294,8 +299,14 @@ def write_report(runs_dir: Path, out: Path, episodes: int, command: str, data_di
         for path, scores in zip(runs.get("qcfs", []), per_seed):
             adaptive_scores.setdefault(env_id, []).append((path.parent, scores["adaptive"]["score"]))
     bar.close()
+    kept = kept_report(out) if keep_missing else {}
+    carried = sorted(set(kept.get("results", {})) - set(results))
+    for name in carried:
+        results[name], training[name] = kept["results"][name], kept.get("training", {}).get(name, {})
+        curves[name] = kept.get("curves", {}).get(name, {})
     if not results:
         raise ValueError(f"no QCFS actors under {runs_dir} (snn-robot train td3bc --activation qcfs)")
+    results = dict(sorted(results.items()))
     best = {n: max(r[v]["mean"] for v in ("i1", "i2", "i3", "adaptive")) for n, r in results.items()}
     with_relu = [n for n, r in results.items() if "relu" in r]
     summary = {
@@ -304,30 +315,53 @@ def write_report(runs_dir: Path, out: Path, episodes: int, command: str, data_di
         "gap_qcfs_relu": float(np.mean([results[n]["qcfs"]["mean"] - results[n]["relu"]["mean"] for n in with_relu]))
         if with_relu else float("nan"),
     }
+    datasets = dataset_summaries(data_dir) if data_dir is not None else []
+    made_here = {d["env_id"] for d in datasets}
+    datasets += [d for d in kept.get("datasets", []) if d["env_id"] not in made_here]
     report = {"command": command, "episodes": episodes, "results": results, "summary": summary, "training": training,
-              "curves": curves, "datasets": dataset_summaries(data_dir) if data_dir is not None else []}
+              "curves": curves, "datasets": sorted(datasets, key=lambda d: d["env_id"]), "kept": carried}
     if models_dir is not None:
-        report["shipped"] = ship_best(adaptive_scores, models_dir, data_dir, command)
+        report["shipped"] = ship_best(adaptive_scores, models_dir, data_dir, command, kept.get("shipped", {}))
     return write_results(out, "calibration", report, markdown, figure)
+
+
+def kept_report(out: Path) -> dict:
+    """The report an earlier run wrote to ``out`` (empty if none), refusing a file that is not one
+    rather than writing over what it holds."""
+    path = out / "calibration.json"
+    if not path.exists():
+        return {}
+    try:
+        kept = json.loads(path.read_text())
+        if all(isinstance(kept.get(k, {}), dict) for k in ("results", "training", "curves", "shipped")) and all(
+                "qcfs" in r and "calibrated_beats_i0" in r for r in kept.get("results", {}).values()):
+            return kept
+    except (json.JSONDecodeError, TypeError, AttributeError):
+        pass
+    raise ValueError(f"{path} is not a calibration report: move it away, or pass --drop-missing to write a new one")
 
 
 SHIPPED_FILES = ("spiking_actor.safetensors", "train_log.csv")
 
 
 def ship_best(adaptive_scores: dict[str, list[tuple[Path, float]]], models_dir: Path, data_dir: Path | None,
-              command: str) -> dict[str, dict]:
+              command: str, kept: dict[str, dict]) -> dict[str, dict]:
     """Per task, copy the finished QCFS run whose spiking actor scored best with adaptive I
-    (the setting the ROS scenarios use) to ``models_dir/<env_id>/``, with its card and datasets.json."""
-    shipped = {}
+    (the setting the ROS scenarios use) to ``models_dir/<env_id>/``, with its card and datasets.json,
+    unless the model ``kept`` (an earlier report's) scored at least as well: then that one stays."""
+    shipped = dict(kept)
     for env_id, runs in adaptive_scores.items():
         finished = [(run, score) for run, score in runs if outputs_written(run, "qcfs")]
         if not finished:
             continue
         run, score = max(finished, key=lambda pair: pair[1])
+        name = f"{run.parent.name}/{run.name}"
+        if env_id in kept and kept[env_id]["run"] != name and kept[env_id]["adaptive_score"] >= score:
+            continue
         target = models_dir / env_id
-        for name in SHIPPED_FILES:
-            with atomic_path(target / name) as temporary:
-                shutil.copyfile(run / name, temporary)
+        for file in SHIPPED_FILES:
+            with atomic_path(target / file) as temporary:
+                shutil.copyfile(run / file, temporary)
         datasets = data_dir / env_id / "seed0" / "datasets.json" if data_dir is not None else None
         if datasets is not None and datasets.exists():
             with atomic_path(target / "datasets.json") as temporary:
@@ -337,8 +371,8 @@ def ship_best(adaptive_scores: dict[str, list[tuple[Path, float]]], models_dir: 
             f"score with adaptive I ({score:.1f}), by `{command}`.\n")
         with atomic_path(target / "card.md") as temporary:
             temporary.write_text(card)
-        shipped[env_id] = {"run": f"{run.parent.name}/{run.name}", "adaptive_score": score, "runs": len(finished)}
-    return shipped
+        shipped[env_id] = {"run": name, "adaptive_score": score, "runs": len(finished)}
+    return dict(sorted(shipped.items()))
 
 
 def _env_of(dataset_dir: str) -> str:

@@ -197,11 +197,11 @@ def _report_calibration(args: argparse.Namespace) -> int:
     torch.set_num_threads(1)
     command = recorded_command("snn-robot report calibration")
     report = write_report(Path(args.runs_dir), Path(args.out), args.episodes, command, Path(args.data_dir),
-                          Path(args.models_dir) if args.models_dir else None, args.rescore)
+                          Path(args.models_dir) if args.models_dir else None, args.rescore, not args.drop_missing)
     for name, result in report["results"].items():
         print(name + ": " + ", ".join(f"{k} {v['mean']:.1f}" for k, v in result.items() if isinstance(v, dict)))
     for env_id, shipped in report.get("shipped", {}).items():
-        print(f"{env_id}: shipped {shipped['run']} (adaptive I {shipped['adaptive_score']:.1f}) to {args.models_dir}/{env_id}")
+        print(f"{args.models_dir}/{env_id}: {shipped['run']} (adaptive I {shipped['adaptive_score']:.1f})")
     print(f"report written to {args.out}/calibration.md")
     return 0
 
@@ -436,6 +436,10 @@ def build_parser() -> argparse.ArgumentParser:
     calibration.add_argument("--rescore", action="store_true",
                              help="score every run again; by default a run's scores.json is reused while its actors "
                              "and --episodes are unchanged (after a change to the evaluation code, rescore)")
+    calibration.add_argument("--drop-missing", action="store_true",
+                             help="leave out the pairs, datasets and shipped models of the report already in OUT whose "
+                             "runs are not under RUNS_DIR; by default they are kept (runs made on another machine or "
+                             "in an earlier checkout), and the report says which")
     calibration.set_defaults(run=_report_calibration)
 
     inspect = commands.add_parser(

@@ -124,3 +124,36 @@ def test_a_report_rerun_scores_only_the_runs_that_changed(tmp_path, monkeypatch)
     assert scored == ["qcfs-seed0", "qcfs-seed2"]  # seed 2's ReLU run finished since
     assert main([*args, "--out", str(tmp_path / "rescored"), "--rescore"]) == 0
     assert scored == ["qcfs-seed0", "qcfs-seed2", "qcfs-seed0", "qcfs-seed1", "qcfs-seed2"]
+
+
+def test_a_report_keeps_the_pairs_whose_runs_are_gone_and_refuses_a_foreign_file(tmp_path, capsys):
+    runs, data_dir = make_runs(tmp_path)
+    out, models = tmp_path / "out", tmp_path / "models"
+    args = ["report", "calibration", "--episodes", "2", "--out", str(out), "--models-dir", str(models)]
+    assert main([*args, "--runs-dir", str(runs), "--data-dir", str(data_dir)]) == 0
+    first = json.loads((out / "calibration.json").read_text())
+    shipped_actor = (models / "Hopper-v5" / "spiking_actor.safetensors").read_bytes()
+
+    # A new checkout: the medium runs and the data run are gone, expert runs (the same actors) are new.
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    (runs / "snn-robot_hopper_medium-v0").rename(fresh / "snn-robot_hopper_expert-v0")
+    assert main([*args, "--runs-dir", str(fresh), "--data-dir", str(tmp_path / "no-data")]) == 0
+    merged = json.loads((out / "calibration.json").read_text())
+    assert list(merged["results"]) == ["snn-robot_hopper_expert-v0", "snn-robot_hopper_medium-v0"]
+    assert merged["kept"] == ["snn-robot_hopper_medium-v0"]
+    assert merged["results"]["snn-robot_hopper_medium-v0"] == first["results"]["snn-robot_hopper_medium-v0"]
+    assert merged["results"]["snn-robot_hopper_expert-v0"] == first["results"]["snn-robot_hopper_medium-v0"]
+    assert merged["datasets"] == first["datasets"] and merged["summary"]["pairs"] == 2
+    # No better actor than the shipped one among the new runs: the shipped model stays as it was.
+    assert merged["shipped"] == first["shipped"]
+    assert (models / "Hopper-v5" / "spiking_actor.safetensors").read_bytes() == shipped_actor
+    assert "their runs are not on this machine now): hopper medium." in (out / "calibration.md").read_text()
+
+    assert main([*args, "--runs-dir", str(fresh), "--drop-missing"]) == 0
+    assert list(json.loads((out / "calibration.json").read_text())["results"]) == ["snn-robot_hopper_expert-v0"]
+
+    (out / "calibration.json").write_text('{"results": [1, 2]}')
+    assert main([*args, "--runs-dir", str(fresh)]) == 2
+    assert "is not a calibration report" in capsys.readouterr().err
+    assert (out / "calibration.json").read_text() == '{"results": [1, 2]}'
