@@ -280,6 +280,7 @@ def write_report(runs_dir: Path, out: Path, episodes: int, command: str, data_di
     (with ``models_dir``) ship the best spiking actor of every task there. With ``keep_missing``,
     the pairs, datasets and shipped models of the report already in ``out`` whose runs are not
     under ``runs_dir`` stay in the new one, marked as kept."""
+    kept = kept_report(out, episodes) if keep_missing else {}
     results, training, curves, adaptive_scores = {}, {}, {}, {}
     found = find_runs(runs_dir)
     bar = tqdm(total=sum(len(runs.get("qcfs", [])) for runs in found.values()), desc="calibration report",
@@ -299,7 +300,6 @@ def write_report(runs_dir: Path, out: Path, episodes: int, command: str, data_di
         for path, scores in zip(runs.get("qcfs", []), per_seed):
             adaptive_scores.setdefault(env_id, []).append((path.parent, scores["adaptive"]["score"]))
     bar.close()
-    kept = kept_report(out) if keep_missing else {}
     carried = sorted(set(kept.get("results", {})) - set(results))
     for name in carried:
         results[name], training[name] = kept["results"][name], kept.get("training", {}).get(name, {})
@@ -325,20 +325,24 @@ def write_report(runs_dir: Path, out: Path, episodes: int, command: str, data_di
     return write_results(out, "calibration", report, markdown, figure)
 
 
-def kept_report(out: Path) -> dict:
-    """The report an earlier run wrote to ``out`` (empty if none), refusing a file that is not one
-    rather than writing over what it holds."""
+def kept_report(out: Path, episodes: int) -> dict:
+    """The report an earlier run wrote to ``out`` (empty if none), refusing a file that is not one,
+    or that scored another number of episodes, rather than writing over what it holds."""
     path = out / "calibration.json"
     if not path.exists():
         return {}
     try:
         kept = json.loads(path.read_text())
-        if all(isinstance(kept.get(k, {}), dict) for k in ("results", "training", "curves", "shipped")) and all(
-                "qcfs" in r and "calibrated_beats_i0" in r for r in kept.get("results", {}).values()):
-            return kept
+        is_report = all(isinstance(kept.get(k, {}), dict) for k in ("results", "training", "curves", "shipped")) and all(
+            "qcfs" in r and "calibrated_beats_i0" in r for r in kept.get("results", {}).values())
     except (json.JSONDecodeError, TypeError, AttributeError):
-        pass
-    raise ValueError(f"{path} is not a calibration report: move it away, or pass --drop-missing to write a new one")
+        is_report = False
+    if not is_report:
+        raise ValueError(f"{path} is not a calibration report: move it away, or pass --drop-missing to write a new one")
+    if kept.get("episodes") != episodes:
+        raise ValueError(f"{path} scored {kept.get('episodes')} episodes per seed, not {episodes}: pass "
+                         f"--episodes {kept.get('episodes')}, or --drop-missing to write a new report")
+    return kept
 
 
 SHIPPED_FILES = ("spiking_actor.safetensors", "train_log.csv")

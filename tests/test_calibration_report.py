@@ -150,6 +150,8 @@ def test_a_report_keeps_the_pairs_whose_runs_are_gone_and_refuses_a_foreign_file
     assert (models / "Hopper-v5" / "spiking_actor.safetensors").read_bytes() == shipped_actor
     assert "their runs are not on this machine now): hopper medium." in (out / "calibration.md").read_text()
 
+    assert main([*args, "--runs-dir", str(fresh), "--episodes", "3"]) == 2
+    assert "scored 2 episodes per seed, not 3" in capsys.readouterr().err
     assert main([*args, "--runs-dir", str(fresh), "--drop-missing"]) == 0
     assert list(json.loads((out / "calibration.json").read_text())["results"]) == ["snn-robot_hopper_expert-v0"]
 
