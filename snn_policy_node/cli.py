@@ -176,10 +176,11 @@ def _data_generate(args: argparse.Namespace) -> int:
     run = train_online(config, out, device=_device(args.device))
     summary_file = out / "datasets.json"
     summary = json.loads(summary_file.read_text()) if summary_file.exists() else {}
-    if datasets_current(run, summary, Path(args.minari_root)):
+    if datasets_current(run, config.start_steps, summary, Path(args.minari_root)):
         print(f"datasets of this run already built ({summary_file})")
     else:
-        summary = build_datasets(run, args.env, args.dataset_steps, Path(args.minari_root), seed=args.seed)
+        summary = build_datasets(run, config.start_steps, args.env, args.dataset_steps, Path(args.minari_root),
+                                 seed=args.seed)
         summary_file.write_text(json.dumps(summary, indent=2) + "\n")
     print(f"{args.env}: expert = TD3 at step {summary['expert_step']} (evaluation return {summary['expert_eval_return']:.1f}), "
           f"medium = step {summary['medium_step']} ({summary['medium_eval_return']:.1f})")
@@ -381,8 +382,8 @@ def build_parser() -> argparse.ArgumentParser:
         "generate",
         help="train TD3 online and write D4RL-level Minari datasets (expert, medium, medium-replay, medium-expert)",
         description="Online TD3 on the MuJoCo task (checkpointed every 50000 steps; rerunning the same command "
-        "resumes), then: expert = the best evaluated snapshot, medium = the first snapshot to reach a third of the "
-        "expert's return, both rolled out with action noise 0.1 for --dataset-steps transitions; medium-replay = the "
+        "resumes), then, among the snapshots after --start-steps: expert = the best evaluated one, medium = the first "
+        "to reach a third of the expert's return, both rolled out with action noise 0.1 for --dataset-steps transitions; medium-replay = the "
         "replay buffer up to the medium snapshot; medium-expert = medium + expert. Writes local Minari datasets "
         "snn-robot/<task>/<level>-v0 and OUT/datasets.json.",
     )

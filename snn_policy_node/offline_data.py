@@ -3,8 +3,8 @@
 1. :func:`train_online` runs TD3 on the task and keeps every transition, an evaluation and
    an actor snapshot every ``eval_every`` steps; it checkpoints and resumes where it stopped.
 2. :func:`build_datasets` turns the run into Minari datasets: ``expert`` (the best snapshot
-   rolled out), ``medium`` (the first snapshot to reach a third of the expert's return, rolled
-   out), ``medium-replay`` (the replay buffer up to that snapshot) and ``medium-expert``
+   rolled out), ``medium`` (the first trained snapshot to reach a third of the expert's return,
+   rolled out), ``medium-replay`` (the replay buffer up to that snapshot) and ``medium-expert``
    (medium then expert). Roll-outs add Gaussian action noise of ``rollout_noise`` x max action.
 """
 
@@ -194,12 +194,15 @@ def dataset_id(env_id: str, level: str) -> str:
     return f"snn-robot/{env_id.split('-')[0].lower()}/{level}-v0"
 
 
-def pick_policies(evaluations: list[dict]) -> tuple[dict, dict]:
-    """The expert (best evaluation) and medium (first to reach a third of the expert's return)."""
-    if not evaluations:
-        raise ValueError("the online run has no evaluations yet")
-    expert = max(evaluations, key=lambda e: e["eval_return_mean"])
-    medium = next(e for e in evaluations if e["eval_return_mean"] >= expert["eval_return_mean"] / 3)
+def pick_policies(evaluations: list[dict], start_steps: int) -> tuple[dict, dict]:
+    """The expert (best evaluation) and medium (first to reach a third of the expert's return),
+    among the snapshots after TD3's first ``start_steps`` random steps: the ones before hold the
+    untrained actor, which on Ant earns a third of the expert's return by standing still."""
+    trained = [e for e in evaluations if e["step"] > start_steps]
+    if not trained:
+        raise ValueError(f"the online run has no evaluations after its {start_steps} random steps yet")
+    expert = max(trained, key=lambda e: e["eval_return_mean"])
+    medium = next(e for e in trained if e["eval_return_mean"] >= expert["eval_return_mean"] / 3)
     return expert, medium
 
 
@@ -240,19 +243,21 @@ def replay_episodes(buffer: ReplayBuffer, end: int) -> list:
     return episodes
 
 
-def datasets_current(run: OnlineRun, summary: dict, root: Path) -> bool:
+def datasets_current(run: OnlineRun, start_steps: int, summary: dict, root: Path) -> bool:
     """Whether ``summary`` describes datasets under ``root`` built from ``run`` as it now stands."""
     use_minari_root(root)
-    expert, medium = pick_policies(run.evaluations())
+    expert, medium = pick_policies(run.evaluations(), start_steps)
     local = minari.list_local_datasets()
     return (summary.get("expert_step") == int(expert["step"]) and summary.get("medium_step") == int(medium["step"])
             and all(d["id"] in local for d in summary.get("datasets", {}).values()) and len(summary["datasets"]) == len(LEVELS))
 
 
-def build_datasets(run: OnlineRun, env_id: str, steps: int, root: Path, noise: float = 0.1, seed: int = 0) -> dict:
-    """Write the four D4RL-level datasets of ``run`` under the Minari root ``root``; their summary."""
+def build_datasets(run: OnlineRun, start_steps: int, env_id: str, steps: int, root: Path, noise: float = 0.1,
+                   seed: int = 0) -> dict:
+    """Write the four D4RL-level datasets of ``run`` (which took ``start_steps`` random steps first)
+    under the Minari root ``root``; their summary."""
     use_minari_root(root)
-    expert, medium = pick_policies(run.evaluations())
+    expert, medium = pick_policies(run.evaluations(), start_steps)
     env = make_task_env(env_id)
     actor_of = {}
     for name, record in (("expert", expert), ("medium", medium)):

@@ -26,10 +26,15 @@ def test_replay_buffer_round_trip_and_episode_boundaries(tmp_path):
         ReplayBuffer.load(tmp_path / "replay.npz").add([0, 0], [0], 0.0, [0, 0], False, False)
 
 
-def test_medium_is_the_first_policy_at_a_third_of_the_expert():
-    evaluations = [{"step": s, "eval_return_mean": r} for s, r in ((1, 10.0), (2, 450.0), (3, 1300.0), (4, 900.0))]
-    expert, medium = pick_policies(evaluations)
-    assert expert["step"] == 3 and medium["step"] == 2
+def test_medium_is_the_first_trained_policy_at_a_third_of_the_expert():
+    # Steps 1 and 2 hold the untrained actor (random actions until step 2), which stands still on Ant.
+    evaluations = [{"step": s, "eval_return_mean": r}
+                   for s, r in ((1, 983.0), (2, 983.0), (3, 10.0), (4, 450.0), (5, 1300.0), (6, 900.0))]
+    expert, medium = pick_policies(evaluations, start_steps=2)
+    assert expert["step"] == 5 and medium["step"] == 4
+    assert pick_policies(evaluations, start_steps=0)[1]["step"] == 1
+    with pytest.raises(ValueError, match="no evaluations after its 6 random steps"):
+        pick_policies(evaluations, start_steps=6)
 
 
 def test_online_run_resumes_exactly_and_writes_readable_datasets(tmp_path, monkeypatch):
