@@ -4,7 +4,7 @@
 #   scripts/reproduce-calibration.sh [TASK ...]        (default: Hopper-v5)
 # Every step checkpoints and resumes, so re-running after an interruption goes on where it
 # stopped (finished runs are skipped). Settings, from the environment:
-#   ONLINE_STEPS  online TD3 steps for the datasets   (500000)
+#   ONLINE_STEPS  online TD3 steps for the datasets   (500000; Ant-v5: 300000, to leave time for its runs)
 #   TD3BC_STEPS   TD3+BC gradient steps per actor      (100000; the paper trains 1M)
 #   SEEDS         TD3+BC seeds                         ("0 1 2")
 #   LEVELS        dataset levels                       ("medium expert medium-replay medium-expert")
@@ -13,13 +13,14 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ./scripts/bootstrap.sh requirements.txt
-ONLINE_STEPS=${ONLINE_STEPS:-500000} TD3BC_STEPS=${TD3BC_STEPS:-100000} JOBS=${JOBS:-1}
+TD3BC_STEPS=${TD3BC_STEPS:-100000} JOBS=${JOBS:-1}
 SEEDS=${SEEDS:-0 1 2} LEVELS=${LEVELS:-medium expert medium-replay medium-expert}
 export OMP_NUM_THREADS=1
 mkdir -p runs/logs
 for env in "${@:-Hopper-v5}"; do
   task=$(echo "${env%-v*}" | tr '[:upper:]' '[:lower:]')
-  .venv/bin/snn-robot data generate --env "$env" --seed 0 --steps "$ONLINE_STEPS" > "runs/logs/data-$env.log" 2>&1
+  if [[ $env == Ant-v5 ]]; then steps=${ONLINE_STEPS:-300000}; else steps=${ONLINE_STEPS:-500000}; fi
+  .venv/bin/snn-robot data generate --env "$env" --seed 0 --steps "$steps" > "runs/logs/data-$env.log" 2>&1
   for level in $LEVELS; do for seed in $SEEDS; do for activation in qcfs relu; do
     echo "snn-robot/$task/$level-v0 $activation $seed"
   done; done; done |
