@@ -382,10 +382,10 @@ def build_parser() -> argparse.ArgumentParser:
         "generate",
         help="train TD3 online and write D4RL-level Minari datasets (expert, medium, medium-replay, medium-expert)",
         description="Online TD3 on the MuJoCo task (checkpointed every 50000 steps; rerunning the same command "
-        "resumes), then, among the snapshots after --start-steps: expert = the best evaluated one, medium = the first "
-        "to reach a third of the expert's return, both rolled out with action noise 0.1 for --dataset-steps transitions; medium-replay = the "
-        "replay buffer up to the medium snapshot; medium-expert = medium + expert. Writes local Minari datasets "
-        "snn-robot/<task>/<level>-v0 and OUT/datasets.json.",
+        "resumes), then, among the snapshots after --start-steps: expert = the best evaluated one, medium = the "
+        "first to reach a third of the expert's return, both rolled out with action noise 0.1 for --dataset-steps "
+        "transitions; medium-replay = the replay buffer up to the medium snapshot; medium-expert = medium + expert. "
+        "Writes local Minari datasets snn-robot/<task>/<level>-v0 and OUT/datasets.json.",
     )
     generate.add_argument("--env", required=True, choices=["Hopper-v5", "HalfCheetah-v5", "Walker2d-v5", "Ant-v5"],
                           help="MuJoCo task")
