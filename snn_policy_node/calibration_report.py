@@ -145,7 +145,7 @@ def markdown(report: dict) -> str:
         lines.append(f"| {_title(name)} | " + " | ".join(cells) + " |")
     lines += _provenance_lines(report)
     if report.get("shipped"):
-        lines += ["", "## Shipped models", "", "| task | run | adaptive I score | finished runs |", "|---|---|---:|---:|"]
+        lines += ["", "## Shipped models", "", "| task | run | adaptive I score | runs scored |", "|---|---|---:|---:|"]
         lines += [f"| {env_id} | `{s['run']}` | {s['adaptive_score']:.1f} | {s['runs']} |"
                   for env_id, s in report["shipped"].items()]
     s = report["summary"]
@@ -321,7 +321,10 @@ def write_report(runs_dir: Path, out: Path, episodes: int, command: str, data_di
     report = {"command": command, "episodes": episodes, "results": results, "summary": summary, "training": training,
               "curves": curves, "datasets": sorted(datasets, key=lambda d: d["env_id"]), "kept": carried}
     if models_dir is not None:
-        report["shipped"] = ship_best(adaptive_scores, models_dir, data_dir, command, kept.get("shipped", {}))
+        kept_seeds = {}
+        for name in carried:
+            kept_seeds[_env_of(name)] = kept_seeds.get(_env_of(name), 0) + results[name]["qcfs"]["seeds"]
+        report["shipped"] = ship_best(adaptive_scores, models_dir, data_dir, command, kept.get("shipped", {}), kept_seeds)
     return write_results(out, "calibration", report, markdown, figure)
 
 
@@ -349,20 +352,26 @@ SHIPPED_FILES = ("spiking_actor.safetensors", "train_log.csv")
 
 
 def ship_best(adaptive_scores: dict[str, list[tuple[Path, float]]], models_dir: Path, data_dir: Path | None,
-              command: str, kept: dict[str, dict]) -> dict[str, dict]:
+              command: str, kept: dict[str, dict], kept_seeds: dict[str, int]) -> dict[str, dict]:
     """Per task, copy the finished QCFS run whose spiking actor scored best with adaptive I
     (the setting the ROS scenarios use) to ``models_dir/<env_id>/``, with its card and datasets.json,
-    unless the model ``kept`` (an earlier report's) scored at least as well: then that one stays."""
+    unless the model ``kept`` (an earlier report's) scored at least as well: then that one stays.
+    Either way the card counts the runs scored for the task: those here and the ``kept_seeds``
+    runs of the kept pairs (in a finished report, all of them finished)."""
     shipped = dict(kept)
     for env_id, runs in adaptive_scores.items():
         finished = [(run, score) for run, score in runs if outputs_written(run, "qcfs")]
         if not finished:
             continue
         run, score = max(finished, key=lambda pair: pair[1])
-        name = f"{run.parent.name}/{run.name}"
-        if env_id in kept and kept[env_id]["run"] != name and kept[env_id]["adaptive_score"] >= score:
-            continue
+        name, compared = f"{run.parent.name}/{run.name}", len(runs) + kept_seeds.get(env_id, 0)
         target = models_dir / env_id
+        if env_id in kept and kept[env_id]["run"] != name and kept[env_id]["adaptive_score"] >= score:
+            shipped[env_id] = {**kept[env_id], "runs": compared}
+            if (target / "card.md").exists():
+                card = (target / "card.md").read_text().split(SHIPPED_LINE)[0].rstrip("\n")
+                write_card(target, card, env_id, compared, kept[env_id]["adaptive_score"], command)
+            continue
         for file in SHIPPED_FILES:
             with atomic_path(target / file) as temporary:
                 shutil.copyfile(run / file, temporary)
@@ -370,13 +379,19 @@ def ship_best(adaptive_scores: dict[str, list[tuple[Path, float]]], models_dir: 
         if datasets is not None and datasets.exists():
             with atomic_path(target / "datasets.json") as temporary:
                 shutil.copyfile(datasets, temporary)
-        card = (run / "card.md").read_text().rstrip("\n") + (
-            f"\n- Shipped as the best of {len(finished)} finished TD3+BC runs for {env_id} by the spiking actor's "
-            f"score with adaptive I ({score:.1f}), by `{command}`.\n")
-        with atomic_path(target / "card.md") as temporary:
-            temporary.write_text(card)
-        shipped[env_id] = {"run": name, "adaptive_score": score, "runs": len(finished)}
+        write_card(target, (run / "card.md").read_text().rstrip("\n"), env_id, compared, score, command)
+        shipped[env_id] = {"run": name, "adaptive_score": score, "runs": compared}
     return dict(sorted(shipped.items()))
+
+
+SHIPPED_LINE = "\n- Shipped as the best "
+
+
+def write_card(target: Path, card: str, env_id: str, runs: int, score: float, command: str) -> None:
+    """The run's card with the line that says why this run was shipped."""
+    with atomic_path(target / "card.md") as temporary:
+        temporary.write_text(card + SHIPPED_LINE + f"finished one of {runs} TD3+BC runs scored for {env_id}, by "
+                             f"the spiking actor's score with adaptive I ({score:.1f}), by `{command}`.\n")
 
 
 def _env_of(dataset_dir: str) -> str:

@@ -83,10 +83,10 @@ def test_calibration_report_scores_every_variant_and_counts_error_spikes(tmp_pat
                                         "Hopper-v5", 3)["adaptive"]["score"] for seed in (0, 1)}
     best_seed = max(adaptive, key=adaptive.get)
     assert report["shipped"]["Hopper-v5"] == {"run": f"snn-robot_hopper_medium-v0/qcfs-seed{best_seed}",
-                                              "adaptive_score": adaptive[best_seed], "runs": 2}
+                                              "adaptive_score": adaptive[best_seed], "runs": 3}
     assert load_checkpoint(models / "Hopper-v5" / "spiking_actor.safetensors").provenance["seed"] == best_seed
     card = (models / "Hopper-v5" / "card.md").read_text()
-    assert card.startswith(f"# card of seed {best_seed}\n") and "Shipped as the best of 2 finished TD3+BC runs" in card
+    assert card.startswith(f"# card of seed {best_seed}\n") and "Shipped as the best finished one of 3 TD3+BC runs" in card
     assert (models / "Hopper-v5" / "datasets.json").read_text() == (data / "datasets.json").read_text()
     assert f"| Hopper-v5 | `snn-robot_hopper_medium-v0/qcfs-seed{best_seed}` |" in text
     summary = report["summary"]
@@ -145,9 +145,12 @@ def test_a_report_keeps_the_pairs_whose_runs_are_gone_and_refuses_a_foreign_file
     assert merged["results"]["snn-robot_hopper_medium-v0"] == first["results"]["snn-robot_hopper_medium-v0"]
     assert merged["results"]["snn-robot_hopper_expert-v0"] == first["results"]["snn-robot_hopper_medium-v0"]
     assert merged["datasets"] == first["datasets"] and merged["summary"]["pairs"] == 2
-    # No better actor than the shipped one among the new runs: the shipped model stays as it was.
-    assert merged["shipped"] == first["shipped"]
+    # No better actor than the shipped one among the new runs: the shipped model stays, and its card
+    # now counts the new runs it won over beside the kept pair's.
+    assert merged["shipped"]["Hopper-v5"] == {**first["shipped"]["Hopper-v5"], "runs": 6}
     assert (models / "Hopper-v5" / "spiking_actor.safetensors").read_bytes() == shipped_actor
+    card = (models / "Hopper-v5" / "card.md").read_text()
+    assert card.count("Shipped as the best") == 1 and "best finished one of 6 TD3+BC runs scored for Hopper-v5" in card
     assert "their runs are not on this machine now): hopper medium." in (out / "calibration.md").read_text()
 
     assert main([*args, "--runs-dir", str(fresh), "--episodes", "3"]) == 2
