@@ -358,20 +358,18 @@ def ship_best(adaptive_scores: dict[str, list[tuple[Path, float]]], models_dir: 
     unless the model ``kept`` (an earlier report's) scored at least as well: then that one stays.
     Either way the card counts the runs scored for the task: those here and the ``kept_seeds``
     runs of the kept pairs (in a finished report, all of them finished)."""
-    shipped = dict(kept)
-    for env_id, runs in adaptive_scores.items():
-        finished = [(run, score) for run, score in runs if outputs_written(run, "qcfs")]
-        if not finished:
+    shipped = {}
+    for env_id in sorted(set(adaptive_scores) | set(kept)):
+        runs = adaptive_scores.get(env_id, [])
+        best = max(((run, score) for run, score in runs if outputs_written(run, "qcfs")), key=lambda pair: pair[1],
+                   default=None)
+        compared, target = len(runs) + kept_seeds.get(env_id, 0), models_dir / env_id
+        if best is None or env_id in kept and kept[env_id]["run"] != _run_name(best[0]) and (
+                kept[env_id]["adaptive_score"] >= best[1]):
+            if env_id in kept:
+                shipped[env_id] = recount(target, kept[env_id], env_id, compared, command)
             continue
-        run, score = max(finished, key=lambda pair: pair[1])
-        name, compared = f"{run.parent.name}/{run.name}", len(runs) + kept_seeds.get(env_id, 0)
-        target = models_dir / env_id
-        if env_id in kept and kept[env_id]["run"] != name and kept[env_id]["adaptive_score"] >= score:
-            shipped[env_id] = {**kept[env_id], "runs": compared}
-            if (target / "card.md").exists():
-                card = (target / "card.md").read_text().split(SHIPPED_LINE)[0].rstrip("\n")
-                write_card(target, card, env_id, compared, kept[env_id]["adaptive_score"], command)
-            continue
+        run, score = best
         for file in SHIPPED_FILES:
             with atomic_path(target / file) as temporary:
                 shutil.copyfile(run / file, temporary)
@@ -380,8 +378,20 @@ def ship_best(adaptive_scores: dict[str, list[tuple[Path, float]]], models_dir: 
             with atomic_path(target / "datasets.json") as temporary:
                 shutil.copyfile(datasets, temporary)
         write_card(target, (run / "card.md").read_text().rstrip("\n"), env_id, compared, score, command)
-        shipped[env_id] = {"run": name, "adaptive_score": score, "runs": compared}
-    return dict(sorted(shipped.items()))
+        shipped[env_id] = {"run": _run_name(run), "adaptive_score": score, "runs": compared}
+    return shipped
+
+
+def recount(target: Path, entry: dict, env_id: str, runs: int, command: str) -> dict:
+    """A kept shipped model, its card's count of runs scored brought up to date."""
+    if (target / "card.md").exists() and runs != entry["runs"]:
+        card = (target / "card.md").read_text().split(SHIPPED_LINE)[0].rstrip("\n")
+        write_card(target, card, env_id, runs, entry["adaptive_score"], command)
+    return {**entry, "runs": runs}
+
+
+def _run_name(run: Path) -> str:
+    return f"{run.parent.name}/{run.name}"
 
 
 SHIPPED_LINE = "\n- Shipped as the best "

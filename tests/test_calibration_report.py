@@ -153,6 +153,14 @@ def test_a_report_keeps_the_pairs_whose_runs_are_gone_and_refuses_a_foreign_file
     assert card.count("Shipped as the best") == 1 and "best finished one of 6 TD3+BC runs scored for Hopper-v5" in card
     assert "their runs are not on this machine now): hopper medium." in (out / "calibration.md").read_text()
 
+    # A report from before the pairs grew: with no runs here, the kept card is brought to the count.
+    older = {**merged, "shipped": {"Hopper-v5": {**merged["shipped"]["Hopper-v5"], "runs": 1}}}
+    (out / "calibration.json").write_text(json.dumps(older))
+    (models / "Hopper-v5" / "card.md").write_text(card.replace("one of 6 TD3+BC", "one of 1 TD3+BC"))
+    assert main([*args, "--runs-dir", str(tmp_path / "no-runs")]) == 0
+    assert json.loads((out / "calibration.json").read_text())["shipped"] == merged["shipped"]
+    assert (models / "Hopper-v5" / "card.md").read_text() == card
+
     assert main([*args, "--runs-dir", str(fresh), "--episodes", "3"]) == 2
     assert "scored 2 episodes per seed, not 3" in capsys.readouterr().err
     assert main([*args, "--runs-dir", str(fresh), "--drop-missing"]) == 0
