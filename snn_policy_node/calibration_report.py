@@ -145,7 +145,7 @@ def markdown(report: dict) -> str:
         lines.append(f"| {_title(name)} | " + " | ".join(cells) + " |")
     lines += _provenance_lines(report)
     if report.get("shipped"):
-        lines += ["", "## Shipped models", "", "| task | run | adaptive I score | runs scored |", "|---|---|---:|---:|"]
+        lines += ["", "## Shipped models", "", "| task | run | adaptive I score | QCFS actors scored |", "|---|---|---:|---:|"]
         lines += [f"| {env_id} | `{s['run']}` | {s['adaptive_score']:.1f} | {s['runs']} |"
                   for env_id, s in report["shipped"].items()]
     s = report["summary"]
@@ -384,7 +384,7 @@ def ship_best(adaptive_scores: dict[str, list[tuple[Path, float]]], models_dir: 
 
 def recount(target: Path, entry: dict, env_id: str, runs: int, command: str) -> dict:
     """A kept shipped model, its card's count of runs scored brought up to date."""
-    if (target / "card.md").exists() and runs != entry["runs"]:
+    if (target / "card.md").exists():
         card = (target / "card.md").read_text().split(SHIPPED_LINE)[0].rstrip("\n")
         write_card(target, card, env_id, runs, entry["adaptive_score"], command)
     return {**entry, "runs": runs}
@@ -400,7 +400,7 @@ SHIPPED_LINE = "\n- Shipped as the best "
 def write_card(target: Path, card: str, env_id: str, runs: int, score: float, command: str) -> None:
     """The run's card with the line that says why this run was shipped."""
     with atomic_path(target / "card.md") as temporary:
-        temporary.write_text(card + SHIPPED_LINE + f"finished one of {runs} TD3+BC runs scored for {env_id}, by "
+        temporary.write_text(card + SHIPPED_LINE + f"finished one of {runs} QCFS actors scored for {env_id}, by "
                              f"the spiking actor's score with adaptive I ({score:.1f}), by `{command}`.\n")
 
 

@@ -86,7 +86,7 @@ def test_calibration_report_scores_every_variant_and_counts_error_spikes(tmp_pat
                                               "adaptive_score": adaptive[best_seed], "runs": 3}
     assert load_checkpoint(models / "Hopper-v5" / "spiking_actor.safetensors").provenance["seed"] == best_seed
     card = (models / "Hopper-v5" / "card.md").read_text()
-    assert card.startswith(f"# card of seed {best_seed}\n") and "Shipped as the best finished one of 3 TD3+BC runs" in card
+    assert card.startswith(f"# card of seed {best_seed}\n") and "Shipped as the best finished one of 3 QCFS actors" in card
     assert (models / "Hopper-v5" / "datasets.json").read_text() == (data / "datasets.json").read_text()
     assert f"| Hopper-v5 | `snn-robot_hopper_medium-v0/qcfs-seed{best_seed}` |" in text
     summary = report["summary"]
@@ -150,13 +150,13 @@ def test_a_report_keeps_the_pairs_whose_runs_are_gone_and_refuses_a_foreign_file
     assert merged["shipped"]["Hopper-v5"] == {**first["shipped"]["Hopper-v5"], "runs": 6}
     assert (models / "Hopper-v5" / "spiking_actor.safetensors").read_bytes() == shipped_actor
     card = (models / "Hopper-v5" / "card.md").read_text()
-    assert card.count("Shipped as the best") == 1 and "best finished one of 6 TD3+BC runs scored for Hopper-v5" in card
+    assert card.count("Shipped as the best") == 1 and "best finished one of 6 QCFS actors scored for Hopper-v5" in card
     assert "their runs are not on this machine now): hopper medium." in (out / "calibration.md").read_text()
 
     # A report from before the pairs grew: with no runs here, the kept card is brought to the count.
     older = {**merged, "shipped": {"Hopper-v5": {**merged["shipped"]["Hopper-v5"], "runs": 1}}}
     (out / "calibration.json").write_text(json.dumps(older))
-    (models / "Hopper-v5" / "card.md").write_text(card.replace("one of 6 TD3+BC", "one of 1 TD3+BC"))
+    (models / "Hopper-v5" / "card.md").write_text(card.replace("one of 6 QCFS", "one of 1 QCFS"))
     assert main([*args, "--runs-dir", str(tmp_path / "no-runs")]) == 0
     assert json.loads((out / "calibration.json").read_text())["shipped"] == merged["shipped"]
     assert (models / "Hopper-v5" / "card.md").read_text() == card
