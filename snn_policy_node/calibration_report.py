@@ -7,6 +7,7 @@ import hashlib
 import json
 import re
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import matplotlib
@@ -321,9 +322,9 @@ def write_report(runs_dir: Path, out: Path, episodes: int, command: str, data_di
     report = {"command": command, "episodes": episodes, "results": results, "summary": summary, "training": training,
               "curves": curves, "datasets": sorted(datasets, key=lambda d: d["env_id"]), "kept": carried}
     if models_dir is not None:
-        kept_seeds = {}
+        kept_seeds = Counter()
         for name in carried:
-            kept_seeds[_env_of(name)] = kept_seeds.get(_env_of(name), 0) + results[name]["qcfs"]["seeds"]
+            kept_seeds[_env_of(name)] += results[name]["qcfs"]["seeds"]
         report["shipped"] = ship_best(adaptive_scores, models_dir, data_dir, command, kept.get("shipped", {}), kept_seeds)
     return write_results(out, "calibration", report, markdown, figure)
 
@@ -352,7 +353,7 @@ SHIPPED_FILES = ("spiking_actor.safetensors", "train_log.csv")
 
 
 def ship_best(adaptive_scores: dict[str, list[tuple[Path, float]]], models_dir: Path, data_dir: Path | None,
-              command: str, kept: dict[str, dict], kept_seeds: dict[str, int]) -> dict[str, dict]:
+              command: str, kept: dict[str, dict], kept_seeds: Counter) -> dict[str, dict]:
     """Per task, copy the finished QCFS run whose spiking actor scored best with adaptive I
     (the setting the ROS scenarios use) to ``models_dir/<env_id>/``, with its card and datasets.json,
     unless the model ``kept`` (an earlier report's) scored at least as well: then that one stays.
@@ -363,23 +364,26 @@ def ship_best(adaptive_scores: dict[str, list[tuple[Path, float]]], models_dir: 
         runs = adaptive_scores.get(env_id, [])
         best = max(((run, score) for run, score in runs if outputs_written(run, "qcfs")), key=lambda pair: pair[1],
                    default=None)
-        compared, target = len(runs) + kept_seeds.get(env_id, 0), models_dir / env_id
-        if best is None or env_id in kept and kept[env_id]["run"] != _run_name(best[0]) and (
-                kept[env_id]["adaptive_score"] >= best[1]):
-            if env_id in kept:
-                shipped[env_id] = recount(target, kept[env_id], env_id, compared, command)
-            continue
-        run, score = best
-        for file in SHIPPED_FILES:
-            with atomic_path(target / file) as temporary:
-                shutil.copyfile(run / file, temporary)
-        datasets = data_dir / env_id / "seed0" / "datasets.json" if data_dir is not None else None
-        if datasets is not None and datasets.exists():
-            with atomic_path(target / "datasets.json") as temporary:
-                shutil.copyfile(datasets, temporary)
-        write_card(target, (run / "card.md").read_text().rstrip("\n"), env_id, compared, score, command)
-        shipped[env_id] = {"run": _run_name(run), "adaptive_score": score, "runs": compared}
+        compared, target = len(runs) + kept_seeds[env_id], models_dir / env_id
+        if env_id in kept and (best is None or kept[env_id]["run"] != _run_name(best[0])
+                               and kept[env_id]["adaptive_score"] >= best[1]):
+            shipped[env_id] = recount(target, kept[env_id], env_id, compared, command)
+        elif best is not None:
+            shipped[env_id] = ship(*best, target, data_dir, env_id, compared, command)
     return shipped
+
+
+def ship(run: Path, score: float, target: Path, data_dir: Path | None, env_id: str, runs: int, command: str) -> dict:
+    """Copy a run's spiking actor, training log, card and the task's datasets.json to ``target``."""
+    for file in SHIPPED_FILES:
+        with atomic_path(target / file) as temporary:
+            shutil.copyfile(run / file, temporary)
+    datasets = data_dir / env_id / "seed0" / "datasets.json" if data_dir is not None else None
+    if datasets is not None and datasets.exists():
+        with atomic_path(target / "datasets.json") as temporary:
+            shutil.copyfile(datasets, temporary)
+    write_card(target, (run / "card.md").read_text().rstrip("\n"), env_id, runs, score, command)
+    return {"run": _run_name(run), "adaptive_score": score, "runs": runs}
 
 
 def recount(target: Path, entry: dict, env_id: str, runs: int, command: str) -> dict:
