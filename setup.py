@@ -1,7 +1,7 @@
 """Packaging for the snn_robot ROS 2 ament_python package."""
 
-from glob import glob
 import os
+from glob import glob
 
 from setuptools import find_packages, setup
 

@@ -1,36 +1,22 @@
-"""Physical parameters of the tasks, applied to Gymnasium's own environments.
-
-Classic-control parameters are absolute values; their names are shared by the Gymnasium
-wrappers (``randomization.py``) and the batched tasks (``batch_envs.py``), so one
-randomization draw configures either. MuJoCo parameters are scales of the model's own
-values (1 = as loaded), so one profile fits every MuJoCo robot.
-"""
+"""Physical parameters of the tasks (named in ``sim_bridge.tasks``), applied to Gymnasium's own environments."""
 
 import gymnasium as gym
 import numpy as np
 
-MUJOCO_SCALES = {"body_mass": 1.0, "friction": 1.0, "joint_damping": 1.0, "actuator_gear": 1.0, "gravity": 1.0}
-MUJOCO_TASKS = ("Hopper-v5", "HalfCheetah-v5", "Walker2d-v5", "Ant-v5")
-
-# Defaults of Table 2 of paper 004, under the names used throughout the project.
-DEFAULTS = {
-    "CartPole-v0": {"force_mag": 10.0, "length": 0.5, "masspole": 0.1},
-    "Acrobot-v1": {"link_length": 1.0, "link_mass": 1.0, "link_moi": 1.0},
-    **{task: MUJOCO_SCALES for task in MUJOCO_TASKS},
-}
+from sim_bridge.tasks import SIM_TASKS, physics_defaults
 
 
 def task_of(env: gym.Env) -> str:
     spec = env.spec or env.unwrapped.spec
-    if spec is None or spec.id not in DEFAULTS:
-        raise ValueError(f"physics randomization supports {sorted(DEFAULTS)}, not {spec and spec.id}")
+    if spec is None or spec.id not in SIM_TASKS:
+        raise ValueError(f"physics randomization supports {sorted(SIM_TASKS)}, not {spec and spec.id}")
     return spec.id
 
 
 def check_parameters(task: str, parameters: dict) -> None:
-    unknown = set(parameters) - set(DEFAULTS[task])
+    unknown = set(parameters) - set(physics_defaults(task))
     if unknown:
-        raise ValueError(f"{task} has no physical parameters {sorted(unknown)}; known: {sorted(DEFAULTS[task])}")
+        raise ValueError(f"{task} has no physical parameters {sorted(unknown)}; known: {sorted(physics_defaults(task))}")
     for name, value in parameters.items():
         if not value > 0:
             raise ValueError(f"{task} parameter {name} must be positive, got {value}")
@@ -46,9 +32,9 @@ def apply_physics(env: gym.Env, parameters: dict) -> None:
     """
     task = task_of(env)
     check_parameters(task, parameters)
-    values = {**DEFAULTS[task], **parameters}
+    values = {**physics_defaults(task), **parameters}
     target = env.unwrapped
-    if task in MUJOCO_TASKS:
+    if SIM_TASKS[task].mujoco:
         _scale_mujoco(target, values)
     elif task == "CartPole-v0":
         target.force_mag = values["force_mag"]
@@ -89,5 +75,5 @@ def parameter_arrays(task: str, settings: list[dict], repeat: int = 1):
         check_parameters(task, setting)
     return {
         name: np.repeat([setting.get(name, default) for setting in settings], repeat)
-        for name, default in DEFAULTS[task].items()
+        for name, default in physics_defaults(task).items()
     }

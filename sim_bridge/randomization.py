@@ -13,7 +13,8 @@ import gymnasium as gym
 import numpy as np
 import yaml
 
-from .physics import DEFAULTS, apply_physics, check_parameters, task_of
+from sim_bridge.physics import apply_physics, check_parameters, task_of
+from sim_bridge.tasks import SIM_TASKS, physics_defaults
 
 PACKAGED_PROFILES = ("paper_004.yaml", "mujoco.yaml")
 
@@ -46,8 +47,8 @@ def load_randomization(path: str | Path | None = None) -> dict:
     else:
         data = yaml.safe_load(Path(path).read_text())
     for task, entry in data.items():
-        if task not in DEFAULTS:
-            raise ValueError(f"randomization for unknown task {task!r}; known: {sorted(DEFAULTS)}")
+        if task not in SIM_TASKS:
+            raise ValueError(f"randomization for unknown task {task!r}; known: {sorted(SIM_TASKS)}")
         for profile in entry.get("profiles", {}).values():
             check_parameters(task, {name: 1.0 for name in profile})
             for intervals in profile.values():
@@ -79,7 +80,7 @@ def sweep_settings(task: str, parameter: str, points: int, path=None) -> list[di
     sweeps = load_randomization(path).get(task, {}).get("sweeps", {})
     if parameter not in sweeps:
         raise ValueError(f"no sweep of {parameter!r} for {task}; known: {sorted(sweeps)}")
-    default = DEFAULTS[task][parameter]
+    default = physics_defaults(task)[parameter]
     return [{parameter: default * (1 + change)} for change in np.linspace(*sweeps[parameter], points)]
 
 

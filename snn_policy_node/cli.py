@@ -5,14 +5,14 @@ import json
 import sys
 from pathlib import Path
 
-from .checkpoint import CheckpointError
-from .results import recorded_command
+from snn_policy_node.policy.checkpoint import CheckpointError
+from snn_policy_node.provenance import recorded_command
 
 
 def _demo(args: argparse.Namespace) -> int:
     import torch
 
-    from .conversion_check import format_rows, run_check
+    from snn_policy_node.experiments.conversion_check import format_rows, run_check
 
     torch.set_num_threads(1)  # batch-of-one inference: threads only add synchronisation
     rows = run_check(args.env, episodes=args.episodes, max_steps=args.max_steps, seed=args.seed)
@@ -23,7 +23,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _inspect(args: argparse.Namespace) -> int:
-    from .model_io import load_model
+    from snn_policy_node.policy.model_io import load_model
 
     model, checkpoint = load_model(args.checkpoint)
     print(json.dumps(
@@ -43,7 +43,7 @@ def _inspect(args: argparse.Namespace) -> int:
 def _train_dsqn(args: argparse.Namespace) -> int:
     import torch
 
-    from .dqn import DQNConfig, train
+    from snn_policy_node.training.dqn import DQNConfig, train
 
     torch.set_num_threads(args.threads)
     out = Path(args.out or f"models/dsqn/{args.env}/seed{args.seed}")
@@ -67,11 +67,11 @@ def _physics(text: str) -> tuple[str, float]:
 def _adapt_rstdp(args: argparse.Namespace) -> int:
     import torch
 
-    from .adaptation import AdaptationConfig, adapt
-    from .model_io import load_model, save_model
-    from .rstdp import AMPLITUDES_KEY, model_amplitudes
-    from .rstdp_report import profile_settings, stop_at
-    from .tasks import task
+    from snn_policy_node.experiments.adaptation import AdaptationConfig, adapt
+    from snn_policy_node.policy.model_io import load_model, save_model
+    from snn_policy_node.reports.rstdp import profile_settings, stop_at
+    from snn_policy_node.snn.rstdp import AMPLITUDES_KEY, model_amplitudes
+    from snn_policy_node.tasks import dsqn_task
 
     torch.set_num_threads(1)
     model, checkpoint = load_model(args.model)
@@ -85,10 +85,10 @@ def _adapt_rstdp(args: argparse.Namespace) -> int:
         setting = dict(args.physics)
     else:
         setting = profile_settings(env_id, args.profile or "normal")[args.setting or 0]
-    sign = task(env_id).sign if args.sign is None else args.sign
+    sign = dsqn_task(env_id).sign if args.sign is None else args.sign
     config = AdaptationConfig(episodes=args.episodes, sign=sign, stop_at=stop_at(env_id))
     amplitudes = model_amplitudes(model.layers[config.layer].weight, checkpoint.provenance)
-    result = adapt(model, task(env_id), setting, config, amplitudes)
+    result = adapt(model, dsqn_task(env_id), setting, config, amplitudes)
     print(f"{env_id} under {setting}:")
     print(f"  mean return before r-STDP {result.before.mean():.2f}, after {result.after.mean():.2f} "
           f"(best weights after {result.best_episode} of {len(result.eval_means)} training episodes)")
@@ -104,7 +104,7 @@ def _adapt_rstdp(args: argparse.Namespace) -> int:
 def _report_rstdp(args: argparse.Namespace) -> int:
     import torch
 
-    from .rstdp_report import write_report
+    from snn_policy_node.reports.rstdp import write_report
 
     torch.set_num_threads(1)
     models = {env_id: sorted(Path(args.models_dir, env_id).glob("seed*/model.safetensors")) for env_id in args.envs}
@@ -149,8 +149,8 @@ def _add_compute_arguments(parser: argparse.ArgumentParser) -> None:
 def _train_td3bc(args: argparse.Namespace) -> int:
     import torch
 
-    from .offline_data import use_minari_root
-    from .td3bc import TD3BCConfig, train_td3bc
+    from snn_policy_node.training.datasets import use_minari_root
+    from snn_policy_node.training.td3bc import TD3BCConfig, train_td3bc
 
     torch.set_num_threads(args.threads)
     use_minari_root(args.minari_root)
@@ -166,7 +166,7 @@ def _train_td3bc(args: argparse.Namespace) -> int:
 def _data_generate(args: argparse.Namespace) -> int:
     import torch
 
-    from .offline_data import OnlineConfig, build_datasets, datasets_current, train_online
+    from snn_policy_node.training.datasets import OnlineConfig, build_datasets, datasets_current, train_online
 
     torch.set_num_threads(args.threads)
     out = Path(args.out or f"runs/data/{args.env}/seed{args.seed}")
@@ -193,7 +193,7 @@ def _data_generate(args: argparse.Namespace) -> int:
 def _report_calibration(args: argparse.Namespace) -> int:
     import torch
 
-    from .calibration_report import write_report
+    from snn_policy_node.reports.calibration import write_report
 
     torch.set_num_threads(1)
     command = recorded_command("snn-robot report calibration")
@@ -208,9 +208,9 @@ def _report_calibration(args: argparse.Namespace) -> int:
 
 
 def _bench_loop(args: argparse.Namespace) -> int:
-    from .bench_report import write_bench_report
-    from .inference_bench import spiking_vs_ann
-    from .ros.bench_loop import as_records, run_loop_bench
+    from snn_policy_node.experiments.inference_bench import spiking_vs_ann
+    from snn_policy_node.reports.bench import write_bench_report
+    from snn_policy_node.ros.bench_loop import as_records, run_loop_bench
 
     try:
         loop = as_records(run_loop_bench(args.model, args.rates, args.seconds))
@@ -226,7 +226,7 @@ def _bench_loop(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .launch_runner import LaunchError, parse_launch, resolve_launch_file, run
+    from snn_policy_node.ros.launch_runner import LaunchError, parse_launch, resolve_launch_file, run
 
     try:
         arguments = dict(_launch_argument(text) for text in args.arguments)
@@ -238,7 +238,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _launch_argument(text: str) -> tuple[str, str]:
-    from .launch_runner import LaunchError
+    from snn_policy_node.ros.launch_runner import LaunchError
 
     name, separator, value = text.partition(":=")
     if not separator or not name:

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from snn_policy_node.qcfs import MLPActor
+from snn_policy_node.ann2snn.qcfs import MLPActor
 
 
 @pytest.fixture

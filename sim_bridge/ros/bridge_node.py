@@ -38,13 +38,12 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64, Float64MultiArray, String
 from std_srvs.srv import SetBool, Trigger
 
-from snn_policy_node.ros import messages
-from snn_policy_node.ros.process import StartupError, end_process, run_node
-
-from ..randomization import RandomizedPhysics, profile
-from ..robots import robot_for
-from ..task_envs import make_task_env
-from ..xml_env import MujocoXmlEnv
+from sim_bridge.randomization import RandomizedPhysics, profile
+from sim_bridge.simulators.robots import robot_for
+from sim_bridge.simulators.xml_robot import MujocoXmlEnv
+from sim_bridge.tasks import make_task_env
+from snn_policy_node.ros.common import messages
+from snn_policy_node.ros.common.process import StartupError, end_process, run_node
 
 PARAMETERS = {
     "env_id": ("CartPole-v0", "Gymnasium environment id"),

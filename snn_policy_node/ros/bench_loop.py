@@ -21,7 +21,7 @@ import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from sensor_msgs.msg import JointState
 
-from . import messages
+from snn_policy_node.ros.common import messages
 
 
 @dataclass
@@ -147,7 +147,7 @@ def measure(driver: Driver, target: str, checkpoint: str, rate_hz: float, second
 
 def run_loop_bench(checkpoint: str, rates: list[float], seconds: float, progress=print) -> list[LoopResult]:
     """Echo then policy at every rate; the same driver and process measure both."""
-    from ..model_io import load_model
+    from snn_policy_node.policy.model_io import load_model
 
     _, loaded = load_model(checkpoint)
     joints = tuple(dict.fromkeys(e.name for e in loaded.observation.entries))

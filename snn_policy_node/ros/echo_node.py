@@ -9,8 +9,8 @@ and spiking inference.
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
 
-from . import messages
-from .process import run_node
+from snn_policy_node.ros.common import messages
+from snn_policy_node.ros.common.process import run_node
 
 
 class EchoNode(Node):

@@ -39,11 +39,13 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Float32MultiArray, Float64MultiArray
 from std_srvs.srv import Trigger
 
-from ..checkpoint import CheckpointError
-from ..observation import FAULT_KINDS, InputFault, JointReading, ObservationBuilder
-from ..policy import Inference, Policy
-from . import messages
-from .process import StartupError, run_node
+from snn_policy_node.policy.checkpoint import CheckpointError
+from snn_policy_node.policy.model_io import load_model
+from snn_policy_node.policy.observation import FAULT_KINDS, InputFault, JointReading, ObservationBuilder
+from snn_policy_node.policy.policy import Inference, Policy
+from snn_policy_node.ros.common import messages
+from snn_policy_node.ros.common.process import StartupError, run_node
+from snn_policy_node.tasks import dsqn_task
 
 PARAMETERS = {
     "checkpoint": ("", "policy checkpoint (.safetensors) to load"),
@@ -155,7 +157,11 @@ class PolicyNode(LifecycleNode):
         iterations = self.param("calibration_iterations")
         iterations = iterations if iterations == "adaptive" else int(iterations)
         layer = self.param("plastic_layer")
-        return Policy.load(path, iterations=iterations, plastic_layer=layer if layer >= 0 else None)
+        model, checkpoint = load_model(path)
+        if layer < 0:
+            return Policy(model, checkpoint, iterations=iterations)
+        rstdp = dsqn_task(checkpoint.provenance.get("env_id", "")).rstdp
+        return Policy(model, checkpoint, iterations=iterations, plastic_layer=layer, rstdp=rstdp)
 
     def _own(self, entity):
         """Keep an entity made at configuration, so that cleanup can remove it."""

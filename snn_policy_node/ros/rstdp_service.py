@@ -33,11 +33,11 @@ from rclpy.task import Future
 from std_msgs.msg import Float32MultiArray, Float64MultiArray, String
 from std_srvs.srv import SetBool, Trigger
 
-from ..checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from ..rstdp import AMPLITUDES_KEY, model_amplitudes, reward_shaping
-from ..tasks import TASKS
-from . import messages
-from .process import StartupError, end_process, run_node
+from snn_policy_node.policy.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from snn_policy_node.ros.common import messages
+from snn_policy_node.ros.common.process import StartupError, end_process, run_node
+from snn_policy_node.snn.rstdp import AMPLITUDES_KEY, model_amplitudes, reward_shaping
+from snn_policy_node.tasks import DSQN_TASKS
 
 PARAMETERS = {
     "checkpoint": ("", "the policy's checkpoint: the weights adaptation starts from"),
@@ -156,10 +156,10 @@ class RSTDPService(Node):
         """An empty shaping and a zero sign become those of the task the checkpoint was trained on."""
         if self.p["shaping"] and self.p["sign"]:
             return
-        if env_id not in TASKS:
+        if env_id not in DSQN_TASKS:
             raise ValueError(f"the checkpoint names no task with r-STDP defaults ({env_id!r}); set shaping and sign")
-        self.p["shaping"] = self.p["shaping"] or TASKS[env_id].shaping
-        self.p["sign"] = self.p["sign"] or TASKS[env_id].sign
+        self.p["shaping"] = self.p["shaping"] or DSQN_TASKS[env_id].shaping
+        self.p["sign"] = self.p["sign"] or DSQN_TASKS[env_id].sign
 
     def save(self) -> None:
         files = self._files()

@@ -26,7 +26,7 @@ from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from std_msgs.msg import String  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
 
-from snn_policy_node.ros import messages  # noqa: E402
+from snn_policy_node.ros.common import messages  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -194,11 +194,11 @@ def untrained_spiking_actor(env_id: str, path: Path) -> Path:
     """A seeded, untrained spiking actor for a MuJoCo task, saved with the task's specs."""
     import torch
 
-    from sim_bridge.task_envs import make_task_env
-    from snn_policy_node.conversion import SpikingActor
-    from snn_policy_node.conversion_check import percentile_actor, random_states
-    from snn_policy_node.model_io import save_model
-    from snn_policy_node.mujoco_specs import mujoco_specs
+    from sim_bridge.tasks import make_task_env
+    from snn_policy_node.ann2snn.conversion import SpikingActor
+    from snn_policy_node.experiments.conversion_check import percentile_actor, random_states
+    from snn_policy_node.policy.model_io import save_model
+    from snn_policy_node.tasks import mujoco_specs
 
     states = random_states(env_id, 300, seed=0)
     mean, std = states.mean(0), states.std(0) + 1e-3

@@ -15,13 +15,13 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Float32MultiArray, Float64MultiArray
 
 from sim_bridge.randomization import draw_settings
-from snn_policy_node.adaptation import AdaptationConfig, adapt_population
-from snn_policy_node.checkpoint import load_checkpoint
-from snn_policy_node.evaluation import evaluate
-from snn_policy_node.model_io import load_model
-from snn_policy_node.ros import messages
-from snn_policy_node.rstdp import weight_amplitudes
-from snn_policy_node.tasks import task
+from snn_policy_node.experiments.adaptation import AdaptationConfig, adapt_population
+from snn_policy_node.experiments.evaluation import evaluate
+from snn_policy_node.policy.checkpoint import load_checkpoint
+from snn_policy_node.policy.model_io import load_model
+from snn_policy_node.ros.common import messages
+from snn_policy_node.snn.rstdp import weight_amplitudes
+from snn_policy_node.tasks import dsqn_task
 
 pytestmark = pytest.mark.integration
 
@@ -73,7 +73,7 @@ def test_rstdp_in_the_graph_improves_a_randomized_cartpole_as_the_library_does(t
     seed = config["sim_bridge"]["ros__parameters"]["randomization_seed"]
     setting = draw_settings("CartPole-v0", "normal", 1, seed)
     sign = config["rstdp_service"]["ros__parameters"]["sign"]
-    (library,) = adapt_population([model], task("CartPole-v0"), setting,
+    (library,) = adapt_population([model], dsqn_task("CartPole-v0"), setting,
                                   AdaptationConfig(episodes=5, sign=sign, eval_seeds=range(5), stop_at=200.0))
     assert after > before
     assert (before, after, best_episode) == (library.before.mean(), library.after.mean(), library.best_episode)
@@ -125,10 +125,10 @@ def test_policy_stops_commanding_when_the_bridge_dies_and_resumes_when_it_return
 
 def library_episode(checkpoint: Path, env_id: str, seed: int, steps: int) -> tuple[float, int]:
     """The episode the graph plays, played in this process from the same readings."""
-    from sim_bridge.robots import MujocoRobot
-    from sim_bridge.task_envs import make_task_env
-    from snn_policy_node.observation import JointReading, ObservationBuilder, OdometryReading
-    from snn_policy_node.policy import Policy
+    from sim_bridge.simulators.robots import MujocoRobot
+    from sim_bridge.tasks import make_task_env
+    from snn_policy_node.policy.observation import JointReading, ObservationBuilder, OdometryReading
+    from snn_policy_node.policy.policy import Policy
 
     policy = Policy.load(checkpoint)
     env = make_task_env(env_id, max_episode_steps=steps)

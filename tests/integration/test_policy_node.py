@@ -10,8 +10,8 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 
-from snn_policy_node.policy import Policy
-from snn_policy_node.ros import messages
+from snn_policy_node.policy.policy import Policy
+from snn_policy_node.ros.common import messages
 
 pytestmark = pytest.mark.integration
 
@@ -115,9 +115,9 @@ def _fault_count(array: DiagnosticArray) -> int:
 def test_a_floating_base_policy_acts_only_with_odometry_as_new_as_the_joint_state(nodes, probe, ant_actor):
     from nav_msgs.msg import Odometry
 
-    from sim_bridge.robots import MujocoRobot
-    from sim_bridge.task_envs import make_task_env
-    from snn_policy_node.observation import OdometryReading
+    from sim_bridge.simulators.robots import MujocoRobot
+    from sim_bridge.tasks import make_task_env
+    from snn_policy_node.policy.observation import OdometryReading
 
     node = nodes("snn_policy_node", "policy_under_test", checkpoint=str(ant_actor), diagnostics_period=0.5)
     commands = probe.record(Float64MultiArray, messages.COMMANDS, messages.COMMAND_QOS)

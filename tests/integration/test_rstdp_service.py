@@ -8,9 +8,9 @@ import pytest
 from std_msgs.msg import Float32MultiArray, Float64MultiArray, String
 from std_srvs.srv import SetBool, Trigger
 
-from snn_policy_node.checkpoint import load_checkpoint
-from snn_policy_node.ros import messages
-from snn_policy_node.rstdp import reward_shaping
+from snn_policy_node.policy.checkpoint import load_checkpoint
+from snn_policy_node.ros.common import messages
+from snn_policy_node.snn.rstdp import reward_shaping
 
 pytestmark = pytest.mark.integration
 

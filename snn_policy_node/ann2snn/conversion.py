@@ -1,0 +1,184 @@
+"""ANN-to-SNN conversion of a QCFS actor into an IF spiking actor (paper 000, section 3)."""
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from snn_policy_node.ann2snn.calibration import CalibrationConfig, calibrate_layer, error_spikes
+from snn_policy_node.ann2snn.qcfs import MLPActor
+from snn_policy_node.snn.neurons import IFNeuron
+
+
+@dataclass
+class ActorSimulation:
+    """What one spiking forward pass produced."""
+
+    action: torch.Tensor  # [batch, act_dim]
+    spikes: list[torch.Tensor]  # per hidden layer, [T, batch, neurons], binary
+    error_spikes: torch.Tensor  # [batch, hidden layers], against the source QCFS network
+
+
+class SpikingActor(nn.Module):
+    """IF spiking actor converted from a QCFS :class:`MLPActor`.
+
+    Conversion maps each QCFS threshold lambda_l to the IF threshold theta_l and folds it
+    into the weights, so hidden layers exchange binary spikes with threshold 1:
+    ``W'_l = W_l lambda_{l-1} / lambda_l`` and ``b'_l = b_l / lambda_l`` (the first layer
+    divides the analog observation current by lambda_1). Neurons start at V(0) = theta/2.
+    The action is read as the average postsynaptic potential of the output layer over T
+    steps (eq. 10), passed through the actor's tanh.
+
+    The source weights and thresholds are kept, so the source QCFS network, and with it
+    the error-spike count of Algorithm 2, is always available.
+    """
+
+    def __init__(
+        self,
+        weights: list[torch.Tensor],
+        biases: list[torch.Tensor],
+        thresholds: list[float],
+        levels: int,
+        timesteps: int = 4,
+        max_action: float = 1.0,
+        calibration: CalibrationConfig = CalibrationConfig(),
+    ):
+        super().__init__()
+        if len(weights) != len(biases) or len(thresholds) != len(weights) - 1:
+            raise ValueError(
+                f"need one bias per weight and one threshold per hidden layer, got "
+                f"{len(weights)} weights, {len(biases)} biases, {len(thresholds)} thresholds"
+            )
+        if timesteps < 1:
+            raise ValueError(f"timesteps must be positive, got {timesteps}")
+        if any(not float(t) > 0 for t in thresholds):
+            raise ValueError(f"thresholds must be positive, got {thresholds}")
+        for i, weight in enumerate(weights):
+            self.register_buffer(f"weight{i}", weight.detach().clone())
+            self.register_buffer(f"bias{i}", biases[i].detach().clone())
+        self.register_buffer("thresholds", torch.tensor([float(t) for t in thresholds]))
+        self.levels = levels
+        self.timesteps = timesteps
+        self.max_action = max_action
+        self.calibration = calibration
+        self.fold_thresholds()
+        self.register_load_state_dict_post_hook(lambda module, _keys: module.fold_thresholds())
+
+    @classmethod
+    def from_qcfs(cls, actor: MLPActor, timesteps: int = 4, calibration=CalibrationConfig()) -> "SpikingActor":
+        """Convert a trained QCFS actor."""
+        if actor.activation != "qcfs":
+            raise ValueError("only a QCFS actor converts losslessly; this actor uses " + actor.activation)
+        levels = {a.levels for a in actor.activations}
+        shifts = {a.shift for a in actor.activations}
+        if len(levels) != 1 or shifts != {0.5}:
+            raise ValueError(f"conversion needs one L for all layers and phi = 1/2, got L={levels}, phi={shifts}")
+        return cls(
+            weights=[linear.weight for linear in actor.linears],
+            biases=[linear.bias for linear in actor.linears],
+            thresholds=[a.lam.item() for a in actor.activations],
+            levels=levels.pop(),
+            timesteps=timesteps,
+            max_action=actor.max_action,
+            calibration=calibration,
+        )
+
+    def config(self) -> dict:
+        """Constructor arguments other than the tensors, for checkpoints."""
+        return {
+            "levels": self.levels,
+            "timesteps": self.timesteps,
+            "max_action": self.max_action,
+            "calibration": asdict(self.calibration),
+        }
+
+    @classmethod
+    def from_tensors(cls, tensors: dict[str, torch.Tensor], **config) -> "SpikingActor":
+        """Rebuild an actor from its ``state_dict`` and :meth:`config`."""
+        depth = sum(name.startswith("weight") for name in tensors)
+        return cls(
+            weights=[tensors[f"weight{i}"] for i in range(depth)],
+            biases=[tensors[f"bias{i}"] for i in range(depth)],
+            thresholds=tensors["thresholds"].tolist(),
+            levels=int(config["levels"]),
+            timesteps=int(config["timesteps"]),
+            max_action=float(config["max_action"]),
+            calibration=CalibrationConfig(**config["calibration"]),
+        )
+
+    @property
+    def depth(self) -> int:
+        return len(self.thresholds) + 1
+
+    def source_weights(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        return [(getattr(self, f"weight{i}"), getattr(self, f"bias{i}")) for i in range(self.depth)]
+
+    def _apply(self, fn, *args, **kwargs):
+        module = super()._apply(fn, *args, **kwargs)
+        self.fold_thresholds()
+        return module
+
+    def fold_thresholds(self) -> None:
+        """Recompute the spiking weights from the source weights (after moving, loading or editing them)."""
+        one = self.thresholds.new_ones(1)
+        scale_in = torch.cat([one, self.thresholds])  # lambda_{l-1}, 1 for the observation
+        scale_out = torch.cat([self.thresholds, one])  # lambda_l, 1 for the read-out
+        self._folded = [
+            (weight * scale_in[i] / scale_out[i], bias / scale_out[i])
+            for i, (weight, bias) in enumerate(self.source_weights())
+        ]
+
+    def source_rates(self, obs: torch.Tensor) -> list[torch.Tensor]:
+        """a_l / lambda_l of every hidden layer of the source QCFS network, exactly (level / L)."""
+        rates, x = [], obs
+        for (weight, bias), lam in zip(self.source_weights(), self.thresholds):
+            level = torch.clamp(torch.floor((x @ weight.T + bias) / lam * self.levels + 0.5), 0, self.levels)
+            rates.append(level / self.levels)
+            x = rates[-1] * lam
+        return rates
+
+    def source_action(self, obs: torch.Tensor) -> torch.Tensor:
+        """The action of the source QCFS network."""
+        weight, bias = self.source_weights()[-1]
+        hidden = self.source_rates(obs)[-1] * self.thresholds[-1]
+        return self.max_action * torch.tanh(hidden @ weight.T + bias)
+
+    @torch.no_grad()
+    def simulate(self, obs: torch.Tensor, iterations: int | torch.Tensor = 0, errors: bool = True) -> ActorSimulation:
+        """Run the spiking actor on ``obs`` ``[batch, obs_dim]`` with I calibration passes.
+
+        ``errors=False`` skips the error-spike count against the source network (it runs the
+        source network too), leaving ``error_spikes`` empty: the fast path of a fixed I.
+
+        Layers are calibrated in order (Algorithm 1), each on the spikes its calibrated
+        predecessor really emits, then run for T steps. With rho > T the layers run rho
+        steps so that the next layer has rho steps of input to calibrate on.
+        """
+        steps = max(self.timesteps, self.calibration.rho)
+        weight, bias = self._folded[0]
+        currents = (obs @ weight.T + bias).expand(steps, *obs.shape[:-1], weight.shape[0])
+        neuron = IFNeuron(threshold=1.0)
+        calibrated = bool(torch.as_tensor(iterations).max() > 0)
+        spikes_per_layer = []
+        for weight, bias in self._folded[1:]:
+            if calibrated:
+                neuron.reset(calibrate_layer(currents[: self.calibration.rho], iterations, self.calibration))
+            else:
+                neuron.reset(torch.full(currents.shape[1:], 0.5, dtype=currents.dtype))
+            spikes = neuron.fire(currents)
+            spikes_per_layer.append(spikes[: self.timesteps])
+            currents = spikes @ weight.T + bias
+        action = self.max_action * torch.tanh(currents[: self.timesteps].mean(0))
+        if not errors:
+            return ActorSimulation(action=action, spikes=spikes_per_layer, error_spikes=torch.empty(0))
+        errors = torch.stack(
+            [
+                error_spikes(rate, spikes.mean(0), self.timesteps)
+                for rate, spikes in zip(self.source_rates(obs), spikes_per_layer)
+            ],
+            dim=-1,
+        )
+        return ActorSimulation(action=action, spikes=spikes_per_layer, error_spikes=errors)
+
+    def forward(self, obs: torch.Tensor, iterations: int | torch.Tensor = 0) -> torch.Tensor:
+        return self.simulate(obs, iterations).action

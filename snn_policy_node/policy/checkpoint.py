@@ -1,0 +1,130 @@
+"""Checkpoints: weights in safetensors plus a versioned, validated metadata header.
+
+Loading parses a JSON header and raw tensor bytes, so a checkpoint can never run code.
+A SHA-256 digest of the tensors in the header catches corrupted bytes; saving writes a
+temporary file and renames it, so a crash mid-save leaves the previous file intact.
+"""
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as load_safetensors
+from safetensors.torch import save as save_safetensors
+
+from snn_policy_node.atomic import atomic_path
+from snn_policy_node.policy.specs import ActionSpec, ObservationSpec
+
+FORMAT = "snn-robot-checkpoint"
+VERSION = 1
+METADATA_KEY = "snn_robot"
+KINDS = ("dsqn", "spiking_actor")
+_PICKLE_MAGIC = tuple(bytes([0x80, protocol]) for protocol in range(2, 6))
+_ZIP_MAGIC = b"PK\x03\x04"
+
+
+class CheckpointError(ValueError):
+    """A file that is not a valid checkpoint of this project, with the reason."""
+
+
+@dataclass
+class Checkpoint:
+    kind: str
+    model: dict  # the model's constructor arguments
+    observation: ObservationSpec
+    action: ActionSpec
+    tensors: dict[str, torch.Tensor]
+    provenance: dict = field(default_factory=dict)  # command, seed, environment, scores, ...
+
+
+def tensor_digest(tensors: dict[str, torch.Tensor]) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        tensor = tensors[name].detach().cpu().contiguous()
+        digest.update(f"{name}|{tensor.dtype}|{list(tensor.shape)}|".encode())
+        digest.update(tensor.numpy().tobytes())
+    return digest.hexdigest()
+
+
+def save_checkpoint(path: str | os.PathLike, checkpoint: Checkpoint) -> None:
+    """Write ``checkpoint`` to ``path`` atomically."""
+    if checkpoint.kind not in KINDS:
+        raise CheckpointError(f"unknown checkpoint kind {checkpoint.kind!r}; known: {KINDS}")
+    tensors = {name: t.detach().cpu().contiguous() for name, t in checkpoint.tensors.items()}
+    header = {
+        "format": FORMAT,
+        "version": VERSION,
+        "kind": checkpoint.kind,
+        "model": checkpoint.model,
+        "observation": checkpoint.observation.to_dict(),
+        "action": checkpoint.action.to_dict(),
+        "provenance": checkpoint.provenance,
+        "sha256": tensor_digest(tensors),
+    }
+    payload = save_safetensors(tensors, metadata={METADATA_KEY: json.dumps(header)})
+    with atomic_path(path) as temporary:
+        temporary.write_bytes(payload)
+
+
+def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
+    """Read and validate a checkpoint; raise :class:`CheckpointError` saying what is wrong."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise CheckpointError(f"cannot read checkpoint {path}: {error.strerror or error}") from None
+    header = _read_header(path, data)
+    try:
+        tensors = load_safetensors(data)
+    except (SafetensorError, ValueError, RuntimeError) as error:
+        raise CheckpointError(f"{path} is truncated or damaged: {error}") from None
+    if tensor_digest(tensors) != header.get("sha256"):
+        raise CheckpointError(f"{path} is corrupted: its tensors do not match the digest in its header")
+    for name, tensor in tensors.items():
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise CheckpointError(f"{path} holds non-finite values in tensor {name!r}")
+    try:
+        return Checkpoint(
+            kind=header["kind"],
+            model=dict(header["model"]),
+            observation=ObservationSpec.from_dict(header["observation"]),
+            action=ActionSpec.from_dict(header["action"]),
+            tensors=tensors,
+            provenance=dict(header.get("provenance") or {}),
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise CheckpointError(f"{path} has an invalid header: {error!r}") from None
+
+
+def _read_header(path: Path, data: bytes) -> dict:
+    if data.startswith(_PICKLE_MAGIC) or data.startswith(_ZIP_MAGIC):
+        raise CheckpointError(
+            f"{path} is a pickle or torch.save archive; only safetensors checkpoints are loaded, "
+            "because unpickling can run arbitrary code"
+        )
+    if len(data) < 8:
+        raise CheckpointError(f"{path} is truncated ({len(data)} bytes) or not a safetensors file")
+    size = int.from_bytes(data[:8], "little")
+    if size > len(data) - 8:
+        raise CheckpointError(f"{path} is truncated or not a safetensors file (header of {size} bytes announced)")
+    try:
+        raw = json.loads(data[8 : 8 + size])["__metadata__"][METADATA_KEY]
+        header = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError):
+        raise CheckpointError(f"{path} is not a checkpoint of this project (no {METADATA_KEY!r} metadata)") from None
+    if not isinstance(header, dict):
+        raise CheckpointError(f"{path} is not a checkpoint of this project ({METADATA_KEY!r} is not a JSON object)")
+    if header.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a checkpoint of this project (format {header.get('format')!r})")
+    version = header.get("version")
+    if not isinstance(version, int) or version < 1:
+        raise CheckpointError(f"{path} has an invalid format version {version!r}")
+    if version > VERSION:
+        raise CheckpointError(f"{path} uses format version {version}; this release reads up to version {VERSION}")
+    if header.get("kind") not in KINDS:
+        raise CheckpointError(f"{path} holds an unknown model kind {header.get('kind')!r}; known: {KINDS}")
+    return header

@@ -1,0 +1,105 @@
+"""Deep Spiking Q-Network (paper 004, section 2.3)."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from snn_policy_node.snn.neurons import SynapticLIF
+
+
+def two_neuron_encoding(obs: torch.Tensor) -> torch.Tensor:
+    """Give each observation a positive and a negative input neuron: x -> (x, 0) or (0, |x|).
+
+    The layout is ``[relu(obs), relu(-obs)]`` along the last axis.
+    """
+    return torch.cat([obs.clamp(min=0), (-obs).clamp(min=0)], dim=-1)
+
+
+def _over_time(spikes: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """``spikes`` ``[T, ..., batch, in]`` through ``weight`` ``[..., out, in]``: ``[T, ..., batch, out]``.
+
+    The T steps become rows of one matrix product per weight matrix; broadcasting T against a
+    population's ``[runs, out, in]`` would copy every weight matrix once per step.
+    """
+    if spikes.dim() == 2:  # one observation without a batch axis
+        return _over_time(spikes.unsqueeze(1), weight).squeeze(1)
+    steps, rows, n_in = spikes.shape[0], spikes.shape[-2], spikes.shape[-1]
+    lead = torch.broadcast_shapes(spikes.shape[1:-2], weight.shape[:-2])
+    spikes = spikes.reshape(steps, *[1] * (len(lead) + 3 - spikes.dim()), *spikes.shape[1:])
+    stacked = spikes.expand(steps, *lead, rows, n_in).movedim(0, -3).reshape(*lead, steps * rows, n_in)
+    return (stacked @ weight.mT).reshape(*lead, steps, rows, weight.shape[-2]).movedim(-3, 0)
+
+
+@dataclass
+class DSQNSimulation:
+    """What one DSQN forward pass produced."""
+
+    q_values: torch.Tensor  # [batch, actions]
+    spikes: list[torch.Tensor]  # per hidden layer, [T, batch, neurons]
+
+
+class DSQN(nn.Module):
+    """Spiking Q-network: two-neuron encoding, LIF hidden layers, non-spiking read-out.
+
+    The encoded observation is injected as a constant current into the first hidden layer
+    for T steps; the Q-values are the read-out neurons' potentials at the last step. The
+    state is reset for every observation. Layers have no biases, as in the authors' code.
+    """
+
+    def __init__(
+        self,
+        obs_dim: int,
+        n_actions: int,
+        hidden: Sequence[int] = (64, 64),
+        alpha: float = 0.8,
+        beta: float = 0.8,
+        threshold: float = 0.5,
+        timesteps: int = 8,
+        surrogate_scale: float = 100.0,
+    ):
+        super().__init__()
+        if timesteps < 1 or not hidden:
+            raise ValueError(f"need timesteps >= 1 and at least one hidden layer, got {timesteps}, {hidden}")
+        sizes = [2 * obs_dim, *hidden, n_actions]
+        self.layers = nn.ModuleList(nn.Linear(a, b, bias=False) for a, b in zip(sizes[:-1], sizes[1:]))
+        for layer in self.layers:
+            nn.init.normal_(layer.weight, std=layer.in_features**-0.5)
+        self.hidden_neurons = [SynapticLIF(alpha, beta, threshold, True, surrogate_scale) for _ in hidden]
+        self.readout = SynapticLIF(alpha, beta, threshold, spiking=False)
+        self.obs_dim, self.n_actions, self.hidden = obs_dim, n_actions, tuple(hidden)
+        self.alpha, self.beta, self.threshold = alpha, beta, threshold
+        self.timesteps, self.surrogate_scale = timesteps, surrogate_scale
+
+    def config(self) -> dict:
+        """Constructor arguments, for checkpoints."""
+        return {
+            "obs_dim": self.obs_dim,
+            "n_actions": self.n_actions,
+            "hidden": list(self.hidden),
+            "alpha": self.alpha,
+            "beta": self.beta,
+            "threshold": self.threshold,
+            "timesteps": self.timesteps,
+            "surrogate_scale": self.surrogate_scale,
+        }
+
+    def simulate(self, obs: torch.Tensor, weights: list[torch.Tensor] | None = None) -> DSQNSimulation:
+        """Q-values and hidden spikes for ``obs`` ``[..., batch, obs_dim]``, from a reset state.
+
+        ``weights`` replaces the layers' weights, for instance by a population of variants
+        ``[runs, out, in]`` of each layer, with ``obs`` ``[runs, batch, obs_dim]``.
+        """
+        weights = weights if weights is not None else [layer.weight for layer in self.layers]
+        drive = two_neuron_encoding(obs) @ weights[0].mT
+        currents = drive.expand(self.timesteps, *drive.shape)
+        spikes = []
+        for neuron, weight in zip(self.hidden_neurons, weights[1:]):
+            spikes.append(neuron.run(currents))
+            currents = _over_time(spikes[-1], weight)
+        q_values = self.readout.run(currents)[-1]
+        return DSQNSimulation(q_values=q_values, spikes=spikes)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.simulate(obs).q_values

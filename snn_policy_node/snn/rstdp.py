@@ -1,0 +1,158 @@
+"""Reward-modulated STDP with a persistent eligibility trace (paper 004, eq. 4-9).
+
+Index convention of the paper: j is the presynaptic and i the postsynaptic neuron, so a
+weight ``w[i, j]`` of a ``torch.nn.Linear`` layer matches ``c[i, j]``.
+"""
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class RSTDPParams:
+    """Time constants (in simulation steps), the scale C and the amplitudes A+ and A-."""
+
+    tau_plus: float = 5.0
+    tau_minus: float = 5.0
+    tau_c: float = 10.0
+    scale: float = 0.01
+    a_plus: float = 1.0
+    a_minus: float = 1.0
+
+    def __post_init__(self):
+        if min(self.tau_plus, self.tau_minus, self.tau_c) <= 0:
+            raise ValueError(f"time constants must be positive: {self}")
+
+
+def weight_amplitudes(weight: torch.Tensor) -> tuple[float, float]:
+    positive, negative = weight[weight > 0], weight[weight < 0]
+    if positive.numel() == 0 or negative.numel() == 0:
+        raise ValueError("A+ and A- need both positive and negative weights in the plastic layer")
+    return positive.mean().item(), negative.mean().abs().item()
+
+
+AMPLITUDES_KEY = "rstdp_amplitudes"  # provenance of an adapted checkpoint: [A+, A-] of the trained weights
+
+
+def model_amplitudes(weight: torch.Tensor, provenance: dict) -> tuple[float, float]:
+    """A+ and A- of a model: those its trained weights gave, recorded when it was adapted, so
+    that resuming from adapted weights learns at the same rate; else from ``weight``."""
+    if AMPLITUDES_KEY not in provenance:
+        return weight_amplitudes(weight)
+    recorded = provenance[AMPLITUDES_KEY]
+    if not (isinstance(recorded, list) and len(recorded) == 2
+            and all(isinstance(a, (int, float)) and not isinstance(a, bool) and math.isfinite(a) and a > 0 for a in recorded)):
+        raise ValueError(f"{AMPLITUDES_KEY} must be two positive numbers [A+, A-], got {recorded!r}")
+    return float(recorded[0]), float(recorded[1])
+
+
+def synapse_spikes(hidden_spikes: list[torch.Tensor], layer: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pre- and postsynaptic spikes of weight layer ``layer`` (1 = hidden 1 -> hidden 2).
+
+    ``hidden_spikes`` are a network's per-hidden-layer spike records. Layer 0 (from the
+    analog input) and the last layer (into the non-spiking read-out) have no spikes on one
+    side, so r-STDP cannot apply to them.
+    """
+    if not 1 <= layer < len(hidden_spikes):
+        raise ValueError(
+            f"r-STDP needs spiking neurons on both sides; with {len(hidden_spikes)} hidden layers "
+            f"the plastic layer must be in 1..{len(hidden_spikes) - 1}, got {layer}"
+        )
+    return hidden_spikes[layer - 1], hidden_spikes[layer]
+
+
+class EligibilityTrace:
+    """Eligibility c[..., i, j] of one layer's synapses, kept across observations.
+
+    The STDP traces k+ (presynaptic, eq. 4) and k- (postsynaptic, eq. 5) belong to the
+    network state and restart from zero with every observation; c (eq. 6) persists until
+    :meth:`reset`, so at the end of an episode it holds the whole episode's correlations.
+    Eq. 6 at step t uses k(t), which does not yet include the spikes of step t.
+    """
+
+    def __init__(
+        self,
+        params: RSTDPParams,
+        n_pre: int,
+        n_post: int,
+        batch_shape: tuple[int, ...] = (),
+        amplitudes: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ):
+        """``amplitudes`` (A+, A-), each of ``batch_shape``, override the params' A+ and A-:
+        a population of models adapted together has one pair per model."""
+        self.params = params
+        self.c = torch.zeros(*batch_shape, n_post, n_pre)
+        a_plus, a_minus = amplitudes if amplitudes is not None else (params.a_plus, params.a_minus)
+        self.a_plus = torch.as_tensor(a_plus, dtype=self.c.dtype)[..., None, None]
+        self.a_minus = torch.as_tensor(a_minus, dtype=self.c.dtype)[..., None, None]
+        self.decay_plus = math.exp(-1.0 / params.tau_plus)
+        self.decay_minus = math.exp(-1.0 / params.tau_minus)
+
+    def reset(self) -> None:
+        self.c.zero_()
+
+    @torch.no_grad()
+    def accumulate(self, pre: torch.Tensor, post: torch.Tensor, mask: torch.Tensor | None = None) -> None:
+        """Add one observation's spikes, ``pre`` ``[T, ..., n_pre]`` and ``post`` ``[T, ..., n_post]``.
+
+        Where ``mask`` (of the batch shape) is false the trace is left untouched, for batch
+        elements whose episode has already ended.
+
+        Eq. 6 applied at steps t = 0..T-1, c <- d c + C (A+ post_t k+_t^T - A- k-_t pre_t^T) with
+        d = 1 - 1/tau_c, unrolls to c <- d^T c + sum_t d^(T-1-t) C (...): the T outer products
+        are one matrix product with inner size 2T, so the synapse matrix is touched twice per
+        observation instead of several times per step.
+        """
+        p, steps = self.params, pre.shape[0]
+        pre, post = pre.to(self.c.dtype), post.to(self.c.dtype)
+        k_plus, k_minus = _causal_traces(pre, self.decay_plus), _causal_traces(post, self.decay_minus)
+        step_scale = p.scale * (1.0 - 1.0 / p.tau_c) ** torch.arange(steps - 1, -1, -1, dtype=self.c.dtype)
+        step_scale = step_scale.reshape(steps, *([1] * (pre.dim() - 1)))
+        active = torch.ones((), dtype=self.c.dtype) if mask is None else mask.to(self.c.dtype)
+        # [..., n_post, 2T] @ [..., 2T, n_pre]: potentiation columns, then depression columns.
+        left = torch.cat([self.a_plus[..., 0] * (step_scale * post), -self.a_minus[..., 0] * (step_scale * k_minus)])
+        right = torch.cat([k_plus, pre])
+        change = torch.movedim(left * active[..., None], 0, -1) @ torch.movedim(right, 0, -2)
+        decay = torch.where(active > 0, (1.0 - 1.0 / p.tau_c) ** steps, 1.0)
+        self.c.mul_(decay[..., None, None]).add_(change)
+
+    def weight_change(self, modulation: float | torch.Tensor) -> torch.Tensor:
+        """dw = r * c (eq. 7); ``modulation`` is r, one number or one per batch element."""
+        r = torch.as_tensor(modulation, dtype=self.c.dtype)
+        return r.reshape(r.shape + (1, 1)) * self.c
+
+
+def _causal_traces(spikes: torch.Tensor, decay: float) -> torch.Tensor:
+    """k+(t) or k-(t) of eq. 4-5 for t = 0..T-1: k(t) = decay k(t-1) + s(t-1), k(0) = 0."""
+    traces = torch.zeros_like(spikes)
+    for t in range(1, spikes.shape[0]):
+        traces[t] = decay * traces[t - 1] + spikes[t - 1]
+    return traces
+
+
+def cartpole_modulation(episode_return: float, max_return: float = 200.0) -> float:
+    """Eq. 8: r = 1 - R / R_max, small when the episode went well."""
+    return 1.0 - episode_return / max_return
+
+
+def acrobot_modulation(episode_return: float, offset: float = 50.0, min_return: float = -500.0) -> float:
+    """Eq. 9: r = (R - 50) / R_min."""
+    return (episode_return - offset) / min_return
+
+
+REWARD_SHAPINGS: dict[str, Callable[..., float]] = {
+    "cartpole": cartpole_modulation,
+    "acrobot": acrobot_modulation,
+}
+
+
+def reward_shaping(name: str, **params: float) -> Callable[[float], float]:
+    """The episode-return -> modulation function ``name`` with its parameters bound."""
+    try:
+        shaping = REWARD_SHAPINGS[name]
+    except KeyError:
+        raise ValueError(f"unknown reward shaping {name!r}; choose one of {sorted(REWARD_SHAPINGS)}") from None
+    return lambda episode_return: shaping(episode_return, **params)

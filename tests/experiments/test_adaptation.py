@@ -1,0 +1,147 @@
+import numpy as np
+import pytest
+import torch
+
+from snn_policy_node.experiments import adaptation
+from snn_policy_node.experiments.adaptation import AdaptationConfig, adapt, adapt_population
+from snn_policy_node.experiments.evaluation import EVAL_SEEDS, evaluate
+from snn_policy_node.snn.dsqn import DSQN
+from snn_policy_node.tasks import DSQN_TASKS
+
+CARTPOLE = DSQN_TASKS["CartPole-v0"]
+SETTING = {"force_mag": 6.0, "length": 0.7, "masspole": 0.3}
+
+
+def models(count: int, seed: int = 0) -> list[DSQN]:
+    torch.manual_seed(seed)
+    return [DSQN(**CARTPOLE.dsqn) for _ in range(count)]
+
+
+def test_training_and_evaluation_seeds_must_be_disjoint():
+    with pytest.raises(ValueError, match="disjoint"):
+        AdaptationConfig(eval_seeds=range(0, 100), train_seeds=range(50, 300))
+    with pytest.raises(ValueError, match="training seeds"):
+        AdaptationConfig(episodes=300)
+
+
+def test_best_weights_are_restored_and_bookkeeping_is_kept(monkeypatch):
+    """Evaluation is scripted here (and only here) so that the best episode is known."""
+    scripted = iter([10.0, 12.0, 30.0, 20.0, 25.0])  # before, then after episodes 1..4
+    weights_seen, seeds_played = [], []
+
+    def scripted_evaluation(model, weights, env_id, seeds, settings):
+        weights_seen.append(weights[1][0].clone())
+        return np.full((1, len(seeds)), next(scripted))
+
+    def record_episode(model, weights, env_id, seed, settings, trace, layer):
+        seeds_played.append(seed)
+        trace.c.normal_()  # some eligibility, so that every episode changes the weights
+        return np.array([50.0])
+
+    monkeypatch.setattr(adaptation, "evaluate_population", scripted_evaluation)
+    monkeypatch.setattr(adaptation, "play_training_episodes", record_episode)
+    (model,) = models(1)
+    config = AdaptationConfig(episodes=4, eval_seeds=range(3), train_seeds=range(100, 110))
+    result = adapt(model, CARTPOLE, SETTING, config)
+
+    assert seeds_played == [100, 101, 102, 103]
+    assert result.best_episode == 2
+    assert result.eval_means == [12.0, 30.0, 20.0, 25.0]
+    assert result.before.mean() == 10.0 and result.after.mean() == 30.0
+    assert torch.equal(model.layers[1].weight, weights_seen[2])
+    assert not torch.equal(weights_seen[2], weights_seen[0])
+    assert result.train_returns == [50.0] * 4
+
+
+def test_a_run_stops_once_the_best_possible_is_reached(monkeypatch):
+    monkeypatch.setattr(
+        adaptation, "evaluate_population", lambda m, w, e, seeds, settings: np.full((len(settings), len(seeds)), 200.0)
+    )
+    (model,) = models(1)
+    result = adapt(model, CARTPOLE, SETTING, AdaptationConfig(stop_at=200.0))
+    assert result.eval_means == [] and result.best_episode == 0
+
+
+def test_real_adaptation_never_ends_worse_than_it_started():
+    (model,) = models(1, seed=1)
+    originals = [layer.weight.clone() for layer in model.layers]
+    result = adapt(model, CARTPOLE, SETTING, AdaptationConfig(episodes=3))
+    assert len(result.eval_means) == 3
+    assert result.after.mean() >= result.before.mean()
+    np.testing.assert_array_equal(evaluate(model, "CartPole-v0", parameters=SETTING), result.after)
+    assert torch.equal(model.layers[1].weight, originals[1]) == (result.best_episode == 0)
+    for k in (0, 2):  # only the plastic layer changes
+        assert torch.equal(model.layers[k].weight, originals[k])
+
+
+def test_a_population_gives_the_results_of_separate_runs():
+    settings = [SETTING, {"force_mag": 15.0}, {"length": 0.3, "masspole": 0.05}]
+    config = AdaptationConfig(episodes=3)
+    together = models(3, seed=2)
+    batched = adapt_population(together, CARTPOLE, settings, config)
+    for model, alone, setting, result in zip(together, models(3, seed=2), settings, batched):
+        single = adapt(alone, CARTPOLE, setting, config)
+        assert single.eval_means == pytest.approx(result.eval_means)
+        assert single.best_episode == result.best_episode
+        torch.testing.assert_close(alone.layers[1].weight, model.layers[1].weight)
+
+
+def test_an_interrupted_population_resumes_where_it_stopped(tmp_path, monkeypatch):
+    settings = [SETTING, {"force_mag": 15.0}]
+    config = AdaptationConfig(episodes=4)
+    uninterrupted = adapt_population(models(2, seed=3), CARTPOLE, settings, config)
+
+    state = tmp_path / "population.pt"
+    real_step = adaptation.Population.step
+    calls = {"n": 0}
+
+    def crash_after_two(self):
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        calls["n"] += 1
+        real_step(self)
+
+    monkeypatch.setattr(adaptation.Population, "step", crash_after_two)
+    with pytest.raises(KeyboardInterrupt):
+        adapt_population(models(2, seed=3), CARTPOLE, settings, config, state_path=state, save_every=2)
+    first_session = adaptation.saved_timing(state)
+    assert first_session["episodes"] == first_session["timed_episodes"] == 2 and first_session["seconds"] > 0
+    monkeypatch.setattr(adaptation.Population, "step", real_step)
+    resumed = adapt_population(models(2, seed=3), CARTPOLE, settings, config, state_path=state)
+    for a, b in zip(uninterrupted, resumed):
+        assert a.eval_means == pytest.approx(b.eval_means) and a.best_episode == b.best_episode
+    timing = adaptation.saved_timing(state)  # the time of both sessions
+    assert timing["episodes"] == timing["timed_episodes"] == 4 and timing["seconds"] > first_session["seconds"]
+
+
+def test_a_population_saved_without_its_time_is_timed_from_its_resume(tmp_path):
+    settings, config, state = [SETTING], AdaptationConfig(episodes=3), tmp_path / "population.pt"
+    adapt_population(models(1, seed=3), CARTPOLE, settings, AdaptationConfig(episodes=1), state_path=state)
+    saved = torch.load(state, weights_only=True)
+    del saved["seconds"], saved["timed_from"]  # as saved before time was kept
+    torch.save(saved, state)
+    adapt_population(models(1, seed=3), CARTPOLE, settings, config, state_path=state)
+    assert {k: v for k, v in adaptation.saved_timing(state).items() if k != "seconds"} == {"episodes": 3, "timed_episodes": 2}
+
+
+def test_a_saved_population_replays_its_trained_and_selected_weights(tmp_path):
+    settings, state = [SETTING, {"force_mag": 15.0}], tmp_path / "population.pt"
+    results = adapt_population(models(2, seed=5), CARTPOLE, settings, AdaptationConfig(episodes=3), state_path=state)
+    trained, selected = adaptation.saved_population_returns(models(2, seed=5), CARTPOLE, settings, state, EVAL_SEEDS)
+    for result, before, after in zip(results, trained, selected):
+        np.testing.assert_array_equal(before, result.before)
+        np.testing.assert_array_equal(after, result.after)
+
+
+def test_adaptation_takes_the_task_sign_unless_told_and_needs_an_episode():
+    from snn_policy_node.experiments.adaptation import Population
+    from snn_policy_node.tasks import dsqn_task
+
+    for env_id in ("CartPole-v0", "Acrobot-v1"):
+        spec = dsqn_task(env_id)
+        model = DSQN(**spec.dsqn)
+        assert Population([model], [{}], AdaptationConfig(), spec).sign == spec.sign
+        assert Population([model], [{}], AdaptationConfig(sign=-spec.sign), spec).sign == -spec.sign
+    assert dsqn_task("CartPole-v0").sign == -1.0 and dsqn_task("Acrobot-v1").sign == 1.0
+    with pytest.raises(ValueError, match="at least one training episode"):
+        AdaptationConfig(episodes=0)

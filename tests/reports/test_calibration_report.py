@@ -1,0 +1,172 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from snn_policy_node.ann2snn.conversion import SpikingActor
+from snn_policy_node.ann2snn.qcfs import MLPActor
+from snn_policy_node.cli import main
+from snn_policy_node.experiments.actor_evaluation import VARIANTS, evaluate_variants
+from snn_policy_node.experiments.conversion_check import percentile_actor, random_states
+from snn_policy_node.policy.checkpoint import load_checkpoint
+from snn_policy_node.policy.model_io import save_model
+from snn_policy_node.reports.calibration import find_runs
+from snn_policy_node.tasks import mujoco_specs
+
+
+def relu_twin(qcfs_actor: MLPActor) -> MLPActor:
+    """A ReLU actor with the QCFS actor's weights."""
+    relu = MLPActor(11, 3, activation="relu")
+    relu.load_state_dict({k: v for k, v in qcfs_actor.state_dict().items() if not k.endswith(".lam")})
+    return relu
+
+
+LOG = "step,return_mean,return_std,normalised_score,critic_loss,seconds\n5000,1.0,0.1,2.0,0.5,60.0\n10000,2.0,0.1,3.0,0.4,180.0\n"
+
+
+def save_actor(path, actor, mean, std):
+    path.parent.mkdir(parents=True)
+    torch.save({"actor": actor.state_dict(), "mean": torch.as_tensor(mean), "std": torch.as_tensor(std)}, path)
+
+
+def make_runs(tmp_path):
+    """Three seeds of QCFS runs on Hopper medium (two with their ReLU twins), and the task's data run."""
+    torch.set_num_threads(1)
+    states = random_states("Hopper-v5", 300, seed=0)
+    mean, std = states.mean(0), states.std(0) + 1e-3
+    obs = torch.as_tensor((states - mean) / std)
+    runs = tmp_path / "runs"
+    for seed in (0, 1, 2):  # seed 2's ReLU run has not finished, nor its QCFS one its card
+        qcfs = runs / "snn-robot_hopper_medium-v0" / f"qcfs-seed{seed}"
+        save_actor(qcfs / "actor.pt", percentile_actor(obs, act_dim=3, seed=seed), mean, std)
+        observation, action = mujoco_specs("Hopper-v5", mean, std)
+        save_model(qcfs / "spiking_actor.safetensors", SpikingActor.from_qcfs(percentile_actor(obs, act_dim=3, seed=seed)),
+                   observation, action, {"env_id": "Hopper-v5", "seed": seed})
+        (qcfs / "train_log.csv").write_text(LOG)
+        if seed < 2:
+            (qcfs / "card.md").write_text(f"# card of seed {seed}\n")
+        if seed < 2:
+            save_actor(runs / "snn-robot_hopper_medium-v0" / f"relu-seed{seed}" / "actor.pt",
+                       relu_twin(percentile_actor(obs, act_dim=3, seed=seed)), mean, std)
+    assert set(find_runs(runs)["snn-robot_hopper_medium-v0"]) == {"relu", "qcfs"}
+    data = tmp_path / "data" / "Hopper-v5" / "seed0"
+    data.mkdir(parents=True)
+    (data / "train_log.csv").write_text("step,eval_return_mean,eval_return_std,seconds\n20000,900.0,10.0,7200.0\n")
+    level = {"id": "snn-robot/hopper/medium-v0", "episodes": 4, "transitions": 900, "return_mean": 850.0}
+    (data / "datasets.json").write_text(json.dumps({
+        "env_id": "Hopper-v5", "expert_step": 20000, "medium_step": 10000, "expert_eval_return": 900.0,
+        "medium_eval_return": 400.0, "rollout_noise": 0.1, "datasets": {"medium": level}}))
+    return runs, tmp_path / "data"
+
+
+def test_calibration_report_scores_every_variant_and_counts_error_spikes(tmp_path):
+    runs, data_dir = make_runs(tmp_path)
+    data = data_dir / "Hopper-v5" / "seed0"
+    models = tmp_path / "models"
+    assert main(["report", "calibration", "--runs-dir", str(runs), "--episodes", "3", "--out", str(tmp_path / "out"),
+                 "--data-dir", str(tmp_path / "data"), "--models-dir", str(models)]) == 0
+    report = json.loads((tmp_path / "out" / "calibration.json").read_text())
+    result = report["results"]["snn-robot_hopper_medium-v0"]
+    assert result["relu"]["seeds"] == 2 and all(result[v]["seeds"] == 3 for v in VARIANTS if v != "relu")
+    errors = {v: np.sum(result[v]["error_spikes"]) for v in ("i0", "i1", "i2", "i3", "adaptive")}
+    assert errors["i0"] > 0 and errors["i1"] < errors["i0"]  # calibration removes error spikes
+    text = (tmp_path / "out" / "calibration.md").read_text()
+    assert "| (paper) |" in text and "99.70±0.18" in text and (tmp_path / "out" / "calibration.png").exists()
+    assert report["summary"]["pairs"] == 1
+    assert report["curves"]["snn-robot_hopper_medium-v0"]["qcfs-seed0"] == [[5000, 2.0], [10000, 3.0]]
+    assert "Online TD3 ran 20000 steps (2.0 h)" in text and "| snn-robot/hopper/medium-v0 | 4 | 900 | 850.0 | 26.7 |" in text
+    assert "| hopper medium | qcfs | 3 | 10000 | 3 |" in text
+
+    # The best finished run (by adaptive I) is shipped with its card and the task's datasets.json.
+    adaptive = {seed: evaluate_variants(None, runs / "snn-robot_hopper_medium-v0" / f"qcfs-seed{seed}" / "actor.pt",
+                                        "Hopper-v5", 3)["adaptive"]["score"] for seed in (0, 1)}
+    best_seed = max(adaptive, key=adaptive.get)
+    assert report["shipped"]["Hopper-v5"] == {"run": f"snn-robot_hopper_medium-v0/qcfs-seed{best_seed}",
+                                              "adaptive_score": adaptive[best_seed], "runs": 3}
+    assert load_checkpoint(models / "Hopper-v5" / "spiking_actor.safetensors").provenance["seed"] == best_seed
+    card = (models / "Hopper-v5" / "card.md").read_text()
+    assert card.startswith(f"# card of seed {best_seed}\n") and "Shipped as the best finished one of 3 QCFS actors" in card
+    assert (models / "Hopper-v5" / "datasets.json").read_text() == (data / "datasets.json").read_text()
+    assert f"| Hopper-v5 | `snn-robot_hopper_medium-v0/qcfs-seed{best_seed}` |" in text
+    summary = report["summary"]
+    assert summary["gap_qcfs_relu"] == pytest.approx(result["qcfs"]["mean"] - result["relu"]["mean"])
+    best = max(result[v]["mean"] for v in ("i1", "i2", "i3", "adaptive"))
+    assert summary["gap_snn_qcfs"] == pytest.approx(best - result["qcfs"]["mean"])
+    assert f"| hopper medium | 3 | {result['relu']['mean']:.1f} +- {result['relu']['std']:.1f} |" in text
+
+
+def test_paper_values_are_read_from_the_tables_text():
+    from snn_policy_node.reports.calibration import PAPER, paper_value
+
+    assert paper_value("112.2±0.2") == 112.2 and np.isnan(paper_value(None))
+    assert all(np.isfinite(paper_value(v)) for row in PAPER.values() for v in row.values())
+
+
+def test_a_report_rerun_scores_only_the_runs_that_changed(tmp_path, monkeypatch):
+    from snn_policy_node.reports import calibration as calibration_report
+
+    runs, data_dir = make_runs(tmp_path)
+    args = ["report", "calibration", "--runs-dir", str(runs), "--episodes", "2", "--data-dir", str(data_dir),
+            "--models-dir", ""]
+    assert main([*args, "--out", str(tmp_path / "first")]) == 0
+    scored = []
+    monkeypatch.setattr(calibration_report, "evaluate_variants",
+                        lambda *a: scored.append(a[1].parent.name) or evaluate_variants(*a))
+    assert main([*args, "--out", str(tmp_path / "again")]) == 0
+    first, again = (json.loads((tmp_path / out / "calibration.json").read_text())["results"] for out in ("first", "again"))
+    assert scored == [] and again == first
+
+    dataset = runs / "snn-robot_hopper_medium-v0"
+    (dataset / "qcfs-seed0" / "scores.json").write_text('{"key": ')  # truncated
+    save_actor(dataset / "relu-seed2" / "actor.pt", MLPActor(11, 3, activation="relu"), np.zeros(11), np.ones(11))
+    assert main([*args, "--out", str(tmp_path / "changed")]) == 0
+    assert scored == ["qcfs-seed0", "qcfs-seed2"]  # seed 2's ReLU run finished since
+    assert main([*args, "--out", str(tmp_path / "rescored"), "--rescore"]) == 0
+    assert scored == ["qcfs-seed0", "qcfs-seed2", "qcfs-seed0", "qcfs-seed1", "qcfs-seed2"]
+
+
+def test_a_report_keeps_the_pairs_whose_runs_are_gone_and_refuses_a_foreign_file(tmp_path, capsys):
+    runs, data_dir = make_runs(tmp_path)
+    out, models = tmp_path / "out", tmp_path / "models"
+    args = ["report", "calibration", "--episodes", "2", "--out", str(out), "--models-dir", str(models)]
+    assert main([*args, "--runs-dir", str(runs), "--data-dir", str(data_dir)]) == 0
+    first = json.loads((out / "calibration.json").read_text())
+    shipped_actor = (models / "Hopper-v5" / "spiking_actor.safetensors").read_bytes()
+
+    # A new checkout: the medium runs and the data run are gone, expert runs (the same actors) are new.
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    (runs / "snn-robot_hopper_medium-v0").rename(fresh / "snn-robot_hopper_expert-v0")
+    assert main([*args, "--runs-dir", str(fresh), "--data-dir", str(tmp_path / "no-data")]) == 0
+    merged = json.loads((out / "calibration.json").read_text())
+    assert list(merged["results"]) == ["snn-robot_hopper_expert-v0", "snn-robot_hopper_medium-v0"]
+    assert merged["kept"] == ["snn-robot_hopper_medium-v0"]
+    assert merged["results"]["snn-robot_hopper_medium-v0"] == first["results"]["snn-robot_hopper_medium-v0"]
+    assert merged["results"]["snn-robot_hopper_expert-v0"] == first["results"]["snn-robot_hopper_medium-v0"]
+    assert merged["datasets"] == first["datasets"] and merged["summary"]["pairs"] == 2
+    # No better actor than the shipped one among the new runs: the shipped model stays, and its card
+    # now counts the new runs it won over beside the kept pair's.
+    assert merged["shipped"]["Hopper-v5"] == {**first["shipped"]["Hopper-v5"], "runs": 6}
+    assert (models / "Hopper-v5" / "spiking_actor.safetensors").read_bytes() == shipped_actor
+    card = (models / "Hopper-v5" / "card.md").read_text()
+    assert card.count("Shipped as the best") == 1 and "best finished one of 6 QCFS actors scored for Hopper-v5" in card
+    assert "their runs are not on this machine now): hopper medium." in (out / "calibration.md").read_text()
+
+    # A report from before the pairs grew: with no runs here, the kept card is brought to the count.
+    older = {**merged, "shipped": {"Hopper-v5": {**merged["shipped"]["Hopper-v5"], "runs": 1}}}
+    (out / "calibration.json").write_text(json.dumps(older))
+    (models / "Hopper-v5" / "card.md").write_text(card.replace("one of 6 QCFS", "one of 1 QCFS"))
+    assert main([*args, "--runs-dir", str(tmp_path / "no-runs")]) == 0
+    assert json.loads((out / "calibration.json").read_text())["shipped"] == merged["shipped"]
+    assert (models / "Hopper-v5" / "card.md").read_text() == card
+
+    assert main([*args, "--runs-dir", str(fresh), "--episodes", "3"]) == 2
+    assert "scored 2 episodes per seed, not 3" in capsys.readouterr().err
+    assert main([*args, "--runs-dir", str(fresh), "--drop-missing"]) == 0
+    assert list(json.loads((out / "calibration.json").read_text())["results"]) == ["snn-robot_hopper_expert-v0"]
+
+    (out / "calibration.json").write_text('{"results": [1, 2]}')
+    assert main([*args, "--runs-dir", str(fresh)]) == 2
+    assert "is not a calibration report" in capsys.readouterr().err
+    assert (out / "calibration.json").read_text() == '{"results": [1, 2]}'

@@ -1,0 +1,79 @@
+import pytest
+import torch
+
+from snn_policy_node.snn.neurons import IFNeuron, SynapticLIF
+
+
+def test_if_soft_reset_satisfies_the_firing_rate_identity_of_eq_9():
+    """theta * sum_t s(t) = sum_t C(t) + V(0) - V(T), exactly, for any input sequence."""
+    torch.manual_seed(0)
+    steps, shape = 16, (32, 200)
+    threshold = torch.rand(shape, dtype=torch.float64) * 2 + 0.1
+    currents = torch.randn(steps, *shape, dtype=torch.float64) * threshold
+    v0 = torch.rand(shape, dtype=torch.float64) * threshold
+    neuron = IFNeuron(threshold)
+    neuron.reset(v0)
+    spikes, potentials = neuron.run(currents)
+    assert spikes.sum() > 0 and (spikes == 0).sum() > 0
+    lhs = threshold * spikes.sum(0)
+    rhs = currents.sum(0) + v0 - potentials[-1]
+    torch.testing.assert_close(lhs, rhs, rtol=0, atol=1e-12)
+
+
+def test_if_fires_on_reaching_threshold_and_subtracts_it():
+    neuron = IFNeuron(1.0)
+    neuron.reset(torch.tensor([0.5]))
+    spikes, potentials = neuron.run(torch.tensor([[0.5], [0.2], [1.7], [-3.0]]))
+    assert spikes.flatten().tolist() == [1.0, 0.0, 1.0, 0.0]
+    torch.testing.assert_close(potentials.flatten(), torch.tensor([0.0, 0.2, 0.9, -2.1]))
+
+
+@pytest.mark.parametrize("per_neuron_threshold", [False, True])
+def test_if_fire_gives_run_s_spikes_and_final_potentials_exactly(per_neuron_threshold):
+    torch.manual_seed(1)
+    shape = (8, 256)
+    threshold = torch.rand(shape) + 0.5 if per_neuron_threshold else 0.75
+    currents, v0 = torch.randn(6, *shape), torch.rand(shape)
+    stepped, fired = IFNeuron(threshold), IFNeuron(threshold)
+    stepped.reset(v0)
+    fired.reset(v0)
+    spikes, potentials = stepped.run(currents)
+    assert 0 < spikes.mean() < 1
+    assert torch.equal(fired.fire(currents), spikes)
+    assert torch.equal(fired.v, potentials[-1])
+
+
+def test_synaptic_lif_integrates_filters_and_resets_to_zero():
+    neuron = SynapticLIF(alpha=0.5, beta=0.5, threshold=1.0)
+    neuron.reset(torch.zeros(1))
+    # syn: 0.6, 0.9, 0.45; mem: 0.6, 1.2 -> spike, reset to 0, then 0.45
+    out = [neuron.step(torch.tensor([c])).item() for c in (0.6, 0.6, 0.0)]
+    assert out == [0.0, 1.0, 0.0]
+    assert neuron.mem.item() == pytest.approx(0.45)
+
+
+def test_synaptic_lif_spikes_only_strictly_above_threshold():
+    neuron = SynapticLIF(alpha=0.0, beta=0.0, threshold=0.5)
+    neuron.reset(torch.zeros(2))
+    assert neuron.step(torch.tensor([0.5, 0.5001])).tolist() == [0.0, 1.0]
+
+
+def test_surrogate_gradient_is_the_fast_sigmoid_of_scale_100():
+    neuron = SynapticLIF(alpha=0.0, beta=0.0, threshold=0.5)
+    current = torch.tensor([0.51, 0.4], requires_grad=True)
+    neuron.reset(current.detach())
+    neuron.step(current).sum().backward()
+    expected = 1 / (100 * torch.tensor([0.01, 0.1]) + 1) ** 2
+    torch.testing.assert_close(current.grad, expected)
+
+
+@pytest.mark.parametrize("shape", [(8, 5, 32), (8, 1, 64), (3, 40, 256)])  # both hard-reset paths
+def test_inference_path_of_the_lif_neuron_equals_the_training_path(shape):
+    torch.manual_seed(0)
+    currents = torch.randn(*shape, requires_grad=True)
+    for spiking in (True, False):
+        trained = SynapticLIF(0.8, 0.7, 0.5, spiking=spiking).run(currents)
+        with torch.no_grad():
+            inferred = SynapticLIF(0.8, 0.7, 0.5, spiking=spiking).run(currents)
+        assert trained.requires_grad and not inferred.requires_grad
+        assert torch.equal(trained.detach(), inferred)
