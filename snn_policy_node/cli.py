@@ -68,8 +68,8 @@ def _adapt_rstdp(args: argparse.Namespace) -> int:
     import torch
 
     from snn_policy_node.experiments.adaptation import AdaptationConfig, adapt
+    from snn_policy_node.experiments.rstdp_study import profile_settings, stop_at
     from snn_policy_node.policy.model_io import load_model, save_model
-    from snn_policy_node.reports.rstdp import profile_settings, stop_at
     from snn_policy_node.snn.rstdp import AMPLITUDES_KEY, model_amplitudes
     from snn_policy_node.tasks import dsqn_task
 
@@ -104,6 +104,7 @@ def _adapt_rstdp(args: argparse.Namespace) -> int:
 def _report_rstdp(args: argparse.Namespace) -> int:
     import torch
 
+    from snn_policy_node.experiments.rstdp_study import run_study
     from snn_policy_node.reports.rstdp import write_report
 
     torch.set_num_threads(1)
@@ -113,10 +114,9 @@ def _report_rstdp(args: argparse.Namespace) -> int:
         print(f"error: no trained models under {args.models_dir} for {missing} (snn-robot train dsqn)", file=sys.stderr)
         return 2
     command = recorded_command("snn-robot report rstdp")
-    report = write_report(
-        models, args.profiles, Path(args.work_dir), Path(args.out), args.sign, args.episodes, command, args.sweep_points,
-        args.sweep_parameters, args.finished_only,
-    )
+    study = run_study(models, args.profiles, Path(args.work_dir), args.sign, args.episodes, args.sweep_points,
+                      args.sweep_parameters, args.finished_only)
+    report = write_report(study, Path(args.out), command)
     for env_id, profiles in report["results"].items():
         for profile, r in profiles.items():
             print(f"{env_id} {profile}: default {r['default_mean']:.2f}, randomized {r['before_mean']:.2f}, "

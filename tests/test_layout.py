@@ -8,7 +8,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 ROS_PACKAGES = {"rclpy", "std_msgs", "sensor_msgs", "nav_msgs", "std_srvs", "rosgraph_msgs", "diagnostic_msgs",
                 "builtin_interfaces", "lifecycle_msgs", "rcl_interfaces", "geometry_msgs"}
-LAYERS = ("snn", "ann2snn", "policy", "tasks", "experiments", "training", "reports", "ros")
+LAYERS = ("snn", "ann2snn", "policy", "tasks", "evaluation", "training", "experiments", "reports", "ros")
 
 
 def modules(package: str) -> list[Path]:

@@ -24,7 +24,8 @@ from tqdm import tqdm
 from sim_bridge.physics import parameter_arrays
 from sim_bridge.simulators.batch import make_batch
 from snn_policy_node.atomic import atomic_path
-from snn_policy_node.experiments.evaluation import ADAPT_SEEDS, EVAL_SEEDS, evaluate_population, stacked_weights
+from snn_policy_node.evaluation.batched import evaluate_population, stacked_weights
+from snn_policy_node.evaluation.seeds import ADAPT_SEEDS, EVAL_SEEDS
 from snn_policy_node.snn.dsqn import DSQN
 from snn_policy_node.snn.rstdp import EligibilityTrace, reward_shaping, synapse_spikes, weight_amplitudes
 from snn_policy_node.tasks import DSQNTask

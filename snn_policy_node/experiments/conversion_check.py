@@ -13,9 +13,9 @@ import torch
 from tqdm import tqdm
 
 from sim_bridge.tasks import make_task_env
-from snn_policy_node.ann2snn.calibration import AdaptiveIterations
 from snn_policy_node.ann2snn.conversion import SpikingActor
 from snn_policy_node.ann2snn.qcfs import MLPActor
+from snn_policy_node.evaluation.actor_variants import play, spiking_player
 
 
 @dataclass
@@ -54,42 +54,30 @@ def percentile_actor(obs: torch.Tensor, act_dim: int, seed: int, percentile: flo
 
 
 @torch.no_grad()
-def rollout(make_env, spiking: SpikingActor, setting, normalise, episodes: int, seed: int, bar) -> CheckRow:
-    """Drive a new environment with the spiking actor; ``setting`` is I or (I_min, I_max)."""
-    adaptive = AdaptiveIterations(*setting) if isinstance(setting, tuple) else None
-    env = make_env()
-    returns, errors, spikes = [], [], []
-    for episode in range(episodes):
-        obs, _ = env.reset(seed=seed + episode)
-        total, done = 0.0, False
-        while not done:
-            state = normalise(obs)
-            iterations = adaptive.iterations if adaptive else setting
-            result = spiking.simulate(state, iterations)
-            if adaptive:
-                adaptive.update(result.error_spikes.sum(-1))
-            errors.append((result.action - spiking.source_action(state)).abs().mean().item())
-            spikes.append(result.error_spikes[0].tolist())
-            obs, reward, terminated, truncated, _ = env.step(result.action[0].numpy())
-            total += float(reward)
-            done = terminated or truncated
-        returns.append(total)
-        bar.update()
-    env.close()
-    name = f"adaptive I in [{setting[0]}, {setting[1]}]" if adaptive else f"I = {setting}"
-    return CheckRow(name, float(np.mean(returns)), float(np.mean(errors)), np.mean(spikes, axis=0).tolist())
+def check_setting(env_id: str, spiking: SpikingActor, setting, mean: np.ndarray, std: np.ndarray, episodes: int,
+                  seed: int, max_steps: int) -> CheckRow:
+    """Drive the task with the spiking actor; ``setting`` is I or (I_min, I_max)."""
+    player, action_errors = spiking_player(spiking, setting, episodes), []
+
+    def act(x, live):
+        action, error_spikes = player(x, live)
+        action_errors.append((action - spiking.source_action(x)).abs().mean(-1))
+        return action, error_spikes
+
+    returns, error_spikes = play(env_id, mean, std, act, range(seed, seed + episodes), max_episode_steps=max_steps)
+    name = f"adaptive I in [{setting[0]}, {setting[1]}]" if isinstance(setting, tuple) else f"I = {setting}"
+    return CheckRow(name, float(returns.mean()), float(torch.cat(action_errors).mean()), error_spikes.tolist())
 
 
 def run_check(env_id: str = "Hopper-v5", episodes: int = 2, max_steps: int = 200, seed: int = 0) -> list[CheckRow]:
-    states = torch.from_numpy(random_states(env_id, 2000, seed))
+    states = random_states(env_id, 2000, seed)
     mean, std = states.mean(0), states.std(0) + 1e-3
-    normalise = lambda obs: ((torch.as_tensor(obs, dtype=torch.float32) - mean) / std).unsqueeze(0)  # noqa: E731
     act_dim = make_task_env(env_id).action_space.shape[0]
-    spiking = SpikingActor.from_qcfs(percentile_actor((states - mean) / std, act_dim, seed))
-    make_env = lambda: make_task_env(env_id, max_episode_steps=max_steps)  # noqa: E731
+    normalised = torch.from_numpy((states - mean) / std)
+    spiking = SpikingActor.from_qcfs(percentile_actor(normalised, act_dim, seed))
     settings = [0, 1, 2, 3, (0, 3)]
-    with tqdm(total=len(settings) * episodes, desc="calibration settings x episodes", unit="episode") as bar:
-        return [rollout(make_env, spiking, s, normalise, episodes, seed, bar) for s in settings]
+    return [check_setting(env_id, spiking, s, mean, std, episodes, seed, max_steps)
+            for s in tqdm(settings, desc="calibration settings", unit="setting")]
 
 
 def format_rows(rows: list[CheckRow]) -> str:

@@ -1,25 +1,23 @@
-"""Paper 000's Tables 1 and 2 on our own datasets, from the runs of ``snn-robot train td3bc``:
-every variant of ``actor_evaluation`` per training seed, mean +- std over seeds, with the
-paper's numbers beside ours, the datasets and what every run cost.
+"""The report of paper 000's Tables 1 and 2 on our own datasets (``experiments.calibration_study``):
+every variant per training seed, mean +- std over seeds, with the paper's numbers beside ours,
+the datasets and what every run cost; Markdown, JSON and a figure.
+
+A re-run keeps the pairs, datasets and shipped models of the report it replaces whose runs are
+no longer on the machine, and ships each task's best spiking actor (``reports.shipping``).
 """
 
-import hashlib
 import json
-import re
-import shutil
 from collections import Counter
 from pathlib import Path
 
 import matplotlib
 import numpy as np
-from tqdm import tqdm
 
-from snn_policy_node.atomic import atomic_path
-from snn_policy_node.experiments.actor_evaluation import LABELS, VARIANTS, evaluate_variants
+from snn_policy_node.evaluation.actor_variants import LABELS, VARIANTS
+from snn_policy_node.experiments.calibration_study import dataset_key, dataset_summaries, score_runs
 from snn_policy_node.reports.results import write_results
+from snn_policy_node.reports.shipping import ship_best
 from snn_policy_node.tasks import mujoco_task_of_dataset, normalised_score
-from snn_policy_node.training.logs import last_row, rows
-from snn_policy_node.training.td3bc import outputs_written
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -61,65 +59,6 @@ PAPER = {
     ("ant", "medium-replay"): {"qcfs": "75.9±4.1", "i0": "77.32±4.26", "i1": "77.69±2.18",
                                "i2": "76.48±3.78", "i3": "76.48±3.89", "adaptive": "79.74±1.95"},
 }
-
-
-def find_runs(runs_dir: Path) -> dict[str, dict[str, list[Path]]]:
-    """``runs_dir/<dataset>/<activation>-seed<S>/actor.pt`` grouped by dataset and activation."""
-    found: dict[str, dict[str, list[Path]]] = {}
-    for path in sorted(runs_dir.glob("*/*-seed*/actor.pt")):
-        match = re.fullmatch(r"(relu|qcfs)-seed(\d+)", path.parent.name)
-        if match:
-            found.setdefault(path.parent.parent.name, {}).setdefault(match[1], []).append(path)
-    return found
-
-
-def training_costs(runs: dict[str, list[Path]]) -> dict[str, dict]:
-    """Per activation: how many training runs, their gradient steps and wall-clock minutes."""
-    costs = {}
-    for activation, paths in runs.items():
-        rows = [row for p in paths if (row := last_row(p.parent / "train_log.csv"))]
-        if rows:
-            costs[activation] = {"runs": len(rows), "steps": sorted({int(r["step"]) for r in rows}),
-                                 "minutes_mean": float(np.mean([float(r["seconds"]) for r in rows]) / 60)}
-    return costs
-
-
-def learning_curves(runs: dict[str, list[Path]]) -> dict[str, list[list[float]]]:
-    """Per run (``qcfs-seed0``, ...): the evaluations of its training, ``[step, normalised score]``."""
-    return {path.parent.name: [[int(r["step"]), float(r["normalised_score"])] for r in rows(path.parent / "train_log.csv")]
-            for paths in runs.values() for path in paths}
-
-
-def dataset_summaries(data_dir: Path) -> list[dict]:
-    """What ``snn-robot data generate`` made: its datasets.json and the online run's length and time."""
-    summaries = []
-    for path in sorted(data_dir.glob("*/seed*/datasets.json")):
-        summary = json.loads(path.read_text())
-        row = last_row(path.parent / "train_log.csv")
-        if row:
-            summary.update(online_steps=int(row["step"]), online_hours=float(row["seconds"]) / 3600)
-        summaries.append(summary)
-    return summaries
-
-
-def dataset_key(dataset_dir: str) -> tuple[str, str]:
-    """``snn-robot_hopper_medium-v0`` -> ("hopper", "medium")."""
-    task, level = dataset_dir.split("_")[-2:]
-    return task, level.rsplit("-v", 1)[0]
-
-
-def summarise(per_seed: list[dict]) -> dict:
-    out = {}
-    for name in VARIANTS:
-        scores = [r[name]["score"] for r in per_seed if name in r]
-        if scores:
-            out[name] = {"mean": float(np.mean(scores)), "std": float(np.std(scores)), "seeds": len(scores)}
-            errors = [r[name]["error_spikes"] for r in per_seed if r.get(name, {}).get("error_spikes")]
-            if errors:
-                out[name]["error_spikes"] = np.mean(errors, axis=0).tolist()
-    calibrated = max((out[n]["mean"] for n in ("i1", "i2", "i3", "adaptive") if n in out), default=None)
-    out["calibrated_beats_i0"] = calibrated is not None and calibrated > out["i0"]["mean"]
-    return out
 
 
 def markdown(report: dict) -> str:
@@ -250,31 +189,6 @@ def paper_value(text: str | None) -> float:
     return float(text.split("±")[0]) if text else np.nan
 
 
-SCORES_FILE = "scores.json"  # beside a QCFS run's actor.pt
-
-
-def scored_seed(relu_path: Path | None, qcfs_path: Path, env_id: str, episodes: int, rescore: bool = False) -> dict:
-    """``evaluate_variants`` of one training seed, kept in the QCFS run's scores.json with the
-    digests of the actors it scored, so that a report re-run scores only new or retrained runs."""
-    key = {"episodes": episodes, "qcfs": file_digest(qcfs_path), "relu": file_digest(relu_path) if relu_path else None}
-    saved = qcfs_path.parent / SCORES_FILE
-    if saved.exists() and not rescore:
-        try:
-            kept = json.loads(saved.read_text())
-            if kept.get("key") == key:
-                return kept["results"]
-        except (json.JSONDecodeError, AttributeError, KeyError):
-            pass  # unreadable: scored again and replaced
-    results = evaluate_variants(relu_path, qcfs_path, env_id, episodes)
-    with atomic_path(saved) as temporary:
-        temporary.write_text(json.dumps({"key": key, "results": results}))
-    return results
-
-
-def file_digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def write_report(runs_dir: Path, out: Path, episodes: int, command: str, data_dir: Path | None = None,
                  models_dir: Path | None = None, rescore: bool = False, keep_missing: bool = True) -> dict:
     """Score every run (or take its kept scores), write the tables and figure to ``out``, and
@@ -282,25 +196,7 @@ def write_report(runs_dir: Path, out: Path, episodes: int, command: str, data_di
     the pairs, datasets and shipped models of the report already in ``out`` whose runs are not
     under ``runs_dir`` stay in the new one, marked as kept."""
     kept = kept_report(out, episodes) if keep_missing else {}
-    results, training, curves, adaptive_scores = {}, {}, {}, {}
-    found = find_runs(runs_dir)
-    bar = tqdm(total=sum(len(runs.get("qcfs", [])) for runs in found.values()), desc="calibration report",
-               unit="seed")
-    for name, runs in found.items():
-        training[name], curves[name] = training_costs(runs), learning_curves(runs)
-        relu_by_seed = {p.parent.name.split("seed")[1]: p for p in runs.get("relu", [])}
-        env_id = mujoco_task_of_dataset(dataset_key(name)[0]).env_id
-        per_seed = []
-        for path in runs.get("qcfs", []):
-            bar.set_postfix_str(f"{name} {path.parent.name}")
-            per_seed.append(scored_seed(relu_by_seed.get(path.parent.name.split("seed")[1]), path, env_id, episodes,
-                                        rescore))
-            bar.update()
-        if per_seed:
-            results[name] = summarise(per_seed)
-        for path, scores in zip(runs.get("qcfs", []), per_seed):
-            adaptive_scores.setdefault(env_id, []).append((path.parent, scores["adaptive"]["score"]))
-    bar.close()
+    results, training, curves, adaptive_scores = score_runs(runs_dir, episodes, rescore)
     carried = sorted(set(kept.get("results", {})) - set(results))
     for name in carried:
         results[name], training[name] = kept["results"][name], kept.get("training", {}).get(name, {})
@@ -349,60 +245,3 @@ def kept_report(out: Path, episodes: int) -> dict:
     return kept
 
 
-SHIPPED_FILES = ("spiking_actor.safetensors", "train_log.csv")
-
-
-def ship_best(adaptive_scores: dict[str, list[tuple[Path, float]]], models_dir: Path, data_dir: Path | None,
-              command: str, kept: dict[str, dict], kept_seeds: Counter) -> dict[str, dict]:
-    """Per task, copy the finished QCFS run whose spiking actor scored best with adaptive I
-    (the setting the ROS scenarios use) to ``models_dir/<env_id>/``, with its card and datasets.json,
-    unless the model ``kept`` (an earlier report's) scored at least as well: then that one stays.
-    Either way the card counts the runs scored for the task: those here and the ``kept_seeds``
-    runs of the kept pairs (in a finished report, all of them finished)."""
-    shipped = {}
-    for env_id in sorted(set(adaptive_scores) | set(kept)):
-        runs = adaptive_scores.get(env_id, [])
-        best = max(((run, score) for run, score in runs if outputs_written(run, "qcfs")), key=lambda pair: pair[1],
-                   default=None)
-        compared, target = len(runs) + kept_seeds[env_id], models_dir / env_id
-        if env_id in kept and (best is None or kept[env_id]["run"] != _run_name(best[0])
-                               and kept[env_id]["adaptive_score"] >= best[1]):
-            shipped[env_id] = recount(target, kept[env_id], env_id, compared, command)
-        elif best is not None:
-            shipped[env_id] = ship(*best, target, data_dir, env_id, compared, command)
-    return shipped
-
-
-def ship(run: Path, score: float, target: Path, data_dir: Path | None, env_id: str, runs: int, command: str) -> dict:
-    """Copy a run's spiking actor, training log, card and the task's datasets.json to ``target``."""
-    for file in SHIPPED_FILES:
-        with atomic_path(target / file) as temporary:
-            shutil.copyfile(run / file, temporary)
-    datasets = data_dir / env_id / "seed0" / "datasets.json" if data_dir is not None else None
-    if datasets is not None and datasets.exists():
-        with atomic_path(target / "datasets.json") as temporary:
-            shutil.copyfile(datasets, temporary)
-    write_card(target, (run / "card.md").read_text().rstrip("\n"), env_id, runs, score, command)
-    return {"run": _run_name(run), "adaptive_score": score, "runs": runs}
-
-
-def recount(target: Path, entry: dict, env_id: str, runs: int, command: str) -> dict:
-    """A kept shipped model, its card's count of runs scored brought up to date."""
-    if (target / "card.md").exists():
-        card = (target / "card.md").read_text().split(SHIPPED_LINE)[0].rstrip("\n")
-        write_card(target, card, env_id, runs, entry["adaptive_score"], command)
-    return {**entry, "runs": runs}
-
-
-def _run_name(run: Path) -> str:
-    return f"{run.parent.name}/{run.name}"
-
-
-SHIPPED_LINE = "\n- Shipped as the best "
-
-
-def write_card(target: Path, card: str, env_id: str, runs: int, score: float, command: str) -> None:
-    """The run's card with the line that says why this run was shipped."""
-    with atomic_path(target / "card.md") as temporary:
-        temporary.write_text(card + SHIPPED_LINE + f"finished one of {runs} QCFS actors scored for {env_id}, by "
-                             f"the spiking actor's score with adaptive I ({score:.1f}), by `{command}`.\n")

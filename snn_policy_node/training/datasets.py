@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from sim_bridge.tasks import make_task_env
 from snn_policy_node.atomic import atomic_path
+from snn_policy_node.evaluation.rollout import actor_action, evaluate_actor
 from snn_policy_node.tasks import mujoco_task
 from snn_policy_node.training.logs import keep_rows_up_to
 from snn_policy_node.training.replay import ReplayBuffer
@@ -40,31 +41,6 @@ class OnlineConfig:
     eval_every: int = 10_000
     eval_episodes: int = 10
     checkpoint_every: int = 50_000
-
-
-def evaluate_actor(actor, env_id: str, episodes: int, seed: int, noise: float = 0.0) -> list[float]:
-    env = make_task_env(env_id)
-    rng = np.random.default_rng(seed)
-    returns = []
-    for k in range(episodes):
-        obs, _ = env.reset(seed=seed + k)
-        done, total = False, 0.0
-        while not done:
-            action = _policy_action(actor, obs, env.action_space, noise, rng)
-            obs, reward, terminated, truncated, _ = env.step(action)
-            total += float(reward)
-            done = terminated or truncated
-        returns.append(total)
-    return returns
-
-
-def _policy_action(actor, obs, space, noise: float, rng) -> np.ndarray:
-    with torch.no_grad():
-        x = torch.as_tensor(obs, dtype=torch.float32, device=next(actor.parameters()).device).unsqueeze(0)
-        action = actor(x)[0].cpu().numpy()
-    if noise:
-        action = action + rng.normal(0.0, noise * space.high, size=action.shape)
-    return np.clip(action, space.low, space.high).astype(space.dtype)
 
 
 class OnlineRun:
@@ -116,7 +92,7 @@ def train_online(config: OnlineConfig, directory: Path, progress: bool = True, d
             if step < config.start_steps:
                 action = rng.uniform(space.low, space.high).astype(space.dtype)
             else:
-                action = _policy_action(agent.actor, obs, space, config.expl_noise, rng)
+                action = actor_action(agent.actor, obs, space, config.expl_noise, rng)
             next_obs, reward, terminated, truncated, _ = env.step(action)
             over = terminated or truncated
             buffer.add(obs, action, reward, next_obs, terminated, over)
@@ -196,7 +172,7 @@ def rollout_episodes(actor, env_id: str, steps: int, noise: float, seed: int) ->
         observations, actions, rewards, terminations, truncations = [obs], [], [], [], []
         done = False
         while not done:
-            action = _policy_action(actor, obs, env.action_space, noise, rng)
+            action = actor_action(actor, obs, env.action_space, noise, rng)
             obs, reward, terminated, truncated, _ = env.step(action)
             observations.append(obs)
             actions.append(action)

@@ -22,7 +22,8 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from snn_policy_node.experiments.evaluation import EVAL_SEEDS, VALIDATION_SEEDS, evaluate
+from snn_policy_node.evaluation.batched import evaluate
+from snn_policy_node.evaluation.seeds import EVAL_SEEDS, VALIDATION_SEEDS
 from snn_policy_node.policy.model_io import save_model
 from snn_policy_node.provenance import recorded_command
 from snn_policy_node.snn.dsqn import DSQN

@@ -18,10 +18,10 @@ from tqdm import tqdm
 
 from snn_policy_node.ann2snn.conversion import SpikingActor
 from snn_policy_node.atomic import atomic_path
-from snn_policy_node.experiments.actor_evaluation import LABELS, evaluate_variants
+from snn_policy_node.evaluation.actor_variants import LABELS, evaluate_variants
+from snn_policy_node.evaluation.rollout import evaluate_actor
 from snn_policy_node.policy.model_io import save_model
 from snn_policy_node.tasks import mujoco_specs, normalised_score
-from snn_policy_node.training.datasets import evaluate_actor
 from snn_policy_node.training.logs import keep_rows_up_to
 from snn_policy_node.training.replay import ReplayBuffer
 from snn_policy_node.training.td3 import TD3, TD3Config

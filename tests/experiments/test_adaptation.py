@@ -2,9 +2,10 @@ import numpy as np
 import pytest
 import torch
 
+from snn_policy_node.evaluation.batched import evaluate
+from snn_policy_node.evaluation.seeds import EVAL_SEEDS
 from snn_policy_node.experiments import adaptation
 from snn_policy_node.experiments.adaptation import AdaptationConfig, adapt, adapt_population
-from snn_policy_node.experiments.evaluation import EVAL_SEEDS, evaluate
 from snn_policy_node.snn.dsqn import DSQN
 from snn_policy_node.tasks import DSQN_TASKS
 

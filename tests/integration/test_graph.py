@@ -15,8 +15,8 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Float32MultiArray, Float64MultiArray
 
 from sim_bridge.randomization import draw_settings
+from snn_policy_node.evaluation.batched import evaluate
 from snn_policy_node.experiments.adaptation import AdaptationConfig, adapt_population
-from snn_policy_node.experiments.evaluation import evaluate
 from snn_policy_node.policy.checkpoint import load_checkpoint
 from snn_policy_node.policy.model_io import load_model
 from snn_policy_node.ros.common import messages

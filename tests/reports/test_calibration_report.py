@@ -7,11 +7,11 @@ import torch
 from snn_policy_node.ann2snn.conversion import SpikingActor
 from snn_policy_node.ann2snn.qcfs import MLPActor
 from snn_policy_node.cli import main
-from snn_policy_node.experiments.actor_evaluation import VARIANTS, evaluate_variants
+from snn_policy_node.evaluation.actor_variants import VARIANTS, evaluate_variants
+from snn_policy_node.experiments.calibration_study import find_runs
 from snn_policy_node.experiments.conversion_check import percentile_actor, random_states
 from snn_policy_node.policy.checkpoint import load_checkpoint
 from snn_policy_node.policy.model_io import save_model
-from snn_policy_node.reports.calibration import find_runs
 from snn_policy_node.tasks import mujoco_specs
 
 
@@ -104,14 +104,14 @@ def test_paper_values_are_read_from_the_tables_text():
 
 
 def test_a_report_rerun_scores_only_the_runs_that_changed(tmp_path, monkeypatch):
-    from snn_policy_node.reports import calibration as calibration_report
+    from snn_policy_node.experiments import calibration_study
 
     runs, data_dir = make_runs(tmp_path)
     args = ["report", "calibration", "--runs-dir", str(runs), "--episodes", "2", "--data-dir", str(data_dir),
             "--models-dir", ""]
     assert main([*args, "--out", str(tmp_path / "first")]) == 0
     scored = []
-    monkeypatch.setattr(calibration_report, "evaluate_variants",
+    monkeypatch.setattr(calibration_study, "evaluate_variants",
                         lambda *a: scored.append(a[1].parent.name) or evaluate_variants(*a))
     assert main([*args, "--out", str(tmp_path / "again")]) == 0
     first, again = (json.loads((tmp_path / out / "calibration.json").read_text())["results"] for out in ("first", "again"))

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from snn_policy_node.experiments import rstdp_study
 from snn_policy_node.policy.model_io import save_model
 from snn_policy_node.reports import rstdp as rstdp_report
 from snn_policy_node.snn.dsqn import DSQN
@@ -16,15 +17,20 @@ def test_summary_drops_recovery_and_paired_t_test():
         {"before": [180.0, 160.0], "after": [200.0, 190.0], "best_episode": 4, "seconds": 1.0},
         {"before": [170.0, 190.0], "after": [195.0, 200.0], "best_episode": 6, "seconds": 2.0},
     ]
-    summary = rstdp_report.summarise(default, cells)
+    summary = rstdp_study.summarise(default, cells)
     assert summary["before_mean"] == 175.0 and summary["after_mean"] == 196.25
     assert summary["drop_before_pct"] == pytest.approx(12.5)
     assert summary["drop_after_pct"] == pytest.approx(1.875)
     assert summary["recovered_pct"] == pytest.approx(85.0)
     no_drop = np.array([150.0, 210.0])  # randomized no worse than default: nothing to recover
-    assert rstdp_report.recovered_pct(no_drop, np.array([180.0]), np.array([170.0])) is None
+    assert rstdp_study.recovered_pct(no_drop, np.array([180.0]), np.array([170.0])) is None
     assert summary["episodes_to_best_mean"] == 5.0 and summary["seconds"] == 3.0
     assert summary["t"] < 0 and summary["p"] < 0.05
+
+
+def study_and_report(models, out_dir, command, **study):
+    """The study run (or resumed) and its report written, as ``snn-robot report rstdp`` does."""
+    return rstdp_report.write_report(rstdp_study.run_study(models, **study), out_dir, command)
 
 
 @pytest.fixture
@@ -38,10 +44,10 @@ def model_path(tmp_path):
 
 
 def test_report_is_written_and_resumes_from_finished_runs(tmp_path, monkeypatch, model_path):
-    monkeypatch.setattr(rstdp_report, "SETTINGS_PER_PROFILE", 2)
+    monkeypatch.setattr(rstdp_study, "SETTINGS_PER_PROFILE", 2)
     args = dict(profiles=["normal"], work_dir=tmp_path / "work", out_dir=tmp_path / "out", sign=1.0, episodes=1,
                 command="snn-robot report rstdp", sweep_points=1)
-    report = rstdp_report.write_report({"CartPole-v0": [model_path]}, **args)
+    report = study_and_report({"CartPole-v0": [model_path]}, **args)
     written = json.loads((tmp_path / "out" / "rstdp.json").read_text())
     assert written["results"]["CartPole-v0"]["normal"]["runs"] == 2 * 100
     assert len(written["sweeps"]["CartPole-v0"]["length"]) == 1
@@ -57,18 +63,18 @@ def test_report_is_written_and_resumes_from_finished_runs(tmp_path, monkeypatch,
     def no_new_runs(*a, **k):
         raise AssertionError("a finished run was repeated")
 
-    monkeypatch.setattr(rstdp_report, "adapt_population", no_new_runs)
-    again = rstdp_report.write_report({"CartPole-v0": [model_path]}, **args)
+    monkeypatch.setattr(rstdp_study, "adapt_population", no_new_runs)
+    again = study_and_report({"CartPole-v0": [model_path]}, **args)
     assert again["results"] == report["results"]
 
 
 def test_a_finished_only_report_runs_nothing_and_lists_what_has_not_finished(tmp_path, monkeypatch, model_path):
-    monkeypatch.setattr(rstdp_report, "SETTINGS_PER_PROFILE", 1)
+    monkeypatch.setattr(rstdp_study, "SETTINGS_PER_PROFILE", 1)
     args = dict(work_dir=tmp_path / "work", out_dir=tmp_path / "out", sign=1.0, episodes=1,
                 command="snn-robot report rstdp")
-    rstdp_report.write_report({"CartPole-v0": [model_path]}, profiles=["normal"], **args)
-    monkeypatch.setattr(rstdp_report, "adapt_population", lambda *a, **k: pytest.fail("ran a population"))
-    report = rstdp_report.write_report({"CartPole-v0": [model_path]}, profiles=["normal", "extreme"], sweep_points=1,
+    study_and_report({"CartPole-v0": [model_path]}, profiles=["normal"], **args)
+    monkeypatch.setattr(rstdp_study, "adapt_population", lambda *a, **k: pytest.fail("ran a population"))
+    report = study_and_report({"CartPole-v0": [model_path]}, profiles=["normal", "extreme"], sweep_points=1,
                                        finished_only=True, **args)
     assert list(report["results"]["CartPole-v0"]) == ["normal"] and not report["sweeps"]
     assert {p["population"] for p in report["pending"]} == {"extreme", "sweep-force_mag", "sweep-length", "sweep-masspole"}
@@ -79,35 +85,35 @@ def test_a_finished_only_report_runs_nothing_and_lists_what_has_not_finished(tmp
 def test_a_report_can_sweep_some_parameters_only(tmp_path, model_path):
     args = dict(work_dir=tmp_path / "work", out_dir=tmp_path / "out", sign=1.0, episodes=1,
                 command="snn-robot report rstdp", sweep_points=1)
-    report = rstdp_report.write_report({"CartPole-v0": [model_path]}, profiles=[], sweep_parameters=["masspole"], **args)
+    report = study_and_report({"CartPole-v0": [model_path]}, profiles=[], sweep_parameters=["masspole"], **args)
     assert list(report["sweeps"]["CartPole-v0"]) == ["masspole"] and report["results"] == {}
     assert [p.name for p in (tmp_path / "work").glob("*.json")] == ["CartPole-v0-sweep-masspole-sign+1.json"]
     with pytest.raises(ValueError, match=r"\['link_moi'\] are no parameters"):
-        rstdp_report.write_report({"CartPole-v0": [model_path]}, profiles=[], sweep_parameters=["link_moi"], **args)
+        study_and_report({"CartPole-v0": [model_path]}, profiles=[], sweep_parameters=["link_moi"], **args)
 
 
 def test_finished_runs_are_reused_only_for_the_same_runs(tmp_path, monkeypatch, model_path):
-    monkeypatch.setattr(rstdp_report, "SETTINGS_PER_PROFILE", 1)
+    monkeypatch.setattr(rstdp_study, "SETTINGS_PER_PROFILE", 1)
     args = dict(profiles=["normal"], work_dir=tmp_path / "work", out_dir=tmp_path / "out", sign=1.0,
                 command="snn-robot report rstdp")
-    rstdp_report.write_report({"CartPole-v0": [model_path]}, episodes=1, **args)
+    study_and_report({"CartPole-v0": [model_path]}, episodes=1, **args)
     written = (tmp_path / "work" / "CartPole-v0-normal-sign+1.json").read_text()
     with pytest.raises(ValueError, match="holds other runs"):
-        rstdp_report.write_report({"CartPole-v0": [model_path]}, episodes=2, **args)
-    monkeypatch.setattr(rstdp_report, "SETTINGS_PER_PROFILE", 2)
+        study_and_report({"CartPole-v0": [model_path]}, episodes=2, **args)
+    monkeypatch.setattr(rstdp_study, "SETTINGS_PER_PROFILE", 2)
     with pytest.raises(ValueError, match="holds other runs"):
-        rstdp_report.write_report({"CartPole-v0": [model_path]}, episodes=1, **args)
+        study_and_report({"CartPole-v0": [model_path]}, episodes=1, **args)
     assert (tmp_path / "work" / "CartPole-v0-normal-sign+1.json").read_text() == written
 
 
 def test_runs_of_the_other_sign_appear_as_an_ablation(tmp_path, monkeypatch, model_path):
     spec = DSQN_TASKS["CartPole-v0"]
-    monkeypatch.setattr(rstdp_report, "SETTINGS_PER_PROFILE", 1)
+    monkeypatch.setattr(rstdp_study, "SETTINGS_PER_PROFILE", 1)
     args = dict(profiles=["normal"], work_dir=tmp_path / "work", out_dir=tmp_path / "out", episodes=1,
                 command="snn-robot report rstdp")
-    alone = rstdp_report.write_report({"CartPole-v0": [model_path]}, sign=None, **args)
+    alone = study_and_report({"CartPole-v0": [model_path]}, sign=None, **args)
     assert alone["sign"] == {"CartPole-v0": spec.sign} and not alone["ablation"]
-    other = rstdp_report.write_report({"CartPole-v0": [model_path]}, sign=-spec.sign, **args)
+    other = study_and_report({"CartPole-v0": [model_path]}, sign=-spec.sign, **args)
     finite = lambda r: {k: v for k, v in r.items() if k not in ("t", "p", "heldout_t", "heldout_p")}  # noqa: E731 (NaN when nothing changed)
     assert finite(other["ablation"]["CartPole-v0"]["normal"]) == finite(alone["results"]["CartPole-v0"]["normal"])
     assert "## The sign of dw" in (tmp_path / "out" / "rstdp.md").read_text()
@@ -122,10 +128,10 @@ def test_every_task_adapts_with_its_own_sign(tmp_path, monkeypatch):
         signs[env_id] = sign
         return [{"before": [1.0, 2.0], "after": [2.0, 3.5], "best_episode": 1, "seconds": 1.0}]
 
-    monkeypatch.setattr(rstdp_report, "run_cells", record_sign)
-    monkeypatch.setattr(rstdp_report, "default_returns", lambda env_id, paths, seeds=None: np.array([3.0, 4.0]))
+    monkeypatch.setattr(rstdp_study, "run_cells", record_sign)
+    monkeypatch.setattr(rstdp_study, "default_returns", lambda env_id, paths, seeds=None: np.array([3.0, 4.0]))
     models = {"CartPole-v0": [tmp_path / "a"], "Acrobot-v1": [tmp_path / "b"]}
-    report = rstdp_report.write_report(models, profiles=["normal"], work_dir=tmp_path / "work",
+    report = study_and_report(models, profiles=["normal"], work_dir=tmp_path / "work",
                                        out_dir=tmp_path / "out", sign=None, episodes=1, command="snn-robot report rstdp")
     assert signs == {env_id: DSQN_TASKS[env_id].sign for env_id in models} == report["sign"]
     assert DSQN_TASKS["CartPole-v0"].sign != DSQN_TASKS["Acrobot-v1"].sign

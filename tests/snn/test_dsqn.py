@@ -89,7 +89,7 @@ def test_weights_follow_the_authors_initialisation():
 @pytest.mark.parametrize("timesteps, hidden", [(8, (64, 64)), (3, (256, 256))])
 def test_each_run_of_a_population_computes_exactly_what_its_model_computes_alone(batch, timesteps, hidden):
     """r-STDP populations stack the runs' weights; run r must play as model r would on a robot."""
-    from snn_policy_node.experiments.evaluation import stacked_weights
+    from snn_policy_node.evaluation.batched import stacked_weights
 
     torch.manual_seed(batch)
     models = [DSQN(6, 3, hidden=hidden, timesteps=timesteps) for _ in range(3)]
@@ -104,7 +104,7 @@ def test_each_run_of_a_population_computes_exactly_what_its_model_computes_alone
 
 
 def test_simulation_takes_an_empty_batch_a_single_observation_and_shared_observations():
-    from snn_policy_node.experiments.evaluation import stacked_weights
+    from snn_policy_node.evaluation.batched import stacked_weights
 
     torch.manual_seed(0)
     models = [DSQN(4, 2) for _ in range(3)]

@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sim_bridge.tasks import make_task_env
 from snn_policy_node.ann2snn.calibration import AdaptiveIterations
 from snn_policy_node.ann2snn.conversion import SpikingActor
 from snn_policy_node.ann2snn.qcfs import MLPActor
+from snn_policy_node.evaluation.rollout import play_episodes
 from snn_policy_node.tasks import normalised_score
 
 VARIANTS = ("relu", "qcfs", "i0", "i1", "i2", "i3", "adaptive")
@@ -35,26 +35,21 @@ def load_actor(path: Path) -> tuple[MLPActor, np.ndarray, np.ndarray]:
 
 
 @torch.no_grad()
-def play(env_id: str, mean: np.ndarray, std: np.ndarray, act, episodes: int) -> tuple[np.ndarray, np.ndarray]:
-    """Returns per episode and mean error spikes per layer, all episodes in one batch.
+def play(env_id: str, mean: np.ndarray, std: np.ndarray, act, seeds, **make_options) -> tuple[np.ndarray, np.ndarray]:
+    """Returns per episode (one per seed) and mean error spikes per layer, all episodes in one batch.
 
     ``act(obs, running)`` maps normalised observations ``[n, obs]`` of the running episodes to
     actions and error spikes ``[n, layers]`` (or None).
     """
-    envs = [make_task_env(env_id) for _ in range(episodes)]
-    obs = np.stack([env.reset(seed=k)[0] for k, env in enumerate(envs)])
-    returns, running = np.zeros(episodes), np.ones(episodes, bool)
     errors = []
-    while running.any():
-        live = np.flatnonzero(running)
-        x = torch.as_tensor((obs[live] - mean) / std, dtype=torch.float32)
-        action, error = act(x, live)
+
+    def normalised(obs: np.ndarray, live: np.ndarray) -> np.ndarray:
+        action, error = act(torch.as_tensor((obs - mean) / std, dtype=torch.float32), live)
         if error is not None:
             errors.append(error.numpy())
-        for row, k in enumerate(live):
-            obs[k], reward, terminated, truncated, _ = envs[k].step(action[row].numpy())
-            returns[k] += reward
-            running[k] = not (terminated or truncated)
+        return action.numpy()
+
+    returns = play_episodes(env_id, normalised, seeds, **make_options)
     return returns, (np.concatenate(errors).mean(0) if errors else np.zeros(0))
 
 
@@ -66,22 +61,30 @@ def evaluate_variants(relu_path: Path | None, qcfs_path: Path, env_id: str, epis
     players = {"qcfs": lambda x, live: (qcfs(x), None)}
     if relu_path is not None:
         relu, relu_mean, relu_std = load_actor(relu_path)
-        returns, _ = play(env_id, relu_mean, relu_std, lambda x, live: (relu(x), None), episodes)
+        returns, _ = play(env_id, relu_mean, relu_std, lambda x, live: (relu(x), None), range(episodes))
         results["relu"] = {"score": normalised_score(env_id, float(returns.mean()))}
     for i in range(4):
-        players[f"i{i}"] = lambda x, live, i=i: _spiking(snn.simulate(x, i))
-    adaptive = AdaptiveIterations(0, 3, batch=episodes)
+        players[f"i{i}"] = spiking_player(snn, i, episodes)
+    players["adaptive"] = spiking_player(snn, (0, 3), episodes)
+    for name, player in players.items():
+        returns, errors = play(env_id, mean, std, player, range(episodes))
+        results[name] = {"score": normalised_score(env_id, float(returns.mean())), "error_spikes": errors.tolist()}
+    return results
+
+
+def spiking_player(snn: SpikingActor, setting: int | tuple[int, int], episodes: int):
+    """``act(x, live)`` of the spiking actor with I = ``setting`` calibration passes, or with
+    adaptive I in ``setting = (I_min, I_max)`` kept per episode (Algorithm 2)."""
+    if not isinstance(setting, tuple):
+        return lambda x, live: _spiking(snn.simulate(x, setting))
+    adaptive = AdaptiveIterations(*setting, batch=episodes)
 
     def adaptive_player(x, live):
         simulation = snn.simulate(x, adaptive.iterations[live])
         adaptive.update(_full(simulation.error_spikes.sum(-1), live, episodes))  # ended episodes stay at I_min
         return _spiking(simulation)
 
-    players["adaptive"] = adaptive_player
-    for name, player in players.items():
-        returns, errors = play(env_id, mean, std, player, episodes)
-        results[name] = {"score": normalised_score(env_id, float(returns.mean())), "error_spikes": errors.tolist()}
-    return results
+    return adaptive_player
 
 
 def _spiking(simulation):

@@ -9,16 +9,8 @@ import torch
 
 from sim_bridge.physics import parameter_arrays
 from sim_bridge.simulators.batch import make_batch
+from snn_policy_node.evaluation.seeds import EVAL_SEEDS
 from snn_policy_node.snn.dsqn import DSQN
-
-# Disjoint seed sets: evaluation (the paper's 100 fixed initial conditions), r-STDP
-# training episodes, and model selection during DQN training.
-EVAL_SEEDS = range(0, 100)
-ADAPT_SEEDS = range(10_000, 10_250)
-VALIDATION_SEEDS = range(20_000, 20_100)
-# Never used to train, validate or select weights: scores r-STDP's selected weights without the
-# optimism of picking the best of many evaluations on EVAL_SEEDS.
-HELDOUT_SEEDS = range(30_000, 30_100)
 
 
 def stacked_weights(models: list[DSQN]) -> list[torch.Tensor]:

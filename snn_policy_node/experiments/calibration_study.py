@@ -1,0 +1,126 @@
+"""Paper 000's study on the runs of ``snn-robot train td3bc``: every variant of
+``evaluation.actor_variants`` scored per training seed (scores kept beside each run, so a re-run
+scores only new or retrained runs), summarised over seeds, with each run's training cost and
+learning curve and the datasets it learned from."""
+
+import hashlib
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from snn_policy_node.atomic import atomic_path
+from snn_policy_node.evaluation.actor_variants import VARIANTS, evaluate_variants
+from snn_policy_node.tasks import mujoco_task_of_dataset
+from snn_policy_node.training.logs import last_row, rows
+
+
+def find_runs(runs_dir: Path) -> dict[str, dict[str, list[Path]]]:
+    """``runs_dir/<dataset>/<activation>-seed<S>/actor.pt`` grouped by dataset and activation."""
+    found: dict[str, dict[str, list[Path]]] = {}
+    for path in sorted(runs_dir.glob("*/*-seed*/actor.pt")):
+        match = re.fullmatch(r"(relu|qcfs)-seed(\d+)", path.parent.name)
+        if match:
+            found.setdefault(path.parent.parent.name, {}).setdefault(match[1], []).append(path)
+    return found
+
+
+def training_costs(runs: dict[str, list[Path]]) -> dict[str, dict]:
+    """Per activation: how many training runs, their gradient steps and wall-clock minutes."""
+    costs = {}
+    for activation, paths in runs.items():
+        rows = [row for p in paths if (row := last_row(p.parent / "train_log.csv"))]
+        if rows:
+            costs[activation] = {"runs": len(rows), "steps": sorted({int(r["step"]) for r in rows}),
+                                 "minutes_mean": float(np.mean([float(r["seconds"]) for r in rows]) / 60)}
+    return costs
+
+
+def learning_curves(runs: dict[str, list[Path]]) -> dict[str, list[list[float]]]:
+    """Per run (``qcfs-seed0``, ...): the evaluations of its training, ``[step, normalised score]``."""
+    return {path.parent.name: [[int(r["step"]), float(r["normalised_score"])] for r in rows(path.parent / "train_log.csv")]
+            for paths in runs.values() for path in paths}
+
+
+def dataset_summaries(data_dir: Path) -> list[dict]:
+    """What ``snn-robot data generate`` made: its datasets.json and the online run's length and time."""
+    summaries = []
+    for path in sorted(data_dir.glob("*/seed*/datasets.json")):
+        summary = json.loads(path.read_text())
+        row = last_row(path.parent / "train_log.csv")
+        if row:
+            summary.update(online_steps=int(row["step"]), online_hours=float(row["seconds"]) / 3600)
+        summaries.append(summary)
+    return summaries
+
+
+def dataset_key(dataset_dir: str) -> tuple[str, str]:
+    """``snn-robot_hopper_medium-v0`` -> ("hopper", "medium")."""
+    task, level = dataset_dir.split("_")[-2:]
+    return task, level.rsplit("-v", 1)[0]
+
+
+def summarise(per_seed: list[dict]) -> dict:
+    out = {}
+    for name in VARIANTS:
+        scores = [r[name]["score"] for r in per_seed if name in r]
+        if scores:
+            out[name] = {"mean": float(np.mean(scores)), "std": float(np.std(scores)), "seeds": len(scores)}
+            errors = [r[name]["error_spikes"] for r in per_seed if r.get(name, {}).get("error_spikes")]
+            if errors:
+                out[name]["error_spikes"] = np.mean(errors, axis=0).tolist()
+    calibrated = max((out[n]["mean"] for n in ("i1", "i2", "i3", "adaptive") if n in out), default=None)
+    out["calibrated_beats_i0"] = calibrated is not None and calibrated > out["i0"]["mean"]
+    return out
+
+
+SCORES_FILE = "scores.json"  # beside a QCFS run's actor.pt
+
+
+def scored_seed(relu_path: Path | None, qcfs_path: Path, env_id: str, episodes: int, rescore: bool = False) -> dict:
+    """``evaluate_variants`` of one training seed, kept in the QCFS run's scores.json with the
+    digests of the actors it scored, so that a report re-run scores only new or retrained runs."""
+    key = {"episodes": episodes, "qcfs": file_digest(qcfs_path), "relu": file_digest(relu_path) if relu_path else None}
+    saved = qcfs_path.parent / SCORES_FILE
+    if saved.exists() and not rescore:
+        try:
+            kept = json.loads(saved.read_text())
+            if kept.get("key") == key:
+                return kept["results"]
+        except (json.JSONDecodeError, AttributeError, KeyError):
+            pass  # unreadable: scored again and replaced
+    results = evaluate_variants(relu_path, qcfs_path, env_id, episodes)
+    with atomic_path(saved) as temporary:
+        temporary.write_text(json.dumps({"key": key, "results": results}))
+    return results
+
+
+def file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def score_runs(runs_dir: Path, episodes: int, rescore: bool = False) -> tuple[dict, dict, dict, dict]:
+    """Per dataset: the summary over seeds, training costs and learning curves; and per task the
+    adaptive-I score of every QCFS run (what a shipped model is chosen by)."""
+    results, training, curves, adaptive_scores = {}, {}, {}, {}
+    found = find_runs(runs_dir)
+    bar = tqdm(total=sum(len(runs.get("qcfs", [])) for runs in found.values()), desc="calibration report",
+               unit="seed")
+    for name, runs in found.items():
+        training[name], curves[name] = training_costs(runs), learning_curves(runs)
+        relu_by_seed = {p.parent.name.split("seed")[1]: p for p in runs.get("relu", [])}
+        env_id = mujoco_task_of_dataset(dataset_key(name)[0]).env_id
+        per_seed = []
+        for path in runs.get("qcfs", []):
+            bar.set_postfix_str(f"{name} {path.parent.name}")
+            per_seed.append(scored_seed(relu_by_seed.get(path.parent.name.split("seed")[1]), path, env_id, episodes,
+                                        rescore))
+            bar.update()
+        if per_seed:
+            results[name] = summarise(per_seed)
+        for path, scores in zip(runs.get("qcfs", []), per_seed):
+            adaptive_scores.setdefault(env_id, []).append((path.parent, scores["adaptive"]["score"]))
+    bar.close()
+    return results, training, curves, adaptive_scores

@@ -1,0 +1,67 @@
+"""Shipping a task's best spiking actor to ``models/td3bc/<task>/``: its checkpoint, training
+log, datasets.json and a card that says why it was chosen."""
+
+import shutil
+from collections import Counter
+from pathlib import Path
+
+from snn_policy_node.atomic import atomic_path
+from snn_policy_node.training.td3bc import outputs_written
+
+SHIPPED_FILES = ("spiking_actor.safetensors", "train_log.csv")
+
+
+def ship_best(adaptive_scores: dict[str, list[tuple[Path, float]]], models_dir: Path, data_dir: Path | None,
+              command: str, kept: dict[str, dict], kept_seeds: Counter) -> dict[str, dict]:
+    """Per task, copy the finished QCFS run whose spiking actor scored best with adaptive I
+    (the setting the ROS scenarios use) to ``models_dir/<env_id>/``, with its card and datasets.json,
+    unless the model ``kept`` (an earlier report's) scored at least as well: then that one stays.
+    Either way the card counts the runs scored for the task: those here and the ``kept_seeds``
+    runs of the kept pairs (in a finished report, all of them finished)."""
+    shipped = {}
+    for env_id in sorted(set(adaptive_scores) | set(kept)):
+        runs = adaptive_scores.get(env_id, [])
+        best = max(((run, score) for run, score in runs if outputs_written(run, "qcfs")), key=lambda pair: pair[1],
+                   default=None)
+        compared, target = len(runs) + kept_seeds[env_id], models_dir / env_id
+        if env_id in kept and (best is None or kept[env_id]["run"] != _run_name(best[0])
+                               and kept[env_id]["adaptive_score"] >= best[1]):
+            shipped[env_id] = recount(target, kept[env_id], env_id, compared, command)
+        elif best is not None:
+            shipped[env_id] = ship(*best, target, data_dir, env_id, compared, command)
+    return shipped
+
+
+def ship(run: Path, score: float, target: Path, data_dir: Path | None, env_id: str, runs: int, command: str) -> dict:
+    """Copy a run's spiking actor, training log, card and the task's datasets.json to ``target``."""
+    for file in SHIPPED_FILES:
+        with atomic_path(target / file) as temporary:
+            shutil.copyfile(run / file, temporary)
+    datasets = data_dir / env_id / "seed0" / "datasets.json" if data_dir is not None else None
+    if datasets is not None and datasets.exists():
+        with atomic_path(target / "datasets.json") as temporary:
+            shutil.copyfile(datasets, temporary)
+    write_card(target, (run / "card.md").read_text().rstrip("\n"), env_id, runs, score, command)
+    return {"run": _run_name(run), "adaptive_score": score, "runs": runs}
+
+
+def recount(target: Path, entry: dict, env_id: str, runs: int, command: str) -> dict:
+    """A kept shipped model, its card's count of runs scored brought up to date."""
+    if (target / "card.md").exists():
+        card = (target / "card.md").read_text().split(SHIPPED_LINE)[0].rstrip("\n")
+        write_card(target, card, env_id, runs, entry["adaptive_score"], command)
+    return {**entry, "runs": runs}
+
+
+def _run_name(run: Path) -> str:
+    return f"{run.parent.name}/{run.name}"
+
+
+SHIPPED_LINE = "\n- Shipped as the best "
+
+
+def write_card(target: Path, card: str, env_id: str, runs: int, score: float, command: str) -> None:
+    """The run's card with the line that says why this run was shipped."""
+    with atomic_path(target / "card.md") as temporary:
+        temporary.write_text(card + SHIPPED_LINE + f"finished one of {runs} QCFS actors scored for {env_id}, by "
+                             f"the spiking actor's score with adaptive I ({score:.1f}), by `{command}`.\n")
