@@ -4,7 +4,7 @@ The paper does not list its DQN hyperparameters. The defaults start from RL Base
 tuned DQN settings for each task (``DSQNTask.dqn`` in the task registry) and add a linear decay of the learning
 rate to zero, which kept the spiking Q-network from oscillating late in training.
 
-Reads top to bottom: hyperparameters, replay buffer, then the training loop. The model
+Reads top to bottom: hyperparameters, then the training loop. The model
 kept is the one with the best mean return on the validation seeds, which are disjoint
 from the evaluation seeds that the reported scores use.
 """
@@ -28,6 +28,7 @@ from snn_policy_node.policy.model_io import save_model
 from snn_policy_node.provenance import recorded_command
 from snn_policy_node.snn.dsqn import DSQN
 from snn_policy_node.tasks import dsqn_task
+from snn_policy_node.training.replay import ReplayBuffer
 
 
 @dataclass
@@ -61,30 +62,6 @@ class DQNConfig:
         return cls(env_id=env_id, **{**dsqn_task(env_id).dqn, **overrides})
 
 
-class ReplayBuffer:
-    def __init__(self, capacity: int, obs_dim: int, rng: np.random.Generator):
-        self.obs = np.zeros((capacity, obs_dim), dtype=np.float32)
-        self.next_obs = np.zeros((capacity, obs_dim), dtype=np.float32)
-        self.actions = np.zeros(capacity, dtype=np.int64)
-        self.rewards = np.zeros(capacity, dtype=np.float32)
-        self.terminated = np.zeros(capacity, dtype=np.float32)
-        self.capacity, self.size, self.cursor, self.rng = capacity, 0, 0, rng
-
-    def add(self, obs, action, reward, next_obs, terminated) -> None:
-        i = self.cursor
-        self.obs[i], self.actions[i], self.rewards[i], self.next_obs[i], self.terminated[i] = (
-            obs, action, reward, next_obs, terminated,
-        )
-        self.cursor = (i + 1) % self.capacity
-        self.size = min(self.size + 1, self.capacity)
-
-    def sample(self, batch_size: int):
-        idx = self.rng.integers(0, self.size, batch_size)
-        return tuple(
-            torch.from_numpy(a[idx]) for a in (self.obs, self.actions, self.rewards, self.next_obs, self.terminated)
-        )
-
-
 def epsilon_at(step: int, config: DQNConfig) -> float:
     fraction = min(step / (config.exploration_fraction * config.total_steps), 1.0)
     return config.start_epsilon + fraction * (config.end_epsilon - config.start_epsilon)
@@ -104,7 +81,7 @@ def train(config: DQNConfig, out_dir: Path) -> dict:
     target_net = copy.deepcopy(q_net)
     optimizer = torch.optim.Adam(q_net.parameters(), lr=config.learning_rate)
     decay = config.final_learning_rate / config.learning_rate
-    buffer = ReplayBuffer(config.buffer_size, spec.dsqn["obs_dim"], rng)
+    buffer = ReplayBuffer(spec.dsqn["obs_dim"], None, config.buffer_size, overwrite=True)
     env = gym.make(config.env_id)
     env.action_space.seed(config.seed)
     obs, _ = env.reset(seed=config.seed)
@@ -125,7 +102,7 @@ def train(config: DQNConfig, out_dir: Path) -> dict:
                 with torch.no_grad():
                     action = int(q_net(torch.from_numpy(obs).unsqueeze(0)).argmax())
             next_obs, reward, terminated, truncated, _ = env.step(action)
-            buffer.add(obs, action, reward, next_obs, terminated)
+            buffer.add(obs, action, reward, next_obs, terminated, terminated or truncated)
             episode_return += reward
             obs = next_obs
             if terminated or truncated:
@@ -138,7 +115,7 @@ def train(config: DQNConfig, out_dir: Path) -> dict:
                 for group in optimizer.param_groups:
                     group["lr"] = config.learning_rate * (1 - (1 - decay) * step / total_steps)
                 for _ in range(config.gradient_steps):
-                    loss = td_update(q_net, target_net, optimizer, buffer.sample(config.batch_size), config)
+                    loss = td_update(q_net, target_net, optimizer, buffer.sample(config.batch_size, rng), config)
                     gradient_steps += 1
                     if gradient_steps % config.target_update_interval == 0:
                         target_net.load_state_dict(q_net.state_dict())
@@ -171,11 +148,11 @@ def train(config: DQNConfig, out_dir: Path) -> dict:
 
 def td_update(q_net, target_net, optimizer, batch, config: DQNConfig) -> float:
     """One double-DQN step on a Huber loss."""
-    obs, actions, rewards, next_obs, terminated = batch
+    obs, actions, rewards, next_obs, not_done = batch
     with torch.no_grad():
         next_actions = q_net(next_obs).argmax(-1, keepdim=True)
         next_q = target_net(next_obs).gather(-1, next_actions).squeeze(-1)
-        target = rewards + config.gamma * (1.0 - terminated) * next_q
+        target = rewards.squeeze(-1) + config.gamma * not_done.squeeze(-1) * next_q
     q = q_net(obs).gather(-1, actions.unsqueeze(-1)).squeeze(-1)
     loss = F.smooth_l1_loss(q, target)
     optimizer.zero_grad()
