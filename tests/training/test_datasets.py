@@ -37,6 +37,7 @@ def test_medium_is_the_first_trained_policy_at_a_third_of_the_expert():
         pick_policies(evaluations, start_steps=6)
 
 
+@pytest.mark.slow
 def test_online_run_resumes_exactly_and_writes_readable_datasets(tmp_path, monkeypatch):
     torch.set_num_threads(1)
     config = dict(env_id="Hopper-v5", total_steps=600, start_steps=300, eval_every=200, eval_episodes=1,

@@ -52,6 +52,7 @@ def test_with_alpha_zero_the_actor_clones_the_behaviour(activation):
     assert after < 0.2 * before
 
 
+@pytest.mark.slow
 def test_train_td3bc_from_a_local_dataset_and_resume(tmp_path, capsys):
     torch.set_num_threads(1)
     use_minari_root(tmp_path / "minari")
