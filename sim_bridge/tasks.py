@@ -41,11 +41,16 @@ SIM_TASKS = {
 MUJOCO_TASKS = tuple(env_id for env_id, task in SIM_TASKS.items() if task.mujoco)
 
 
-def sim_task(env_id: str) -> SimTask:
+def registry_entry(registry: dict, env_id: str, what: str):
+    """``registry[env_id]``, or a ValueError that names the tasks there are."""
     try:
-        return SIM_TASKS[env_id]
+        return registry[env_id]
     except KeyError:
-        raise ValueError(f"the simulator knows {sorted(SIM_TASKS)}, not {env_id!r}") from None
+        raise ValueError(f"no {what} {env_id!r}; choose one of {sorted(registry)}") from None
+
+
+def sim_task(env_id: str) -> SimTask:
+    return registry_entry(SIM_TASKS, env_id, "simulated task")
 
 
 def physics_defaults(env_id: str) -> dict:

@@ -11,17 +11,8 @@ It imports nothing else of the project: everything above builds on it.
 
 from snn_policy_node.snn.dsqn import DSQN, DSQNSimulation, two_neuron_encoding
 from snn_policy_node.snn.neurons import IFNeuron, SynapticLIF
-from snn_policy_node.snn.rstdp import (
-    AMPLITUDES_KEY,
-    EligibilityTrace,
-    RSTDPParams,
-    model_amplitudes,
-    reward_shaping,
-    synapse_spikes,
-    weight_amplitudes,
-)
+from snn_policy_node.snn.rstdp import EligibilityTrace, RSTDPParams, model_amplitudes, reward_shaping, synapse_spikes
 from snn_policy_node.snn.surrogate import spike
 
-__all__ = ["DSQN", "DSQNSimulation", "two_neuron_encoding", "IFNeuron", "SynapticLIF", "AMPLITUDES_KEY",
-           "EligibilityTrace", "RSTDPParams", "model_amplitudes", "reward_shaping", "synapse_spikes",
-           "weight_amplitudes", "spike"]
+__all__ = ["DSQN", "DSQNSimulation", "two_neuron_encoding", "IFNeuron", "SynapticLIF", "EligibilityTrace",
+           "RSTDPParams", "model_amplitudes", "reward_shaping", "synapse_spikes", "spike"]

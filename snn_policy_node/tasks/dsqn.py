@@ -3,7 +3,7 @@ reward shaping, and the DQN settings that train them."""
 
 from dataclasses import dataclass, field
 
-from sim_bridge.tasks import SimTask, sim_task
+from sim_bridge.tasks import SimTask, registry_entry, sim_task
 from snn_policy_node.policy.specs import ActionSpec, ObservationEntry, ObservationSpec
 from snn_policy_node.snn.rstdp import RSTDPParams
 
@@ -79,7 +79,4 @@ DSQN_TASKS = {
 
 
 def dsqn_task(env_id: str) -> DSQNTask:
-    try:
-        return DSQN_TASKS[env_id]
-    except KeyError:
-        raise ValueError(f"no DSQN task {env_id!r}; choose one of {sorted(DSQN_TASKS)}") from None
+    return registry_entry(DSQN_TASKS, env_id, "DSQN task")

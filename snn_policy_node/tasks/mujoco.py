@@ -11,7 +11,7 @@ actuator order.
 from dataclasses import dataclass
 
 from sim_bridge.simulators.robots import MujocoRobot
-from sim_bridge.tasks import SimTask, make_task_env, sim_task
+from sim_bridge.tasks import SimTask, make_task_env, registry_entry, sim_task
 from snn_policy_node.policy.specs import ActionSpec, ObservationEntry, ObservationSpec
 
 
@@ -43,10 +43,7 @@ MUJOCO_TASKS = {
 
 
 def mujoco_task(env_id: str) -> MujocoTask:
-    try:
-        return MUJOCO_TASKS[env_id]
-    except KeyError:
-        raise ValueError(f"no MuJoCo task {env_id!r}; choose one of {sorted(MUJOCO_TASKS)}") from None
+    return registry_entry(MUJOCO_TASKS, env_id, "MuJoCo task")
 
 
 def mujoco_task_of_dataset(dataset_name: str) -> MujocoTask:
