@@ -28,9 +28,7 @@ import time
 
 import gymnasium as gym
 import numpy as np
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from nav_msgs.msg import Odometry
-from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.duration import Duration
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock
@@ -42,7 +40,8 @@ from sim_bridge.randomization import RandomizedPhysics, profile
 from sim_bridge.simulators.robots import robot_for
 from sim_bridge.simulators.xml_robot import MujocoXmlEnv
 from sim_bridge.tasks import make_task_env
-from snn_policy_node.ros.common import messages
+from snn_policy_node.ros.common import diagnostics, messages
+from snn_policy_node.ros.common.parameters import check_choice, declare_parameters
 from snn_policy_node.ros.common.process import StartupError, end_process, run_node
 
 PARAMETERS = {
@@ -75,13 +74,12 @@ PARAMETERS = {
 class SimBridge(Node):
     def __init__(self, name: str = "sim_bridge"):
         super().__init__(name)
-        for key, (default, description) in PARAMETERS.items():
-            self.declare_parameter(key, default, ParameterDescriptor(description=description))
-        p = {key: self.get_parameter(key).value for key in PARAMETERS}
-        if p["mode"] not in ("lockstep", "realtime"):
-            raise StartupError(f"mode must be 'lockstep' or 'realtime', got {p['mode']!r}")
-        if p["command_format"] not in ("float64_multiarray", "joint_state"):
-            raise StartupError(f"command_format must be 'float64_multiarray' or 'joint_state', got {p['command_format']!r}")
+        p = declare_parameters(self, PARAMETERS)
+        try:
+            check_choice("mode", p["mode"], ("lockstep", "realtime"))
+            check_choice("command_format", p["command_format"], messages.COMMAND_FORMATS)
+        except ValueError as error:
+            raise StartupError(str(error)) from None
         self.p = p
         self.env = self._make_env(p)
         self.robot = robot_for(self.env)
@@ -111,7 +109,7 @@ class SimBridge(Node):
             self.create_subscription(JointState, p["command_topic"], self.on_joint_command, messages.COMMAND_QOS)
         else:
             self.create_subscription(Float64MultiArray, p["command_topic"], self.on_array_command, messages.COMMAND_QOS)
-        self.diagnostics_publisher = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.diagnostics_publisher = diagnostics.diagnostics_publisher(self)
         self.create_timer(1.0, self.publish_diagnostics)
         self.create_service(Trigger, "~/reset", self.on_reset)
         self.create_service(Trigger, "~/randomize", self.on_randomize)
@@ -278,13 +276,10 @@ class SimBridge(Node):
         values = {"episode": self.episode, "sim_time": f"{self.ticks * self.dt:.3f}", "command_faults": self.faults,
                   "missed_deadlines": self.missed_deadlines, "late_commands": self.late_commands,
                   "running": self.running}
-        status = DiagnosticStatus(name=f"{self.get_name()}: simulation", hardware_id=self.p["model_xml"] or self.p["env_id"],
-                                  level=DiagnosticStatus.WARN if self.faults or self.missed_deadlines else DiagnosticStatus.OK,
-                                  message="commands refused or deadlines missed" if self.faults or self.missed_deadlines else "ok",
-                                  values=[KeyValue(key=k, value=str(v)) for k, v in values.items()])
-        array = DiagnosticArray(status=[status])
-        array.header.stamp = self.get_clock().now().to_msg()
-        self.diagnostics_publisher.publish(array)
+        troubled = self.faults or self.missed_deadlines
+        self.diagnostics_publisher.publish(diagnostics.status_report(
+            self, "simulation", self.p["model_xml"] or self.p["env_id"], diagnostics.WARN if troubled else diagnostics.OK,
+            "commands refused or deadlines missed" if troubled else "ok", values))
 
     # services -------------------------------------------------------------------------
 

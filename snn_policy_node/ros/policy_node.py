@@ -25,9 +25,7 @@ from collections import Counter
 
 import numpy as np
 import torch
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from nav_msgs.msg import Odometry
-from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.exceptions import NameValidationException
 from rclpy.lifecycle import Node as LifecycleNode
 from rclpy.lifecycle import State, TransitionCallbackReturn
@@ -43,7 +41,8 @@ from snn_policy_node.policy.checkpoint import CheckpointError
 from snn_policy_node.policy.model_io import load_model
 from snn_policy_node.policy.observation import FAULT_KINDS, InputFault, JointReading, ObservationBuilder
 from snn_policy_node.policy.policy import Inference, Policy
-from snn_policy_node.ros.common import messages
+from snn_policy_node.ros.common import diagnostics, messages
+from snn_policy_node.ros.common.parameters import check_choice, declare_parameters
 from snn_policy_node.ros.common.process import StartupError, run_node
 from snn_policy_node.tasks import dsqn_task
 
@@ -67,9 +66,7 @@ PARAMETERS = {
 class PolicyNode(LifecycleNode):
     def __init__(self, name: str = "snn_policy", **node_options):
         super().__init__(name, **node_options)
-        for key, (default, description) in PARAMETERS.items():
-            dynamic = key == "calibration_iterations"
-            self.declare_parameter(key, default, ParameterDescriptor(description=description, dynamic_typing=dynamic))
+        declare_parameters(self, PARAMETERS, dynamic_typing={"calibration_iterations"})
         self.policy: Policy | None = None
         self.entities: list = []  # publishers, subscriptions, timers and services of the configured node
         self.active = False
@@ -120,7 +117,7 @@ class PolicyNode(LifecycleNode):
         self.command_message = (
             (lambda values, stamp: messages.joint_command(self.policy.action.joints, values, stamp)) if stamped
             else (lambda values, stamp: messages.float64_array(values)))
-        self.diagnostics_publisher = self._own(self.create_publisher(DiagnosticArray, "/diagnostics", 10))
+        self.diagnostics_publisher = self._own(diagnostics.diagnostics_publisher(self))
         self._own(self.create_subscription(JointState, self.param("joint_states_topic"), self.on_joint_state,
                                            messages.NEWEST_SENSOR_QOS))
         if self.builder.needs_odometry:
@@ -143,10 +140,8 @@ class PolicyNode(LifecycleNode):
         """Refuse settings that would fail half-way through configuration."""
         if not self.param("checkpoint"):
             raise ValueError("parameter 'checkpoint' is empty; give the path of a .safetensors policy")
-        if self.param("mode") not in ("event", "rate"):
-            raise ValueError(f"mode must be 'event' or 'rate', got {self.param('mode')!r}")
-        if self.param("command_format") not in ("float64_multiarray", "joint_state"):
-            raise ValueError(f"command_format must be 'float64_multiarray' or 'joint_state', got {self.param('command_format')!r}")
+        check_choice("mode", self.param("mode"), ("event", "rate"))
+        check_choice("command_format", self.param("command_format"), messages.COMMAND_FORMATS)
         for key in ("rate_hz", "command_timeout", "diagnostics_period"):
             if not self.param(key) > 0:  # NaN too
                 raise ValueError(f"{key} must be a positive number of {'Hz' if key == 'rate_hz' else 'seconds'}, "
@@ -290,7 +285,6 @@ class PolicyNode(LifecycleNode):
 
     def publish_diagnostics(self) -> None:
         window, self.window = self.window, []
-        status = DiagnosticStatus(name=f"{self.get_name()}: spiking policy", hardware_id=self.param("checkpoint"))
         values = {"inferences": len(window), "repeated_readings": self.repeats, "stale": self.stale()}
         if window:
             latency = np.array([i.latency_s for i in window]) * 1e3
@@ -304,13 +298,11 @@ class PolicyNode(LifecycleNode):
             })
         values.update({f"faults_{kind}": self.faults[kind] for kind in (*FAULT_KINDS, "non_finite_output")})
         new_faults, self.reported_faults = self.faults - self.reported_faults, self.faults.copy()
-        status.level = DiagnosticStatus.WARN if new_faults or self.stale() else DiagnosticStatus.OK
-        status.message = (f"input faults since the last report: {dict(new_faults)}" if new_faults
-                          else "no recent joint states" if self.stale() else "ok")
-        status.values = [KeyValue(key=k, value=str(v)) for k, v in values.items()]
-        array = DiagnosticArray(status=[status])
-        array.header.stamp = self.get_clock().now().to_msg()
-        self.diagnostics_publisher.publish(array)
+        level = diagnostics.WARN if new_faults or self.stale() else diagnostics.OK
+        message = (f"input faults since the last report: {dict(new_faults)}" if new_faults
+                   else "no recent joint states" if self.stale() else "ok")
+        self.diagnostics_publisher.publish(
+            diagnostics.status_report(self, "spiking policy", self.param("checkpoint"), level, message, values))
 
 
 def main(args: list[str] | None = None) -> int:

@@ -26,7 +26,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.client import Client
 from rclpy.node import Node
 from rclpy.task import Future
@@ -35,6 +34,7 @@ from std_srvs.srv import SetBool, Trigger
 
 from snn_policy_node.policy.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from snn_policy_node.ros.common import messages
+from snn_policy_node.ros.common.parameters import declare_parameters
 from snn_policy_node.ros.common.process import StartupError, end_process, run_node
 from snn_policy_node.snn.rstdp import AMPLITUDES_KEY, model_amplitudes, reward_shaping
 from snn_policy_node.tasks import DSQN_TASKS
@@ -75,9 +75,7 @@ class PendingCall:
 class RSTDPService(Node):
     def __init__(self, name: str = "rstdp_service"):
         super().__init__(name)
-        for key, (default, description) in PARAMETERS.items():
-            self.declare_parameter(key, default, ParameterDescriptor(description=description))
-        self.p = {key: self.get_parameter(key).value for key in PARAMETERS}
+        self.p = declare_parameters(self, PARAMETERS)
         if not self.p["service_timeout"] > 0:
             raise StartupError(f"service_timeout must be positive, got {self.p['service_timeout']}")
         try:

@@ -31,6 +31,10 @@ RSTDP_WEIGHTS = "/rstdp/weights"  # weights the r-STDP service restores or rolls
 PLASTIC_WEIGHTS = "/policy/plastic_weights"  # the policy's plastic layer after every change
 RSTDP_STATUS = "/rstdp/status"
 
+# How commands travel: Float64MultiArray values in the action's joint order (ros2_control's
+# forward command controllers), or JointState efforts by name, stamped with the state they answer.
+COMMAND_FORMATS = ("float64_multiarray", "joint_state")
+
 SENSOR_QOS = qos_profile_sensor_data
 # A controller acts on the newest state only: readings it had no time for are skipped, not queued.
 NEWEST_SENSOR_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
