@@ -63,14 +63,41 @@ def test_a_run_stops_once_the_best_possible_is_reached(monkeypatch):
     assert result.eval_means == [] and result.best_episode == 0
 
 
-def test_real_adaptation_never_ends_worse_than_it_started():
-    (model,) = models(1, seed=1)
+def test_real_adaptation_ends_holding_the_best_evaluated_weights(monkeypatch):
+    """Every episode's weights are evaluated afresh here; the run must keep the first best of them.
+
+    The model and physics are chosen so that the choice matters: episode 1 improves on the trained
+    weights, episode 2 improves again, episode 3 is worse, so keeping the trained weights, the
+    first improvement or the last weights each give another answer."""
+    snapshots = []  # the plastic weights after each training episode
+    real_step = adaptation.Population.step
+
+    def recording_step(self):
+        real_step(self)
+        snapshots.append(self.plastic[0].clone())
+
+    monkeypatch.setattr(adaptation.Population, "step", recording_step)
+    (model,) = models(1, seed=13)
     originals = [layer.weight.clone() for layer in model.layers]
+    trained = evaluate(model, "CartPole-v0", parameters=SETTING)
     result = adapt(model, CARTPOLE, SETTING, AdaptationConfig(episodes=3))
-    assert len(result.eval_means) == 3
-    assert result.after.mean() >= result.before.mean()
+    assert len(result.eval_means) == len(snapshots) == 3
+    np.testing.assert_array_equal(result.before, trained)
+
+    replica = models(1, seed=13)[0]
+    fresh = []
+    for weight in snapshots:
+        with torch.no_grad():
+            replica.layers[1].weight.copy_(weight)
+        fresh.append(evaluate(replica, "CartPole-v0", parameters=SETTING))
+    assert result.eval_means == [float(returns.mean()) for returns in fresh]
+    means = [trained.mean()] + result.eval_means
+    assert means[0] < means[1] < means[2] > means[3]  # the case that tells the selection rules apart
+    best = int(np.argmax(means))  # the first best; 0: the trained weights
+    assert result.best_episode == best
+    np.testing.assert_array_equal(result.after, ([trained] + fresh)[best])
     np.testing.assert_array_equal(evaluate(model, "CartPole-v0", parameters=SETTING), result.after)
-    assert torch.equal(model.layers[1].weight, originals[1]) == (result.best_episode == 0)
+    assert torch.equal(model.layers[1].weight, ([originals[1]] + snapshots)[best])
     for k in (0, 2):  # only the plastic layer changes
         assert torch.equal(model.layers[k].weight, originals[k])
 
@@ -107,8 +134,15 @@ def test_an_interrupted_population_resumes_where_it_stopped(tmp_path, monkeypatc
         adapt_population(models(2, seed=3), CARTPOLE, settings, config, state_path=state, save_every=2)
     first_session = adaptation.saved_timing(state)
     assert first_session["episodes"] == first_session["timed_episodes"] == 2 and first_session["seconds"] > 0
-    monkeypatch.setattr(adaptation.Population, "step", real_step)
+    resumed_steps = []
+
+    def count_steps(self):
+        resumed_steps.append(self.episode)
+        real_step(self)
+
+    monkeypatch.setattr(adaptation.Population, "step", count_steps)
     resumed = adapt_population(models(2, seed=3), CARTPOLE, settings, config, state_path=state)
+    assert resumed_steps == [2, 3]  # only the episodes the first session did not play (a restart plays 0..3)
     for a, b in zip(uninterrupted, resumed):
         assert a.eval_means == pytest.approx(b.eval_means) and a.best_episode == b.best_episode
     timing = adaptation.saved_timing(state)  # the time of both sessions
@@ -127,8 +161,10 @@ def test_a_population_saved_without_its_time_is_timed_from_its_resume(tmp_path):
 
 def test_a_saved_population_replays_its_trained_and_selected_weights(tmp_path):
     settings, state = [SETTING, {"force_mag": 15.0}], tmp_path / "population.pt"
-    results = adapt_population(models(2, seed=5), CARTPOLE, settings, AdaptationConfig(episodes=3), state_path=state)
-    trained, selected = adaptation.saved_population_returns(models(2, seed=5), CARTPOLE, settings, state, EVAL_SEEDS)
+    results = adapt_population(models(2, seed=3), CARTPOLE, settings, AdaptationConfig(episodes=3), state_path=state)
+    # Run 0 selects episode 1 of 3: its selected weights are neither the trained nor the last ones.
+    assert [r.best_episode for r in results] == [1, 0]
+    trained, selected = adaptation.saved_population_returns(models(2, seed=3), CARTPOLE, settings, state, EVAL_SEEDS)
     for result, before, after in zip(results, trained, selected):
         np.testing.assert_array_equal(before, result.before)
         np.testing.assert_array_equal(after, result.after)

@@ -44,12 +44,19 @@ def test_faulty_readings_raise_a_named_fault(reading, kind):
 
 
 def test_a_fault_does_not_poison_the_cached_joint_order():
+    """A refused joint order must not become the cached one: the same order sent again is refused
+    again, not read through the index cached for the last good order."""
     builder = ObservationBuilder(ACROBOT)
     good = JointReading(["joint1", "joint2"], [0.1, 0.2], [0.3, 0.4])
     first = builder.build(good)
-    with pytest.raises(InputFault):
-        builder.build(JointReading(["joint2"], [0.2], [0.4]))
-    np.testing.assert_array_equal(builder.build(good), first)
+    for bad, kind in ((JointReading(["joint1", "elbow"], [0.1, 0.2], [0.3, 0.4]), "missing_joint"),
+                      (JointReading(["joint2"], [0.2], [0.4]), "missing_joint"),
+                      (JointReading(["joint1", "joint2", "joint1"], [0.1] * 3, [0.1] * 3), "duplicate_joint")):
+        for _ in range(2):
+            with pytest.raises(InputFault) as fault:
+                builder.build(bad)
+            assert fault.value.kind == kind
+        np.testing.assert_array_equal(builder.build(good), first)
 
 
 BASE = ObservationSpec(

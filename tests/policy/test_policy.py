@@ -28,7 +28,7 @@ def test_dsqn_policy_commands_the_row_of_the_best_q_value_and_counts_its_cost():
     assert inference.synaptic_ops == spikes[0] * 64 + spikes[1] * 2  # each spike reaches every next-layer neuron
     assert inference.macs == 8 * 64
     assert inference.energy_j == pytest.approx(inference.synaptic_ops * AC_ENERGY_J + 512 * MAC_ENERGY_J)
-    assert all(0 <= r <= 1 for r in inference.spike_rates)
+    assert inference.spike_rates == tuple(s / (64 * 8) for s in spikes)  # per neuron (64) per time step (T = 8)
 
 
 def test_plastic_policy_applies_dw_equal_to_r_times_its_trace():

@@ -63,11 +63,13 @@ def test_a_raw_xml_model_plays_as_a_robot():
     robot = robot_for(env)
     assert robot.joint_names == ("shoulder",) and robot.command_joints == ("shoulder",)
     assert obs.tolist() == [robot.sample().position[0], robot.sample().velocity[0]]
+    assert robot.env_action(np.array([5.0])).tolist() == [2.0]  # the robot clips to the control range
     for _ in range(9):
         _, reward, terminated, truncated, _ = env.step(robot.env_action(np.array([5.0])))
         assert reward == 0.0 and not terminated and not truncated
-    assert env.unwrapped.data.ctrl[0] == 2.0  # clipped to the control range
-    assert env.step(np.array([0.0]))[3]  # the time limit ends the episode
+    assert env.unwrapped.data.ctrl[0] == 2.0
+    assert env.step(np.array([-5.0]))[3]  # the time limit ends the episode
+    assert env.unwrapped.data.ctrl[0] == -2.0  # the environment clips an unclipped action itself
     assert robot.sample().velocity[0] != 0.0
 
 

@@ -14,13 +14,22 @@ def readings(robot: MujocoRobot) -> tuple[JointReading, OdometryReading | None]:
     return JointReading(robot.joint_names[::-1], joints.position[::-1], joints.velocity[::-1]), odometry
 
 
+# The joint each actuator drives, in actuator order, as Gymnasium's model files declare them.
+COMMANDED = {
+    "Hopper-v5": ("thigh_joint", "leg_joint", "foot_joint"),
+    "HalfCheetah-v5": ("bthigh", "bshin", "bfoot", "fthigh", "fshin", "ffoot"),
+    "Walker2d-v5": ("thigh_joint", "leg_joint", "foot_joint", "thigh_left_joint", "leg_left_joint", "foot_left_joint"),
+    "Ant-v5": ("hip_4", "ankle_4", "hip_1", "ankle_1", "hip_2", "ankle_2", "hip_3", "ankle_3"),
+}
+
+
 @pytest.mark.parametrize("env_id", ["Hopper-v5", "HalfCheetah-v5", "Walker2d-v5", "Ant-v5"])
 def test_spec_rebuilds_gymnasiums_observation_from_joint_states_and_odometry(env_id):
     env = make_task_env(env_id)
     observation, action = mujoco_specs(env_id)
     builder, robot = ObservationBuilder(observation), MujocoRobot(env)
     assert builder.needs_odometry == (env_id == "Ant-v5")
-    assert action.joints == robot.command_joints
+    assert action.joints == robot.command_joints == COMMANDED[env_id]
     obs, _ = env.reset(seed=3)
     env.action_space.seed(3)
     for step in range(60):
