@@ -156,3 +156,92 @@ def reward_shaping(name: str, **params: float) -> Callable[[float], float]:
     except KeyError:
         raise ValueError(f"unknown reward shaping {name!r}; choose one of {sorted(REWARD_SHAPINGS)}") from None
     return lambda episode_return: shaping(episode_return, **params)
+
+
+def acrobot_code_modulation(episode_return: float, min_return: float = -500.0) -> float:
+    """The authors' code for Acrobot: r = R / R_min (eq. 9 without its offset)."""
+    return episode_return / min_return
+
+
+def acrobot_steps_modulation(episode_return: float, offset: float = 50.0, max_steps: float = 500.0) -> float:
+    """r = (|R| - 50) / 500: the steps beyond a good swing-up's 50, as a share of the episode's 500,
+    so that an episode near the best possible leaves the weights almost alone."""
+    return (abs(episode_return) - offset) / max_steps
+
+
+REWARD_SHAPINGS["acrobot_code"] = acrobot_code_modulation
+REWARD_SHAPINGS["acrobot_steps"] = acrobot_steps_modulation
+
+THIRD_FACTORS = ("reward", "rpe")
+DIRECTIONS = ("rule", "random")
+
+
+@dataclass(frozen=True)
+class ModulationRule:
+    """How one episode's eligibility c becomes a weight change: one rule, its options as fields.
+
+    dw = sign * m * D, with
+      - m, the third factor: ``"reward"``, m = r, the shaped episode return (paper 004, eq. 7-9);
+        ``"rpe"``, m = r - r_bar, a reward prediction error against the run's running mean
+        r_bar <- r_bar + ``baseline_rate`` (r - r_bar), which starts at the first episode's r
+        (so the first update is zero). A raw reward adds r_bar times the unmodulated STDP drift
+        to every update (three-factor learning theory); the error removes it.
+      - D, the direction: ``"rule"``, D = c; ``"random"``, a random direction with the norm of c
+        (the control that tells the rule's direction from any perturbation of the same size).
+      - ``max_norm``: ||dw||_F is clipped to ``max_norm`` x ||w_0||_F, the trained weights' norm.
+    """
+
+    third_factor: str = "reward"
+    baseline_rate: float = 0.1
+    direction: str = "rule"
+    max_norm: float | None = None
+
+    def __post_init__(self):
+        if self.third_factor not in THIRD_FACTORS:
+            raise ValueError(f"third_factor must be one of {THIRD_FACTORS}, got {self.third_factor!r}")
+        if self.direction not in DIRECTIONS:
+            raise ValueError(f"direction must be one of {DIRECTIONS}, got {self.direction!r}")
+        if not 0 < self.baseline_rate <= 1:
+            raise ValueError(f"baseline_rate must be in (0, 1], got {self.baseline_rate}")
+        if self.max_norm is not None and not self.max_norm > 0:
+            raise ValueError(f"max_norm must be positive, got {self.max_norm}")
+
+
+class Modulator:
+    """The state of a :class:`ModulationRule` for a batch of runs, each with its own rule: the
+    running baselines, and the generator of the random directions (seeded, so runs repeat)."""
+
+    def __init__(self, rules: list[ModulationRule], reference_norms: torch.Tensor, seed: int = 0):
+        self.rpe = torch.tensor([rule.third_factor == "rpe" for rule in rules])
+        self.rate = torch.tensor([rule.baseline_rate for rule in rules], dtype=torch.float64)
+        self.random = torch.tensor([rule.direction == "random" for rule in rules])
+        bound = torch.tensor([math.inf if rule.max_norm is None else rule.max_norm for rule in rules], dtype=torch.float64)
+        self.bound = bound * reference_norms.to(torch.float64)
+        self.baseline = torch.full((len(rules),), math.nan, dtype=torch.float64)
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def third_factor(self, r: torch.Tensor, runs: torch.Tensor) -> torch.Tensor:
+        """m for the runs ``runs`` (indices) from their shaped returns ``r``; updates their baselines."""
+        r = r.to(torch.float64)
+        baseline = torch.where(torch.isnan(self.baseline[runs]), r, self.baseline[runs])
+        m = torch.where(self.rpe[runs], r - baseline, r)
+        self.baseline[runs] = baseline + self.rate[runs] * (r - baseline)
+        return m
+
+    def reset(self, runs: torch.Tensor) -> None:
+        """Forget the baselines of ``runs`` (after a rollback their returns start again)."""
+        self.baseline[runs] = math.nan
+
+    def weight_change(self, c: torch.Tensor, r: torch.Tensor, sign: torch.Tensor, runs: torch.Tensor) -> torch.Tensor:
+        """dw ``[n, post, pre]`` of runs ``runs`` from their eligibility ``c``, returns and signs."""
+        m = self.third_factor(r, runs).to(c.dtype)
+        direction = c.clone()
+        random = self.random[runs]
+        if random.any():
+            noise = torch.randn(c[random].shape, generator=self.generator, dtype=c.dtype)
+            scale = c[random].flatten(1).norm(dim=1) / noise.flatten(1).norm(dim=1).clamp_min(1e-30)
+            direction[random] = noise * scale[:, None, None]
+        dw = (sign.to(c.dtype) * m)[:, None, None] * direction
+        norm = dw.flatten(1).norm(dim=1).to(torch.float64)
+        shrink = torch.where(norm > self.bound[runs], self.bound[runs] / norm.clamp_min(1e-30), torch.ones_like(norm))
+        return dw * shrink.to(c.dtype)[:, None, None]

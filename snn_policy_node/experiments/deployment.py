@@ -1,0 +1,133 @@
+"""Online r-STDP as a robot runs it: the deployment protocol.
+
+A run plays ``episodes`` episodes on one randomized setting, one training seed each, and no
+evaluation episode: after every episode its rule changes the plastic weights once, from that
+episode's eligibility and return. The first ``baseline_episodes`` play the trained weights
+unchanged; their mean return is the frozen baseline a guarded run compares itself with. A
+guarded run whose mean return over its last ``window`` episodes falls below that baseline by
+more than ``margin`` x |baseline| goes back to its trained weights, forgets its reward baseline,
+and plays ``window`` episodes unchanged before it learns again. Every decision rests on returns
+the run has already experienced. The weights a run holds after its last episode are scored on
+held-out seeds that no episode here used.
+
+Every treatment (an :class:`Arm`: a rule or none, a sign, a guard) runs on every model and
+setting, all runs in one batch: the runs of a frozen arm play the same episodes as the adapted
+ones, so every comparison pairs them episode by episode.
+"""
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from snn_policy_node.evaluation.batched import evaluate_population, stacked_weights
+from snn_policy_node.evaluation.seeds import ADAPT_SEEDS, HELDOUT_SEEDS
+from snn_policy_node.experiments.adaptation import play_training_episodes
+from snn_policy_node.snn.dsqn import DSQN
+from snn_policy_node.snn.rstdp import EligibilityTrace, ModulationRule, Modulator, reward_shaping, weight_amplitudes
+from snn_policy_node.tasks import DSQNTask
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One treatment: ``rule`` None keeps the trained weights; ``sign`` multiplies the task's sign."""
+
+    rule: ModulationRule | None
+    sign: float = 1.0
+    guard: bool = False
+
+
+@dataclass(frozen=True)
+class DeploymentConfig:
+    episodes: int = 100
+    baseline_episodes: int = 10  # played with the trained weights: the frozen baseline
+    window: int = 10  # episodes the guard averages, and waits after a rollback
+    margin: float = 0.05  # the guard rolls back below baseline - margin x |baseline|
+    layer: int = 1  # the plastic weight layer (hidden 1 -> hidden 2)
+    shaping: str | None = None  # reward shaping (rstdp.REWARD_SHAPINGS); None: the task's
+    train_seeds: Sequence[int] = ADAPT_SEEDS
+    heldout_seeds: Sequence[int] = HELDOUT_SEEDS
+    seed: int = 0  # of the random directions
+
+    def __post_init__(self):
+        if not 0 <= self.baseline_episodes < self.episodes:
+            raise ValueError(f"baseline_episodes must be in [0, {self.episodes}), got {self.baseline_episodes}")
+        if self.episodes > len(self.train_seeds):
+            raise ValueError(f"{self.episodes} episodes need as many training seeds, got {len(self.train_seeds)}")
+        if set(self.train_seeds) & set(self.heldout_seeds):
+            raise ValueError("held-out seeds must be disjoint from the training seeds")
+
+
+@dataclass
+class DeploymentRuns:
+    """Per run (arm-major, then model, then setting): its indices, online returns and held-out returns."""
+
+    arm: np.ndarray  # [runs]
+    model: np.ndarray  # [runs]
+    setting: np.ndarray  # [runs]
+    online: np.ndarray  # [runs, episodes]
+    rollbacks: np.ndarray  # [runs]
+    heldout: np.ndarray  # [runs, held-out seeds]
+    seconds: float
+
+
+@torch.no_grad()
+def deploy(models: list[DSQN], task: DSQNTask, settings: list[dict], arms: list[Arm],
+           config: DeploymentConfig = DeploymentConfig(), amplitudes: list[tuple[float, float]] | None = None,
+           progress: bool = False) -> DeploymentRuns:
+    """Every arm on every (model, setting), online; ``amplitudes`` (A+, A-) per model (default: from its weights)."""
+    started = time.perf_counter()
+    grid = [(a, m, s) for a in range(len(arms)) for m in range(len(models)) for s in range(len(settings))]
+    arm, model, setting = (np.array(column) for column in zip(*grid))
+    runs, layer = len(grid), config.layer
+    weights = stacked_weights([models[m] for m in model])
+    trained = weights[layer].clone()
+    plastic = weights[layer]
+    if amplitudes is None:
+        amplitudes = [weight_amplitudes(m.layers[layer].weight) for m in models]
+    a_plus, a_minus = (torch.tensor([amplitudes[m][k] for m in model]) for k in (0, 1))
+    learns = torch.tensor([arms[a].rule is not None for a in arm])
+    guarded = torch.tensor([arms[a].guard for a in arm])
+    sign = torch.tensor([task.sign * arms[a].sign for a in arm])
+    modulator = Modulator([arms[a].rule or ModulationRule() for a in arm], trained.flatten(1).norm(dim=1), config.seed)
+    shaping = reward_shaping(config.shaping or task.shaping)
+    run_settings = [settings[s] for s in setting]
+    online, rollbacks = np.zeros((runs, config.episodes)), np.zeros(runs, dtype=int)
+    waiting = torch.zeros(runs, dtype=torch.long)  # episodes a rolled-back run still plays unchanged
+    baseline = None
+    for episode in tqdm(range(config.episodes), desc=f"online r-STDP {task.env_id}", unit="episode", disable=not progress):
+        trace = EligibilityTrace(task.rstdp, plastic.shape[2], plastic.shape[1], batch_shape=(runs,),
+                                 amplitudes=(a_plus, a_minus))
+        returns = play_training_episodes(models[0], weights, task.env_id, config.train_seeds[episode], run_settings,
+                                         trace, layer)
+        online[:, episode] = returns
+        if episode + 1 == config.baseline_episodes:
+            baseline = online[:, : config.baseline_episodes].mean(1)
+        if episode + 1 <= config.baseline_episodes:
+            continue
+        update = learns & (waiting == 0)
+        waiting = (waiting - 1).clamp_min(0)
+        if update.any():
+            index = torch.nonzero(update).flatten()
+            r = torch.tensor([shaping(float(R)) for R in returns[index.numpy()]])
+            plastic[index] += modulator.weight_change(trace.c[index], r, sign[index], index)
+        if baseline is not None:
+            recent = torch.from_numpy(online[:, episode + 1 - config.window: episode + 1].mean(1))
+            floor = torch.from_numpy(baseline - config.margin * np.abs(baseline))
+            fallen = guarded & (waiting == 0) & (recent < floor) & (episode + 1 - config.baseline_episodes >= config.window)
+            if fallen.any():
+                index = torch.nonzero(fallen).flatten()
+                plastic[index] = trained[index]
+                modulator.reset(index)
+                waiting[index] = config.window
+                rollbacks[index.numpy()] += 1
+    heldout = evaluate_population(models[0], weights, task.env_id, config.heldout_seeds, run_settings)
+    return DeploymentRuns(arm, model, setting, online, rollbacks, heldout, time.perf_counter() - started)
+
+
+def default_heldout(models: list[DSQN], task: DSQNTask, seeds: Sequence[int] = HELDOUT_SEEDS) -> np.ndarray:
+    """Returns ``[models, seeds]`` of the trained weights on default physics."""
+    return evaluate_population(models[0], stacked_weights(models), task.env_id, seeds, [{} for _ in models])

@@ -1,0 +1,49 @@
+"""The deployment protocol: online episodes only, frozen runs untouched, the guard's rollback."""
+
+from pathlib import Path
+
+import numpy as np
+
+from snn_policy_node.evaluation import batched
+from snn_policy_node.experiments import deployment
+from snn_policy_node.experiments.deployment import Arm, DeploymentConfig, deploy
+from snn_policy_node.policy.model_io import load_model
+from snn_policy_node.snn.rstdp import ModulationRule
+from snn_policy_node.tasks import DSQN_TASKS
+
+CARTPOLE = Path(__file__).parents[2] / "models/dsqn/CartPole-v0/seed0/model.safetensors"
+SETTING = {"force_mag": 6.0, "length": 0.9, "masspole": 0.2}
+
+
+def test_the_protocol_plays_only_online_episodes_and_scores_held_out_seeds_once(monkeypatch):
+    played, evaluated = [], []
+    play = deployment.play_training_episodes
+    monkeypatch.setattr(deployment, "play_training_episodes", lambda *a, **k: played.append(a[3]) or play(*a, **k))
+    evaluate = batched.evaluate_population
+    monkeypatch.setattr(deployment, "evaluate_population", lambda *a, **k: evaluated.append(a[3]) or evaluate(*a, **k))
+    model = load_model(CARTPOLE)[0]
+    config = DeploymentConfig(episodes=6, baseline_episodes=2, window=2)
+    runs = deploy([model], DSQN_TASKS["CartPole-v0"], [SETTING], [Arm(None), Arm(ModulationRule())], config)
+    assert played == list(config.train_seeds[:6])  # one episode per training seed, none for evaluation
+    assert evaluated == [config.heldout_seeds]
+    assert runs.online.shape == (2, 6) and runs.heldout.shape == (2, len(config.heldout_seeds))
+    np.testing.assert_array_equal(runs.online[0, :2], runs.online[1, :2])  # the baseline block plays frozen weights
+    frozen = batched.evaluate(model, "CartPole-v0", config.heldout_seeds, SETTING)
+    np.testing.assert_array_equal(runs.heldout[0], frozen)
+    assert not np.array_equal(runs.heldout[1], frozen)  # the rule changed the adapted run's weights
+
+
+def test_a_guarded_run_that_falls_below_its_baseline_goes_back_to_its_trained_weights():
+    model = load_model(CARTPOLE)[0]
+    wrecking = Arm(ModulationRule(), sign=1000.0)  # every update a thousand times the rule's: the policy falls
+    arms = [Arm(None), wrecking, Arm(wrecking.rule, sign=1000.0, guard=True)]
+    config = DeploymentConfig(episodes=8, baseline_episodes=2, window=2, margin=0.05)
+    runs = deploy([model], DSQN_TASKS["CartPole-v0"], [SETTING], arms, config)
+    frozen, wrecked, guarded = runs.online
+    assert wrecked[3:].mean() < 0.5 * frozen[:2].mean() and runs.rollbacks[1] == 0
+    # Episode 2 plays trained weights, episode 3 the wrecked ones: the guard's first window ends
+    # there below the baseline, and the next two episodes play the trained weights again.
+    np.testing.assert_array_equal(guarded[:4], wrecked[:4])
+    np.testing.assert_array_equal(guarded[4:6], frozen[4:6])
+    assert runs.rollbacks[2] >= 1 and runs.rollbacks[0] == 0
+    assert runs.heldout[2].mean() > runs.heldout[1].mean()
