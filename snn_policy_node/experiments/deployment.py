@@ -33,11 +33,13 @@ from snn_policy_node.tasks import DSQNTask
 
 @dataclass(frozen=True)
 class Arm:
-    """One treatment: ``rule`` None keeps the trained weights; ``sign`` multiplies the task's sign."""
+    """One treatment: ``rule`` None keeps the trained weights; ``sign`` multiplies the task's sign;
+    ``shaping`` (rstdp.REWARD_SHAPINGS) None takes the task's."""
 
     rule: ModulationRule | None
     sign: float = 1.0
     guard: bool = False
+    shaping: str | None = None
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,6 @@ class DeploymentConfig:
     window: int = 10  # episodes the guard averages, and waits after a rollback
     margin: float = 0.05  # the guard rolls back below baseline - margin x |baseline|
     layer: int = 1  # the plastic weight layer (hidden 1 -> hidden 2)
-    shaping: str | None = None  # reward shaping (rstdp.REWARD_SHAPINGS); None: the task's
     train_seeds: Sequence[int] = ADAPT_SEEDS
     heldout_seeds: Sequence[int] = HELDOUT_SEEDS
     seed: int = 0  # of the random directions
@@ -93,7 +94,7 @@ def deploy(models: list[DSQN], task: DSQNTask, settings: list[dict], arms: list[
     guarded = torch.tensor([arms[a].guard for a in arm])
     sign = torch.tensor([task.sign * arms[a].sign for a in arm])
     modulator = Modulator([arms[a].rule or ModulationRule() for a in arm], trained.flatten(1).norm(dim=1), config.seed)
-    shaping = reward_shaping(config.shaping or task.shaping)
+    shapings = [reward_shaping(arms[a].shaping or task.shaping) for a in arm]
     run_settings = [settings[s] for s in setting]
     online, rollbacks = np.zeros((runs, config.episodes)), np.zeros(runs, dtype=int)
     waiting = torch.zeros(runs, dtype=torch.long)  # episodes a rolled-back run still plays unchanged
@@ -112,7 +113,7 @@ def deploy(models: list[DSQN], task: DSQNTask, settings: list[dict], arms: list[
         waiting = (waiting - 1).clamp_min(0)
         if update.any():
             index = torch.nonzero(update).flatten()
-            r = torch.tensor([shaping(float(R)) for R in returns[index.numpy()]])
+            r = torch.tensor([shapings[k](float(returns[k])) for k in index.tolist()])
             plastic[index] += modulator.weight_change(trace.c[index], r, sign[index], index)
         if baseline is not None:
             recent = torch.from_numpy(online[:, episode + 1 - config.window: episode + 1].mean(1))

@@ -1,0 +1,187 @@
+"""The deployment study of online r-STDP: every rule variant beside its controls, per task and profile.
+
+The variants and the headline were fixed before any run (``VARIANTS``, ``HEADLINE``); each
+variant runs with two controls that share its selection: the same updates' norm in a random
+direction, and the rule with the other sign. Frozen weights play the same episodes. A task and
+profile's population (every arm x every shipped model x the profile's 10 settings) is kept as
+JSON in the work directory once it has finished; a re-run reads it instead of running it.
+
+Statistics are taken over runs (models x settings, paired by run): the held-out mean per run is
+one sample, so episodes of a run are never counted as independent.
+"""
+
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+from snn_policy_node.atomic import atomic_path
+from snn_policy_node.experiments.deployment import Arm, DeploymentConfig, default_heldout, deploy
+from snn_policy_node.experiments.rstdp_study import profile_settings
+from snn_policy_node.policy.model_io import load_model
+from snn_policy_node.snn.rstdp import ModulationRule, model_amplitudes
+from snn_policy_node.tasks import dsqn_task
+
+MAX_NORM = 0.01  # a bounded update moves the plastic weights by at most 1 % of their trained norm per episode
+VARIANTS = {
+    "paper": ModulationRule(),
+    "rpe": ModulationRule("rpe"),
+    "rpe_bounded": ModulationRule("rpe", max_norm=MAX_NORM),
+    "rpe_bounded_guarded": ModulationRule("rpe", max_norm=MAX_NORM),
+}
+GUARDED = {"rpe_bounded_guarded"}
+HEADLINE = "rpe_bounded_guarded"  # the compared method, named before the runs
+# Acrobot's three readings of its shaping differ by a constant, which a prediction error removes:
+# they are compared on the paper's raw-reward rule only.
+EXTRA_SHAPINGS = {"Acrobot-v1": ("acrobot_code", "acrobot_steps")}
+BLOCK = 20  # episodes per block of the online return
+
+
+def arms(env_id: str) -> dict[str, Arm]:
+    """Frozen, then per variant: the rule, its random-direction twin, its other-sign twin."""
+    out = {"frozen": Arm(None)}
+    for name, rule in VARIANTS.items():
+        guard = name in GUARDED
+        out[name] = Arm(rule, guard=guard)
+        out[f"{name}/random"] = Arm(ModulationRule(rule.third_factor, rule.baseline_rate, "random", rule.max_norm),
+                                    guard=guard)
+        out[f"{name}/other_sign"] = Arm(rule, sign=-1.0, guard=guard)
+    for shaping in EXTRA_SHAPINGS.get(env_id, ()):
+        out[f"paper_{shaping}"] = Arm(VARIANTS["paper"], shaping=shaping)
+        out[f"paper_{shaping}/random"] = Arm(ModulationRule(direction="random"), shaping=shaping)
+    return out
+
+
+def population_file(work_dir: Path, env_id: str, profile: str) -> Path:
+    return work_dir / f"{env_id}-{profile}.json"
+
+
+def run_population(env_id: str, profile: str, models: list[Path], work_dir: Path, config: DeploymentConfig,
+                   compute: bool = True) -> dict | None:
+    """The finished population of ``env_id`` under ``profile``: read from ``work_dir``, or run and kept there."""
+    path = population_file(work_dir, env_id, profile)
+    named = arms(env_id)
+    if path.exists():
+        kept = json.loads(path.read_text())
+        if kept["arms"] != list(named) or kept["models"] != [str(m) for m in models] or kept["config"] != _config(config):
+            raise ValueError(f"{path} holds another population (arms, models or settings differ); give another --work-dir")
+        return kept
+    if not compute:
+        return None
+    task, settings = dsqn_task(env_id), profile_settings(env_id, profile)
+    loaded = [load_model(m) for m in models]
+    networks = [model for model, _ in loaded]
+    amplitudes = [model_amplitudes(m.layers[config.layer].weight, c.provenance) for m, c in loaded]
+    started = time.perf_counter()
+    runs = deploy(networks, task, settings, list(named.values()), config, amplitudes, progress=True)
+    population = {
+        "env_id": env_id, "profile": profile, "arms": list(named), "models": [str(m) for m in models],
+        "settings": settings, "config": _config(config), "seconds": time.perf_counter() - started,
+        "default_heldout": default_heldout(networks, task, config.heldout_seeds).mean(1).tolist(),
+        "runs": [{"arm": list(named)[int(a)], "model": int(m), "setting": int(s), "online": online.tolist(),
+                  "rollbacks": int(back), "heldout_mean": float(heldout.mean())}
+                 for a, m, s, online, back, heldout in zip(runs.arm, runs.model, runs.setting, runs.online,
+                                                           runs.rollbacks, runs.heldout)],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as temporary:
+        temporary.write_text(json.dumps(population))
+    return population
+
+
+def _config(config: DeploymentConfig) -> dict:
+    return {k: (list(v) if isinstance(v, range) else v) for k, v in asdict(config).items()}
+
+
+def by_arm(population: dict) -> dict[str, dict[str, np.ndarray]]:
+    """Per arm: held-out means, online returns and rollbacks, rows in the same (model, setting) order."""
+    out = {}
+    for name in population["arms"]:
+        rows = sorted((r for r in population["runs"] if r["arm"] == name), key=lambda r: (r["model"], r["setting"]))
+        out[name] = {"heldout": np.array([r["heldout_mean"] for r in rows]),
+                     "online": np.array([r["online"] for r in rows]),
+                     "rollbacks": np.array([r["rollbacks"] for r in rows]),
+                     "model": np.array([r["model"] for r in rows])}
+    return out
+
+
+def paired(a: np.ndarray, b: np.ndarray) -> dict:
+    """Mean of a - b over runs, its 95 % confidence interval and the paired t-test's p."""
+    diff = a - b
+    half = stats.t.ppf(0.975, len(diff) - 1) * diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else np.nan
+    p = float(stats.ttest_rel(a, b).pvalue) if np.any(diff != 0) else 1.0
+    return {"mean": float(diff.mean()), "ci95": [float(diff.mean() - half), float(diff.mean() + half)], "p": p}
+
+
+def deployment_rows(population: dict) -> list[dict]:
+    """One row per variant: held-out returns of the adapted weights beside frozen, random and other sign."""
+    arms_of, default = by_arm(population), np.array(population["default_heldout"])
+    frozen = arms_of["frozen"]
+    default_per_run = default[frozen["model"]]
+    drop = float((default_per_run - frozen["heldout"]).mean())
+    rows = []
+    for name in arms_of:
+        if name == "frozen" or "/" in name:
+            continue
+        adapted, random = arms_of[name], arms_of[f"{name}/random"]
+        other = arms_of.get(f"{name}/other_sign")
+        gain = paired(adapted["heldout"], frozen["heldout"])
+        online_blocks = _blocks(adapted["online"]) - _blocks(frozen["online"])
+        rows.append({
+            "task": population["env_id"], "profile": population["profile"], "variant": name,
+            "runs": len(adapted["heldout"]),
+            "frozen_heldout": float(frozen["heldout"].mean()), "adapted_heldout": float(adapted["heldout"].mean()),
+            "random_control_heldout": float(random["heldout"].mean()),
+            "other_sign_heldout": float(other["heldout"].mean()) if other is not None else None,
+            "default_heldout": float(default_per_run.mean()),
+            "recovered_pct": 100.0 * gain["mean"] / drop if drop > 0 else None,
+            "gain_vs_frozen": gain, "p_vs_frozen": gain["p"],
+            "gain_vs_random": paired(adapted["heldout"], random["heldout"]),
+            "p_vs_random": paired(adapted["heldout"], random["heldout"])["p"],
+            "online_first_block": float(_blocks(adapted["online"])[0]),
+            "online_last_block": float(_blocks(adapted["online"])[-1]),
+            "frozen_online_last_block": float(_blocks(frozen["online"])[-1]),
+            "worst_block_vs_frozen_pct": float(100.0 * np.min(online_blocks / np.abs(_blocks(frozen["online"])))),
+            "rollbacks_per_run": float(adapted["rollbacks"].mean()),
+            "headline": name == HEADLINE,
+        })
+    return rows
+
+
+def _blocks(online: np.ndarray) -> np.ndarray:
+    """Mean online return per block of ``BLOCK`` episodes, over runs."""
+    episodes = online.shape[1] - online.shape[1] % BLOCK
+    return online[:, :episodes].reshape(len(online), -1, BLOCK).mean((0, 2))
+
+
+def learning_curves(population: dict, window: int = 10) -> dict[str, dict[str, list[float]]]:
+    """Per arm: the rolling online return (mean of the last ``window`` episodes) per episode, mean and
+    95 % interval over runs."""
+    curves = {}
+    for name, arm in by_arm(population).items():
+        kernel = np.ones(window) / window
+        rolling = np.array([np.convolve(run, kernel, mode="valid") for run in arm["online"]])
+        half = stats.t.ppf(0.975, len(rolling) - 1) * rolling.std(0, ddof=1) / np.sqrt(len(rolling))
+        curves[name] = {"mean": rolling.mean(0).tolist(), "low": (rolling.mean(0) - half).tolist(),
+                        "high": (rolling.mean(0) + half).tolist()}
+    return curves
+
+
+def run_study(models: dict[str, list[Path]], profiles: list[str], work_dir: Path, config: DeploymentConfig,
+              finished_only: bool = False) -> dict:
+    """Every task and profile's population (run, or read from ``work_dir``), as rows and curves."""
+    deployment, curves, timing, pending = [], {}, {}, []
+    for env_id, paths in models.items():
+        for profile in profiles:
+            population = run_population(env_id, profile, paths, work_dir, config, compute=not finished_only)
+            if population is None:
+                pending.append(f"{env_id} {profile}")
+                continue
+            deployment += deployment_rows(population)
+            curves[f"{env_id} {profile}"] = learning_curves(population)
+            timing[f"{env_id} {profile}"] = population["seconds"]
+    return {"work_dir": str(work_dir), "config": _config(config), "headline": HEADLINE, "max_norm": MAX_NORM,
+            "block": BLOCK, "deployment": deployment, "curves": curves, "seconds": timing, "pending": pending}

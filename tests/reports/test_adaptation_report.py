@@ -1,0 +1,52 @@
+"""The deployment study's report: the keys it promises, its controls, and runs kept and reused."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from snn_policy_node.experiments import adaptation_study
+from snn_policy_node.experiments.deployment import DeploymentConfig
+from snn_policy_node.reports import adaptation as adaptation_report
+
+CARTPOLE = Path(__file__).parents[2] / "models/dsqn/CartPole-v0/seed0/model.safetensors"
+KEYS = {"task", "profile", "variant", "runs", "frozen_heldout", "adapted_heldout", "random_control_heldout",
+        "default_heldout", "recovered_pct", "p_vs_frozen", "p_vs_random", "worst_block_vs_frozen_pct"}
+
+
+def test_the_report_holds_every_variant_beside_its_controls_and_reuses_finished_runs(tmp_path, monkeypatch):
+    monkeypatch.setattr(adaptation_study, "BLOCK", 4)
+    config = DeploymentConfig(episodes=8, baseline_episodes=2, window=2, heldout_seeds=range(30_000, 30_010))
+    models = {"CartPole-v0": [CARTPOLE]}
+    study = adaptation_study.run_study(models, ["extreme"], tmp_path / "work", config)
+    report = adaptation_report.write_report(study, tmp_path / "out", "snn-robot report adaptation")
+    rows = report["deployment"]
+    assert [r["variant"] for r in rows] == list(adaptation_study.VARIANTS)
+    assert all(KEYS <= set(r) and r["runs"] == 10 for r in rows)
+    assert sum(r["headline"] for r in rows) == 1
+    written = json.loads((tmp_path / "out" / "adaptation.json").read_text())
+    assert written["deployment"] == json.loads(json.dumps(rows))
+    for name in ("adaptation.md", "adaptation.png"):
+        assert (tmp_path / "out" / name).stat().st_size > 0
+    population = json.loads((tmp_path / "work" / "CartPole-v0-extreme.json").read_text())
+    frozen = [r["heldout_mean"] for r in population["runs"] if r["arm"] == "frozen"]
+    assert rows[0]["frozen_heldout"] == pytest.approx(sum(frozen) / len(frozen))
+    assert len(population["runs"]) == len(adaptation_study.arms("CartPole-v0")) * 10
+
+    monkeypatch.setattr(adaptation_study, "deploy", lambda *a, **k: pytest.fail("a finished population ran again"))
+    assert adaptation_study.run_study(models, ["extreme"], tmp_path / "work", config)["deployment"] == rows
+    with pytest.raises(ValueError, match="holds another population"):
+        adaptation_study.run_study(models, ["extreme"], tmp_path / "work", DeploymentConfig(episodes=9, baseline_episodes=2,
+                                                                                              window=2))
+    pending = adaptation_study.run_study(models, ["normal"], tmp_path / "work", config, finished_only=True)
+    assert pending["pending"] == ["CartPole-v0 normal"] and pending["deployment"] == []
+
+
+def test_paired_statistics_are_taken_over_runs():
+    import numpy as np
+
+    result = adaptation_study.paired(np.array([1.0, 2.0, 3.0, 4.0]), np.array([0.0, 1.0, 1.0, 2.0]))
+    assert result["mean"] == pytest.approx(1.5)
+    assert result["ci95"][0] < 1.5 < result["ci95"][1]
+    assert 0 < result["p"] < 0.05
+    assert adaptation_study.paired(np.ones(3), np.ones(3))["p"] == 1.0
