@@ -1,12 +1,81 @@
 """``snn-robot``: the project's command line."""
 
 import argparse
+import dataclasses
 import json
 import sys
+import types
+import typing
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from snn_policy_node.experiments.adaptation import AdaptationConfig
 from snn_policy_node.policy.checkpoint import CheckpointError
 from snn_policy_node.provenance import recorded_command
+from snn_policy_node.tasks import DSQN_TASKS, MUJOCO_TASKS
+from snn_policy_node.training.datasets import OnlineConfig
+from snn_policy_node.training.dqn import DQNConfig
+from snn_policy_node.training.td3bc import TD3BCConfig
+
+
+def add_config_options(parser: argparse.ArgumentParser, config: type, fields: Iterable[str], *,
+                       names: Mapping[str, str] | None = None, task_values: Mapping[str, Mapping] | None = None,
+                       **options: dict) -> None:
+    """Add an option ``--field-name`` per field of the dataclass ``config`` named in ``fields``.
+
+    Type, default, help and choices come from the field (``metadata={"help": ..., "choices": ...}``);
+    a field without a default is a required option. The option's dest is the field's name, so
+    :func:`config_values` reads the options back. ``names`` gives an option another name than its
+    field (``{"total_steps": "steps"}``: ``--steps``). ``task_values`` (field -> {task: value}) marks
+    the fields whose default the task decides: the option's default is None, and its help lists
+    each task's value. ``options`` (field -> add_argument arguments) adds to or overrides the rest.
+    """
+    names, task_values = names or {}, task_values or {}
+    declared = {f.name: f for f in dataclasses.fields(config)}
+    hints = typing.get_type_hints(config)
+    for name in fields:
+        f = declared[name]  # KeyError: no such field
+        option = names.get(name, name.replace("_", "-"))
+        arguments = {"dest": name, "type": _option_type(hints[name], f"{config.__name__}.{name}"),
+                     "help": f.metadata.get("help")}
+        if "choices" in f.metadata:
+            arguments["choices"] = list(f.metadata["choices"])
+        if name in task_values:
+            values = ", ".join(f"{task} {_shown(v)}" for task, v in task_values[name].items())
+            arguments.update(default=None, help=f"{arguments['help']} (default: the task's: {values})")
+        elif f.default is not dataclasses.MISSING:
+            arguments["default"] = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            arguments["default"] = f.default_factory()
+        else:
+            arguments["required"] = True
+        arguments.update(options.get(name, {}))
+        if arguments.get("required"):
+            arguments.pop("default", None)  # a required option has no default to show
+        if "choices" not in arguments and option.replace("-", "_") != name:
+            arguments["metavar"] = option.upper().replace("-", "_")  # as argparse names --OPTION's value
+        parser.add_argument(f"--{option}", **arguments)
+
+
+def _option_type(hint, where: str) -> type:
+    """``int``, ``float`` or ``str`` of a field annotated as one of them (or as one of them | None)."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        members = set(typing.get_args(hint)) - {type(None)}
+        hint = members.pop() if len(members) == 1 else hint
+    if hint not in (int, float, str):
+        raise TypeError(f"{where}: no command-line option for fields of type {hint}")
+    return hint
+
+
+def _shown(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def config_values(args: argparse.Namespace, config: type) -> dict:
+    """The parsed options of ``config``'s fields, by field name; options left None are left out (the dataclass
+    or the task decides)."""
+    given = vars(args)
+    return {f.name: given[f.name] for f in dataclasses.fields(config) if given.get(f.name) is not None}
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -43,14 +112,15 @@ def _inspect(args: argparse.Namespace) -> int:
 def _train_dsqn(args: argparse.Namespace) -> int:
     import torch
 
-    from snn_policy_node.training.dqn import DQNConfig, train
+    from snn_policy_node.training.dqn import train
 
     torch.set_num_threads(args.threads)
-    out = Path(args.out or f"models/dsqn/{args.env}/seed{args.seed}")
-    overrides = {"total_steps": args.steps} if args.steps else {}
-    result = train(DQNConfig.for_task(args.env, seed=args.seed, **overrides), out)
+    values = config_values(args, DQNConfig)
+    config = DQNConfig.for_task(values.pop("env_id"), **values)
+    out = Path(args.out or f"models/dsqn/{config.env_id}/seed{config.seed}")
+    result = train(config, out)
     print(
-        f"{args.env} seed {args.seed}: mean return {result['eval_return_mean']:.2f} +- "
+        f"{config.env_id} seed {config.seed}: mean return {result['eval_return_mean']:.2f} +- "
         f"{result['eval_return_std']:.2f} on the 100 evaluation seeds; model in {out}/model.safetensors"
     )
     return 0
@@ -67,7 +137,7 @@ def _physics(text: str) -> tuple[str, float]:
 def _adapt_rstdp(args: argparse.Namespace) -> int:
     import torch
 
-    from snn_policy_node.experiments.adaptation import AdaptationConfig, adapt
+    from snn_policy_node.experiments.adaptation import adapt
     from snn_policy_node.experiments.rstdp_study import profile_settings, stop_at
     from snn_policy_node.policy.model_io import load_model, save_model
     from snn_policy_node.snn.rstdp import AMPLITUDES_KEY, model_amplitudes
@@ -86,7 +156,7 @@ def _adapt_rstdp(args: argparse.Namespace) -> int:
     else:
         setting = profile_settings(env_id, args.profile or "normal")[args.setting or 0]
     sign = dsqn_task(env_id).sign if args.sign is None else args.sign
-    config = AdaptationConfig(episodes=args.episodes, sign=sign, stop_at=stop_at(env_id))
+    config = AdaptationConfig(**{**config_values(args, AdaptationConfig), "sign": sign, "stop_at": stop_at(env_id)})
     amplitudes = model_amplitudes(model.layers[config.layer].weight, checkpoint.provenance)
     result = adapt(model, dsqn_task(env_id), setting, config, amplitudes)
     print(f"{env_id} under {setting}:")
@@ -150,15 +220,14 @@ def _train_td3bc(args: argparse.Namespace) -> int:
     import torch
 
     from snn_policy_node.training.datasets import use_minari_root
-    from snn_policy_node.training.td3bc import TD3BCConfig, train_td3bc
+    from snn_policy_node.training.td3bc import train_td3bc
 
     torch.set_num_threads(args.threads)
     use_minari_root(args.minari_root)
-    config = TD3BCConfig(args.dataset, activation=args.activation, seed=args.seed, steps=args.steps,
-                         eval_every=args.eval_every, eval_episodes=args.eval_episodes)
-    out = Path(args.out or f"runs/td3bc/{args.dataset.replace('/', '_')}/{args.activation}-seed{args.seed}")
+    config = TD3BCConfig(**config_values(args, TD3BCConfig))
+    out = Path(args.out or f"runs/td3bc/{config.dataset_id.replace('/', '_')}/{config.activation}-seed{config.seed}")
     result = train_td3bc(config, out, device=_device(args.device))
-    print(f"{args.dataset} ({args.activation}, seed {args.seed}): return {result['return_mean']:.1f} +- "
+    print(f"{config.dataset_id} ({config.activation}, seed {config.seed}): return {result['return_mean']:.1f} +- "
           f"{result['return_std']:.1f}, D4RL-normalised {result['normalised_score']:.1f}; written to {out}")
     return 0
 
@@ -166,23 +235,21 @@ def _train_td3bc(args: argparse.Namespace) -> int:
 def _data_generate(args: argparse.Namespace) -> int:
     import torch
 
-    from snn_policy_node.training.datasets import OnlineConfig, build_datasets, datasets_current, train_online
+    from snn_policy_node.training.datasets import build_datasets, datasets_current, train_online
 
     torch.set_num_threads(args.threads)
-    out = Path(args.out or f"runs/data/{args.env}/seed{args.seed}")
-    config = OnlineConfig(args.env, seed=args.seed, total_steps=args.steps, start_steps=args.start_steps,
-                          eval_every=args.eval_every, eval_episodes=args.eval_episodes,
-                          checkpoint_every=args.checkpoint_every)
+    config = OnlineConfig(**config_values(args, OnlineConfig))
+    out = Path(args.out or f"runs/data/{config.env_id}/seed{config.seed}")
     run = train_online(config, out, device=_device(args.device))
     summary_file = out / "datasets.json"
     summary = json.loads(summary_file.read_text()) if summary_file.exists() else {}
     if datasets_current(run, config.start_steps, summary, Path(args.minari_root)):
         print(f"datasets of this run already built ({summary_file})")
     else:
-        summary = build_datasets(run, config.start_steps, args.env, args.dataset_steps, Path(args.minari_root),
-                                 seed=args.seed)
+        summary = build_datasets(run, config.start_steps, config.env_id, args.dataset_steps, Path(args.minari_root),
+                                 seed=config.seed)
         summary_file.write_text(json.dumps(summary, indent=2) + "\n")
-    print(f"{args.env}: expert = TD3 at step {summary['expert_step']} (evaluation return {summary['expert_eval_return']:.1f}), "
+    print(f"{config.env_id}: expert = TD3 at step {summary['expert_step']} (evaluation return {summary['expert_eval_return']:.1f}), "
           f"medium = step {summary['medium_step']} ({summary['medium_eval_return']:.1f})")
     for level, d in summary["datasets"].items():
         print(f"  {d['id']}: {d['episodes']} episodes, {d['transitions']} transitions, mean return {d['return_mean']:.1f}")
@@ -276,9 +343,9 @@ def build_parser() -> argparse.ArgumentParser:
         "kept are those with the best mean return on 100 validation seeds (20000-20099); the reported score uses "
         "the 100 evaluation seeds (0-99). Writes model.safetensors, train_log.csv and card.md.",
     )
-    dsqn.add_argument("--env", required=True, choices=["CartPole-v0", "Acrobot-v1"], help="task (Table 1 network)")
-    dsqn.add_argument("--seed", type=int, default=0, help="seed of the network, exploration and environment")
-    dsqn.add_argument("--steps", type=int, default=None, help="environment steps (default: 80000 / 100000)")
+    add_config_options(dsqn, DQNConfig, ["env_id", "seed", "total_steps"], names={"env_id": "env", "total_steps": "steps"},
+                       task_values={"total_steps": {env: DQNConfig.for_task(env).total_steps for env in DSQN_TASKS}},
+                       env_id={"required": True, "choices": list(DSQN_TASKS)})
     dsqn.add_argument("--out", default=None, help="output folder (default: models/dsqn/ENV/seedS)")
     dsqn.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     dsqn.set_defaults(run=_train_dsqn)
@@ -291,13 +358,8 @@ def build_parser() -> argparse.ArgumentParser:
         "(D4RL-normalised score), checkpoints every 10000 steps and resumes (a finished run is left as it is). Writes "
         "train_log.csv, actor.pt and, for a QCFS actor, spiking_actor.safetensors (converted, with the observation spec by joint name).",
     )
-    td3bc.add_argument("--dataset", required=True, help="Minari dataset id, e.g. snn-robot/hopper/medium-v0")
-    td3bc.add_argument("--activation", choices=["relu", "qcfs"], default="qcfs",
-                       help="hidden activation: qcfs (L = 4, convertible to IF neurons) or relu (the baseline)")
-    td3bc.add_argument("--seed", type=int, default=0, help="seed of the networks and minibatches")
-    td3bc.add_argument("--steps", type=int, default=1_000_000, help="gradient steps")
-    td3bc.add_argument("--eval-every", type=int, default=5_000, help="gradient steps between evaluations")
-    td3bc.add_argument("--eval-episodes", type=int, default=10, help="episodes per evaluation (seeds 0..)")
+    add_config_options(td3bc, TD3BCConfig, ["dataset_id", "activation", "seed", "steps", "eval_every", "eval_episodes"],
+                       names={"dataset_id": "dataset"})
     td3bc.add_argument("--out", default=None, help="output folder (default: runs/td3bc/DATASET/ACTIVATION-seedS)")
     td3bc.add_argument("--minari-root", default="runs/data/minari", help="where the Minari datasets are")
     _add_compute_arguments(td3bc)
@@ -321,10 +383,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="which of the profile's 10 seeded settings (default: 0)")
     rstdp.add_argument("--physics", type=_physics, nargs="+", metavar="NAME=VALUE",
                        help="explicit physics instead of a profile setting")
-    rstdp.add_argument("--episodes", type=int, default=250,
-                       help="at most this many training episodes (at most 250, the protocol's training seeds)")
-    rstdp.add_argument("--sign", type=float, default=None, choices=[1.0, -1.0],
-                       help="dw = sign * r * c (default: the task's, as the authors' code: CartPole -1, Acrobot +1)")
+    signs = {env: task.sign for env, task in DSQN_TASKS.items()}
+    add_config_options(rstdp, AdaptationConfig, ["episodes", "sign"], task_values={"sign": signs})
     rstdp.add_argument("--out", default=None, help="write the adapted model here")
     rstdp.set_defaults(run=_adapt_rstdp)
 
@@ -337,8 +397,7 @@ def build_parser() -> argparse.ArgumentParser:
         "100 evaluation seeds. Each finished run is kept in WORK_DIR, so an interrupted report resumes. Writes "
         "rstdp.md, rstdp.json and rstdp.png to OUT.",
     )
-    rstdp_report.add_argument("--envs", nargs="+", default=["CartPole-v0", "Acrobot-v1"],
-                              choices=["CartPole-v0", "Acrobot-v1"], help="tasks to report")
+    rstdp_report.add_argument("--envs", nargs="+", default=list(DSQN_TASKS), choices=list(DSQN_TASKS), help="tasks to report")
     rstdp_report.add_argument("--profiles", nargs="*", default=["normal", "extreme"], choices=["normal", "extreme"],
                               help="Table 2 randomization profiles; none (a bare --profiles) for sweeps only")
     rstdp_report.add_argument("--models-dir", default="models/dsqn", help="trained models: MODELS_DIR/ENV/seed*/")
@@ -347,10 +406,9 @@ def build_parser() -> argparse.ArgumentParser:
                               "report is rebuilt from them) and interrupted populations (*.state.pt, resumed; not "
                               "committed); an empty folder recomputes every run")
     rstdp_report.add_argument("--out", default="docs/results", help="where rstdp.md, .json and .png go")
-    rstdp_report.add_argument("--episodes", type=int, default=250,
-                              help="at most this many training episodes per run (at most 250)")
-    rstdp_report.add_argument("--sign", type=float, default=None, choices=[1.0, -1.0],
-                              help="dw = sign * r * c for every task (default: each task's own)")
+    add_config_options(rstdp_report, AdaptationConfig, ["episodes", "sign"],
+                       episodes={"help": "at most this many training episodes per run (at most 250)"},
+                       sign={"help": "dw = sign * r * c for every task (default: each task's own)"})
     rstdp_report.add_argument("--sweep-points", type=int, default=5,
                               help="points per single-parameter sweep (section 3); 0 skips the sweeps")
     rstdp_report.add_argument("--sweep-parameters", nargs="+", default=None, metavar="NAME",
@@ -387,14 +445,9 @@ def build_parser() -> argparse.ArgumentParser:
         "transitions; medium-replay = the replay buffer up to the medium snapshot; medium-expert = medium + expert. "
         "Writes local Minari datasets snn-robot/<task>/<level>-v0 and OUT/datasets.json.",
     )
-    generate.add_argument("--env", required=True, choices=["Hopper-v5", "HalfCheetah-v5", "Walker2d-v5", "Ant-v5"],
-                          help="MuJoCo task")
-    generate.add_argument("--seed", type=int, default=0, help="seed of TD3, the environment and the roll-outs")
-    generate.add_argument("--steps", type=int, default=1_000_000, help="online TD3 environment steps")
-    generate.add_argument("--start-steps", type=int, default=25_000, help="uniformly random actions first")
-    generate.add_argument("--eval-every", type=int, default=10_000, help="steps between evaluations and snapshots")
-    generate.add_argument("--eval-episodes", type=int, default=10, help="episodes per evaluation")
-    generate.add_argument("--checkpoint-every", type=int, default=50_000, help="steps between checkpoints (at episode ends)")
+    add_config_options(generate, OnlineConfig, ["env_id", "seed", "total_steps", "start_steps", "eval_every", "eval_episodes",
+                                                "checkpoint_every"],
+                       names={"env_id": "env", "total_steps": "steps"}, env_id={"choices": list(MUJOCO_TASKS)})
     generate.add_argument("--dataset-steps", type=int, default=200_000, help="transitions per rolled-out dataset")
     generate.add_argument("--out", default=None, help="run folder (default: runs/data/ENV/seedS)")
     generate.add_argument("--minari-root", default="runs/data/minari", help="where the Minari datasets are written")

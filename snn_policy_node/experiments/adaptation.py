@@ -33,9 +33,13 @@ from snn_policy_node.tasks import DSQNTask
 
 @dataclass(frozen=True)
 class AdaptationConfig:
-    episodes: int = 250
+    episodes: int = field(default=250, metadata={
+        "help": "at most this many training episodes (at most 250, the protocol's training seeds)"})
     layer: int = 1  # weight layer hidden 1 -> hidden 2
-    sign: float | None = None  # dw = sign * r * c; None: the task's (paper eq. 7 has +1, the authors' CartPole code -1)
+    # None: the task's (paper eq. 7 has +1, the authors' CartPole code -1)
+    sign: float | None = field(default=None, metadata={
+        "help": "dw = sign * r * c",
+        "choices": (1.0, -1.0)})
     eval_seeds: Sequence[int] = EVAL_SEEDS
     train_seeds: Sequence[int] = ADAPT_SEEDS
     stop_at: float | None = None  # a run stops once its evaluation mean reaches this (the best possible)

@@ -11,7 +11,7 @@
 import csv
 import os
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import minari
@@ -33,14 +33,15 @@ LEVELS = ("expert", "medium", "medium-replay", "medium-expert")
 
 @dataclass(frozen=True)
 class OnlineConfig:
-    env_id: str
-    seed: int = 0
-    total_steps: int = 1_000_000
-    start_steps: int = 25_000  # uniformly random actions first, as TD3 does on MuJoCo
+    env_id: str = field(metadata={"help": "MuJoCo task"})
+    seed: int = field(default=0, metadata={"help": "seed of TD3, the environment and the roll-outs"})
+    total_steps: int = field(default=1_000_000, metadata={"help": "online TD3 environment steps"})
+    # as TD3 does on MuJoCo
+    start_steps: int = field(default=25_000, metadata={"help": "uniformly random actions first"})
     expl_noise: float = 0.1
-    eval_every: int = 10_000
-    eval_episodes: int = 10
-    checkpoint_every: int = 50_000
+    eval_every: int = field(default=10_000, metadata={"help": "steps between evaluations and snapshots"})
+    eval_episodes: int = field(default=10, metadata={"help": "episodes per evaluation"})
+    checkpoint_every: int = field(default=50_000, metadata={"help": "steps between checkpoints (at episode ends)"})
 
 
 class OnlineRun:

@@ -13,7 +13,7 @@ import copy
 import csv
 import random
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import gymnasium as gym
@@ -33,9 +33,9 @@ from snn_policy_node.training.replay import ReplayBuffer
 
 @dataclass
 class DQNConfig:
-    env_id: str = "CartPole-v0"
-    seed: int = 0
-    total_steps: int = 80_000
+    env_id: str = field(default="CartPole-v0", metadata={"help": "task (Table 1 network)"})
+    seed: int = field(default=0, metadata={"help": "seed of the network, exploration and environment"})
+    total_steps: int = field(default=80_000, metadata={"help": "environment steps"})
     learning_rate: float = 2.3e-3  # decays linearly to final_learning_rate over the budget
     final_learning_rate: float = 0.0
     buffer_size: int = 100_000

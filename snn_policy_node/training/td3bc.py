@@ -8,7 +8,7 @@ converted, as a spiking actor checkpoint, and both actors as weights for the eva
 
 import copy
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import minari
@@ -29,14 +29,16 @@ from snn_policy_node.training.td3 import TD3, TD3Config
 
 @dataclass(frozen=True)
 class TD3BCConfig:
-    dataset_id: str
-    activation: str = "qcfs"  # relu or qcfs
-    seed: int = 0
-    steps: int = 1_000_000  # gradient steps
+    dataset_id: str = field(metadata={"help": "Minari dataset id, e.g. snn-robot/hopper/medium-v0"})
+    activation: str = field(default="qcfs", metadata={
+        "help": "hidden activation: qcfs (L = 4, convertible to IF neurons) or relu (the baseline)",
+        "choices": ("relu", "qcfs")})
+    seed: int = field(default=0, metadata={"help": "seed of the networks and minibatches"})
+    steps: int = field(default=1_000_000, metadata={"help": "gradient steps"})
     alpha: float = 2.5
     levels: int = 4  # QCFS L
-    eval_every: int = 5_000
-    eval_episodes: int = 10
+    eval_every: int = field(default=5_000, metadata={"help": "gradient steps between evaluations"})
+    eval_episodes: int = field(default=10, metadata={"help": "episodes per evaluation (seeds 0..)"})
     checkpoint_every: int = 10_000  # a killed run loses at most this many steps
 
 
