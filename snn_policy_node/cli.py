@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from snn_policy_node.experiments.adaptation import AdaptationConfig
+from snn_policy_node.experiments.deployment import DeploymentConfig
 from snn_policy_node.policy.checkpoint import CheckpointError
 from snn_policy_node.provenance import recorded_command
 from snn_policy_node.tasks import DSQN_TASKS, MUJOCO_TASKS
@@ -192,6 +193,30 @@ def _report_rstdp(args: argparse.Namespace) -> int:
             print(f"{env_id} {profile}: default {r['default_mean']:.2f}, randomized {r['before_mean']:.2f}, "
                   f"after r-STDP {r['after_mean']:.2f} (t = {r['t']:.2f}, p = {r['p']:.2g})")
     print(f"report written to {args.out}/rstdp.md")
+    return 0
+
+
+def _report_adaptation(args: argparse.Namespace) -> int:
+    import torch
+
+    from snn_policy_node.experiments.adaptation_study import run_study
+    from snn_policy_node.reports.adaptation import write_report
+
+    torch.set_num_threads(1)
+    models = {env_id: sorted(Path(args.models_dir, env_id).glob("seed*/model.safetensors")) for env_id in args.envs}
+    missing = [env_id for env_id, paths in models.items() if not paths]
+    if missing:
+        print(f"error: no trained models under {args.models_dir} for {missing} (snn-robot train dsqn)", file=sys.stderr)
+        return 2
+    config = DeploymentConfig(**config_values(args, DeploymentConfig))
+    study = run_study(models, args.profiles, Path(args.work_dir), config, args.finished_only)
+    report = write_report(study, Path(args.out), recorded_command("snn-robot report adaptation"))
+    for row in report["deployment"]:
+        print(f"{row['task']} {row['profile']} {row['variant']}: held-out {row['adapted_heldout']:.2f} (frozen "
+              f"{row['frozen_heldout']:.2f}, random {row['random_control_heldout']:.2f}), p vs frozen "
+              f"{row['p_vs_frozen']:.2g}, online first/last block {row['online_first_block']:.2f}/"
+              f"{row['online_last_block']:.2f}")
+    print(f"report written to {args.out}/adaptation.md")
     return 0
 
 
@@ -419,6 +444,27 @@ def build_parser() -> argparse.ArgumentParser:
                               "got, adapting nothing (the default returns are still played); for a look at a long "
                               "report while it runs, best with another --out")
     rstdp_report.set_defaults(run=_report_rstdp)
+
+    adaptation = reports.add_parser(
+        "adaptation",
+        help="online r-STDP as deployed: every rule variant beside frozen, random-direction and other-sign controls",
+        description="For every task and profile: each shipped model under MODELS_DIR/ENV/seed*/ x the profile's 10 "
+        "settings plays online episodes only, adapting as its variant says; the final weights are scored on held-out "
+        "seeds. A finished population is kept in WORK_DIR (a JSON file per task and profile). Writes adaptation.md, "
+        "adaptation.json and adaptation.png to OUT.",
+    )
+    adaptation.add_argument("--envs", nargs="+", default=list(DSQN_TASKS), choices=list(DSQN_TASKS), help="tasks to report")
+    adaptation.add_argument("--profiles", nargs="+", default=["normal", "extreme"], choices=["normal", "extreme"],
+                            help="Table 2 randomization profiles")
+    adaptation.add_argument("--models-dir", default="models/dsqn", help="trained models: MODELS_DIR/ENV/seed*/")
+    adaptation.add_argument("--work-dir", default="docs/results/adaptation_runs",
+                            help="finished populations (committed: the report is rebuilt from them); an empty folder "
+                            "runs them again")
+    adaptation.add_argument("--out", default="docs/results", help="where adaptation.md, .json and .png go")
+    add_config_options(adaptation, DeploymentConfig, ["episodes", "baseline_episodes", "window", "margin"])
+    adaptation.add_argument("--finished-only", action="store_true",
+                            help="report the populations that have finished and list the others, running nothing")
+    adaptation.set_defaults(run=_report_adaptation)
 
     launch = commands.add_parser(
         "run",

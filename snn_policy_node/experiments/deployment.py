@@ -17,7 +17,7 @@ ones, so every comparison pairs them episode by episode.
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -44,10 +44,12 @@ class Arm:
 
 @dataclass(frozen=True)
 class DeploymentConfig:
-    episodes: int = 100
-    baseline_episodes: int = 10  # played with the trained weights: the frozen baseline
-    window: int = 10  # episodes the guard averages, and waits after a rollback
-    margin: float = 0.05  # the guard rolls back below baseline - margin x |baseline|
+    episodes: int = field(default=100, metadata={"help": "online episodes per run (no evaluation episodes)"})
+    baseline_episodes: int = field(default=10, metadata={
+        "help": "first episodes, played with the trained weights: the frozen baseline"})
+    window: int = field(default=10, metadata={"help": "episodes the guard averages, and waits after a rollback"})
+    margin: float = field(default=0.05, metadata={
+        "help": "a guarded run rolls back below baseline - margin x |baseline|"})
     layer: int = 1  # the plastic weight layer (hidden 1 -> hidden 2)
     train_seeds: Sequence[int] = ADAPT_SEEDS
     heldout_seeds: Sequence[int] = HELDOUT_SEEDS
