@@ -27,7 +27,7 @@ from snn_policy_node.atomic import atomic_path
 from snn_policy_node.evaluation.batched import evaluate_population, stacked_weights
 from snn_policy_node.evaluation.seeds import ADAPT_SEEDS, EVAL_SEEDS
 from snn_policy_node.snn.dsqn import DSQN
-from snn_policy_node.snn.rstdp import EligibilityTrace, reward_shaping, synapse_spikes, weight_amplitudes
+from snn_policy_node.snn.rstdp import EligibilityTrace, PerturbationTrace, reward_shaping, synapse_spikes, weight_amplitudes
 from snn_policy_node.tasks import DSQNTask
 
 
@@ -65,17 +65,29 @@ class AdaptationResult:
 @torch.no_grad()
 def play_training_episodes(
     model: DSQN, weights: list[torch.Tensor], env_id: str, seed: int, settings: list[dict],
-    trace: EligibilityTrace, layer: int,
+    trace: EligibilityTrace, layer: int, exploration: torch.Tensor | None = None,
+    perturbation: PerturbationTrace | None = None, generator: torch.Generator | None = None,
 ) -> np.ndarray:
-    """One greedy episode per run, all from ``seed``; the trace accumulates while a run plays."""
+    """One greedy episode per run, all from ``seed``; the trace accumulates while a run plays.
+
+    With ``exploration`` (per run, std in units of the threshold) noise joins the currents into
+    the plastic layer's postsynaptic neurons, and ``perturbation`` accumulates it.
+    """
     runs = len(settings)
     env = make_batch(env_id, [seed] * runs, parameter_arrays(env_id, settings))
     obs, totals = env.reset(), np.zeros(runs)
     done = np.zeros(runs, dtype=bool)
     while not done.all():
-        simulation = model.simulate(torch.from_numpy(obs).unsqueeze(1), weights)
+        noise = None
+        if exploration is not None:
+            shape = (model.timesteps, runs, 1, weights[layer].shape[1])
+            noise = torch.randn(shape, generator=generator) * (exploration * model.threshold)[:, None, None]
+        simulation = model.simulate(torch.from_numpy(obs).unsqueeze(1), weights, None if noise is None else {layer: noise})
         pre, post = synapse_spikes(simulation.spikes, layer)
-        trace.accumulate(pre[:, :, 0], post[:, :, 0], mask=torch.from_numpy(~done))
+        mask = torch.from_numpy(~done)
+        trace.accumulate(pre[:, :, 0], post[:, :, 0], mask=mask)
+        if perturbation is not None:
+            perturbation.accumulate(noise[:, :, 0], pre[:, :, 0], mask=mask)
         obs, rewards, done = env.step(simulation.q_values[:, 0].argmax(-1).numpy())
         totals += rewards
     return totals

@@ -12,7 +12,7 @@ one sample, so episodes of a run are never counted as independent.
 
 import json
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -26,13 +26,15 @@ from snn_policy_node.snn.rstdp import ModulationRule, model_amplitudes
 from snn_policy_node.tasks import dsqn_task
 
 MAX_NORM = 0.01  # a bounded update moves the plastic weights by at most 1 % of their trained norm per episode
+EXPLORATION = 0.3  # node perturbation's noise std, in units of the threshold
 VARIANTS = {
     "paper": ModulationRule(),
     "rpe": ModulationRule("rpe"),
     "rpe_bounded": ModulationRule("rpe", max_norm=MAX_NORM),
     "rpe_bounded_guarded": ModulationRule("rpe", max_norm=MAX_NORM),
+    "perturbation_guarded": ModulationRule("rpe", max_norm=MAX_NORM, exploration=EXPLORATION),
 }
-GUARDED = {"rpe_bounded_guarded"}
+GUARDED = {"rpe_bounded_guarded", "perturbation_guarded"}
 HEADLINE = "rpe_bounded_guarded"  # the compared method, named before the runs
 # Acrobot's three readings of its shaping differ by a constant, which a prediction error removes:
 # they are compared on the paper's raw-reward rule only.
@@ -46,8 +48,7 @@ def arms(env_id: str) -> dict[str, Arm]:
     for name, rule in VARIANTS.items():
         guard = name in GUARDED
         out[name] = Arm(rule, guard=guard)
-        out[f"{name}/random"] = Arm(ModulationRule(rule.third_factor, rule.baseline_rate, "random", rule.max_norm),
-                                    guard=guard)
+        out[f"{name}/random"] = Arm(replace(rule, direction="random"), guard=guard)
         out[f"{name}/other_sign"] = Arm(rule, sign=-1.0, guard=guard)
     for shaping in EXTRA_SHAPINGS.get(env_id, ()):
         out[f"paper_{shaping}"] = Arm(VARIANTS["paper"], shaping=shaping)
@@ -183,5 +184,5 @@ def run_study(models: dict[str, list[Path]], profiles: list[str], work_dir: Path
             deployment += deployment_rows(population)
             curves[f"{env_id} {profile}"] = learning_curves(population)
             timing[f"{env_id} {profile}"] = population["seconds"]
-    return {"work_dir": str(work_dir), "config": _config(config), "headline": HEADLINE, "max_norm": MAX_NORM,
+    return {"work_dir": str(work_dir), "config": _config(config), "headline": HEADLINE, "max_norm": MAX_NORM, "exploration": EXPLORATION,
             "block": BLOCK, "deployment": deployment, "curves": curves, "seconds": timing, "pending": pending}

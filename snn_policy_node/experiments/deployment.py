@@ -27,7 +27,14 @@ from snn_policy_node.evaluation.batched import evaluate_population, stacked_weig
 from snn_policy_node.evaluation.seeds import ADAPT_SEEDS, HELDOUT_SEEDS
 from snn_policy_node.experiments.adaptation import play_training_episodes
 from snn_policy_node.snn.dsqn import DSQN
-from snn_policy_node.snn.rstdp import EligibilityTrace, ModulationRule, Modulator, reward_shaping, weight_amplitudes
+from snn_policy_node.snn.rstdp import (
+    EligibilityTrace,
+    ModulationRule,
+    Modulator,
+    PerturbationTrace,
+    reward_shaping,
+    weight_amplitudes,
+)
 from snn_policy_node.tasks import DSQNTask
 
 
@@ -95,6 +102,9 @@ def deploy(models: list[DSQN], task: DSQNTask, settings: list[dict], arms: list[
     learns = torch.tensor([arms[a].rule is not None for a in arm])
     guarded = torch.tensor([arms[a].guard for a in arm])
     sign = torch.tensor([task.sign * arms[a].sign for a in arm])
+    exploration = torch.tensor([arms[a].rule.exploration if arms[a].rule else 0.0 for a in arm])
+    explores = exploration > 0
+    generator = torch.Generator().manual_seed(config.seed + 1)
     modulator = Modulator([arms[a].rule or ModulationRule() for a in arm], trained.flatten(1).norm(dim=1), config.seed)
     shapings = [reward_shaping(arms[a].shaping or task.shaping) for a in arm]
     run_settings = [settings[s] for s in setting]
@@ -104,8 +114,9 @@ def deploy(models: list[DSQN], task: DSQNTask, settings: list[dict], arms: list[
     for episode in tqdm(range(config.episodes), desc=f"online r-STDP {task.env_id}", unit="episode", disable=not progress):
         trace = EligibilityTrace(task.rstdp, plastic.shape[2], plastic.shape[1], batch_shape=(runs,),
                                  amplitudes=(a_plus, a_minus))
+        perturbation = PerturbationTrace(plastic.shape[2], plastic.shape[1], (runs,)) if explores.any() else None
         returns = play_training_episodes(models[0], weights, task.env_id, config.train_seeds[episode], run_settings,
-                                         trace, layer)
+                                         trace, layer, exploration if explores.any() else None, perturbation, generator)
         online[:, episode] = returns
         if episode + 1 == config.baseline_episodes:
             baseline = online[:, : config.baseline_episodes].mean(1)
@@ -116,7 +127,8 @@ def deploy(models: list[DSQN], task: DSQNTask, settings: list[dict], arms: list[
         if update.any():
             index = torch.nonzero(update).flatten()
             r = torch.tensor([shapings[k](float(returns[k])) for k in index.tolist()])
-            plastic[index] += modulator.weight_change(trace.c[index], r, sign[index], index)
+            c = trace.c if perturbation is None else torch.where(explores[:, None, None], perturbation.c, trace.c)
+            plastic[index] += modulator.weight_change(c[index], r, sign[index], index)
         if baseline is not None:
             recent = torch.from_numpy(online[:, episode + 1 - config.window: episode + 1].mean(1))
             floor = torch.from_numpy(baseline - config.margin * np.abs(baseline))

@@ -35,7 +35,10 @@ def markdown(report: dict) -> str:
         f"a run holds at the end are scored on {len(config['heldout_seeds'])} held-out seeds "
         f"({config['heldout_seeds'][0]}-{config['heldout_seeds'][-1]}).", "",
         f"Variants: `paper` dw = sign r c (eq. 7-9); `rpe` the third factor r - r_bar (running mean, rate 0.1); "
-        f"`rpe_bounded` with ||dw|| <= {report['max_norm']} ||w_0|| per episode; `rpe_bounded_guarded` with the guard. "
+        f"`rpe_bounded` with ||dw|| <= {report['max_norm']} ||w_0|| per episode; `rpe_bounded_guarded` with the guard; `perturbation_guarded` "
+        f"node perturbation (noise of std {report.get('exploration', '-')} x the threshold on the plastic layer's "
+        "postsynaptic currents while playing online, eligibility sum_t xi_i s_j) with the prediction error, the bound and "
+        "the guard. "
         f"The compared method, named before the runs: **{report['headline']}**. Controls: frozen weights on the same "
         "episodes; the variant's updates turned in a random direction of the same norm, with the same guard (random); "
         "the variant with the other sign. Statistics over runs (models x settings), paired by run; p from a paired "

@@ -85,18 +85,22 @@ class DSQN(nn.Module):
             "surrogate_scale": self.surrogate_scale,
         }
 
-    def simulate(self, obs: torch.Tensor, weights: list[torch.Tensor] | None = None) -> DSQNSimulation:
+    def simulate(self, obs: torch.Tensor, weights: list[torch.Tensor] | None = None,
+                 noise: dict[int, torch.Tensor] | None = None) -> DSQNSimulation:
         """Q-values and hidden spikes for ``obs`` ``[..., batch, obs_dim]``, from a reset state.
 
         ``weights`` replaces the layers' weights, for instance by a population of variants
-        ``[runs, out, in]`` of each layer, with ``obs`` ``[runs, batch, obs_dim]``.
+        ``[runs, out, in]`` of each layer, with ``obs`` ``[runs, batch, obs_dim]``. ``noise``
+        {k: [T, ..., neurons]} is added to the input current of hidden layer k (0 = first), the
+        current that weight layer k brings: node perturbation, for exploring online.
         """
         weights = weights if weights is not None else [layer.weight for layer in self.layers]
+        noise = noise or {}
         drive = two_neuron_encoding(obs) @ weights[0].mT
         currents = drive.expand(self.timesteps, *drive.shape)
         spikes = []
-        for neuron, weight in zip(self.hidden_neurons, weights[1:]):
-            spikes.append(neuron.run(currents))
+        for k, (neuron, weight) in enumerate(zip(self.hidden_neurons, weights[1:])):
+            spikes.append(neuron.run(currents + noise[k] if k in noise else currents))
             currents = _over_time(spikes[-1], weight)
         q_values = self.readout.run(currents)[-1]
         return DSQNSimulation(q_values=q_values, spikes=spikes)

@@ -189,12 +189,18 @@ class ModulationRule:
       - D, the direction: ``"rule"``, D = c; ``"random"``, a random direction with the norm of c
         (the control that tells the rule's direction from any perturbation of the same size).
       - ``max_norm``: ||dw||_F is clipped to ``max_norm`` x ||w_0||_F, the trained weights' norm.
+      - ``exploration`` > 0: node perturbation. Gaussian noise xi of this std (in units of the
+        neurons' threshold) joins the postsynaptic currents while the run plays, and c is the
+        :class:`PerturbationTrace`, sum_t xi_i(t) s_j(t), instead of the STDP eligibility: with a
+        prediction error as m, E[m c] follows the gradient of the expected return (Fiete and
+        Seung 2006), where a deterministic network's STDP coincidences need not.
     """
 
     third_factor: str = "reward"
     baseline_rate: float = 0.1
     direction: str = "rule"
     max_norm: float | None = None
+    exploration: float = 0.0
 
     def __post_init__(self):
         if self.third_factor not in THIRD_FACTORS:
@@ -205,6 +211,24 @@ class ModulationRule:
             raise ValueError(f"baseline_rate must be in (0, 1], got {self.baseline_rate}")
         if self.max_norm is not None and not self.max_norm > 0:
             raise ValueError(f"max_norm must be positive, got {self.max_norm}")
+        if not self.exploration >= 0:
+            raise ValueError(f"exploration must be >= 0, got {self.exploration}")
+
+
+class PerturbationTrace:
+    """Node-perturbation eligibility c[..., i, j] = sum over steps of xi_i(t) s_j(t): the noise a
+    postsynaptic neuron received times its presynaptic spikes, kept across observations."""
+
+    def __init__(self, n_pre: int, n_post: int, batch_shape: tuple[int, ...] = ()):
+        self.c = torch.zeros(*batch_shape, n_post, n_pre)
+
+    @torch.no_grad()
+    def accumulate(self, noise: torch.Tensor, pre: torch.Tensor, mask: torch.Tensor | None = None) -> None:
+        """Add one observation's ``noise`` ``[T, ..., n_post]`` and ``pre`` spikes ``[T, ..., n_pre]``;
+        batch elements where ``mask`` is false are left untouched."""
+        active = torch.ones((), dtype=self.c.dtype) if mask is None else mask.to(self.c.dtype)
+        change = torch.movedim(noise.to(self.c.dtype) * active[..., None], 0, -1) @ torch.movedim(pre.to(self.c.dtype), 0, -2)
+        self.c.add_(change)
 
 
 class Modulator:

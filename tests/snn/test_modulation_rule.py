@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from snn_policy_node.snn.rstdp import ModulationRule, Modulator, reward_shaping
+from snn_policy_node.snn.rstdp import ModulationRule, Modulator, PerturbationTrace, reward_shaping
 
 
 def eligibility():
@@ -61,3 +61,25 @@ def test_unknown_options_are_refused():
         with pytest.raises(ValueError):
             ModulationRule(**bad)
     assert math.isinf(Modulator([ModulationRule()], torch.ones(1)).bound[0])
+
+
+def test_the_perturbation_trace_sums_noise_times_presynaptic_spikes_where_runs_play():
+    trace = PerturbationTrace(n_pre=2, n_post=1, batch_shape=(2,))
+    noise = torch.tensor([[[0.5], [1.0]], [[-1.0], [2.0]]])  # [T = 2, runs, n_post]
+    pre = torch.tensor([[[1.0, 0.0], [1.0, 1.0]], [[1.0, 1.0], [0.0, 1.0]]])  # [T, runs, n_pre]
+    trace.accumulate(noise, pre, mask=torch.tensor([True, False]))
+    torch.testing.assert_close(trace.c[0], torch.tensor([[0.5 - 1.0, -1.0]]))
+    assert trace.c[1].abs().sum() == 0
+
+
+def test_node_perturbation_enters_the_plastic_layers_currents_only_where_it_is_given():
+    from snn_policy_node.snn.dsqn import DSQN
+
+    torch.manual_seed(0)
+    model = DSQN(4, 2, hidden=(16, 16), timesteps=4)
+    obs = torch.randn(3, 4)
+    clean = model.simulate(obs)
+    zero = model.simulate(obs, noise={1: torch.zeros(4, 3, 16)})
+    loud = model.simulate(obs, noise={1: torch.full((4, 3, 16), 2.0)})
+    assert all(torch.equal(a, b) for a, b in zip(clean.spikes, zero.spikes))
+    assert torch.equal(loud.spikes[0], clean.spikes[0]) and not torch.equal(loud.spikes[1], clean.spikes[1])
