@@ -9,6 +9,8 @@ import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DIST_NAME = "snn_robot"
 
@@ -17,6 +19,7 @@ def _normalize(name: str) -> str:
     return name.lower().replace("-", "_").replace(".", "_")
 
 
+@pytest.mark.slow
 def test_colcon_build_installs_ament_package(tmp_path: Path) -> None:
     out = tmp_path / "ws"
     proc = subprocess.run(

@@ -55,6 +55,7 @@ def newest_status(diagnostics: list, node: str) -> dict:
     return values[-1] if values else {}
 
 
+@pytest.mark.slow
 def test_rstdp_in_the_graph_improves_a_randomized_cartpole_as_the_library_does(tmp_path, cartpole, ros, probe):
     config = yaml.safe_load((Path(__file__).parents[2] / "config/cartpole_rstdp.yaml").read_text())
     config["sim_bridge"]["ros__parameters"].update(eval_episodes=5)
@@ -155,6 +156,7 @@ def test_a_floating_base_robot_is_driven_from_joint_states_and_odometry(nodes, p
     assert record["return"] == pytest.approx(expected_return, abs=1e-9)
 
 
+@pytest.mark.slow
 def test_hopper_scenario_drives_a_spiking_actor_on_randomized_physics(hopper_actor):
     run = subprocess.run([sys.executable, "-m", "snn_policy_node.cli", "run", "mujoco_spiking", f"model:={hopper_actor}"],
                          capture_output=True, text=True, timeout=300)
