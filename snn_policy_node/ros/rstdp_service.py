@@ -262,6 +262,7 @@ class RSTDPService(Node):
         else:
             self.paused = True
             self.get_logger().info("learning disabled: the protocol waits until ~/enable turns it on again")
+            self.publish_status(done=False)
 
     def modulate(self, episode: int, episode_return: float) -> None:
         self.train_count += 1
@@ -326,7 +327,7 @@ class RSTDPService(Node):
 
     def publish_status(self, done: bool) -> None:
         self.status_publisher.publish(messages.json_message({
-            "done": done, "before": self.before, "best_return": self.best_return, "best_episode": self.best_episode,
+            "done": done, "paused": self.paused, "before": self.before, "best_return": self.best_return, "best_episode": self.best_episode,
             "train_episodes": self.train_count, "history": self.history, "time": time.time(),
         }))
 
