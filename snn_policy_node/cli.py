@@ -172,6 +172,16 @@ def _adapt_rstdp(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dsqn_models(models_dir: str, envs: list[str]) -> dict[str, list[Path]] | None:
+    """The trained DSQNs ``models_dir/ENV/seed*/model.safetensors`` of each task; None (said why) if a task has none."""
+    models = {env_id: sorted(Path(models_dir, env_id).glob("seed*/model.safetensors")) for env_id in envs}
+    missing = [env_id for env_id, paths in models.items() if not paths]
+    if missing:
+        print(f"error: no trained models under {models_dir} for {missing} (snn-robot train dsqn)", file=sys.stderr)
+        return None
+    return models
+
+
 def _report_rstdp(args: argparse.Namespace) -> int:
     import torch
 
@@ -179,10 +189,8 @@ def _report_rstdp(args: argparse.Namespace) -> int:
     from snn_policy_node.reports.rstdp import write_report
 
     torch.set_num_threads(1)
-    models = {env_id: sorted(Path(args.models_dir, env_id).glob("seed*/model.safetensors")) for env_id in args.envs}
-    missing = [env_id for env_id, paths in models.items() if not paths]
-    if missing:
-        print(f"error: no trained models under {args.models_dir} for {missing} (snn-robot train dsqn)", file=sys.stderr)
+    models = _dsqn_models(args.models_dir, args.envs)
+    if models is None:
         return 2
     command = recorded_command("snn-robot report rstdp")
     study = run_study(models, args.profiles, Path(args.work_dir), args.sign, args.episodes, args.sweep_points,
@@ -203,10 +211,8 @@ def _report_adaptation(args: argparse.Namespace) -> int:
     from snn_policy_node.reports.adaptation import write_report
 
     torch.set_num_threads(1)
-    models = {env_id: sorted(Path(args.models_dir, env_id).glob("seed*/model.safetensors")) for env_id in args.envs}
-    missing = [env_id for env_id, paths in models.items() if not paths]
-    if missing:
-        print(f"error: no trained models under {args.models_dir} for {missing} (snn-robot train dsqn)", file=sys.stderr)
+    models = _dsqn_models(args.models_dir, args.envs)
+    if models is None:
         return 2
     config = DeploymentConfig(**config_values(args, DeploymentConfig))
     study = run_study(models, args.profiles, Path(args.work_dir), config, args.finished_only)
