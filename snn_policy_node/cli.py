@@ -182,6 +182,12 @@ def _dsqn_models(models_dir: str, envs: list[str]) -> dict[str, list[Path]] | No
     return models
 
 
+def _add_dsqn_models_options(parser: argparse.ArgumentParser) -> None:
+    """--envs and --models-dir of a report over the trained DSQNs (read by :func:`_dsqn_models`)."""
+    parser.add_argument("--envs", nargs="+", default=list(DSQN_TASKS), choices=list(DSQN_TASKS), help="tasks to report")
+    parser.add_argument("--models-dir", default="models/dsqn", help="trained models: MODELS_DIR/ENV/seed*/")
+
+
 def _report_rstdp(args: argparse.Namespace) -> int:
     import torch
 
@@ -428,10 +434,9 @@ def build_parser() -> argparse.ArgumentParser:
         "100 evaluation seeds. Each finished run is kept in WORK_DIR, so an interrupted report resumes. Writes "
         "rstdp.md, rstdp.json and rstdp.png to OUT.",
     )
-    rstdp_report.add_argument("--envs", nargs="+", default=list(DSQN_TASKS), choices=list(DSQN_TASKS), help="tasks to report")
+    _add_dsqn_models_options(rstdp_report)
     rstdp_report.add_argument("--profiles", nargs="*", default=["normal", "extreme"], choices=["normal", "extreme"],
                               help="Table 2 randomization profiles; none (a bare --profiles) for sweeps only")
-    rstdp_report.add_argument("--models-dir", default="models/dsqn", help="trained models: MODELS_DIR/ENV/seed*/")
     rstdp_report.add_argument("--work-dir", default="docs/results/rstdp_runs",
                               help="finished runs (a JSON file per task, profile or sweep, and sign: committed, so the "
                               "report is rebuilt from them) and interrupted populations (*.state.pt, resumed; not "
@@ -459,10 +464,9 @@ def build_parser() -> argparse.ArgumentParser:
         "seeds. A finished population is kept in WORK_DIR (a JSON file per task and profile). Writes adaptation.md, "
         "adaptation.json and adaptation.png to OUT.",
     )
-    adaptation.add_argument("--envs", nargs="+", default=list(DSQN_TASKS), choices=list(DSQN_TASKS), help="tasks to report")
+    _add_dsqn_models_options(adaptation)
     adaptation.add_argument("--profiles", nargs="+", default=["normal", "extreme"], choices=["normal", "extreme"],
                             help="Table 2 randomization profiles")
-    adaptation.add_argument("--models-dir", default="models/dsqn", help="trained models: MODELS_DIR/ENV/seed*/")
     adaptation.add_argument("--work-dir", default="docs/results/adaptation_runs",
                             help="finished populations (committed: the report is rebuilt from them); an empty folder "
                             "runs them again")
