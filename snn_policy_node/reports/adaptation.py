@@ -67,7 +67,8 @@ def markdown(report: dict) -> str:
                 f"{r['rollbacks_per_run']:.1f} |")
         lines.append("")
     if report["pending"]:
-        lines += ["## Not finished yet", "", *[f"- {p}" for p in report["pending"]], ""]
+        lines += ["## Not finished yet", "", "`snn-robot report adaptation` runs these and reads the finished ones:", "",
+                  *[f"- {p}" for p in report["pending"]], ""]
     lines += ["![rolling online return](adaptation.png)", ""]
     return "\n".join(lines)
 
