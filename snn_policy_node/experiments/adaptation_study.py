@@ -4,14 +4,14 @@ The variants and the headline were fixed before any run (``VARIANTS``, ``HEADLIN
 variant runs with two controls that share its selection: the same updates' norm in a random
 direction, and the rule with the other sign. Frozen weights play the same episodes. A task and
 profile's population (every arm x every shipped model x the profile's 10 settings) is kept as
-JSON in the work directory once it has finished; a re-run reads it instead of running it.
+JSON in the work directory once it has finished, and a re-run reads it instead of running it; a
+population that stopped part-way resumes from its ``*.state.pt`` there.
 
 Statistics are taken over runs (models x settings, paired by run): the held-out mean per run is
 one sample, so episodes of a run are never counted as independent.
 """
 
 import json
-import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -76,11 +76,11 @@ def run_population(env_id: str, profile: str, models: list[Path], work_dir: Path
     loaded = [load_model(m) for m in models]
     networks = [model for model, _ in loaded]
     amplitudes = [model_amplitudes(m.layers[config.layer].weight, c.provenance) for m, c in loaded]
-    started = time.perf_counter()
-    runs = deploy(networks, task, settings, list(named.values()), config, amplitudes, progress=True)
+    state_path = path.with_suffix(".state.pt")
+    runs = deploy(networks, task, settings, list(named.values()), config, amplitudes, progress=True, state_path=state_path)
     population = {
         "env_id": env_id, "profile": profile, "arms": list(named), "models": [str(m) for m in models],
-        "settings": settings, "config": _config(config), "seconds": time.perf_counter() - started,
+        "settings": settings, "config": _config(config), "seconds": runs.seconds,
         "default_heldout": default_heldout(networks, task, config.heldout_seeds).mean(1).tolist(),
         "runs": [{"arm": list(named)[int(a)], "model": int(m), "setting": int(s), "online": online.tolist(),
                   "rollbacks": int(back), "heldout_mean": float(heldout.mean())}
@@ -90,6 +90,7 @@ def run_population(env_id: str, profile: str, models: list[Path], work_dir: Path
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as temporary:
         temporary.write_text(json.dumps(population))
+    state_path.unlink(missing_ok=True)
     return population
 
 

@@ -18,11 +18,13 @@ ones, so every comparison pairs them episode by episode.
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
+from snn_policy_node.atomic import atomic_path
 from snn_policy_node.evaluation.batched import evaluate_population, stacked_weights
 from snn_policy_node.evaluation.seeds import ADAPT_SEEDS, HELDOUT_SEEDS
 from snn_policy_node.experiments.adaptation import play_training_episodes
@@ -87,8 +89,11 @@ class DeploymentRuns:
 @torch.no_grad()
 def deploy(models: list[DSQN], task: DSQNTask, settings: list[dict], arms: list[Arm],
            config: DeploymentConfig = DeploymentConfig(), amplitudes: list[tuple[float, float]] | None = None,
-           progress: bool = False) -> DeploymentRuns:
-    """Every arm on every (model, setting), online; ``amplitudes`` (A+, A-) per model (default: from its weights)."""
+           progress: bool = False, state_path: Path | None = None, save_every: int = 10) -> DeploymentRuns:
+    """Every arm on every (model, setting), online; ``amplitudes`` (A+, A-) per model (default: from its weights).
+
+    With ``state_path`` the population's state is saved every ``save_every`` episodes, and a
+    saved state is resumed: the runs go on exactly as if they had not stopped."""
     started = time.perf_counter()
     grid = [(a, m, s) for a in range(len(arms)) for m in range(len(models)) for s in range(len(settings))]
     arm, model, setting = (np.array(column) for column in zip(*grid))
@@ -110,8 +115,18 @@ def deploy(models: list[DSQN], task: DSQNTask, settings: list[dict], arms: list[
     run_settings = [settings[s] for s in setting]
     online, rollbacks = np.zeros((runs, config.episodes)), np.zeros(runs, dtype=int)
     waiting = torch.zeros(runs, dtype=torch.long)  # episodes a rolled-back run still plays unchanged
-    baseline = None
-    for episode in tqdm(range(config.episodes), desc=f"online r-STDP {task.env_id}", unit="episode", disable=not progress):
+    baseline, first, seconds = None, 0, 0.0
+    if state_path is not None and state_path.exists():
+        state = torch.load(state_path, weights_only=True)  # tensors and numbers only: no code runs
+        first, seconds = state["episode"], state["seconds"]
+        plastic.copy_(state["plastic"])
+        online[:], rollbacks[:] = state["online"].numpy(), state["rollbacks"].numpy()
+        waiting, baseline = state["waiting"], state["baseline"].numpy() if state["baseline"].numel() else None
+        modulator.baseline = state["rule_baseline"]
+        modulator.generator.set_state(state["random_state"])
+        generator.set_state(state["noise_state"])
+    for episode in tqdm(range(first, config.episodes), initial=first, total=config.episodes,
+                        desc=f"online r-STDP {task.env_id}", unit="episode", disable=not progress):
         trace = EligibilityTrace(task.rstdp, plastic.shape[2], plastic.shape[1], batch_shape=(runs,),
                                  amplitudes=(a_plus, a_minus))
         perturbation = PerturbationTrace(plastic.shape[2], plastic.shape[1], (runs,)) if explores.any() else None
@@ -139,8 +154,15 @@ def deploy(models: list[DSQN], task: DSQNTask, settings: list[dict], arms: list[
                 modulator.reset(index)
                 waiting[index] = config.window
                 rollbacks[index.numpy()] += 1
+        if state_path is not None and (episode + 1) % save_every == 0:
+            with atomic_path(state_path) as temporary:
+                torch.save({"episode": episode + 1, "seconds": seconds + time.perf_counter() - started,
+                            "plastic": plastic, "online": torch.from_numpy(online), "rollbacks": torch.from_numpy(rollbacks),
+                            "waiting": waiting, "baseline": torch.from_numpy(baseline if baseline is not None else np.zeros(0)),
+                            "rule_baseline": modulator.baseline, "random_state": modulator.generator.get_state(),
+                            "noise_state": generator.get_state()}, temporary)
     heldout = evaluate_population(models[0], weights, task.env_id, config.heldout_seeds, run_settings)
-    return DeploymentRuns(arm, model, setting, online, rollbacks, heldout, time.perf_counter() - started)
+    return DeploymentRuns(arm, model, setting, online, rollbacks, heldout, seconds + time.perf_counter() - started)
 
 
 def default_heldout(models: list[DSQN], task: DSQNTask, seeds: Sequence[int] = HELDOUT_SEEDS) -> np.ndarray:

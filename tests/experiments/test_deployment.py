@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from snn_policy_node.evaluation import batched
 from snn_policy_node.experiments import deployment
@@ -47,3 +48,27 @@ def test_a_guarded_run_that_falls_below_its_baseline_goes_back_to_its_trained_we
     np.testing.assert_array_equal(guarded[4:6], frozen[4:6])
     assert runs.rollbacks[2] >= 1 and runs.rollbacks[0] == 0
     assert runs.heldout[2].mean() > runs.heldout[1].mean()
+
+
+def test_an_interrupted_deployment_resumes_exactly(tmp_path, monkeypatch):
+    model = load_model(CARTPOLE)[0]
+    arms = [Arm(ModulationRule("rpe", direction="random"), guard=True),
+            Arm(ModulationRule("rpe", max_norm=0.01, exploration=0.3), guard=True)]
+    config = DeploymentConfig(episodes=8, baseline_episodes=2, window=2)
+    whole = deploy([model], DSQN_TASKS["CartPole-v0"], [SETTING], arms, config)
+    state, play, calls = tmp_path / "population.state.pt", deployment.play_training_episodes, []
+
+    def stop_at_the_fifth(*a, **k):
+        calls.append(a[3])
+        if len(calls) == 5:
+            raise KeyboardInterrupt
+        return play(*a, **k)
+
+    monkeypatch.setattr(deployment, "play_training_episodes", stop_at_the_fifth)
+    with pytest.raises(KeyboardInterrupt):
+        deploy([model], DSQN_TASKS["CartPole-v0"], [SETTING], arms, config, state_path=state, save_every=2)
+    calls.clear()
+    resumed = deploy([model], DSQN_TASKS["CartPole-v0"], [SETTING], arms, config, state_path=state, save_every=2)
+    assert calls == list(config.train_seeds[4:8])  # episodes 0-3 were saved; 4 onwards played again
+    np.testing.assert_array_equal(resumed.online, whole.online)
+    np.testing.assert_array_equal(resumed.heldout, whole.heldout)
