@@ -350,13 +350,8 @@ def _launch_argument(text: str) -> tuple[str, str]:
     return name, value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="snn-robot",
-        description="Spiking neural network policies for robots: conversion, calibration, DSQN, r-STDP.",
-    )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
+def _add_demo(commands) -> None:
+    """``demo``: the closed-loop conversion check."""
     demo = commands.add_parser(
         "demo",
         help="convert a QCFS actor to a spiking actor and drive a MuJoCo task (default Hopper-v5) with every calibration setting",
@@ -371,6 +366,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0, help="seed of the actor and of the episodes")
     demo.set_defaults(run=_demo)
 
+
+def _add_train(commands) -> None:
+    """``train dsqn`` and ``train td3bc``."""
     train = commands.add_parser("train", help="train a policy: train dsqn (DQN, paper 004) or train td3bc (offline, paper 000)")
     trainers = train.add_subparsers(dest="trainer", required=True, metavar="ALGORITHM")
     dsqn = trainers.add_parser(
@@ -402,6 +400,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_compute_arguments(td3bc)
     td3bc.set_defaults(run=_train_td3bc)
 
+
+def _add_adapt(commands) -> None:
+    """``adapt rstdp``."""
     adapt = commands.add_parser("adapt", help="adapt a trained policy online (see adapt rstdp --help)")
     adapters = adapt.add_subparsers(dest="adapter", required=True, metavar="RULE")
     rstdp = adapters.add_parser(
@@ -425,7 +426,10 @@ def build_parser() -> argparse.ArgumentParser:
     rstdp.add_argument("--out", default=None, help="write the adapted model here")
     rstdp.set_defaults(run=_adapt_rstdp)
 
-    report = commands.add_parser("report", help="reproduce a paper's results: report rstdp (paper 004) or report calibration (paper 000)")
+
+def _add_report(commands) -> None:
+    """``report rstdp``, ``report adaptation`` and ``report calibration``."""
+    report = commands.add_parser("report", help="results reports: report rstdp (paper 004), report adaptation (online r-STDP), report calibration (paper 000)")
     reports = report.add_subparsers(dest="report", required=True, metavar="REPORT")
     rstdp_report = reports.add_parser(
         "rstdp",
@@ -476,56 +480,6 @@ def build_parser() -> argparse.ArgumentParser:
                             help="report the populations that have finished and list the others, running nothing")
     adaptation.set_defaults(run=_report_adaptation)
 
-    launch = commands.add_parser(
-        "run",
-        help="start a ROS 2 graph from a launch file or scenario, each node in its own process",
-        description="Reads a ROS 2 YAML launch file (the same files `ros2 launch` uses on a full ROS install) and "
-        "starts its nodes with real DDS between them; no ROS install needed. Scenarios are the files in the "
-        "package's launch/ folder: cartpole_rstdp (a randomized CartPole adapted online by r-STDP) and mujoco_spiking (a MuJoCo robot driven by its shipped calibrated spiking actor on randomized physics; "
-        "env:=Hopper-v5 by default, or any task with an actor under models/td3bc/; profile:=extreme, or profile:= for "
-        "the default physics). The graph "
-        "stops when any node exits; the exit status is that node's.",
-    )
-    launch.add_argument("launch", help="scenario name (e.g. cartpole_rstdp) or path to a .launch.yaml file")
-    launch.add_argument("arguments", nargs="*", metavar="NAME:=VALUE", help="launch arguments, e.g. env:=HalfCheetah-v5 or model:=path")
-    launch.set_defaults(run=_run)
-
-    data = commands.add_parser("data", help="make offline RL datasets (see data generate --help)")
-    data_commands = data.add_subparsers(dest="data", required=True, metavar="ACTION")
-    generate = data_commands.add_parser(
-        "generate",
-        help="train TD3 online and write D4RL-level Minari datasets (expert, medium, medium-replay, medium-expert)",
-        description="Online TD3 on the MuJoCo task (checkpointed every 50000 steps; rerunning the same command "
-        "resumes), then, among the snapshots after --start-steps: expert = the best evaluated one, medium = the "
-        "first to reach a third of the expert's return, both rolled out with action noise 0.1 for --dataset-steps "
-        "transitions; medium-replay = the replay buffer up to the medium snapshot; medium-expert = medium + expert. "
-        "Writes local Minari datasets snn-robot/<task>/<level>-v0 and OUT/datasets.json.",
-    )
-    add_config_options(generate, OnlineConfig, ["env_id", "seed", "total_steps", "start_steps", "eval_every", "eval_episodes",
-                                                "checkpoint_every"],
-                       names={"env_id": "env", "total_steps": "steps"}, env_id={"choices": list(MUJOCO_TASKS)})
-    generate.add_argument("--dataset-steps", type=int, default=200_000, help="transitions per rolled-out dataset")
-    generate.add_argument("--out", default=None, help="run folder (default: runs/data/ENV/seedS)")
-    generate.add_argument("--minari-root", default="runs/data/minari", help="where the Minari datasets are written")
-    _add_compute_arguments(generate)
-    generate.set_defaults(run=_data_generate)
-
-    bench = commands.add_parser("bench", help="benchmarks that print figures (see bench loop --help)")
-    benches = bench.add_subparsers(dest="bench", required=True, metavar="BENCHMARK")
-    loop = benches.add_parser(
-        "loop",
-        help="joint-state -> command round trip of the policy node against a bare echo node; inference time",
-        description="Drives a bare rclpy echo node and the policy node (each in its own process, real DDS on "
-        "loopback) with joint states at each rate for SECONDS, and reports round-trip p50/p99 and drops of both; "
-        "then times the batch-of-one spiking actor (T = 4) against its ANN. Writes bench.md, bench.json and "
-        "bench.png to OUT.",
-    )
-    loop.add_argument("--model", default="models/dsqn/CartPole-v0/seed0/model.safetensors", help="policy checkpoint")
-    loop.add_argument("--rates", type=float, nargs="+", default=[100.0, 500.0, 1000.0], help="joint-state rates in Hz")
-    loop.add_argument("--seconds", type=float, default=30.0, help="duration per rate and node")
-    loop.add_argument("--out", default="docs/results", help="where bench.md, .json and .png go")
-    loop.set_defaults(run=_bench_loop)
-
     calibration = reports.add_parser(
         "calibration",
         help="paper 000's Tables 1-2: ReLU, QCFS, and the spiking actor with I = 0..3 and adaptive I",
@@ -552,6 +506,68 @@ def build_parser() -> argparse.ArgumentParser:
                              "in an earlier checkout), and the report says which")
     calibration.set_defaults(run=_report_calibration)
 
+
+def _add_run(commands) -> None:
+    """``run``: a ROS 2 graph from a launch file."""
+    launch = commands.add_parser(
+        "run",
+        help="start a ROS 2 graph from a launch file or scenario, each node in its own process",
+        description="Reads a ROS 2 YAML launch file (the same files `ros2 launch` uses on a full ROS install) and "
+        "starts its nodes with real DDS between them; no ROS install needed. Scenarios are the files in the "
+        "package's launch/ folder: cartpole_rstdp (a randomized CartPole adapted online by r-STDP) and mujoco_spiking (a MuJoCo robot driven by its shipped calibrated spiking actor on randomized physics; "
+        "env:=Hopper-v5 by default, or any task with an actor under models/td3bc/; profile:=extreme, or profile:= for "
+        "the default physics). The graph "
+        "stops when any node exits; the exit status is that node's.",
+    )
+    launch.add_argument("launch", help="scenario name (e.g. cartpole_rstdp) or path to a .launch.yaml file")
+    launch.add_argument("arguments", nargs="*", metavar="NAME:=VALUE", help="launch arguments, e.g. env:=HalfCheetah-v5 or model:=path")
+    launch.set_defaults(run=_run)
+
+
+def _add_data(commands) -> None:
+    """``data generate``."""
+    data = commands.add_parser("data", help="make offline RL datasets (see data generate --help)")
+    data_commands = data.add_subparsers(dest="data", required=True, metavar="ACTION")
+    generate = data_commands.add_parser(
+        "generate",
+        help="train TD3 online and write D4RL-level Minari datasets (expert, medium, medium-replay, medium-expert)",
+        description="Online TD3 on the MuJoCo task (checkpointed every 50000 steps; rerunning the same command "
+        "resumes), then, among the snapshots after --start-steps: expert = the best evaluated one, medium = the "
+        "first to reach a third of the expert's return, both rolled out with action noise 0.1 for --dataset-steps "
+        "transitions; medium-replay = the replay buffer up to the medium snapshot; medium-expert = medium + expert. "
+        "Writes local Minari datasets snn-robot/<task>/<level>-v0 and OUT/datasets.json.",
+    )
+    add_config_options(generate, OnlineConfig, ["env_id", "seed", "total_steps", "start_steps", "eval_every", "eval_episodes",
+                                                "checkpoint_every"],
+                       names={"env_id": "env", "total_steps": "steps"}, env_id={"choices": list(MUJOCO_TASKS)})
+    generate.add_argument("--dataset-steps", type=int, default=200_000, help="transitions per rolled-out dataset")
+    generate.add_argument("--out", default=None, help="run folder (default: runs/data/ENV/seedS)")
+    generate.add_argument("--minari-root", default="runs/data/minari", help="where the Minari datasets are written")
+    _add_compute_arguments(generate)
+    generate.set_defaults(run=_data_generate)
+
+
+def _add_bench(commands) -> None:
+    """``bench loop``."""
+    bench = commands.add_parser("bench", help="benchmarks that print figures (see bench loop --help)")
+    benches = bench.add_subparsers(dest="bench", required=True, metavar="BENCHMARK")
+    loop = benches.add_parser(
+        "loop",
+        help="joint-state -> command round trip of the policy node against a bare echo node; inference time",
+        description="Drives a bare rclpy echo node and the policy node (each in its own process, real DDS on "
+        "loopback) with joint states at each rate for SECONDS, and reports round-trip p50/p99 and drops of both; "
+        "then times the batch-of-one spiking actor (T = 4) against its ANN. Writes bench.md, bench.json and "
+        "bench.png to OUT.",
+    )
+    loop.add_argument("--model", default="models/dsqn/CartPole-v0/seed0/model.safetensors", help="policy checkpoint")
+    loop.add_argument("--rates", type=float, nargs="+", default=[100.0, 500.0, 1000.0], help="joint-state rates in Hz")
+    loop.add_argument("--seconds", type=float, default=30.0, help="duration per rate and node")
+    loop.add_argument("--out", default="docs/results", help="where bench.md, .json and .png go")
+    loop.set_defaults(run=_bench_loop)
+
+
+def _add_inspect(commands) -> None:
+    """``inspect``."""
     inspect = commands.add_parser(
         "inspect",
         help="validate a checkpoint and print its metadata",
@@ -560,6 +576,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     inspect.add_argument("checkpoint", help="path to a .safetensors checkpoint")
     inspect.set_defaults(run=_inspect)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="snn-robot",
+        description="Spiking neural network policies for robots: conversion, calibration, DSQN, r-STDP.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    for add in (_add_demo, _add_train, _add_adapt, _add_report, _add_run, _add_data, _add_bench, _add_inspect):
+        add(commands)
     return parser
 
 
