@@ -43,11 +43,11 @@ def test_a_driven_protocol_pauses_while_learning_is_disabled(nodes, probe, cartp
           randomization_profile="normal", randomization_seed=53)
     nodes("rstdp_service", "rstdp_service", checkpoint=str(cartpole), eval_episodes=2, train_episodes=2, sign=-1.0)
     assert probe.call(SetBool, "/rstdp_service/enable", SetBool.Request(data=False), timeout=30).success
-    # The episode in flight ends (its record may come before or after the call's answer); the first
-    # training episode that ends with learning disabled pauses the protocol, and the status says so.
+    # The episode in flight ends (its record may reach the probe before or after the call's answer,
+    # or before the probe has matched the bridge); the first training episode that ends with learning
+    # disabled pauses the protocol, and the latched status says so.
     probe.wait_for(lambda: any(json.loads(m.data)["paused"] for m in status), timeout=60,
                    what="the protocol to pause after learning was disabled")
-    assert json.loads(episodes[-1].data)["phase"] == "train"
     paused_at = len(episodes)
     time.sleep(3.0)
     assert len(episodes) == paused_at  # no new episode while paused
