@@ -130,8 +130,8 @@ def deployment_rows(population: dict) -> list[dict]:
             continue
         adapted, random = arms_of[name], arms_of[f"{name}/random"]
         other = arms_of.get(f"{name}/other_sign")
-        gain = paired(adapted["heldout"], frozen["heldout"])
-        online_blocks = _blocks(adapted["online"]) - _blocks(frozen["online"])
+        gain, versus_random = paired(adapted["heldout"], frozen["heldout"]), paired(adapted["heldout"], random["heldout"])
+        blocks, frozen_blocks = _blocks(adapted["online"]), _blocks(frozen["online"])
         rows.append({
             "task": population["env_id"], "profile": population["profile"], "variant": name,
             "runs": len(adapted["heldout"]),
@@ -141,12 +141,10 @@ def deployment_rows(population: dict) -> list[dict]:
             "default_heldout": float(default_per_run.mean()),
             "recovered_pct": 100.0 * gain["mean"] / drop if drop > 0 else None,
             "gain_vs_frozen": gain, "p_vs_frozen": gain["p"],
-            "gain_vs_random": paired(adapted["heldout"], random["heldout"]),
-            "p_vs_random": paired(adapted["heldout"], random["heldout"])["p"],
-            "online_first_block": float(_blocks(adapted["online"])[0]),
-            "online_last_block": float(_blocks(adapted["online"])[-1]),
-            "frozen_online_last_block": float(_blocks(frozen["online"])[-1]),
-            "worst_block_vs_frozen_pct": float(100.0 * np.min(online_blocks / np.abs(_blocks(frozen["online"])))),
+            "gain_vs_random": versus_random, "p_vs_random": versus_random["p"],
+            "online_first_block": float(blocks[0]), "online_last_block": float(blocks[-1]),
+            "frozen_online_last_block": float(frozen_blocks[-1]),
+            "worst_block_vs_frozen_pct": float(100.0 * np.min((blocks - frozen_blocks) / np.abs(frozen_blocks))),
             "rollbacks_per_run": float(adapted["rollbacks"].mean()),
             "headline": name == HEADLINE,
         })
