@@ -67,13 +67,19 @@ def play_training_episodes(
     model: DSQN, weights: list[torch.Tensor], env_id: str, seed: int, settings: list[dict],
     trace: EligibilityTrace, layer: int, exploration: torch.Tensor | None = None,
     perturbation: PerturbationTrace | None = None, generator: torch.Generator | None = None,
+    trace_runs: torch.Tensor | None = None, perturbation_runs: torch.Tensor | None = None,
 ) -> np.ndarray:
     """One greedy episode per run, all from ``seed``; the trace accumulates while a run plays.
 
     With ``exploration`` (per run, std in units of the threshold) noise joins the currents into
-    the plastic layer's postsynaptic neurons, and ``perturbation`` accumulates it.
+    the plastic layer's postsynaptic neurons, and ``perturbation`` accumulates it. ``trace`` and
+    ``perturbation`` may hold only the runs ``trace_runs`` and ``perturbation_runs`` (indices; by
+    default every run): a run that does not learn from an eligibility needs none computed.
     """
     runs = len(settings)
+    every = torch.arange(runs)
+    trace_runs = every if trace_runs is None else trace_runs
+    perturbation_runs = every if perturbation_runs is None else perturbation_runs
     env = make_batch(env_id, [seed] * runs, parameter_arrays(env_id, settings))
     obs, totals = env.reset(), np.zeros(runs)
     done = np.zeros(runs, dtype=bool)
@@ -85,9 +91,10 @@ def play_training_episodes(
         simulation = model.simulate(torch.from_numpy(obs).unsqueeze(1), weights, None if noise is None else {layer: noise})
         pre, post = synapse_spikes(simulation.spikes, layer)
         mask = torch.from_numpy(~done)
-        trace.accumulate(pre[:, :, 0], post[:, :, 0], mask=mask)
-        if perturbation is not None:
-            perturbation.accumulate(noise[:, :, 0], pre[:, :, 0], mask=mask)
+        if len(trace_runs):
+            trace.accumulate(pre[:, trace_runs, 0], post[:, trace_runs, 0], mask=mask[trace_runs])
+        if perturbation is not None and len(perturbation_runs):
+            perturbation.accumulate(noise[:, perturbation_runs, 0], pre[:, perturbation_runs, 0], mask=mask[perturbation_runs])
         obs, rewards, done = env.step(simulation.q_values[:, 0].argmax(-1).numpy())
         totals += rewards
     return totals

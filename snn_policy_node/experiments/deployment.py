@@ -109,6 +109,10 @@ def deploy(models: list[DSQN], task: DSQNTask, settings: list[dict], arms: list[
     sign = torch.tensor([task.sign * arms[a].sign for a in arm])
     exploration = torch.tensor([arms[a].rule.exploration if arms[a].rule else 0.0 for a in arm])
     explores = exploration > 0
+    # Eligibilities are kept only where a rule reads them: STDP's for rules without exploration.
+    stdp_runs, perturbation_runs = torch.nonzero(learns & ~explores).flatten(), torch.nonzero(explores).flatten()
+    position = torch.full((runs,), -1, dtype=torch.long)
+    position[stdp_runs], position[perturbation_runs] = torch.arange(len(stdp_runs)), torch.arange(len(perturbation_runs))
     generator = torch.Generator().manual_seed(config.seed + 1)
     modulator = Modulator([arms[a].rule or ModulationRule() for a in arm], trained.flatten(1).norm(dim=1), config.seed)
     shapings = [reward_shaping(arms[a].shaping or task.shaping) for a in arm]
@@ -127,11 +131,12 @@ def deploy(models: list[DSQN], task: DSQNTask, settings: list[dict], arms: list[
         generator.set_state(state["noise_state"])
     for episode in tqdm(range(first, config.episodes), initial=first, total=config.episodes,
                         desc=f"online r-STDP {task.env_id}", unit="episode", disable=not progress):
-        trace = EligibilityTrace(task.rstdp, plastic.shape[2], plastic.shape[1], batch_shape=(runs,),
-                                 amplitudes=(a_plus, a_minus))
-        perturbation = PerturbationTrace(plastic.shape[2], plastic.shape[1], (runs,)) if explores.any() else None
+        trace = EligibilityTrace(task.rstdp, plastic.shape[2], plastic.shape[1], batch_shape=(len(stdp_runs),),
+                                 amplitudes=(a_plus[stdp_runs], a_minus[stdp_runs]))
+        perturbation = PerturbationTrace(plastic.shape[2], plastic.shape[1], (len(perturbation_runs),))
         returns = play_training_episodes(models[0], weights, task.env_id, config.train_seeds[episode], run_settings,
-                                         trace, layer, exploration if explores.any() else None, perturbation, generator)
+                                         trace, layer, exploration if explores.any() else None, perturbation, generator,
+                                         stdp_runs, perturbation_runs)
         online[:, episode] = returns
         if episode + 1 == config.baseline_episodes:
             baseline = online[:, : config.baseline_episodes].mean(1)
@@ -142,8 +147,8 @@ def deploy(models: list[DSQN], task: DSQNTask, settings: list[dict], arms: list[
         if update.any():
             index = torch.nonzero(update).flatten()
             r = torch.tensor([shapings[k](float(returns[k])) for k in index.tolist()])
-            c = trace.c if perturbation is None else torch.where(explores[:, None, None], perturbation.c, trace.c)
-            plastic[index] += modulator.weight_change(c[index], r, sign[index], index)
+            c = torch.stack([(perturbation.c if explores[k] else trace.c)[position[k]] for k in index.tolist()])
+            plastic[index] += modulator.weight_change(c, r, sign[index], index)
         if baseline is not None:
             recent = torch.from_numpy(online[:, episode + 1 - config.window: episode + 1].mean(1))
             floor = torch.from_numpy(baseline - config.margin * np.abs(baseline))
