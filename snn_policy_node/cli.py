@@ -9,6 +9,7 @@ import typing
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from snn_policy_node.experiments.actor_deployment import ActorDeploymentConfig
 from snn_policy_node.experiments.adaptation import AdaptationConfig
 from snn_policy_node.experiments.deployment import DeploymentConfig
 from snn_policy_node.policy.checkpoint import CheckpointError
@@ -213,15 +214,27 @@ def _report_rstdp(args: argparse.Namespace) -> int:
 def _report_adaptation(args: argparse.Namespace) -> int:
     import torch
 
-    from snn_policy_node.experiments.adaptation_study import run_study
+    from snn_policy_node.experiments.actor_adaptation_study import run_actor_study
+    from snn_policy_node.experiments.adaptation_study import config_record, run_study
     from snn_policy_node.reports.adaptation import write_report
 
     torch.set_num_threads(1)
-    models = _dsqn_models(args.models_dir, args.envs)
-    if models is None:
+    models = _dsqn_models(args.models_dir, [env_id for env_id in args.envs if env_id in DSQN_TASKS])
+    actors = {env_id: Path(args.actors_dir, env_id, "spiking_actor.safetensors") for env_id in args.envs if env_id in MUJOCO_TASKS}
+    missing = [str(path) for path in actors.values() if not path.exists()]
+    if missing:
+        print(f"error: no shipped spiking actor at {missing} (snn-robot report calibration ships them)", file=sys.stderr)
+    if models is None or missing:
         return 2
     config = DeploymentConfig(**config_values(args, DeploymentConfig))
+    actor_config = ActorDeploymentConfig(episodes=args.actor_episodes)
     study = run_study(models, args.profiles, Path(args.work_dir), config, args.finished_only)
+    actor_study = run_actor_study(actors, Path(args.work_dir), actor_config, args.finished_only)
+    for key in ("deployment", "pending"):
+        study[key] += actor_study[key]
+    for key in ("curves", "seconds"):
+        study[key].update(actor_study[key])
+    study["actor_config"] = config_record(actor_config)
     report = write_report(study, Path(args.out), recorded_command("snn-robot report adaptation"))
     for row in report["deployment"]:
         print(f"{row['task']} {row['profile']} {row['variant']}: held-out {row['adapted_heldout']:.2f} (frozen "
@@ -468,9 +481,15 @@ def _add_report(commands) -> None:
         "seeds. A finished population is kept in WORK_DIR (a JSON file per task and profile). Writes adaptation.md, "
         "adaptation.json and adaptation.png to OUT.",
     )
-    _add_dsqn_models_options(adaptation)
+    adaptation.add_argument("--envs", nargs="+", default=[*DSQN_TASKS, *MUJOCO_TASKS], choices=[*DSQN_TASKS, *MUJOCO_TASKS],
+                            help="tasks to report: the DSQN tasks (r-STDP) and the MuJoCo tasks (node perturbation in the "
+                            "converted spiking actor)")
+    adaptation.add_argument("--models-dir", default="models/dsqn", help="trained DSQNs: MODELS_DIR/ENV/seed*/")
+    adaptation.add_argument("--actors-dir", default="models/td3bc", help="shipped spiking actors: ACTORS_DIR/ENV/")
     adaptation.add_argument("--profiles", nargs="+", default=["normal", "extreme"], choices=["normal", "extreme"],
-                            help="Table 2 randomization profiles")
+                            help="Table 2 randomization profiles of the DSQN tasks (the MuJoCo tasks play 'normal')")
+    adaptation.add_argument("--actor-episodes", type=int, default=ActorDeploymentConfig.episodes,
+                            help="online episodes per MuJoCo run")
     adaptation.add_argument("--work-dir", default="docs/results/adaptation_runs",
                             help="finished populations (committed: the report is rebuilt from them); an empty folder "
                             "runs them again")

@@ -118,21 +118,36 @@ class SpikingActor(nn.Module):
         self.fold_thresholds()
         return module
 
+    def _fold_scale(self, layer: int) -> torch.Tensor:
+        """lambda_{l-1} / lambda_l of weight layer ``layer`` (1 for the observation and the read-out)."""
+        one = self.thresholds.new_ones(1)
+        return torch.cat([one, self.thresholds])[layer] / torch.cat([self.thresholds, one])[layer]
+
     def fold_thresholds(self) -> None:
         """Recompute the spiking weights from the source weights (after moving, loading or editing them)."""
         one = self.thresholds.new_ones(1)
-        scale_in = torch.cat([one, self.thresholds])  # lambda_{l-1}, 1 for the observation
         scale_out = torch.cat([self.thresholds, one])  # lambda_l, 1 for the read-out
         self._folded = [
-            (weight * scale_in[i] / scale_out[i], bias / scale_out[i])
-            for i, (weight, bias) in enumerate(self.source_weights())
+            (weight * self._fold_scale(i), bias / scale_out[i]) for i, (weight, bias) in enumerate(self.source_weights())
         ]
 
-    def source_rates(self, obs: torch.Tensor) -> list[torch.Tensor]:
-        """a_l / lambda_l of every hidden layer of the source QCFS network, exactly (level / L)."""
-        rates, x = [], obs
-        for (weight, bias), lam in zip(self.source_weights(), self.thresholds):
-            level = torch.clamp(torch.floor((x @ weight.T + bias) / lam * self.levels + 0.5), 0, self.levels)
+    def folded_weight(self, layer: int) -> torch.Tensor:
+        """The spiking network's weight layer ``layer`` (threshold 1 on both sides), a copy."""
+        return self._folded[layer][0].clone()
+
+    def set_folded_weight(self, layer: int, weight: torch.Tensor) -> None:
+        """Set weight layer ``layer`` from its spiking form: the source QCFS layer follows, so the
+        source network (and with it adaptive I's error spikes) stays the one this network converts."""
+        getattr(self, f"weight{layer}").copy_(weight / self._fold_scale(layer))
+        self.fold_thresholds()
+
+    def source_rates(self, obs: torch.Tensor, weights: dict[int, torch.Tensor] | None = None) -> list[torch.Tensor]:
+        """a_l / lambda_l of every hidden layer of the source QCFS network, exactly (level / L);
+        ``weights`` as in :meth:`simulate`."""
+        rates, x, weights = [], obs, weights or {}
+        for k, ((weight, bias), lam) in enumerate(zip(self.source_weights(), self.thresholds)):
+            drive = _per_row(x, weights[k] / self._fold_scale(k)) if k in weights else x @ weight.T
+            level = torch.clamp(torch.floor((drive + bias) / lam * self.levels + 0.5), 0, self.levels)
             rates.append(level / self.levels)
             x = rates[-1] * lam
         return rates
@@ -143,38 +158,53 @@ class SpikingActor(nn.Module):
         hidden = self.source_rates(obs)[-1] * self.thresholds[-1]
         return self.max_action * torch.tanh(hidden @ weight.T + bias)
 
+    @property
+    def steps(self) -> int:
+        """Simulated steps per observation: T, or rho where calibration needs more."""
+        return max(self.timesteps, self.calibration.rho)
+
     @torch.no_grad()
-    def simulate(self, obs: torch.Tensor, iterations: int | torch.Tensor = 0, errors: bool = True) -> ActorSimulation:
+    def simulate(self, obs: torch.Tensor, iterations: int | torch.Tensor = 0, errors: bool = True,
+                 weights: dict[int, torch.Tensor] | None = None,
+                 noise: dict[int, torch.Tensor] | None = None) -> ActorSimulation:
         """Run the spiking actor on ``obs`` ``[batch, obs_dim]`` with I calibration passes.
 
         ``errors=False`` skips the error-spike count against the source network (it runs the
         source network too), leaving ``error_spikes`` empty: the fast path of a fixed I.
+        ``weights`` {k: [batch, out, in]} replaces spiking weight layer k >= 1 row by row (a
+        population of plastic variants, in :meth:`folded_weight`'s units). ``noise`` {k: [steps,
+        batch, neurons]} joins the current that weight layer k brings into hidden layer k (0 =
+        first), before that layer calibrates and fires: node perturbation, for exploring online.
 
         Layers are calibrated in order (Algorithm 1), each on the spikes its calibrated
         predecessor really emits, then run for T steps. With rho > T the layers run rho
         steps so that the next layer has rho steps of input to calibrate on.
         """
-        steps = max(self.timesteps, self.calibration.rho)
+        weights, noise, steps = weights or {}, noise or {}, self.steps
+        if 0 in weights:
+            raise ValueError("only weight layers between spiking neurons (k >= 1) can be replaced per row")
         weight, bias = self._folded[0]
         currents = (obs @ weight.T + bias).expand(steps, *obs.shape[:-1], weight.shape[0])
         neuron = IFNeuron(threshold=1.0)
         calibrated = bool(torch.as_tensor(iterations).max() > 0)
         spikes_per_layer = []
-        for weight, bias in self._folded[1:]:
+        for k, (weight, bias) in enumerate(self._folded[1:], start=1):
+            if k - 1 in noise:
+                currents = currents + noise[k - 1]
             if calibrated:
                 neuron.reset(calibrate_layer(currents[: self.calibration.rho], iterations, self.calibration))
             else:
                 neuron.reset(torch.full(currents.shape[1:], 0.5, dtype=currents.dtype))
             spikes = neuron.fire(currents)
             spikes_per_layer.append(spikes[: self.timesteps])
-            currents = spikes @ weight.T + bias
+            currents = (_per_row(spikes, weights[k]) if k in weights else spikes @ weight.T) + bias
         action = self.max_action * torch.tanh(currents[: self.timesteps].mean(0))
         if not errors:
             return ActorSimulation(action=action, spikes=spikes_per_layer, error_spikes=torch.empty(0))
         errors = torch.stack(
             [
                 error_spikes(rate, spikes.mean(0), self.timesteps)
-                for rate, spikes in zip(self.source_rates(obs), spikes_per_layer)
+                for rate, spikes in zip(self.source_rates(obs, weights), spikes_per_layer)
             ],
             dim=-1,
         )
@@ -182,3 +212,8 @@ class SpikingActor(nn.Module):
 
     def forward(self, obs: torch.Tensor, iterations: int | torch.Tensor = 0) -> torch.Tensor:
         return self.simulate(obs, iterations).action
+
+
+def _per_row(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """``x`` ``[..., batch, in]`` through batch row b's own ``weight[b]`` ``[batch, out, in]``."""
+    return torch.einsum("...bi,boi->...bo", x, weight)

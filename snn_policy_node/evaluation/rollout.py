@@ -11,23 +11,33 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
+from sim_bridge.physics import apply_physics
 from sim_bridge.tasks import make_task_env
 
 Act = Callable[[np.ndarray, np.ndarray], np.ndarray]
+Rewarded = Callable[[np.ndarray, np.ndarray], None]
 
 
-def play_episodes(env_id: str, act: Act, seeds: Sequence[int], **make_options) -> np.ndarray:
-    """The return of each episode, episode k starting from ``reset(seed=seeds[k])``."""
+def play_episodes(env_id: str, act: Act, seeds: Sequence[int], physics: Sequence[dict] | None = None,
+                  rewarded: Rewarded | None = None, **make_options) -> np.ndarray:
+    """The return of each episode, episode k starting from ``reset(seed=seeds[k])``.
+
+    ``physics[k]`` sets episode k's physical parameters (``sim_bridge.physics``); ``rewarded(rewards,
+    live)`` hears each step's rewards of the episodes that acted, for learning from dense rewards."""
     envs = [make_task_env(env_id, **make_options) for _ in seeds]
+    for env, parameters in zip(envs, physics or ()):
+        apply_physics(env, parameters)
     obs = np.stack([env.reset(seed=int(seed))[0] for env, seed in zip(envs, seeds)])
     returns, running = np.zeros(len(envs)), np.ones(len(envs), bool)
     while running.any():
         live = np.flatnonzero(running)
-        actions = act(obs[live], live)
+        actions, rewards = act(obs[live], live), np.zeros(len(live))
         for row, k in enumerate(live):
-            obs[k], reward, terminated, truncated, _ = envs[k].step(actions[row])
-            returns[k] += float(reward)
+            obs[k], rewards[row], terminated, truncated, _ = envs[k].step(actions[row])
+            returns[k] += float(rewards[row])
             running[k] = not (terminated or truncated)
+        if rewarded is not None:
+            rewarded(rewards, live)
     for env in envs:
         env.close()
     return returns

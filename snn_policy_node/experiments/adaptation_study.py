@@ -67,30 +67,31 @@ def population_file(work_dir: Path, env_id: str, profile: str) -> Path:
 def run_population(env_id: str, profile: str, models: list[Path], work_dir: Path, config: DeploymentConfig,
                    compute: bool = True) -> dict | None:
     """The finished population of ``env_id`` under ``profile``: read from ``work_dir``, or run and kept there."""
-    path = population_file(work_dir, env_id, profile)
     named = arms(env_id)
+
+    def run(state_path: Path) -> dict:
+        task, settings = dsqn_task(env_id), profile_settings(env_id, profile)
+        loaded = [load_model(m) for m in models]
+        networks = [model for model, _ in loaded]
+        amplitudes = [model_amplitudes(m.layers[config.layer].weight, c.provenance) for m, c in loaded]
+        runs = deploy(networks, task, settings, list(named.values()), config, amplitudes, progress=True, state_path=state_path)
+        default = default_heldout(networks, task, config.heldout_seeds).mean(1).tolist()
+        return population_record(env_id, profile, list(named), models, settings, config, runs, default)
+
+    return cached_population(population_file(work_dir, env_id, profile), list(named), models, config, run, compute)
+
+
+def cached_population(path: Path, arm_names: list[str], models: list[Path], config, run, compute: bool = True) -> dict | None:
+    """The population kept at ``path`` (checked to be this one), else ``run(state_path)``'s, kept there."""
     if path.exists():
         kept = json.loads(path.read_text())
-        if kept["arms"] != list(named) or kept["models"] != [str(m) for m in models] or kept["config"] != _config(config):
+        if kept["arms"] != arm_names or kept["models"] != [str(m) for m in models] or kept["config"] != config_record(config):
             raise ValueError(f"{path} holds another population (arms, models or settings differ); give another --work-dir")
         return kept
     if not compute:
         return None
-    task, settings = dsqn_task(env_id), profile_settings(env_id, profile)
-    loaded = [load_model(m) for m in models]
-    networks = [model for model, _ in loaded]
-    amplitudes = [model_amplitudes(m.layers[config.layer].weight, c.provenance) for m, c in loaded]
     state_path = path.with_suffix(".state.pt")
-    runs = deploy(networks, task, settings, list(named.values()), config, amplitudes, progress=True, state_path=state_path)
-    population = {
-        "env_id": env_id, "profile": profile, "arms": list(named), "models": [str(m) for m in models],
-        "settings": settings, "config": _config(config), "seconds": runs.seconds,
-        "default_heldout": default_heldout(networks, task, config.heldout_seeds).mean(1).tolist(),
-        "runs": [{"arm": list(named)[int(a)], "model": int(m), "setting": int(s), "online": online.tolist(),
-                  "rollbacks": int(back), "heldout_mean": float(heldout.mean())}
-                 for a, m, s, online, back, heldout in zip(runs.arm, runs.model, runs.setting, runs.online,
-                                                           runs.rollbacks, runs.heldout)],
-    }
+    population = run(state_path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as temporary:
         temporary.write_text(json.dumps(population))
@@ -98,7 +99,22 @@ def run_population(env_id: str, profile: str, models: list[Path], work_dir: Path
     return population
 
 
-def _config(config: DeploymentConfig) -> dict:
+def population_record(env_id: str, profile: str, arm_names: list[str], models: list[Path], settings: list[dict], config,
+                      runs, default_heldout: list[float], headline: str = HEADLINE) -> dict:
+    """A finished population as JSON: every run's online return per episode and held-out mean."""
+    model = getattr(runs, "model", np.zeros(len(runs.arm), dtype=int))
+    return {
+        "env_id": env_id, "profile": profile, "arms": arm_names, "models": [str(m) for m in models],
+        "settings": settings, "config": config_record(config), "seconds": runs.seconds, "headline": headline,
+        "default_heldout": default_heldout,
+        "runs": [{"arm": arm_names[int(a)], "model": int(m), "setting": int(s), "online": online.tolist(),
+                  "rollbacks": int(back), "heldout_mean": float(heldout.mean())}
+                 for a, m, s, online, back, heldout in zip(runs.arm, model, runs.setting, runs.online,
+                                                           runs.rollbacks, runs.heldout)],
+    }
+
+
+def config_record(config: DeploymentConfig) -> dict:
     return {k: (list(v) if isinstance(v, range) else v) for k, v in asdict(config).items()}
 
 
@@ -150,7 +166,7 @@ def deployment_rows(population: dict) -> list[dict]:
             "frozen_online_last_block": float(frozen_blocks[-1]),
             "worst_block_vs_frozen_pct": float(100.0 * np.min((blocks - frozen_blocks) / np.abs(frozen_blocks))),
             "rollbacks_per_run": float(adapted["rollbacks"].mean()),
-            "headline": name == HEADLINE,
+            "headline": name == population.get("headline", HEADLINE),
         })
     return rows
 
@@ -187,5 +203,5 @@ def run_study(models: dict[str, list[Path]], profiles: list[str], work_dir: Path
             deployment += deployment_rows(population)
             curves[f"{env_id} {profile}"] = learning_curves(population)
             timing[f"{env_id} {profile}"] = population["seconds"]
-    return {"work_dir": str(work_dir), "config": _config(config), "headline": HEADLINE, "max_norm": MAX_NORM, "exploration": EXPLORATION,
+    return {"work_dir": str(work_dir), "config": config_record(config), "headline": HEADLINE, "max_norm": MAX_NORM, "exploration": EXPLORATION,
             "block": BLOCK, "deployment": deployment, "curves": curves, "seconds": timing, "pending": pending}

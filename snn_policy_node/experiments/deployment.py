@@ -73,6 +73,48 @@ class DeploymentConfig:
             raise ValueError("held-out seeds must be disjoint from the training seeds")
 
 
+class Guard:
+    """The guard rail of a batch of runs, on online returns only: after the first
+    ``baseline_episodes`` (the frozen baseline), a guarded run whose last ``window`` returns
+    average below baseline - margin x |baseline| is rolled back and waits ``window`` episodes."""
+
+    def __init__(self, guarded: torch.Tensor, config: "DeploymentConfig"):
+        self.guarded, self.config = guarded, config
+        self.waiting = torch.zeros(len(guarded), dtype=torch.long)  # episodes a rolled-back run still plays unchanged
+        self.rollbacks = torch.zeros(len(guarded), dtype=torch.long)
+        self.baseline: np.ndarray | None = None
+
+    def may_learn(self, online: np.ndarray, episode: int) -> torch.Tensor | None:
+        """After episode ``episode``: which runs may update (None while the baseline is played)."""
+        if episode + 1 == self.config.baseline_episodes:
+            self.baseline = online[:, : self.config.baseline_episodes].mean(1)
+        if episode + 1 <= self.config.baseline_episodes:
+            return None
+        ready = self.waiting == 0
+        self.waiting = (self.waiting - 1).clamp_min(0)
+        return ready
+
+    def fallen(self, online: np.ndarray, episode: int) -> torch.Tensor:
+        """Indices of the guarded runs to roll back after episode ``episode`` (their wait starts)."""
+        config = self.config
+        if self.baseline is None or episode + 1 - config.baseline_episodes < config.window:
+            return torch.zeros(0, dtype=torch.long)
+        recent = torch.from_numpy(online[:, episode + 1 - config.window: episode + 1].mean(1))
+        floor = torch.from_numpy(self.baseline - config.margin * np.abs(self.baseline))
+        index = torch.nonzero(self.guarded & (self.waiting == 0) & (recent < floor)).flatten()
+        self.waiting[index] = config.window
+        self.rollbacks[index] += 1
+        return index
+
+    def state(self) -> dict:
+        baseline = torch.from_numpy(self.baseline if self.baseline is not None else np.zeros(0))
+        return {"waiting": self.waiting, "rollbacks": self.rollbacks, "baseline": baseline}
+
+    def restore(self, state: dict) -> None:
+        self.waiting, self.rollbacks = state["waiting"], state["rollbacks"]
+        self.baseline = state["baseline"].numpy() if state["baseline"].numel() else None
+
+
 @dataclass
 class DeploymentRuns:
     """Per run (arm-major, then model, then setting): its indices, online returns and held-out returns."""
@@ -117,15 +159,13 @@ def deploy(models: list[DSQN], task: DSQNTask, settings: list[dict], arms: list[
     modulator = Modulator([arms[a].rule or ModulationRule() for a in arm], trained.flatten(1).norm(dim=1), config.seed)
     shapings = [reward_shaping(arms[a].shaping or task.shaping) for a in arm]
     run_settings = [settings[s] for s in setting]
-    online, rollbacks = np.zeros((runs, config.episodes)), np.zeros(runs, dtype=int)
-    waiting = torch.zeros(runs, dtype=torch.long)  # episodes a rolled-back run still plays unchanged
-    baseline, first, seconds = None, 0, 0.0
+    online, guard, first, seconds = np.zeros((runs, config.episodes)), Guard(guarded, config), 0, 0.0
     if state_path is not None and state_path.exists():
         state = torch.load(state_path, weights_only=True)  # tensors and numbers only: no code runs
         first, seconds = state["episode"], state["seconds"]
         plastic.copy_(state["plastic"])
-        online[:], rollbacks[:] = state["online"].numpy(), state["rollbacks"].numpy()
-        waiting, baseline = state["waiting"], state["baseline"].numpy() if state["baseline"].numel() else None
+        online[:] = state["online"].numpy()
+        guard.restore(state)
         modulator.baseline = state["rule_baseline"]
         modulator.generator.set_state(state["random_state"])
         generator.set_state(state["noise_state"])
@@ -138,36 +178,27 @@ def deploy(models: list[DSQN], task: DSQNTask, settings: list[dict], arms: list[
                                          trace, layer, exploration if explores.any() else None, perturbation, generator,
                                          stdp_runs, perturbation_runs)
         online[:, episode] = returns
-        if episode + 1 == config.baseline_episodes:
-            baseline = online[:, : config.baseline_episodes].mean(1)
-        if episode + 1 <= config.baseline_episodes:
+        ready = guard.may_learn(online, episode)
+        if ready is None:
             continue
-        update = learns & (waiting == 0)
-        waiting = (waiting - 1).clamp_min(0)
+        update = learns & ready
         if update.any():
             index = torch.nonzero(update).flatten()
             r = torch.tensor([shapings[k](float(returns[k])) for k in index.tolist()])
             c = torch.stack([(perturbation.c if explores[k] else trace.c)[position[k]] for k in index.tolist()])
             plastic[index] += modulator.weight_change(c, r, sign[index], index)
-        if baseline is not None:
-            recent = torch.from_numpy(online[:, episode + 1 - config.window: episode + 1].mean(1))
-            floor = torch.from_numpy(baseline - config.margin * np.abs(baseline))
-            fallen = guarded & (waiting == 0) & (recent < floor) & (episode + 1 - config.baseline_episodes >= config.window)
-            if fallen.any():
-                index = torch.nonzero(fallen).flatten()
-                plastic[index] = trained[index]
-                modulator.reset(index)
-                waiting[index] = config.window
-                rollbacks[index.numpy()] += 1
+        fallen = guard.fallen(online, episode)
+        plastic[fallen] = trained[fallen]
+        modulator.reset(fallen)
         if state_path is not None and (episode + 1) % save_every == 0:
             with atomic_path(state_path) as temporary:
                 torch.save({"episode": episode + 1, "seconds": seconds + time.perf_counter() - started,
-                            "plastic": plastic, "online": torch.from_numpy(online), "rollbacks": torch.from_numpy(rollbacks),
-                            "waiting": waiting, "baseline": torch.from_numpy(baseline if baseline is not None else np.zeros(0)),
+                            "plastic": plastic, "online": torch.from_numpy(online), **guard.state(),
                             "rule_baseline": modulator.baseline, "random_state": modulator.generator.get_state(),
                             "noise_state": generator.get_state()}, temporary)
     heldout = evaluate_population(models[0], weights, task.env_id, config.heldout_seeds, run_settings)
-    return DeploymentRuns(arm, model, setting, online, rollbacks, heldout, seconds + time.perf_counter() - started)
+    return DeploymentRuns(arm, model, setting, online, guard.rollbacks.numpy(), heldout,
+                          seconds + time.perf_counter() - started)
 
 
 def default_heldout(models: list[DSQN], task: DSQNTask, seeds: Sequence[int] = HELDOUT_SEEDS) -> np.ndarray:

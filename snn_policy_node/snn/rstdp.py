@@ -231,6 +231,14 @@ class PerturbationTrace:
         self.c.add_(change)
 
 
+def random_directions(like: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Gaussian directions ``[n, ...]`` with the Frobenius norms of ``like``'s n rows: the control
+    that keeps a rule's update sizes and takes its directions away."""
+    noise = torch.randn(like.shape, generator=generator, dtype=like.dtype)
+    scale = like.flatten(1).norm(dim=1) / noise.flatten(1).norm(dim=1).clamp_min(1e-30)
+    return noise * scale.reshape(-1, *[1] * (like.dim() - 1))
+
+
 class Modulator:
     """The state of a :class:`ModulationRule` for a batch of runs, each with its own rule: the
     running baselines, and the generator of the random directions (seeded, so runs repeat)."""
@@ -262,9 +270,7 @@ class Modulator:
         direction = c.clone()
         random = self.random[runs]
         if random.any():
-            noise = torch.randn(c[random].shape, generator=self.generator, dtype=c.dtype)
-            scale = c[random].flatten(1).norm(dim=1) / noise.flatten(1).norm(dim=1).clamp_min(1e-30)
-            direction[random] = noise * scale[:, None, None]
+            direction[random] = random_directions(c[random], self.generator)
         dw = (sign.to(c.dtype) * m)[:, None, None] * direction
         norm = dw.flatten(1).norm(dim=1).to(torch.float64)
         shrink = torch.where(norm > self.bound[runs], self.bound[runs] / norm.clamp_min(1e-30), torch.ones_like(norm))

@@ -1,0 +1,207 @@
+"""Online plasticity of a converted IF actor on randomized MuJoCo physics: the deployment protocol.
+
+As :mod:`deployment` for the DSQNs: a run plays ``episodes`` online episodes on one randomized
+setting, one training seed each, and no evaluation episode. While it plays, node perturbation
+(:mod:`snn_policy_node.snn.node_perturbation`) explores in the plastic layer and credits every
+step's reward to the eligibility; after each episode the weights take one bounded step. The
+first ``baseline_episodes`` play the trained weights unchanged (with the exploration noise a
+learning run has), and the same :class:`Guard` rolls a fallen run back. Calibration runs as
+shipped: adaptive I (Algorithm 2) per run, against the source network the plastic weights
+change along with the spiking ones. The weights a run holds after its last episode play the
+held-out seeds without noise.
+"""
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from snn_policy_node.ann2snn.calibration import AdaptiveIterations
+from snn_policy_node.ann2snn.conversion import SpikingActor
+from snn_policy_node.atomic import atomic_path
+from snn_policy_node.evaluation.rollout import play_episodes
+from snn_policy_node.evaluation.seeds import ADAPT_SEEDS, HELDOUT_SEEDS
+from snn_policy_node.experiments.deployment import Guard
+from snn_policy_node.policy.specs import ObservationSpec
+from snn_policy_node.snn.node_perturbation import DenseEligibility, PerturbationRule
+
+
+@dataclass(frozen=True)
+class ActorArm:
+    """One treatment: ``rule`` None keeps the trained weights (and plays without noise)."""
+
+    rule: PerturbationRule | None
+    sign: float = 1.0
+    guard: bool = False
+
+
+@dataclass(frozen=True)
+class ActorDeploymentConfig:
+    episodes: int = field(default=200, metadata={"help": "online episodes per run (no evaluation episodes)"})
+    baseline_episodes: int = field(default=10, metadata={
+        "help": "first episodes, played with the trained weights: the frozen baseline"})
+    window: int = field(default=10, metadata={"help": "episodes the guard averages, and waits after a rollback"})
+    margin: float = field(default=0.05, metadata={
+        "help": "a guarded run rolls back below baseline - margin x |baseline|"})
+    heldout_episodes: int = field(default=10, metadata={"help": "held-out episodes that score each run's final weights"})
+    max_steps: int | None = None  # an episode's step limit (None: the task's)
+    layer: int = 1  # the plastic weight layer (hidden 1 -> hidden 2)
+    i_max: int = 3  # adaptive I's upper bound, as shipped
+    train_seeds: Sequence[int] = ADAPT_SEEDS
+    heldout_seeds: Sequence[int] = HELDOUT_SEEDS
+    seed: int = 0  # of the exploration noise and the random directions
+
+    def __post_init__(self):
+        if not 0 <= self.baseline_episodes < self.episodes:
+            raise ValueError(f"baseline_episodes must be in [0, {self.episodes}), got {self.baseline_episodes}")
+        if self.episodes > len(self.train_seeds):
+            raise ValueError(f"{self.episodes} episodes need as many training seeds, got {len(self.train_seeds)}")
+        if self.heldout_episodes > len(self.heldout_seeds):
+            raise ValueError(f"{self.heldout_episodes} held-out episodes need as many seeds, got {len(self.heldout_seeds)}")
+        if set(self.train_seeds) & set(self.heldout_seeds):
+            raise ValueError("held-out seeds must be disjoint from the training seeds")
+
+
+@dataclass
+class ActorRuns:
+    """Per run (arm-major, then setting): online returns, rollbacks and held-out returns."""
+
+    arm: np.ndarray  # [runs]
+    setting: np.ndarray  # [runs]
+    online: np.ndarray  # [runs, episodes]
+    rollbacks: np.ndarray  # [runs]
+    heldout: np.ndarray  # [runs, held-out episodes]
+    seconds: float
+
+
+class ActorPopulation:
+    """Runs of one actor, each with its own plastic layer, adaptive I and physics, played as one batch."""
+
+    def __init__(self, actor: SpikingActor, observation: ObservationSpec, env_id: str, config: ActorDeploymentConfig):
+        if not 1 <= config.layer < actor.depth - 1:
+            raise ValueError(f"the plastic layer must join two hidden layers: 1..{actor.depth - 2}, got {config.layer}")
+        self.actor, self.env_id, self.config = actor.requires_grad_(False), env_id, config
+        self.mean = np.zeros(observation.size) if observation.mean is None else np.asarray(observation.mean)
+        self.std = np.ones(observation.size) if observation.std is None else np.asarray(observation.std)
+        self.clip = None if observation.clip is None else np.asarray(observation.clip)
+
+    def normalised(self, obs: np.ndarray) -> torch.Tensor:
+        obs = obs if self.clip is None else np.clip(obs, -self.clip, self.clip)
+        return torch.as_tensor((obs - self.mean) / self.std, dtype=torch.float32)
+
+    @torch.no_grad()
+    def play(self, seeds: Sequence[int], physics: list[dict], plastic: torch.Tensor,
+             dense: DenseEligibility | None = None, learner_rows: torch.Tensor | None = None) -> np.ndarray:
+        """One episode per row (``seeds[k]`` under ``physics[k]``, weights ``plastic[k]``); rows
+        ``learner_rows`` (indices, with their places in ``dense``) explore and learn."""
+        rows, layer = len(seeds), self.config.layer
+        adaptive = AdaptiveIterations(0, self.config.i_max, batch=rows)
+        place = torch.full((rows,), -1, dtype=torch.long)
+        if dense is not None:
+            place[learner_rows] = torch.arange(len(learner_rows))
+
+        def act(obs: np.ndarray, live: np.ndarray) -> np.ndarray:
+            live = torch.from_numpy(live)
+            noise, learning = None, place[live] >= 0
+            if dense is not None and learning.any():
+                noise = torch.zeros(self.actor.steps, len(live), plastic.shape[1])
+                noise[:, learning] = dense.noise(self.actor.steps, place[live][learning])
+            simulation = self.actor.simulate(self.normalised(obs), adaptive.iterations[live], weights={layer: plastic[live]},
+                                             noise=None if noise is None else {layer: noise})
+            counts = torch.zeros(rows, dtype=simulation.error_spikes.dtype)
+            counts[live] = simulation.error_spikes.sum(-1)
+            adaptive.update(counts)  # an ended episode's I stays at I_min
+            if noise is not None:
+                pre = simulation.spikes[layer - 1][:, learning]
+                dense.observe(noise[: self.actor.timesteps, learning], pre, place[live][learning])
+            return simulation.action.numpy()
+
+        def rewarded(rewards: np.ndarray, live: np.ndarray) -> None:
+            learning = place[torch.from_numpy(live)] >= 0
+            if learning.any():
+                dense.credit(torch.from_numpy(rewards)[learning], place[torch.from_numpy(live)][learning])
+
+        options = {} if self.config.max_steps is None else {"max_episode_steps": self.config.max_steps}
+        return play_episodes(self.env_id, act, seeds, physics, rewarded if dense is not None else None, **options)
+
+
+@torch.no_grad()
+def deploy_actor(actor: SpikingActor, observation: ObservationSpec, env_id: str, settings: list[dict],
+                 arms: list[ActorArm], config: ActorDeploymentConfig = ActorDeploymentConfig(), progress: bool = False,
+                 state_path: Path | None = None, save_every: int = 10) -> ActorRuns:
+    """Every arm on every setting, online; learning arms share one :class:`PerturbationRule` but for
+    its direction. With ``state_path`` the state is saved every ``save_every`` episodes and resumed."""
+    started = time.perf_counter()
+    rules = {arm.rule for arm in arms if arm.rule is not None}
+    if len({(r.exploration, r.trace_steps, r.window, r.step) for r in rules}) > 1:
+        raise ValueError("the learning arms of one population must share exploration, trace_steps, window and step")
+    grid = [(a, s) for a in range(len(arms)) for s in range(len(settings))]
+    arm, setting = (np.array(column) for column in zip(*grid))
+    runs, population = len(grid), ActorPopulation(actor, observation, env_id, config)
+    trained = actor.folded_weight(config.layer).expand(runs, -1, -1).clone()
+    plastic = trained.clone()
+    learns = torch.tensor([arms[a].rule is not None for a in arm])
+    learner_rows = torch.nonzero(learns).flatten()
+    sign = torch.tensor([arms[a].sign for a in arm], dtype=plastic.dtype)
+    dense = None
+    if len(learner_rows):
+        rule = next(iter(rules))
+        random = torch.tensor([arms[a].rule.direction == "random" for a in arm[learner_rows.numpy()]])
+        dense = DenseEligibility(rule, plastic.shape[2], plastic.shape[1], trained[learner_rows].flatten(1).norm(dim=1),
+                                 random, config.seed)
+    physics = [settings[s] for s in setting]
+    online, guard = np.zeros((runs, config.episodes)), Guard(torch.tensor([arms[a].guard for a in arm]), config)
+    first, seconds = 0, 0.0
+    if state_path is not None and state_path.exists():
+        state = torch.load(state_path, weights_only=True)  # tensors and numbers only: no code runs
+        first, seconds = state["episode"], state["seconds"]
+        plastic.copy_(state["plastic"])
+        online[:] = state["online"].numpy()
+        guard.restore(state)
+        if dense is not None:
+            dense.rewards.copy_(state["rewards"]), dense.heard.copy_(state["heard"])
+            dense.noise_generator.set_state(state["noise_state"])
+            dense.direction_generator.set_state(state["direction_state"])
+    place = torch.full((runs,), -1, dtype=torch.long)
+    place[learner_rows] = torch.arange(len(learner_rows))
+    for episode in tqdm(range(first, config.episodes), initial=first, total=config.episodes,
+                        desc=f"online plasticity {env_id}", unit="episode", disable=not progress):
+        seeds = [config.train_seeds[episode]] * runs
+        online[:, episode] = population.play(seeds, physics, plastic, dense, learner_rows)
+        ready = guard.may_learn(online, episode)
+        if dense is not None:
+            update = (learns & ready) if ready is not None else torch.zeros(runs, dtype=torch.bool)
+            index = torch.nonzero(update).flatten()
+            plastic[index] += dense.weight_change(sign[index], place[index])
+            dense.new_episode(place[learner_rows])  # the runs that did not update start afresh too
+            fallen = guard.fallen(online, episode) if ready is not None else torch.zeros(0, dtype=torch.long)
+            plastic[fallen] = trained[fallen]
+            dense.reset_baseline(place[fallen][place[fallen] >= 0])
+        if state_path is not None and (episode + 1) % save_every == 0:
+            extra = {} if dense is None else {
+                "rewards": dense.rewards, "heard": dense.heard, "noise_state": dense.noise_generator.get_state(),
+                "direction_state": dense.direction_generator.get_state()}
+            with atomic_path(state_path) as temporary:
+                torch.save({"episode": episode + 1, "seconds": seconds + time.perf_counter() - started, "plastic": plastic,
+                            "online": torch.from_numpy(online), **guard.state(), **extra}, temporary)
+    heldout = heldout_returns(population, plastic, physics)
+    return ActorRuns(arm, setting, online, guard.rollbacks.numpy(), heldout, seconds + time.perf_counter() - started)
+
+
+def heldout_returns(population: ActorPopulation, plastic: torch.Tensor, physics: list[dict]) -> np.ndarray:
+    """``[runs, held-out episodes]``: each run's weights on its own physics, without noise."""
+    seeds = list(population.config.heldout_seeds[: population.config.heldout_episodes])
+    runs = len(plastic)
+    returns = population.play(seeds * runs, [p for p in physics for _ in seeds], plastic.repeat_interleave(len(seeds), 0))
+    return returns.reshape(runs, len(seeds))
+
+
+def default_physics_heldout(actor: SpikingActor, observation: ObservationSpec, env_id: str,
+                            config: ActorDeploymentConfig = ActorDeploymentConfig()) -> np.ndarray:
+    """The trained weights' held-out returns on default physics: what randomization took away."""
+    population = ActorPopulation(actor, observation, env_id, config)
+    return heldout_returns(population, actor.folded_weight(config.layer)[None], [{}])[0]
