@@ -25,9 +25,9 @@ from snn_policy_node.ann2snn.conversion import SpikingActor
 from snn_policy_node.atomic import atomic_path
 from snn_policy_node.evaluation.rollout import play_episodes
 from snn_policy_node.evaluation.seeds import ADAPT_SEEDS, HELDOUT_SEEDS
-from snn_policy_node.experiments.deployment import Guard
+from snn_policy_node.policy.guard import Guard
 from snn_policy_node.policy.specs import ObservationSpec
-from snn_policy_node.snn.node_perturbation import DenseEligibility, PerturbationRule
+from snn_policy_node.snn.node_perturbation import DenseEligibility, PerturbationRule, increments
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,7 @@ class ActorPopulation:
             adaptive.update(counts)  # an ended episode's I stays at I_min
             if noise is not None:
                 pre = simulation.spikes[layer - 1][:, learning]
-                dense.observe(noise[: self.actor.timesteps, learning], pre, place[live][learning])
+                dense.observe(increments(noise[: self.actor.timesteps, learning], pre), place[live][learning])
             return simulation.action.numpy()
 
         def rewarded(rewards: np.ndarray, live: np.ndarray) -> None:
@@ -154,7 +154,8 @@ def deploy_actor(actor: SpikingActor, observation: ObservationSpec, env_id: str,
         dense = DenseEligibility(rule, plastic.shape[2], plastic.shape[1], trained[learner_rows].flatten(1).norm(dim=1),
                                  random, config.seed)
     physics = [settings[s] for s in setting]
-    online, guard = np.zeros((runs, config.episodes)), Guard(torch.tensor([arms[a].guard for a in arm]), config)
+    online = np.zeros((runs, config.episodes))
+    guard = Guard(torch.tensor([arms[a].guard for a in arm]), config.baseline_episodes, config.window, config.margin)
     first, seconds = 0, 0.0
     if state_path is not None and state_path.exists():
         state = torch.load(state_path, weights_only=True)  # tensors and numbers only: no code runs

@@ -28,6 +28,7 @@ from snn_policy_node.atomic import atomic_path
 from snn_policy_node.evaluation.batched import evaluate_population, stacked_weights
 from snn_policy_node.evaluation.seeds import ADAPT_SEEDS, HELDOUT_SEEDS
 from snn_policy_node.experiments.adaptation import play_training_episodes
+from snn_policy_node.policy.guard import Guard
 from snn_policy_node.snn.dsqn import DSQN
 from snn_policy_node.snn.rstdp import (
     EligibilityTrace,
@@ -71,48 +72,6 @@ class DeploymentConfig:
             raise ValueError(f"{self.episodes} episodes need as many training seeds, got {len(self.train_seeds)}")
         if set(self.train_seeds) & set(self.heldout_seeds):
             raise ValueError("held-out seeds must be disjoint from the training seeds")
-
-
-class Guard:
-    """The guard rail of a batch of runs, on online returns only: after the first
-    ``baseline_episodes`` (the frozen baseline), a guarded run whose last ``window`` returns
-    average below baseline - margin x |baseline| is rolled back and waits ``window`` episodes."""
-
-    def __init__(self, guarded: torch.Tensor, config: "DeploymentConfig"):
-        self.guarded, self.config = guarded, config
-        self.waiting = torch.zeros(len(guarded), dtype=torch.long)  # episodes a rolled-back run still plays unchanged
-        self.rollbacks = torch.zeros(len(guarded), dtype=torch.long)
-        self.baseline: np.ndarray | None = None
-
-    def may_learn(self, online: np.ndarray, episode: int) -> torch.Tensor | None:
-        """After episode ``episode``: which runs may update (None while the baseline is played)."""
-        if episode + 1 == self.config.baseline_episodes:
-            self.baseline = online[:, : self.config.baseline_episodes].mean(1)
-        if episode + 1 <= self.config.baseline_episodes:
-            return None
-        ready = self.waiting == 0
-        self.waiting = (self.waiting - 1).clamp_min(0)
-        return ready
-
-    def fallen(self, online: np.ndarray, episode: int) -> torch.Tensor:
-        """Indices of the guarded runs to roll back after episode ``episode`` (their wait starts)."""
-        config = self.config
-        if self.baseline is None or episode + 1 - config.baseline_episodes < config.window:
-            return torch.zeros(0, dtype=torch.long)
-        recent = torch.from_numpy(online[:, episode + 1 - config.window: episode + 1].mean(1))
-        floor = torch.from_numpy(self.baseline - config.margin * np.abs(self.baseline))
-        index = torch.nonzero(self.guarded & (self.waiting == 0) & (recent < floor)).flatten()
-        self.waiting[index] = config.window
-        self.rollbacks[index] += 1
-        return index
-
-    def state(self) -> dict:
-        baseline = torch.from_numpy(self.baseline if self.baseline is not None else np.zeros(0))
-        return {"waiting": self.waiting, "rollbacks": self.rollbacks, "baseline": baseline}
-
-    def restore(self, state: dict) -> None:
-        self.waiting, self.rollbacks = state["waiting"], state["rollbacks"]
-        self.baseline = state["baseline"].numpy() if state["baseline"].numel() else None
 
 
 @dataclass
@@ -159,7 +118,8 @@ def deploy(models: list[DSQN], task: DSQNTask, settings: list[dict], arms: list[
     modulator = Modulator([arms[a].rule or ModulationRule() for a in arm], trained.flatten(1).norm(dim=1), config.seed)
     shapings = [reward_shaping(arms[a].shaping or task.shaping) for a in arm]
     run_settings = [settings[s] for s in setting]
-    online, guard, first, seconds = np.zeros((runs, config.episodes)), Guard(guarded, config), 0, 0.0
+    online, first, seconds = np.zeros((runs, config.episodes)), 0, 0.0
+    guard = Guard(guarded, config.baseline_episodes, config.window, config.margin)
     if state_path is not None and state_path.exists():
         state = torch.load(state_path, weights_only=True)  # tensors and numbers only: no code runs
         first, seconds = state["episode"], state["seconds"]

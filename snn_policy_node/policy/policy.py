@@ -2,14 +2,14 @@
 
 One inference maps a normalised observation to the command vector of the checkpoint's
 action spec (a discrete action's command row, or a clipped continuous action) and counts
-what it cost: spikes per layer, synaptic operations and an energy estimate. A DSQN policy
-can also keep the eligibility trace of one plastic layer for r-STDP, whose weight change
-is applied whole, between two inferences.
+what it cost: spikes per layer, synaptic operations and an energy estimate. A policy can also
+keep a plastic layer (:mod:`snn_policy_node.policy.plasticity`): r-STDP's eligibility trace in a
+DSQN, node perturbation in a spiking actor, with updates applied whole between two inferences.
 """
 
 import os
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -18,8 +18,10 @@ from snn_policy_node.ann2snn.calibration import AdaptiveIterations
 from snn_policy_node.ann2snn.conversion import SpikingActor
 from snn_policy_node.policy.checkpoint import Checkpoint
 from snn_policy_node.policy.model_io import load_model
+from snn_policy_node.policy.plasticity import PerturbationPlasticity, STDPPlasticity
 from snn_policy_node.snn.dsqn import DSQN
-from snn_policy_node.snn.rstdp import EligibilityTrace, RSTDPParams, model_amplitudes, synapse_spikes
+from snn_policy_node.snn.node_perturbation import PerturbationRule
+from snn_policy_node.snn.rstdp import RSTDPParams
 
 # Energy per operation in 45 nm CMOS (Horowitz, ISSCC 2014), the usual basis of SNN energy
 # estimates: a synaptic accumulate for a spike, a multiply-accumulate for an analog input.
@@ -54,12 +56,15 @@ class Policy:
     """A DSQN or calibrated spiking actor with its specs, acting on one observation at a time.
 
     ``iterations`` is the calibration I of a spiking actor, or ``"adaptive"`` for
-    Algorithm 2 between 0 and ``i_max``. ``plastic_layer`` turns on the eligibility
-    trace of that DSQN weight layer (1 = hidden 1 -> hidden 2).
+    Algorithm 2 between 0 and ``i_max``. ``plastic_layer`` turns on plasticity in that weight
+    layer (1 = hidden 1 -> hidden 2): a DSQN's needs its task's ``rstdp`` parameters and may
+    bound its updates to ``max_change`` x the trained weights' norm; a spiking actor's explores
+    by ``perturbation``.
     """
 
     def __init__(self, model: DSQN | SpikingActor, checkpoint: Checkpoint, iterations: int | str = 0,
-                 i_max: int = 3, plastic_layer: int | None = None, rstdp: RSTDPParams | None = None):
+                 i_max: int = 3, plastic_layer: int | None = None, rstdp: RSTDPParams | None = None,
+                 perturbation: PerturbationRule = PerturbationRule(), max_change: float | None = None):
         self.model, self.checkpoint = model.requires_grad_(False), checkpoint
         self.action = checkpoint.action
         self.adaptive: AdaptiveIterations | None = None  # a spiking actor's Algorithm 2
@@ -69,10 +74,9 @@ class Policy:
             self.iterations = 0 if iterations == "adaptive" else int(iterations)
             if self.iterations < 0:
                 raise ValueError(f"calibration iterations must be >= 0, got {iterations}")
-        self.trace = None
+        self.plasticity = None
         if plastic_layer is not None:
-            self.trace = self._eligibility(plastic_layer, rstdp)
-        self.plastic_layer = plastic_layer
+            self.plasticity = self._plasticity(plastic_layer, rstdp, perturbation, max_change)
         self._low = np.asarray(self.action.low, dtype=np.float64)
         self._high = np.asarray(self.action.high, dtype=np.float64)
         self._commands = np.asarray(self.action.commands, dtype=np.float64)
@@ -83,17 +87,13 @@ class Policy:
         model, checkpoint = load_model(path)
         return cls(model, checkpoint, **options)
 
-    def _eligibility(self, layer: int, rstdp: RSTDPParams | None) -> EligibilityTrace:
-        """The trace of ``layer``, with the task's r-STDP parameters and this model's A+ and A-."""
-        if not isinstance(self.model, DSQN):
-            raise ValueError("r-STDP plasticity needs a DSQN policy (spiking hidden layers on both sides)")
-        synapse_spikes([None] * len(self.model.hidden), layer)  # validates the layer index
-        weight = self.model.layers[layer].weight
+    def _plasticity(self, layer: int, rstdp: RSTDPParams | None, perturbation: PerturbationRule,
+                    max_change: float | None) -> STDPPlasticity | PerturbationPlasticity:
+        if isinstance(self.model, SpikingActor):
+            return PerturbationPlasticity(self.model, layer, perturbation)
         if rstdp is None:
-            raise ValueError("a plastic layer needs r-STDP parameters (its task's, in snn_policy_node.tasks)")
-        a_plus, a_minus = model_amplitudes(weight, self.checkpoint.provenance)
-        params = replace(rstdp, a_plus=a_plus, a_minus=a_minus)
-        return EligibilityTrace(params, weight.shape[1], weight.shape[0])
+            raise ValueError("a DSQN's plastic layer needs r-STDP parameters (its task's, in snn_policy_node.tasks)")
+        return STDPPlasticity(self.model, layer, rstdp, self.checkpoint.provenance, max_change)
 
     @torch.no_grad()
     def act(self, obs: np.ndarray) -> Inference:
@@ -117,47 +117,50 @@ class Policy:
         """The greedy command; the plastic layer's spikes go into the eligibility trace."""
         simulation = self.model.simulate(x)
         output = simulation.q_values[0]
-        if self.trace is not None:
-            pre, post = synapse_spikes(simulation.spikes, self.plastic_layer)
-            self.trace.accumulate(pre[:, 0], post[:, 0])
+        if self.plasticity is not None:
+            self.plasticity.observe(simulation)
         return simulation, output, self._commands[int(output.argmax())]
 
     def _act_actor(self, x: torch.Tensor):
         """The action clipped to its bounds; adaptive I follows this action's error spikes."""
         iterations = self.adaptive.iterations if self.adaptive is not None else self.iterations
-        simulation = self.model.simulate(x, iterations, errors=self.adaptive is not None)
+        noise = self.plasticity.noise() if self.plasticity is not None else None
+        simulation = self.model.simulate(x, iterations, errors=self.adaptive is not None, noise=noise)
+        if self.plasticity is not None:
+            self.plasticity.observe(simulation, noise)
         if self.adaptive is not None:
             self.adaptive.update(simulation.error_spikes.sum(-1))
         output = simulation.action[0]
         return simulation, output, np.clip(output.numpy().astype(np.float64), self._low, self._high)
 
-    # r-STDP ---------------------------------------------------------------------------
+    # plasticity -----------------------------------------------------------------------
+
+    def _plastic(self) -> STDPPlasticity | PerturbationPlasticity:
+        if self.plasticity is None:
+            raise ValueError("plasticity is off: construct the policy with plastic_layer")
+        return self.plasticity
 
     @property
     def plastic_weight(self) -> torch.Tensor:
-        if self.trace is None:
-            raise ValueError("plasticity is off: construct the policy with plastic_layer")
-        return self.model.layers[self.plastic_layer].weight
+        """The plastic layer in checkpoint units (a DSQN's ``layers.K.weight``, an actor's ``weightK``)."""
+        return self._plastic().weight
 
-    @torch.no_grad()
+    def reward(self, reward: float) -> bool:
+        """One step's reward (a spiking actor credits its oldest waiting inference); False if unused."""
+        if not np.isfinite(reward):
+            raise ValueError(f"reward must be finite, got {reward}")
+        return self._plastic().reward(reward)
+
     def apply_modulation(self, modulation: float) -> None:
-        """dw = r * c on the plastic layer, then a fresh trace for the next episode."""
+        """The episode's update: dw = r c (DSQN) or a step along the rewarded direction times the
+        modulation (spiking actor); then a fresh eligibility for the next episode."""
         if not np.isfinite(modulation):
             raise ValueError(f"modulation must be finite, got {modulation}")
-        self.plastic_weight.add_(self.trace.weight_change(modulation))
-        self.trace.reset()
+        self._plastic().apply(modulation)
 
-    @torch.no_grad()
     def set_plastic_weight(self, weight: np.ndarray) -> None:
         """Replace the plastic layer's weights (restored or rolled back), checked first."""
-        current = self.plastic_weight
-        weight = np.asarray(weight, dtype=np.float32)
-        if weight.shape != tuple(current.shape):
-            raise ValueError(f"plastic weights of shape {weight.shape} do not fit layer {tuple(current.shape)}")
-        if not np.isfinite(weight).all():
-            raise ValueError("plastic weights contain NaN or inf")
-        current.copy_(torch.from_numpy(weight))
-        self.trace.reset()
+        self._plastic().set_weight(weight)
 
 
 def _costs(model: DSQN | SpikingActor) -> tuple[list[int], int]:

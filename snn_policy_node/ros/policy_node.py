@@ -13,11 +13,14 @@ A policy that observes a floating base also reads odometry (nav_msgs/Odometry). 
 state is acted on together with odometry at least as new as it (by header stamp): a
 simulator's pair with equal stamps is always matched, whichever message arrives first.
 
-With ``plastic_layer`` >= 1 the node keeps the eligibility trace of that DSQN layer and
-applies dw = r * c when the r-STDP service sends the modulation r (``/rstdp/modulation``,
-``[episode, r]``), between two inferences, then publishes the layer on
-``/policy/plastic_weights``. Weights arriving on ``/rstdp/weights`` (restored or rolled
-back) replace the layer.
+With ``plastic_layer`` >= 1 the node keeps that layer's eligibility: r-STDP's trace in a
+DSQN, node perturbation in a spiking actor, which explores with noise in the layer's currents
+(``~/explore`` turns it off for evaluation) and credits every ``/reward`` to the step it
+answers. When the r-STDP service sends the episode's modulation (``/rstdp/modulation``,
+``[episode, r]``) the update is applied between two inferences (DSQN dw = r c, bounded by
+``max_weight_change``; actor one step of ``step_size`` times r), and the layer is published on
+``/policy/plastic_weights``. Weights arriving on ``/rstdp/weights`` (restored or rolled back)
+replace the layer.
 """
 
 import time
@@ -34,16 +37,19 @@ from rclpy.service import Service
 from rclpy.subscription import Subscription
 from rclpy.timer import Timer
 from sensor_msgs.msg import JointState
-from std_msgs.msg import Float32MultiArray, Float64MultiArray
-from std_srvs.srv import Trigger
+from std_msgs.msg import Float32MultiArray, Float64, Float64MultiArray
+from std_srvs.srv import SetBool, Trigger
 
 from snn_policy_node.policy.checkpoint import CheckpointError
 from snn_policy_node.policy.model_io import load_model
 from snn_policy_node.policy.observation import FAULT_KINDS, InputFault, JointReading, ObservationBuilder
+from snn_policy_node.policy.plasticity import PerturbationPlasticity
 from snn_policy_node.policy.policy import Inference, Policy
 from snn_policy_node.ros.common import diagnostics, messages
 from snn_policy_node.ros.common.parameters import check_choice, declare_parameters
 from snn_policy_node.ros.common.process import StartupError, run_node
+from snn_policy_node.snn.dsqn import DSQN
+from snn_policy_node.snn.node_perturbation import PerturbationRule
 from snn_policy_node.tasks import dsqn_task
 
 PARAMETERS = {
@@ -57,7 +63,12 @@ PARAMETERS = {
     "rate_hz": (50.0, "command rate in rate mode"),
     "command_timeout": (0.5, "seconds after the newest joint state when commanding stops"),
     "calibration_iterations": ("0", "spiking actor calibration I: 0, 1, 2, ... or 'adaptive'"),
-    "plastic_layer": (-1, "DSQN weight layer whose eligibility trace is kept for r-STDP; -1: none"),
+    "plastic_layer": (-1, "weight layer that learns online (DSQN: r-STDP; spiking actor: node perturbation); -1: none"),
+    "max_weight_change": (0.0, "DSQN: ||dw|| per update at most this share of the trained weights' norm; 0: unbounded"),
+    "exploration": (PerturbationRule.exploration, "spiking actor: noise std in the plastic layer's currents, in thresholds"),
+    "trace_steps": (PerturbationRule.trace_steps, "spiking actor: eligibility decay time, in control steps"),
+    "reward_window": (PerturbationRule.window, "spiking actor: rewards the baseline of the prediction error averages"),
+    "step_size": (PerturbationRule.step, "spiking actor: ||dw|| per update, as a share of the trained weights' norm"),
     "diagnostics_period": (1.0, "seconds between /diagnostics reports"),
     "autostart": (True, "configure and activate at start-up"),
 }
@@ -127,13 +138,15 @@ class PolicyNode(LifecycleNode):
             self._own(self.create_timer(1.0 / self.param("rate_hz"), self.on_tick))
         self._own(self.create_timer(self.param("diagnostics_period"), self.publish_diagnostics))
         self._own(self.create_service(Trigger, "~/reset_state", self.on_reset_state))
-        if self.policy.trace is not None:
+        if self.policy.plasticity is not None:
             self.weights_publisher = self._own(self.create_publisher(
                 Float32MultiArray, messages.PLASTIC_WEIGHTS, messages.LATCHED_QOS))
             self._own(self.create_subscription(
                 Float64MultiArray, messages.MODULATION, self.on_modulation, messages.EVENT_QOS))
             self._own(self.create_subscription(
                 Float32MultiArray, messages.RSTDP_WEIGHTS, self.on_weights, messages.LATCHED_QOS))
+            self._own(self.create_subscription(Float64, messages.REWARD, self.on_reward, messages.EVENT_QOS))
+            self._own(self.create_service(SetBool, "~/explore", self.on_explore))
             self.publish_plastic_weights()
 
     def _check_parameters(self) -> None:
@@ -141,6 +154,8 @@ class PolicyNode(LifecycleNode):
         if not self.param("checkpoint"):
             raise ValueError("parameter 'checkpoint' is empty; give the path of a .safetensors policy")
         check_choice("mode", self.param("mode"), ("event", "rate"))
+        if not self.param("max_weight_change") >= 0:
+            raise ValueError(f"max_weight_change must be >= 0 (0: unbounded), got {self.param('max_weight_change')!r}")
         check_choice("command_format", self.param("command_format"), messages.COMMAND_FORMATS)
         for key in ("rate_hz", "command_timeout", "diagnostics_period"):
             if not self.param(key) > 0:  # NaN too
@@ -155,8 +170,13 @@ class PolicyNode(LifecycleNode):
         model, checkpoint = load_model(path)
         if layer < 0:
             return Policy(model, checkpoint, iterations=iterations)
-        rstdp = dsqn_task(checkpoint.provenance.get("env_id", "")).rstdp
-        return Policy(model, checkpoint, iterations=iterations, plastic_layer=layer, rstdp=rstdp)
+        if isinstance(model, DSQN):
+            rstdp = dsqn_task(checkpoint.provenance.get("env_id", "")).rstdp
+            bound = self.param("max_weight_change") or None
+            return Policy(model, checkpoint, iterations=iterations, plastic_layer=layer, rstdp=rstdp, max_change=bound)
+        rule = PerturbationRule(self.param("exploration"), self.param("trace_steps"), self.param("reward_window"),
+                                self.param("step_size"))
+        return Policy(model, checkpoint, iterations=iterations, plastic_layer=layer, perturbation=rule)
 
     def _own(self, entity):
         """Keep an entity made at configuration, so that cleanup can remove it."""
@@ -256,12 +276,25 @@ class PolicyNode(LifecycleNode):
         self.get_logger().debug(f"episode {int(episode)}: applied dw = r c with r = {modulation:.4f}")
         self.publish_plastic_weights()
 
+    def on_reward(self, message: Float64) -> None:
+        if not np.isfinite(message.data):
+            self.faults["non_finite_reward"] += 1
+            return
+        self.policy.reward(message.data)
+
+    def on_explore(self, request, response):
+        explores = isinstance(self.policy.plasticity, PerturbationPlasticity)
+        if explores:
+            self.policy.plasticity.exploring = request.data
+            self.forget_answer()
+        response.success = explores
+        response.message = (f"exploration {'on' if request.data else 'off'}" if explores
+                            else "only a spiking actor's plasticity explores")
+        return response
+
     def on_weights(self, message: Float32MultiArray) -> None:
-        try:
-            weight = messages.message_matrix(message)
-            if np.array_equal(weight, self.policy.plastic_weight.numpy()):
-                return
-            self.policy.set_plastic_weight(weight)
+        try:  # applied and answered even when unchanged: a rollback to the same weights still ends the episode's trace
+            self.policy.set_plastic_weight(messages.message_matrix(message))
             self.forget_answer()
         except ValueError as error:
             self.get_logger().error(f"rejected weights from {messages.RSTDP_WEIGHTS}: {error}")
@@ -273,8 +306,8 @@ class PolicyNode(LifecycleNode):
         self.weights_publisher.publish(messages.matrix_message(self.policy.plastic_weight.numpy()))
 
     def on_reset_state(self, request, response):
-        if self.policy.trace is not None:
-            self.policy.trace.reset()
+        if self.policy.plasticity is not None:
+            self.policy.plasticity.reset()
         if self.policy.adaptive is not None:
             self.policy.adaptive.reset()
         self.forget_answer()
@@ -296,7 +329,7 @@ class PolicyNode(LifecycleNode):
                 "energy_nj_per_inference": f"{np.mean([i.energy_j for i in window]) * 1e9:.3f}",
                 **{f"spike_rate_layer{k + 1}": f"{r:.4f}" for k, r in enumerate(rates)},
             })
-        values.update({f"faults_{kind}": self.faults[kind] for kind in (*FAULT_KINDS, "non_finite_output")})
+        values.update({f"faults_{kind}": self.faults[kind] for kind in (*FAULT_KINDS, "non_finite_output", "non_finite_reward")})
         new_faults, self.reported_faults = self.faults - self.reported_faults, self.faults.copy()
         level = diagnostics.WARN if new_faults or self.stale() else diagnostics.OK
         message = (f"input faults since the last report: {dict(new_faults)}" if new_faults

@@ -1,21 +1,31 @@
-"""The r-STDP service: owns the learning schedule of online adaptation (paper 004, section 3).
+"""The r-STDP service: owns the learning schedule of online adaptation.
 
-The policy node has the spikes, so it keeps the eligibility trace; this node decides when
-and how much to learn, as on neuromorphic hardware. With ``drive_episodes`` (the default)
-it runs the paper's protocol through the sim bridge's services:
+The policy node has the spikes, so it keeps the eligibility; this node decides when and how
+much to learn, as on neuromorphic hardware. Two protocols:
 
-1. an evaluation block (``eval_episodes`` fixed evaluation seeds) measures the return before
-   adaptation;
-2. a training episode; its return R is shaped (eq. 8 or 9) into r = sign * shaping(R) and
-   sent to the policy (``/rstdp/modulation``), which applies dw = r * c between two control
-   steps and publishes the new plastic layer;
-3. an evaluation block; the best weights so far are kept (early stopping);
-4. repeat 2-3 ``train_episodes`` times (or until ``stop_at`` is reached), then roll the
-   policy back to the best weights.
+``online`` (the default; what a robot runs): every episode is played by the weights being
+adapted, and no evaluation episode is needed. An episode's return comes from its ``/episode``
+record (the sim bridge's, or any node's JSON with a ``return``), or, at a call of
+``~/end_episode`` (std_srvs/Trigger), as the sum of the ``/reward`` values heard since the last
+boundary. After each episode the schedule (``policy.online``) sends the modulation: nothing
+changes during the first ``baseline_episodes`` (the frozen baseline); then a DSQN gets
+sign x the third factor of its shaped return (``third_factor`` ``reward`` as paper 004, or
+``rpe``, its prediction error), a spiking actor the sign (its third factor came with every
+reward). With ``guard``, when the last ``window`` returns average more than ``margin`` x
+|baseline| below the baseline, the trained weights come back and the run waits ``window``
+episodes before it learns again. ``/rstdp/status`` says which weights are live and why. With
+``drive_episodes`` the service starts each episode through the bridge and, with
+``heldout_episodes``, scores the weights before and after on the bridge's evaluation seeds
+(exploration off).
 
-Current and best weights are saved after every change as complete policy checkpoints
-(``adapted_dir/current.safetensors`` and ``best.safetensors``, written atomically), so the
-policy node can load them directly, and a restarted service resumes from them.
+``paper`` (paper 004, section 3; needs ``drive_episodes``): an evaluation block
+(``eval_episodes`` fixed evaluation seeds) before adaptation, then training episodes, each
+followed by an evaluation block; the best weights so far are kept and restored at the end.
+
+Current and best weights (online: current and trained) are saved after every change as
+complete policy checkpoints (``adapted_dir/current.safetensors`` and ``best.safetensors``,
+written atomically), so the policy node can load them directly, and a restarted service
+resumes from them.
 """
 
 import math
@@ -29,14 +39,15 @@ import torch
 from rclpy.client import Client
 from rclpy.node import Node
 from rclpy.task import Future
-from std_msgs.msg import Float32MultiArray, Float64MultiArray, String
+from std_msgs.msg import Float32MultiArray, Float64, Float64MultiArray, String
 from std_srvs.srv import SetBool, Trigger
 
 from snn_policy_node.policy.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from snn_policy_node.policy.online import OnlineSchedule
 from snn_policy_node.ros.common import messages
-from snn_policy_node.ros.common.parameters import declare_parameters
+from snn_policy_node.ros.common.parameters import check_choice, declare_parameters
 from snn_policy_node.ros.common.process import StartupError, end_process, run_node
-from snn_policy_node.snn.rstdp import AMPLITUDES_KEY, model_amplitudes, reward_shaping
+from snn_policy_node.snn.rstdp import AMPLITUDES_KEY, THIRD_FACTORS, ModulationRule, model_amplitudes, reward_shaping
 from snn_policy_node.tasks import DSQN_TASKS
 
 PARAMETERS = {
@@ -47,10 +58,19 @@ PARAMETERS = {
                 "checkpoint's task's"),
     "sign": (0.0, "dw = sign * r * c (eq. 7 has +1); 0: the checkpoint's task's (CartPole -1 as the authors' code, "
              "Acrobot +1)"),
-    "train_episodes": (250, "training episodes at most"),
+    "train_episodes": (250, "training (online: all) episodes at most; online and not driven, 0: no end"),
     "eval_episodes": (100, "episodes per evaluation block (the bridge's evaluation seeds)"),
     "stop_at": (math.nan, "stop once the best evaluation mean reaches this; NaN: never"),
     "drive_episodes": (True, "run the protocol through the bridge's ~/evaluate and ~/start_episode"),
+    "protocol": ("online", "'online': every episode adapts, guard rails, no evaluation needed; 'paper': evaluation "
+                 "blocks between training episodes, the best weights kept (paper 004)"),
+    "third_factor": ("rpe", "online, DSQN: 'reward' (m = r, paper 004) or 'rpe' (m = r - r_bar, running mean)"),
+    "baseline_rate": (0.1, "online, DSQN: rate of the running mean r_bar"),
+    "baseline_episodes": (10, "online: first episodes played unchanged; their mean return is the frozen baseline"),
+    "guard": (True, "online: roll back to the trained weights when the online return falls below the baseline"),
+    "window": (10, "online: episodes the guard averages, and waits after a rollback"),
+    "margin": (0.05, "online: roll back below baseline - margin x |baseline|"),
+    "heldout_episodes": (0, "online, driven: evaluation episodes before and after adapting; 0: none"),
     "bridge": ("/sim_bridge", "the sim bridge node whose services are called"),
     "policy": ("/snn_policy", "the policy node whose ~/reset_state is called before training episodes"),
     "exit_when_done": (False, "end the process after the protocol (for scenarios and tests)"),
@@ -79,18 +99,25 @@ class RSTDPService(Node):
         if not self.p["service_timeout"] > 0:
             raise StartupError(f"service_timeout must be positive, got {self.p['service_timeout']}")
         try:
+            check_choice("protocol", self.p["protocol"], ("online", "paper"))
             self.base = load_checkpoint(self.p["checkpoint"])
-            self._take_task_defaults(self.base.provenance.get("env_id"))
-            self.shaping = reward_shaping(self.p["shaping"])
+            self.dsqn = self.base.kind == "dsqn"
+            if self.p["protocol"] == "paper" and not (self.dsqn and self.p["drive_episodes"]):
+                raise ValueError("the paper protocol needs a DSQN checkpoint and drive_episodes")
+            if self.dsqn:
+                self._take_task_defaults(self.base.provenance.get("env_id"))
+            self.shaping = reward_shaping(self.p["shaping"]) if self.dsqn else None
+            self.key = f"layers.{self.p['plastic_layer']}.weight" if self.dsqn else f"weight{self.p['plastic_layer']}"
+            if self.key not in self.base.tensors:
+                raise ValueError(f"{self.p['checkpoint']} has no plastic layer {self.key!r}")
+            self.amplitudes = model_amplitudes(self.base.tensors[self.key], self.base.provenance) if self.dsqn else None
+            self.schedule = self._online_schedule() if self.p["protocol"] == "online" else None
         except (CheckpointError, ValueError) as error:
             raise StartupError(f"{self.get_name()}: {error}") from None
-        self.key = f"layers.{self.p['plastic_layer']}.weight"
-        if self.key not in self.base.tensors:
-            raise StartupError(f"{self.p['checkpoint']} has no plastic layer {self.key!r}")
-        try:
-            self.amplitudes = model_amplitudes(self.base.tensors[self.key], self.base.provenance)
-        except ValueError as error:
-            raise StartupError(f"{self.get_name()}: {error}") from None
+        self.trained = self.base.tensors[self.key].numpy().copy()
+        self.episode_reward, self.rewards_heard = 0.0, 0
+        self.heldout: dict[str, float] = {}  # online, driven: "before" and "after" means
+        self.phase = "online"  # online, driven: "before", "online" or "after" (the held-out blocks)
         self.current = self.base.tensors[self.key].numpy().copy()
         self.best, self.best_return, self.best_episode = self.current.copy(), -math.inf, 0
         self.before = None
@@ -102,6 +129,7 @@ class RSTDPService(Node):
         self.eval_returns: list[float] = []
         self.history: list[dict] = []  # one entry per evaluation block, published on /rstdp/status
         self.episodes_heard = 0
+        self.status_reason: str | None = None  # online: why the trained weights came back, if they did
         self.pending: list[PendingCall] = []
         self._restore()
 
@@ -110,6 +138,8 @@ class RSTDPService(Node):
         self.status_publisher = self.create_publisher(String, messages.RSTDP_STATUS, messages.LATCHED_QOS)
         self.episodes = self.create_subscription(String, messages.EPISODE, self.on_episode, messages.EVENT_QOS)
         self.create_subscription(Float32MultiArray, messages.PLASTIC_WEIGHTS, self.on_policy_weights, messages.LATCHED_QOS)
+        self.create_subscription(Float64, messages.REWARD, self.on_reward, messages.EVENT_QOS)
+        self.create_service(Trigger, "~/end_episode", self.on_end_episode)
         self.create_service(SetBool, "~/enable", self.on_enable)
         self.create_service(Trigger, "~/save", self.on_save)
         self.create_service(Trigger, "~/rollback", self.on_rollback)
@@ -120,6 +150,7 @@ class RSTDPService(Node):
             self.evaluate_client = self.create_client(SetBool, f"{bridge}/evaluate")
             self.start_client = self.create_client(Trigger, f"{bridge}/start_episode")
             self.reset_client = self.create_client(Trigger, f"{policy}/reset_state")
+            self.explore_client = self.create_client(SetBool, f"{policy}/explore")
             self.startup_timer = self.create_timer(0.2, self.start_when_ready)
             self.create_timer(0.5, self.ask_again_if_unanswered)
 
@@ -150,6 +181,13 @@ class RSTDPService(Node):
         self.train_count = current.provenance.get("adaptation", {}).get("train_episodes", 0)
         self.get_logger().info(f"resumed adaptation after {self.train_count} training episodes from {files[0].parent}")
 
+    def _online_schedule(self) -> OnlineSchedule:
+        check_choice("third_factor", self.p["third_factor"], THIRD_FACTORS)
+        rule = ModulationRule(self.p["third_factor"], self.p["baseline_rate"])
+        sign = self.p["sign"] if self.dsqn else (self.p["sign"] or 1.0)
+        return OnlineSchedule(self.shaping, sign, rule, self.p["guard"], self.p["baseline_episodes"], self.p["window"],
+                              self.p["margin"])
+
     def _take_task_defaults(self, env_id: str | None) -> None:
         """An empty shaping and a zero sign become those of the task the checkpoint was trained on."""
         if self.p["shaping"] and self.p["sign"]:
@@ -175,13 +213,15 @@ class RSTDPService(Node):
     # protocol -------------------------------------------------------------------------
 
     def start_when_ready(self) -> None:
-        clients = (self.evaluate_client, self.start_client, self.reset_client)
+        clients = (self.evaluate_client, self.start_client, self.reset_client, self.explore_client)
         if not all(c.service_is_ready() for c in clients) or not self.policy_in_sync():
             return
         if self.episodes.get_publisher_count() == 0:  # a record sent before the bridge's writer matched is lost
             return
         self.startup_timer.cancel()
-        if self.before is None:
+        if self.schedule is not None:
+            self.start_online()
+        elif self.before is None:
             self.get_logger().info(f"evaluating before adaptation on {self.p['eval_episodes']} episodes")
             self.begin_eval_block()
         elif self.train_count >= self.p["train_episodes"]:
@@ -246,9 +286,8 @@ class RSTDPService(Node):
             self.get_logger().warning(f"ignoring malformed episode record: {error}")
             return
         self.episodes_heard += 1
-        if not self.p["drive_episodes"]:
-            if phase == "train" and self.learning:
-                self.modulate(record.get("episode", -1), episode_return)
+        if self.schedule is not None:
+            self.online_episode(phase, episode_return)
             return
         if phase == "eval":
             self.eval_returns.append(episode_return)
@@ -270,6 +309,85 @@ class RSTDPService(Node):
         self.last_train = {"train_episode": self.train_count, "train_return": episode_return, "modulation": r}
         self.modulation_publisher.publish(messages.float64_array(np.array([episode, r])))
 
+    # online protocol ------------------------------------------------------------------
+
+    def on_reward(self, message: Float64) -> None:
+        if np.isfinite(message.data):
+            self.episode_reward += message.data
+            self.rewards_heard += 1
+
+    def on_end_episode(self, request, response):
+        """An episode boundary from a robot without episode records: its return is the rewards' sum."""
+        if self.schedule is None or self.p["drive_episodes"]:
+            response.success, response.message = False, "~/end_episode serves the online protocol when it is not driven"
+            return response
+        episode_return, heard = self.episode_reward, self.rewards_heard
+        self.online_episode("train", episode_return)
+        response.success, response.message = True, f"episode ended: return {episode_return:.3f} from {heard} rewards"
+        return response
+
+    def start_online(self) -> None:
+        """Driven: the held-out block before adapting (if asked for), then the online episodes."""
+        if self.p["heldout_episodes"] > 0 and "before" not in self.heldout:
+            self.begin_heldout_block("before")
+        else:
+            self.phase = "online"
+            self.call_then(self.explore_client, SetBool.Request(data=True), lambda *_: self.begin_training_episode())
+
+    def begin_heldout_block(self, phase: str) -> None:
+        self.phase, self.eval_returns = phase, []
+        self.get_logger().info(f"held-out block {phase} adaptation: {self.p['heldout_episodes']} evaluation episodes")
+        self.call_then(self.explore_client, SetBool.Request(data=False),
+                       lambda *_: self.call_then(self.reset_client, Trigger.Request(), lambda *_: self.begin_eval_block()))
+
+    def online_episode(self, phase: str, episode_return: float) -> None:
+        self.episode_reward, self.rewards_heard = 0.0, 0
+        if phase == "eval":
+            self.eval_returns.append(episode_return)
+            if len(self.eval_returns) < self.p["heldout_episodes"]:
+                self.start_episode()
+            else:
+                self.heldout[self.phase] = float(np.mean(self.eval_returns))
+                self.get_logger().info(f"held-out return {self.phase} adaptation: {self.heldout[self.phase]:.2f}")
+                self.publish_status(done=self.phase == "after")
+                self.start_online() if self.phase == "before" else self.finish_online()
+            return
+        decision = self.schedule.episode_ended(episode_return, self.learning)
+        self.train_count += 1
+        if decision.rollback is not None:
+            self.get_logger().warning(f"online episode {self.train_count}: rolled back to the trained weights: {decision.rollback}")
+            self.current = self.trained.copy()
+            self.weights_publisher.publish(messages.matrix_message(self.current))
+        else:
+            self.modulation_publisher.publish(messages.float64_array(np.array([self.train_count, decision.modulation])))
+        self.status_reason = decision.rollback
+        self.awaiting_weights = self.p["drive_episodes"]  # the next episode starts once the policy has the update
+        self.publish_status(done=False)
+        if not self.p["drive_episodes"] and self.train_count == self.p["train_episodes"]:
+            self.finish_online()
+
+    def online_weights_applied(self) -> None:
+        """Driven: the policy holds the episode's update; play the next episode, or finish."""
+        self.save()
+        if self.train_count < self.p["train_episodes"]:
+            self.begin_training_episode()
+        elif self.p["heldout_episodes"] > 0:
+            self.begin_heldout_block("after")
+        else:
+            self.finish_online()
+
+    def finish_online(self) -> None:
+        blocks = self.schedule.blocks()
+        held = "".join(f", held-out {k} {v:.2f}" for k, v in self.heldout.items())
+        self.get_logger().info(
+            f"online adaptation done after {self.train_count} episodes: online return first block {blocks[0]:.2f}, last "
+            f"block {blocks[-1]:.2f}{held}; {self.schedule.updates} updates, {self.schedule.status()['rollbacks']} rollbacks")
+        self.learning = False
+        self.save()
+        self.publish_status(done=True)
+        if self.p["exit_when_done"]:
+            self.create_timer(1.0, self.exit)
+
     def on_policy_weights(self, message: Float32MultiArray) -> None:
         try:
             weight = messages.message_matrix(message)
@@ -280,9 +398,13 @@ class RSTDPService(Node):
             self.get_logger().error(f"policy's plastic layer is {weight.shape}, expected {self.current.shape}")
             return
         self.policy_weight = weight
-        if self.awaiting_weights:
+        if self.awaiting_weights and (self.schedule is None or self.status_reason is None
+                                      or np.array_equal(weight, self.trained)):
             self.awaiting_weights = False
             self.current = weight
+            if self.schedule is not None:
+                self.online_weights_applied()
+                return
             self.save()
             self.begin_eval_block()
 
@@ -326,10 +448,15 @@ class RSTDPService(Node):
         self.save()
 
     def publish_status(self, done: bool) -> None:
-        self.status_publisher.publish(messages.json_message({
-            "done": done, "paused": self.paused, "before": self.before, "best_return": self.best_return, "best_episode": self.best_episode,
-            "train_episodes": self.train_count, "history": self.history, "time": time.time(),
-        }))
+        status = {"protocol": self.p["protocol"], "done": done, "paused": self.paused, "train_episodes": self.train_count,
+                  "time": time.time()}
+        if self.schedule is not None:
+            status.update(self.schedule.status(), reason=self.status_reason, learning=self.learning,
+                          heldout=self.heldout)
+        else:
+            status.update(before=self.before, best_return=self.best_return, best_episode=self.best_episode,
+                          history=self.history)
+        self.status_publisher.publish(messages.json_message(status))
 
     # services -------------------------------------------------------------------------
 

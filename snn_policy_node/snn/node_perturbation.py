@@ -49,6 +49,12 @@ class PerturbationRule:
             raise ValueError(f"direction must be one of {DIRECTIONS}, got {self.direction!r}")
 
 
+def increments(noise: torch.Tensor, pre: torch.Tensor) -> torch.Tensor:
+    """delta ``[..., n_post, n_pre]`` of one environment step from its noise ``[steps, ..., n_post]``
+    and presynaptic spikes ``[steps, ..., n_pre]``: sum over simulated steps of xi_i s_j."""
+    return torch.movedim(noise.to(torch.float32), 0, -1) @ torch.movedim(pre.to(torch.float32), 0, -2)
+
+
 class DenseEligibility:
     """The state of :class:`PerturbationRule` for ``batch`` runs of one plastic layer: e, G, the
     reward windows, and the seeded generators of the noise and the random directions.
@@ -77,9 +83,8 @@ class DenseEligibility:
         return torch.randn(shape, generator=self.noise_generator) * self.rule.exploration
 
     @torch.no_grad()
-    def observe(self, noise: torch.Tensor, pre: torch.Tensor, rows: torch.Tensor) -> None:
-        """One environment step's noise and presynaptic spikes ``[steps, len(rows), n_pre]``: e <- gamma e + delta."""
-        delta = torch.movedim(noise.to(self.e.dtype), 0, -1) @ torch.movedim(pre.to(self.e.dtype), 0, -2)
+    def observe(self, delta: torch.Tensor, rows: torch.Tensor) -> None:
+        """One environment step's :func:`increments` of runs ``rows``: e <- gamma e + delta."""
         if len(rows) == len(self.e):  # every run: in place, without copying the traces out and back
             self.e.mul_(self.decay).add_(delta[torch.argsort(rows)])
         else:

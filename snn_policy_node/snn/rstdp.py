@@ -231,6 +231,13 @@ class PerturbationTrace:
         self.c.add_(change)
 
 
+def bounded(dw: torch.Tensor, bound: torch.Tensor) -> torch.Tensor:
+    """Each of the n updates ``dw`` ``[n, post, pre]`` shrunk to Frobenius norm ``bound[n]`` (float64) if larger."""
+    norm = dw.flatten(1).norm(dim=1).to(torch.float64)
+    shrink = torch.where(norm > bound, bound / norm.clamp_min(1e-30), torch.ones_like(norm))
+    return dw * shrink.to(dw.dtype)[:, None, None]
+
+
 def random_directions(like: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """Gaussian directions ``[n, ...]`` with the Frobenius norms of ``like``'s n rows: the control
     that keeps a rule's update sizes and takes its directions away."""
@@ -271,7 +278,4 @@ class Modulator:
         random = self.random[runs]
         if random.any():
             direction[random] = random_directions(c[random], self.generator)
-        dw = (sign.to(c.dtype) * m)[:, None, None] * direction
-        norm = dw.flatten(1).norm(dim=1).to(torch.float64)
-        shrink = torch.where(norm > self.bound[runs], self.bound[runs] / norm.clamp_min(1e-30), torch.ones_like(norm))
-        return dw * shrink.to(c.dtype)[:, None, None]
+        return bounded((sign.to(c.dtype) * m)[:, None, None] * direction, self.bound[runs])

@@ -47,16 +47,16 @@ def test_plastic_policy_applies_dw_equal_to_r_times_its_trace():
     before = policy.plastic_weight.clone()
     policy.apply_modulation(0.37)
     torch.testing.assert_close(policy.plastic_weight - before, 0.37 * reference.c)
-    assert policy.trace.c.abs().sum() == 0  # a fresh trace for the next episode
+    assert policy.plasticity.trace.c.abs().sum() == 0  # a fresh trace for the next episode
 
 
 def test_a_plastic_policy_learns_with_the_amplitudes_its_checkpoint_records(tmp_path):
     model, checkpoint = load_model(CARTPOLE)
     path = tmp_path / "adapted.safetensors"
     save_model(path, model, checkpoint.observation, checkpoint.action, {**checkpoint.provenance, AMPLITUDES_KEY: [0.5, 0.25]})
-    trace = Policy.load(path, plastic_layer=1, rstdp=CARTPOLE_RSTDP).trace
+    trace = Policy.load(path, plastic_layer=1, rstdp=CARTPOLE_RSTDP).plasticity.trace
     assert (trace.a_plus.item(), trace.a_minus.item()) == (0.5, 0.25)
-    assert Policy.load(CARTPOLE, plastic_layer=1, rstdp=CARTPOLE_RSTDP).trace.a_plus.item() == pytest.approx(
+    assert Policy.load(CARTPOLE, plastic_layer=1, rstdp=CARTPOLE_RSTDP).plasticity.trace.a_plus.item() == pytest.approx(
         weight_amplitudes(model.layers[1].weight)[0])
     save_model(path, model, checkpoint.observation, checkpoint.action, {**checkpoint.provenance, AMPLITUDES_KEY: [0.5]})
     with pytest.raises(ValueError, match="two positive numbers"):

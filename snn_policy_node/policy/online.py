@@ -1,0 +1,79 @@
+"""One robot's online adaptation schedule: the deployment protocol of the experiments, for one run.
+
+After each episode :meth:`OnlineSchedule.episode_ended` takes its return and says what the policy
+does next: the modulation it applies (0 changes no weight and starts a fresh eligibility), or a
+return to the trained weights. The first ``baseline_episodes`` play the trained weights (the
+frozen baseline); later ones learn unless the guard has rolled the run back and it still waits.
+A DSQN's modulation is sign x m, with m the third factor of the shaped return (the raw reward, or
+its prediction error against a running baseline: :class:`ModulationRule`); a spiking actor's is
+the sign alone, its third factor having come with every step's reward. The rule, the guard and
+the blocks are those of ``experiments.deployment``, so a robot runs what the tables measured.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from snn_policy_node.policy.guard import Guard
+from snn_policy_node.snn.rstdp import ModulationRule, Modulator
+
+RUN = torch.tensor([0])
+BLOCK = 20  # episodes per block of the online return
+
+
+@dataclass(frozen=True)
+class Decision:
+    modulation: float  # for the policy: its episode's update
+    rollback: str | None = None  # set when the trained weights come back instead, and why
+
+
+class OnlineSchedule:
+    """``shaping`` None: a spiking actor's schedule (modulation = sign)."""
+
+    def __init__(self, shaping: Callable[[float], float] | None, sign: float, rule: ModulationRule = ModulationRule("rpe"),
+                 guard: bool = True, baseline_episodes: int = 10, window: int = 10, margin: float = 0.05):
+        self.shaping, self.sign = shaping, sign
+        self.modulator = Modulator([rule], torch.ones(1))
+        self.guard = Guard(torch.tensor([guard]), baseline_episodes, window, margin)
+        self.returns: list[float] = []
+        self.updates = 0
+        self.live = "trained weights (frozen baseline)" if baseline_episodes else "adapting"
+
+    def episode_ended(self, episode_return: float, learning: bool = True) -> Decision:
+        if not np.isfinite(episode_return):
+            raise ValueError(f"an episode return must be finite, got {episode_return}")
+        self.returns.append(float(episode_return))
+        online, episode = np.array([self.returns]), len(self.returns) - 1
+        ready = self.guard.may_learn(online, episode)
+        if ready is None:
+            return Decision(0.0)
+        modulation = 0.0
+        if learning and bool(ready[0]):
+            modulation = self.sign * self._third_factor(episode_return)
+            self.updates += 1
+            self.live = "adapting"
+        if len(self.guard.fallen(online, episode)):
+            self.modulator.reset(RUN)
+            self.live = "trained weights (rolled back)"
+            recent = float(online[0, -self.guard.window:].mean())
+            return Decision(0.0, f"the last {self.guard.window} online returns average {recent:.2f}, below the floor "
+                                 f"{float(self.guard.floor()[0]):.2f} (baseline {float(self.guard.baseline[0]):.2f})")
+        return Decision(modulation)
+
+    def _third_factor(self, episode_return: float) -> float:
+        if self.shaping is None:
+            return 1.0
+        return float(self.modulator.third_factor(torch.tensor([self.shaping(episode_return)]), RUN)[0])
+
+    def blocks(self) -> list[float]:
+        """Mean online return per block of ``BLOCK`` episodes (the last one may be partial)."""
+        return [float(np.mean(self.returns[k: k + BLOCK])) for k in range(0, len(self.returns), BLOCK)]
+
+    def status(self) -> dict:
+        baseline = None if self.guard.baseline is None else float(self.guard.baseline[0])
+        return {"episodes": len(self.returns), "updates": self.updates, "live": self.live,
+                "rollbacks": int(self.guard.rollbacks[0]), "waiting": int(self.guard.waiting[0]),
+                "baseline": baseline, "floor": None if baseline is None else float(self.guard.floor()[0]),
+                "blocks": self.blocks(), "returns": self.returns}

@@ -1,0 +1,135 @@
+"""The plastic layer of a deployed policy: what it keeps between inferences, and how an update lands.
+
+A DSQN keeps r-STDP's eligibility trace (paper 004, eq. 4-7): the third factor comes once per
+episode as the modulation r, and dw = r c. A converted IF actor explores by node perturbation
+(:mod:`snn_policy_node.snn.node_perturbation`): each inference's noise and presynaptic spikes
+wait for that step's reward. Rewards are matched to inferences in order, so a reward that
+arrives after the next state has been acted on still credits the step it belongs to; at most
+``pending_limit`` inferences wait (a reward stream that stopped leaves them uncredited). An
+actor's update moves the weights one bounded step along the rewarded direction, times the
+modulation (its sign; 0 skips). Either kind applies an update whole, between two inferences,
+and starts the next episode's eligibility afresh. Weights travel in checkpoint units (a DSQN's
+``layers.K.weight``, an actor's source ``weightK``), so saved adaptations load as policies.
+"""
+
+import math
+from collections import deque
+from dataclasses import replace
+
+import numpy as np
+import torch
+
+from snn_policy_node.ann2snn.conversion import ActorSimulation, SpikingActor
+from snn_policy_node.snn.dsqn import DSQN, DSQNSimulation
+from snn_policy_node.snn.node_perturbation import DenseEligibility, PerturbationRule, increments
+from snn_policy_node.snn.rstdp import EligibilityTrace, RSTDPParams, bounded, model_amplitudes, synapse_spikes
+
+ROW = torch.tensor([0])  # a deployed policy is one run
+
+
+def checked_weight(weight: np.ndarray, current: torch.Tensor) -> torch.Tensor:
+    """``weight`` as a tensor that may replace ``current``: same shape, finite."""
+    weight = np.asarray(weight, dtype=np.float32)
+    if weight.shape != tuple(current.shape):
+        raise ValueError(f"plastic weights of shape {weight.shape} do not fit layer {tuple(current.shape)}")
+    if not np.isfinite(weight).all():
+        raise ValueError("plastic weights contain NaN or inf")
+    return torch.from_numpy(weight)
+
+
+class STDPPlasticity:
+    """r-STDP on DSQN weight layer ``layer``, with the A+ and A- of the checkpoint's ``provenance``;
+    ``max_change`` bounds ||dw|| to that share of the trained weights' norm (None: unbounded, as the paper)."""
+
+    def __init__(self, model: DSQN, layer: int, params: RSTDPParams, provenance: dict, max_change: float | None = None):
+        synapse_spikes([None] * len(model.hidden), layer)  # validates the layer index
+        self.model, self.layer = model, layer
+        weight = model.layers[layer].weight
+        a_plus, a_minus = model_amplitudes(weight, provenance)
+        self.trace = EligibilityTrace(replace(params, a_plus=a_plus, a_minus=a_minus), weight.shape[1], weight.shape[0])
+        norm = weight[None].flatten(1).norm(dim=1).to(torch.float64)  # as the deployment study computes it
+        self.bound = torch.full_like(norm, math.inf) if max_change is None else max_change * norm
+
+    @property
+    def weight(self) -> torch.Tensor:
+        return self.model.layers[self.layer].weight
+
+    def noise(self) -> None:
+        return None
+
+    def observe(self, simulation: DSQNSimulation, noise=None) -> None:
+        pre, post = synapse_spikes(simulation.spikes, self.layer)
+        self.trace.accumulate(pre[:, 0], post[:, 0])
+
+    def reward(self, reward: float) -> bool:
+        """A DSQN learns from episode returns only: a step's reward changes nothing here."""
+        return False
+
+    @torch.no_grad()
+    def apply(self, modulation: float) -> None:
+        self.weight.add_(bounded(self.trace.weight_change(modulation)[None], self.bound)[0])
+        self.reset()
+
+    @torch.no_grad()
+    def set_weight(self, weight: np.ndarray) -> None:
+        self.weight.copy_(checked_weight(weight, self.weight))
+        self.reset()
+
+    def reset(self) -> None:
+        self.trace.reset()
+
+
+class PerturbationPlasticity:
+    """Node perturbation on spiking-actor weight layer ``layer`` (between two hidden layers)."""
+
+    def __init__(self, actor: SpikingActor, layer: int, rule: PerturbationRule = PerturbationRule(), seed: int = 0,
+                 pending_limit: int = 16):
+        if not 1 <= layer < actor.depth - 1:
+            raise ValueError(f"the plastic layer must join two hidden layers: 1..{actor.depth - 2}, got {layer}")
+        self.actor, self.layer, self.pending_limit = actor, layer, pending_limit
+        folded = actor.folded_weight(layer)
+        self.eligibility = DenseEligibility(rule, folded.shape[1], folded.shape[0], folded.norm()[None], seed=seed)
+        self.waiting: deque[torch.Tensor] = deque()  # increments of inferences whose reward has not come
+        self.exploring = True
+        self.unmatched_rewards = 0
+
+    @property
+    def weight(self) -> torch.Tensor:
+        return getattr(self.actor, f"weight{self.layer}")
+
+    def noise(self) -> dict[int, torch.Tensor] | None:
+        """This inference's exploration noise, ``{layer: [steps, 1, neurons]}``; None while not exploring."""
+        return {self.layer: self.eligibility.noise(self.actor.steps, ROW)} if self.exploring else None
+
+    def observe(self, simulation: ActorSimulation, noise: dict[int, torch.Tensor] | None) -> None:
+        if noise is None:
+            return
+        delta = increments(noise[self.layer][: self.actor.timesteps], simulation.spikes[self.layer - 1])
+        self.waiting.append(delta)
+        if len(self.waiting) > self.pending_limit:
+            self.eligibility.observe(self.waiting.popleft(), ROW)  # its reward never came: no credit
+
+    def reward(self, reward: float) -> bool:
+        """Credit the oldest inference still waiting; False when none waits (the reward is dropped)."""
+        if not self.waiting:
+            self.unmatched_rewards += self.exploring
+            return False
+        self.eligibility.observe(self.waiting.popleft(), ROW)
+        self.eligibility.credit(torch.tensor([float(reward)]), ROW)
+        return True
+
+    @torch.no_grad()
+    def apply(self, modulation: float) -> None:
+        dw = self.eligibility.weight_change(torch.tensor([float(modulation)]), ROW)[0]
+        self.actor.set_folded_weight(self.layer, self.actor.folded_weight(self.layer) + dw)
+        self.waiting.clear()
+
+    @torch.no_grad()
+    def set_weight(self, weight: np.ndarray) -> None:
+        self.weight.copy_(checked_weight(weight, self.weight))
+        self.actor.fold_thresholds()
+        self.reset()
+
+    def reset(self) -> None:
+        self.eligibility.new_episode(ROW)
+        self.waiting.clear()
