@@ -213,7 +213,7 @@ class RSTDPService(Node):
     # protocol -------------------------------------------------------------------------
 
     def start_when_ready(self) -> None:
-        clients = (self.evaluate_client, self.start_client, self.reset_client, self.explore_client)
+        clients = (self.evaluate_client, self.start_client, self.reset_client, *[self.explore_client] * (self.schedule is not None))
         if not all(c.service_is_ready() for c in clients) or not self.policy_in_sync():
             return
         if self.episodes.get_publisher_count() == 0:  # a record sent before the bridge's writer matched is lost

@@ -12,15 +12,15 @@ import pytest
 import yaml
 from diagnostic_msgs.msg import DiagnosticArray
 from sensor_msgs.msg import JointState
-from std_msgs.msg import Float32MultiArray, Float64MultiArray
+from std_msgs.msg import Float32MultiArray, Float64MultiArray, String
 
 from sim_bridge.randomization import draw_settings
 from snn_policy_node.evaluation.batched import evaluate
-from snn_policy_node.experiments.adaptation import AdaptationConfig, adapt_population
+from snn_policy_node.experiments import adaptation_study
+from snn_policy_node.experiments.deployment import Arm, DeploymentConfig, deploy
 from snn_policy_node.policy.checkpoint import load_checkpoint
 from snn_policy_node.policy.model_io import load_model
 from snn_policy_node.ros.common import messages
-from snn_policy_node.snn.rstdp import weight_amplitudes
 from snn_policy_node.tasks import dsqn_task
 
 pytestmark = pytest.mark.integration
@@ -56,33 +56,37 @@ def newest_status(diagnostics: list, node: str) -> dict:
 
 
 @pytest.mark.slow
-def test_rstdp_in_the_graph_improves_a_randomized_cartpole_as_the_library_does(tmp_path, cartpole, ros, probe):
+def test_online_rstdp_in_the_graph_plays_the_library_deployment(tmp_path, cartpole, ros, probe):
+    """The main scenario, shortened: every online return and both held-out means equal the library's
+    run of the same arm on the same setting, seeds and episodes."""
     config = yaml.safe_load((Path(__file__).parents[2] / "config/cartpole_rstdp.yaml").read_text())
     config["sim_bridge"]["ros__parameters"].update(eval_episodes=5)
-    config["rstdp_service"]["ros__parameters"].update(eval_episodes=5, train_episodes=5)
+    config["rstdp_service"]["ros__parameters"].update(train_episodes=25, baseline_episodes=5, window=5, heldout_episodes=5)
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    status = probe.record(String, messages.RSTDP_STATUS, messages.LATCHED_QOS)
     adapted = tmp_path / "adapted"
     run = subprocess.run(
         [sys.executable, "-m", "snn_policy_node.cli", "run", "cartpole_rstdp", f"config:={tmp_path / 'config.yaml'}",
          f"adapted_dir:={adapted}"], capture_output=True, text=True, timeout=400)
     assert run.returncode == 0, run.stdout + run.stderr
-    match = re.search(r"return before ([-\d.]+), after ([-\d.]+) \(best weights from training episode (\d+)", run.stdout)
+    match = re.search(r"online return first block ([-\d.]+), last block ([-\d.]+), held-out before ([-\d.]+), "
+                      r"held-out after ([-\d.]+); (\d+) updates, (\d+) rollbacks", run.stdout)
     assert match, run.stdout
-    before, after, best_episode = float(match[1]), float(match[2]), int(match[3])
+    probe.wait_for(lambda: status and json.loads(status[-1].data)["done"], what="the final status")
+    final = json.loads(status[-1].data)
 
     model, _ = load_model(cartpole)
-    seed = config["sim_bridge"]["ros__parameters"]["randomization_seed"]
-    setting = draw_settings("CartPole-v0", "normal", 1, seed)
-    sign = config["rstdp_service"]["ros__parameters"]["sign"]
-    (library,) = adapt_population([model], dsqn_task("CartPole-v0"), setting,
-                                  AdaptationConfig(episodes=5, sign=sign, eval_seeds=range(5), stop_at=200.0))
-    assert after > before
-    assert (before, after, best_episode) == (library.before.mean(), library.after.mean(), library.best_episode)
-    best = load_checkpoint(adapted / "best.safetensors")
-    np.testing.assert_array_equal(best.tensors["layers.1.weight"], model.layers[1].weight.detach())
-    assert best.provenance["adaptation"]["best_return"] == after
-    trained = load_model(cartpole)[0].layers[1].weight
-    assert best.provenance["rstdp_amplitudes"] == list(weight_amplitudes(trained))  # the trained model's A+/A-
+    setting = draw_settings("CartPole-v0", "normal", 1, config["sim_bridge"]["ros__parameters"]["randomization_seed"])
+    arms = [Arm(None), adaptation_study.arms("CartPole-v0")[adaptation_study.HEADLINE]]
+    library = deploy([model], dsqn_task("CartPole-v0"), setting, arms,
+                     DeploymentConfig(episodes=25, baseline_episodes=5, window=5, heldout_seeds=range(30_000, 30_005)))
+    assert final["returns"] == list(library.online[1]) and final["rollbacks"] == library.rollbacks[1]
+    blocks = [library.online[1, :20].mean(), library.online[1, 20:].mean()]
+    heldout = library.heldout.mean(axis=1)
+    assert [float(v) for v in match.groups()[:4]] == pytest.approx([*blocks, *heldout], abs=0.005)
+    assert final["heldout"] == {"before": heldout[0], "after": heldout[1]}
+    current = load_checkpoint(adapted / "current.safetensors")
+    assert current.provenance["adaptation"]["train_episodes"] == 25
 
     # Restarted nodes pick the adapted weights up: the service republishes them, the policy takes them.
     plastic = probe.record(Float32MultiArray, messages.PLASTIC_WEIGHTS, messages.LATCHED_QOS)
@@ -91,7 +95,8 @@ def test_rstdp_in_the_graph_improves_a_randomized_cartpole_as_the_library_does(t
     policy = _start(["snn_policy_node", "--ros-args", "-r", "__node:=snn_policy", "-p", f"checkpoint:={cartpole}",
                      "-p", "plastic_layer:=1"])
     try:
-        target = best.tensors["layers.1.weight"].numpy()
+        target = current.tensors["layers.1.weight"].numpy()
+        assert not np.array_equal(target, model.layers[1].weight.detach().numpy())
         probe.wait_for(lambda: any(np.array_equal(messages.message_matrix(m), target) for m in plastic),
                        timeout=30, what="the policy to publish the adapted weights")
     finally:

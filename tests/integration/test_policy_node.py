@@ -203,14 +203,18 @@ def test_lifecycle_cleanup_removes_what_configure_made(ros, cartpole):
                   Parameter("plastic_layer", value=1)]
     node = PolicyNode("lifecycle_under_test", parameter_overrides=parameters)
     try:
-        before = (len(list(node.publishers)), len(list(node.subscriptions)), len(list(node.timers)))
+        def entities():
+            return tuple(len(list(kind)) for kind in (node.publishers, node.subscriptions, node.timers, node.services))
+
+        before = entities()
         assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
-        configured = (len(list(node.publishers)), len(list(node.subscriptions)), len(list(node.timers)))
-        assert configured[1] == before[1] + 3 and node.policy is not None
+        configured = entities()
+        # joint states, modulation, plastic weights and /reward; ~/reset_state and ~/explore
+        assert configured[1] == before[1] + 4 and configured[3] == before[3] + 2 and node.policy is not None
         assert node.trigger_cleanup() == TransitionCallbackReturn.SUCCESS
-        assert (len(list(node.publishers)), len(list(node.subscriptions)), len(list(node.timers))) == before
+        assert entities() == before
         assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS  # and configures again
-        assert (len(list(node.publishers)), len(list(node.subscriptions)), len(list(node.timers))) == configured
+        assert entities() == configured
     finally:
         node.destroy_node()
 

@@ -5,7 +5,8 @@ import time
 
 import numpy as np
 import pytest
-from std_msgs.msg import Float32MultiArray, Float64MultiArray, String
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Float32MultiArray, Float64, Float64MultiArray, String
 from std_srvs.srv import SetBool, Trigger
 
 from snn_policy_node.policy.checkpoint import load_checkpoint
@@ -15,9 +16,11 @@ from snn_policy_node.snn.rstdp import reward_shaping
 pytestmark = pytest.mark.integration
 
 
-def test_disabled_learning_sends_no_modulation_until_enabled(nodes, probe, cartpole):
-    """Also: without shaping and sign the service takes the checkpoint's task's (CartPole: eq. 8, -1)."""
-    nodes("rstdp_service", "rstdp_service", checkpoint=str(cartpole), drive_episodes=False)
+def test_disabled_learning_changes_nothing_until_enabled(nodes, probe, cartpole):
+    """Online, not driven: an episode record brings the episode's modulation, 0 while learning is
+    disabled. Also: without shaping and sign the service takes the checkpoint's task's (CartPole: eq. 8, -1)."""
+    nodes("rstdp_service", "rstdp_service", checkpoint=str(cartpole), drive_episodes=False, baseline_episodes=0,
+          third_factor="reward")
     modulations = probe.record(Float64MultiArray, messages.MODULATION, messages.EVENT_QOS)
     episodes = probe.publisher(String, messages.EPISODE, messages.EVENT_QOS)
     probe.wait_for(lambda: episodes.get_subscription_count() > 0, what="the service's episode subscription")
@@ -25,14 +28,68 @@ def test_disabled_learning_sends_no_modulation_until_enabled(nodes, probe, cartp
 
     assert probe.call(SetBool, "/rstdp_service/enable", SetBool.Request(data=False)).success
     episodes.publish(record)
-    time.sleep(1.0)
-    assert not modulations
+    probe.wait_for(lambda: modulations, timeout=10, what="the episode's modulation")
+    np.testing.assert_allclose(modulations[-1].data, [1.0, 0.0])
 
     assert probe.call(SetBool, "/rstdp_service/enable", SetBool.Request(data=True)).success
     episodes.publish(record)
-    probe.wait_for(lambda: modulations, timeout=10, what="a modulation once learning is enabled")
+    probe.wait_for(lambda: len(modulations) == 2, timeout=10, what="a modulation once learning is enabled")
     expected = -1.0 * reward_shaping("cartpole")(50.0)
-    np.testing.assert_allclose(modulations[-1].data, [3.0, expected])
+    np.testing.assert_allclose(modulations[-1].data, [2.0, expected])
+
+
+def test_a_robot_ends_its_episodes_by_service_and_the_rewards_make_the_return(nodes, probe, cartpole):
+    nodes("rstdp_service", "rstdp_service", checkpoint=str(cartpole), drive_episodes=False, baseline_episodes=0,
+          third_factor="reward")
+    modulations = probe.record(Float64MultiArray, messages.MODULATION, messages.EVENT_QOS)
+    rewards = probe.publisher(Float64, messages.REWARD, messages.EVENT_QOS)
+    probe.wait_for(lambda: rewards.get_subscription_count() > 0, what="the service's reward subscription")
+    for _ in range(50):
+        rewards.publish(Float64(data=1.0))
+    rewards.publish(Float64(data=float("nan")))  # a faulty reading is not summed
+    time.sleep(1.0)
+    answer = probe.call(Trigger, "/rstdp_service/end_episode", Trigger.Request())
+    assert answer.success and "return 50.000 from 50 rewards" in answer.message
+    probe.wait_for(lambda: modulations, timeout=10, what="the episode's modulation")
+    np.testing.assert_allclose(modulations[-1].data, [1.0, -1.0 * reward_shaping("cartpole")(50.0)])
+
+
+def test_the_guard_rolls_the_policy_back_when_the_online_return_falls(nodes, probe, cartpole):
+    """Real policy node (r-STDP in a DSQN) and service over DDS; the probe plays the robot: joint
+    states between episode records, so that the trace and the updates are real."""
+    trained = load_checkpoint(cartpole).tensors["layers.1.weight"].numpy()
+    plastic = probe.record(Float32MultiArray, messages.PLASTIC_WEIGHTS, messages.LATCHED_QOS)
+    status = probe.record(String, messages.RSTDP_STATUS, messages.LATCHED_QOS)
+    nodes("snn_policy_node", "snn_policy", checkpoint=str(cartpole), plastic_layer=1)
+    nodes("rstdp_service", "rstdp_service", checkpoint=str(cartpole), drive_episodes=False, baseline_episodes=2,
+          window=2, margin=0.05, third_factor="reward")
+    states = probe.publisher(JointState, messages.JOINT_STATES, messages.SENSOR_QOS)
+    episodes = probe.publisher(String, messages.EPISODE, messages.EVENT_QOS)
+    probe.wait_for(lambda: plastic and episodes.get_subscription_count() > 0, what="the policy and the service")
+    rng = np.random.default_rng(0)
+
+    def episode(episode_return: float) -> None:
+        for step in range(20):
+            message = JointState(name=["cart_slider", "pole_hinge"], position=list(rng.normal(0, 0.05, 2)),
+                                 velocity=list(rng.normal(0, 0.5, 2)))
+            message.header.stamp = messages.nanoseconds_stamp(len(status) * 1_000_000 + step * 1000 + 1)
+            states.publish(message)
+            time.sleep(0.01)
+        heard = len(status)
+        episodes.publish(messages.json_message({"episode": heard, "phase": "train", "return": episode_return}))
+        probe.wait_for(lambda: len(status) > heard, timeout=10, what="the service's status after an episode")
+
+    for episode_return in (100.0, 100.0, 100.0):  # the baseline (100), then one update
+        episode(episode_return)
+    probe.wait_for(lambda: not np.array_equal(messages.message_matrix(plastic[-1]), trained), timeout=10,
+                   what="the policy to apply the update")
+    assert json.loads(status[-1].data)["live"] == "adapting"
+    episode(50.0)  # the last two average 75, below the floor 95: back to the trained weights
+    last = json.loads(status[-1].data)
+    assert last["live"] == "trained weights (rolled back)" and last["rollbacks"] == 1
+    assert "average 75.00, below the floor 95.00 (baseline 100.00)" in last["reason"]
+    probe.wait_for(lambda: np.array_equal(messages.message_matrix(plastic[-1]), trained), timeout=10,
+                   what="the policy to hold the trained weights again")
 
 
 def test_a_driven_protocol_pauses_while_learning_is_disabled(nodes, probe, cartpole):
@@ -41,7 +98,8 @@ def test_a_driven_protocol_pauses_while_learning_is_disabled(nodes, probe, cartp
     nodes("snn_policy_node", "snn_policy", checkpoint=str(cartpole), plastic_layer=1)
     nodes("sim_bridge", "sim_bridge", env_id="CartPole-v0", wait_for_start=True, eval_episodes=2,
           randomization_profile="normal", randomization_seed=53)
-    nodes("rstdp_service", "rstdp_service", checkpoint=str(cartpole), eval_episodes=2, train_episodes=2, sign=-1.0)
+    nodes("rstdp_service", "rstdp_service", checkpoint=str(cartpole), protocol="paper", eval_episodes=2, train_episodes=2,
+          sign=-1.0)
     assert probe.call(SetBool, "/rstdp_service/enable", SetBool.Request(data=False), timeout=30).success
     # The episode in flight ends (its record may reach the probe before or after the call's answer,
     # or before the probe has matched the bridge); the first training episode that ends with learning
@@ -79,7 +137,7 @@ def test_a_bridge_service_that_does_not_answer_in_time_is_asked_again(nodes, pro
     probe.publisher(String, messages.EPISODE, messages.EVENT_QOS)  # the service waits for a record writer
     weights = probe.publisher(Float32MultiArray, messages.PLASTIC_WEIGHTS, messages.LATCHED_QOS)
     weights.publish(messages.matrix_message(load_checkpoint(cartpole).tensors["layers.1.weight"].numpy()))
-    service = nodes("rstdp_service", "rstdp_service", checkpoint=str(cartpole), bridge="/stand_in_bridge",
+    service = nodes("rstdp_service", "rstdp_service", checkpoint=str(cartpole), protocol="paper", bridge="/stand_in_bridge",
                     policy="/stand_in_policy", eval_episodes=1, train_episodes=1, service_timeout=1.0)
     probe.wait_for(lambda: len(starts) >= 2, timeout=30, what="start_episode asked again")
     service.wait_for_output("/stand_in_bridge/start_episode did not answer within 1.0 s: asking again")
