@@ -119,7 +119,9 @@ def _train_dsqn(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     values = config_values(args, DQNConfig)
     config = DQNConfig.for_task(values.pop("env_id"), **values)
-    out = Path(args.out or f"models/dsqn/{config.env_id}/seed{config.seed}")
+    default = (f"models/dsqn/{config.env_id}" if config.randomization is None
+               else f"models/dsqn-randomized/{config.env_id}/{config.randomization}")
+    out = Path(args.out or f"{default}/seed{config.seed}")
     result = train(config, out)
     print(
         f"{config.env_id} seed {config.seed}: mean return {result['eval_return_mean']:.2f} +- "
@@ -215,7 +217,7 @@ def _report_adaptation(args: argparse.Namespace) -> int:
     import torch
 
     from snn_policy_node.experiments.actor_adaptation_study import run_actor_study
-    from snn_policy_node.experiments.adaptation_study import config_record, run_study
+    from snn_policy_node.experiments.adaptation_study import run_study
     from snn_policy_node.reports.adaptation import write_report
 
     torch.set_num_threads(1)
@@ -230,11 +232,13 @@ def _report_adaptation(args: argparse.Namespace) -> int:
     actor_config = ActorDeploymentConfig(episodes=args.actor_episodes)
     study = run_study(models, args.profiles, Path(args.work_dir), config, args.finished_only)
     actor_study = run_actor_study(actors, Path(args.work_dir), actor_config, args.finished_only)
-    for key in ("deployment", "pending"):
-        study[key] += actor_study[key]
-    for key in ("curves", "seconds"):
-        study[key].update(actor_study[key])
-    study["actor_config"] = config_record(actor_config)
+    for key, value in actor_study.items():  # rows and pending lists join, curves and timings merge, the rest is new
+        if isinstance(value, list):
+            study[key] += value
+        elif key in study:
+            study[key].update(value)
+        else:
+            study[key] = value
     report = write_report(study, Path(args.out), recorded_command("snn-robot report adaptation"))
     for row in report["deployment"]:
         print(f"{row['task']} {row['profile']} {row['variant']}: held-out {row['adapted_heldout']:.2f} (frozen "
@@ -391,10 +395,12 @@ def _add_train(commands) -> None:
         "kept are those with the best mean return on 100 validation seeds (20000-20099); the reported score uses "
         "the 100 evaluation seeds (0-99). Writes model.safetensors, train_log.csv and card.md.",
     )
-    add_config_options(dsqn, DQNConfig, ["env_id", "seed", "total_steps"], names={"env_id": "env", "total_steps": "steps"},
+    add_config_options(dsqn, DQNConfig, ["env_id", "seed", "total_steps", "randomization"],
+                       names={"env_id": "env", "total_steps": "steps"},
                        task_values={"total_steps": {env: DQNConfig.for_task(env).total_steps for env in DSQN_TASKS}},
-                       env_id={"required": True, "choices": list(DSQN_TASKS)})
-    dsqn.add_argument("--out", default=None, help="output folder (default: models/dsqn/ENV/seedS)")
+                       env_id={"required": True, "choices": list(DSQN_TASKS)}, randomization={"choices": ["normal", "extreme"]})
+    dsqn.add_argument("--out", default=None, help="output folder (default: models/dsqn/ENV/seedS; randomized: "
+                      "models/dsqn-randomized/ENV/PROFILE/seedS)")
     dsqn.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     dsqn.set_defaults(run=_train_dsqn)
 

@@ -66,7 +66,8 @@ def test_unknown_command_fails():
 
 # The options that come from a config dataclass: the subcommand, the dataclass, and {field: option}.
 CONFIG_OPTIONS = {
-    "train dsqn": (DQNConfig, {"env_id": "--env", "seed": "--seed", "total_steps": "--steps"}),
+    "train dsqn": (DQNConfig, {"env_id": "--env", "seed": "--seed", "total_steps": "--steps",
+                               "randomization": "--randomization"}),
     "train td3bc": (TD3BCConfig, {"dataset_id": "--dataset", "activation": "--activation", "seed": "--seed",
                                   "steps": "--steps", "eval_every": "--eval-every", "eval_episodes": "--eval-episodes"}),
     "data generate": (OnlineConfig, {"env_id": "--env", "seed": "--seed", "total_steps": "--steps",

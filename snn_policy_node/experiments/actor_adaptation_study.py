@@ -7,7 +7,7 @@ populations are kept as JSON in the same format as the DSQNs', so the same rows,
 curves (:mod:`adaptation_study`) read them.
 """
 
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from sim_bridge.randomization import draw_settings
@@ -19,6 +19,7 @@ from snn_policy_node.experiments.actor_deployment import (
 )
 from snn_policy_node.experiments.adaptation_study import (
     cached_population,
+    config_record,
     deployment_rows,
     learning_curves,
     population_file,
@@ -71,4 +72,6 @@ def run_actor_study(models: dict[str, Path], work_dir: Path, config: ActorDeploy
         deployment += deployment_rows(population)
         curves[f"{env_id} {PROFILE}"] = learning_curves(population)
         timing[f"{env_id} {PROFILE}"] = population["seconds"]
-    return {"deployment": deployment, "curves": curves, "seconds": timing, "pending": pending}
+    return {"deployment": deployment, "curves": curves, "seconds": timing, "pending": pending,
+            "actor_config": config_record(config), "actor_rule": asdict(RULE), "actor_settings": SETTINGS,
+            "actor_profile": PROFILE}

@@ -6,7 +6,7 @@ episode's eligibility and return. The first ``baseline_episodes`` play the train
 unchanged; their mean return is the frozen baseline a guarded run compares itself with. A
 guarded run whose mean return over its last ``window`` episodes falls below that baseline by
 more than ``margin`` x |baseline| goes back to its trained weights, forgets its reward baseline,
-and plays ``window`` episodes unchanged before it learns again. Every decision rests on returns
+and skips its next ``window`` updates (:class:`~snn_policy_node.policy.guard.Guard`). Every decision rests on returns
 the run has already experienced. The weights a run holds after its last episode are scored on
 held-out seeds that no episode here used.
 

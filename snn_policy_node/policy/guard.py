@@ -10,7 +10,9 @@ import torch
 class Guard:
     """The guard rail of a batch of runs, on online returns only: after the first
     ``baseline_episodes`` (the frozen baseline), a guarded run whose last ``window`` returns
-    average below baseline - margin x |baseline| is rolled back and waits ``window`` episodes."""
+    average below baseline - margin x |baseline| is rolled back and skips its next ``window``
+    updates. The check then resumes over the episodes the trained weights played, so trained
+    weights that stay below the floor keep the run waiting (each time counted as a rollback)."""
 
     def __init__(self, guarded: torch.Tensor, baseline_episodes: int, window: int, margin: float):
         if baseline_episodes < 0 or window < 1 or not margin >= 0:

@@ -21,30 +21,18 @@ def write_report(study: dict, out_dir: Path, command: str) -> dict:
 
 
 def markdown(report: dict) -> str:
-    config = report["config"]
     lines = [
         "# Online r-STDP in deployment", "",
         f"Reproduce with: `{report['command']}`. Finished populations are read from `{report['work_dir']}` (one JSON "
         "file per task and profile, with every run's online return per episode); an empty `--work-dir` runs them again.", "",
-        f"Protocol: each run (a shipped DSQN under one of the profile's 10 randomized settings) plays {config['episodes']} "
-        f"online episodes on training seeds {config['train_seeds'][0]}-{config['train_seeds'][config['episodes'] - 1]} "
-        f"and no evaluation episode. The first {config['baseline_episodes']} play the trained weights (the frozen "
-        "baseline); after every later episode the rule changes the plastic layer (hidden 1 -> hidden 2) once. A guarded "
-        f"run goes back to its trained weights when its last {config['window']} returns average more than "
-        f"{100 * config['margin']:.0f} % below its baseline, and plays {config['window']} episodes unchanged. The weights "
-        f"a run holds at the end are scored on {len(config['heldout_seeds'])} held-out seeds "
-        f"({config['heldout_seeds'][0]}-{config['heldout_seeds'][-1]}).", "",
-        f"Variants: `paper` dw = sign r c (eq. 7-9); `rpe` the third factor r - r_bar (running mean, rate 0.1); "
-        f"`rpe_bounded` with ||dw|| <= {report['max_norm']} ||w_0|| per episode; `rpe_bounded_guarded` with the guard; `perturbation_guarded` "
-        f"node perturbation (noise of std {report.get('exploration', '-')} x the threshold on the plastic layer's "
-        "postsynaptic currents while playing online, eligibility sum_t xi_i s_j) with the prediction error, the bound and "
-        "the guard. "
-        f"The compared method, named before the runs: **{report['headline']}**. Controls: frozen weights on the same "
-        "episodes; the variant's updates turned in a random direction of the same norm, with the same guard (random); "
-        "the variant with the other sign. Statistics over runs (models x settings), paired by run; p from a paired "
-        "t-test, 95 % confidence intervals of the mean difference. Recovered: the held-out gain over frozen as a share "
-        "of the drop from default physics to frozen. Worst block: the lowest 20-episode block of the online return, "
-        "relative to frozen's on the same episodes.", "",
+        *summary(report["deployment"]),
+        *dsqn_protocol(report),
+        *actor_protocol(report),
+        "Controls: frozen weights on the same episodes; the variant's updates turned in a random direction of the same "
+        "norm, with the same guard (random); the variant with the other sign. Statistics over runs, paired by run; p "
+        "from a paired t-test, 95 % confidence intervals of the mean difference. Recovered: the held-out gain over "
+        "frozen as a share of the drop from default physics to frozen. Worst block: the lowest 20-episode block of the "
+        "online return, relative to frozen's on the same episodes.", "",
     ]
     for key in sorted({(r["task"], r["profile"]) for r in report["deployment"]}):
         rows = [r for r in report["deployment"] if (r["task"], r["profile"]) == key]
@@ -73,22 +61,90 @@ def markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
+def summary(rows: list[dict]) -> list[str]:
+    """The compared method of every task and profile, beside its two controls."""
+    headlines = [r for r in rows if r["headline"]]
+    if not headlines:
+        return []
+    better = sum(r["gain_vs_frozen"]["mean"] > 0 and r["p_vs_frozen"] < 0.05 for r in headlines)
+    beyond = sum(r["gain_vs_random"]["mean"] > 0 and r["p_vs_random"] < 0.05 for r in headlines)
+    lines = ["## In short", "",
+             f"The compared method of each task (named before its runs) beats frozen weights at p < 0.05 on {better} of "
+             f"{len(headlines)} task-profiles, and its own updates turned in random directions on {beyond}.", "",
+             "| task, profile | compared method | runs | held-out: frozen / adapted | gain vs frozen [95 % CI] | p | "
+             "gain vs random [95 % CI] | p |", "|---|---|---:|---|---|---:|---|---:|"]
+    for r in sorted(headlines, key=lambda r: (r["task"], r["profile"])):
+        gain, random = r["gain_vs_frozen"], r["gain_vs_random"]
+        lines.append(f"| {r['task']}, {r['profile']} | {r['variant']} | {r['runs']} | {r['frozen_heldout']:.2f} / "
+                     f"{r['adapted_heldout']:.2f} | {_interval(gain)} | {gain['p']:.2g} | {_interval(random)} | "
+                     f"{random['p']:.2g} |")
+    return [*lines, ""]
+
+
+def _interval(paired: dict) -> str:
+    return f"{paired['mean']:+.2f} [{paired['ci95'][0]:+.2f}, {paired['ci95'][1]:+.2f}]"
+
+
+def dsqn_protocol(report: dict) -> list[str]:
+    config = report["config"]
+    acrobot = " Acrobot-v1 runs `paper` and `rpe_bounded_guarded` only (its episodes cost 5 x CartPole's), and `paper` " \
+              "under the two other readings of its shaping." if any(r["task"] == "Acrobot-v1" for r in report["deployment"]) else ""
+    return [
+        f"DSQN tasks (r-STDP): each run (a shipped DSQN under one of the profile's 10 randomized settings) plays "
+        f"{config['episodes']} online episodes on training seeds {config['train_seeds'][0]}-"
+        f"{config['train_seeds'][config['episodes'] - 1]} and no evaluation episode. The first "
+        f"{config['baseline_episodes']} play the trained weights (the frozen baseline); after every later episode the "
+        "rule changes the plastic layer (hidden 1 -> hidden 2) once. A guarded run goes back to its trained weights when "
+        f"its last {config['window']} returns average more than {100 * config['margin']:.0f} % below its baseline, and "
+        f"skips its next {config['window']} updates. The weights a run holds at the end are scored on "
+        f"{len(config['heldout_seeds'])} held-out seeds ({config['heldout_seeds'][0]}-{config['heldout_seeds'][-1]}).", "",
+        f"Variants: `paper` dw = sign r c (eq. 7-9); `rpe` the third factor r - r_bar (running mean, rate 0.1); "
+        f"`rpe_bounded` with ||dw|| <= {report['max_norm']} ||w_0|| per episode; `rpe_bounded_guarded` with the guard; "
+        f"`perturbation_guarded` node perturbation (noise of std {report['exploration']} x the threshold on the plastic "
+        "layer's postsynaptic currents while playing online, eligibility sum_t xi_i s_j) with the prediction error, the "
+        f"bound and the guard. The compared method, named before the runs: **{report['headline']}**.{acrobot}", "",
+    ]
+
+
+def actor_protocol(report: dict) -> list[str]:
+    """The MuJoCo tasks' protocol, when the report holds them."""
+    config, rule = report.get("actor_config"), report.get("actor_rule")
+    if config is None or not any(r["task"] not in ("CartPole-v0", "Acrobot-v1") for r in report["deployment"]):
+        return []
+    seeds = config["train_seeds"]
+    return [
+        f"MuJoCo tasks (node perturbation in the converted IF actor, `snn.node_perturbation`): the task's shipped spiking "
+        f"actor (adaptive I, I <= {config['i_max']}) under {report['actor_settings']} settings of the "
+        f"'{report['actor_profile']}' profile (so its runs share one network, and p speaks for that network) plays {config['episodes']} online episodes (seeds {seeds[0]}-"
+        f"{seeds[config['episodes'] - 1]}), the first {config['baseline_episodes']} with the trained weights. While it "
+        f"plays, every simulated step adds Gaussian noise xi of std {rule['exploration']} x the threshold to the currents "
+        f"into weight layer {config['layer']}'s neurons; per environment step delta = sum_s xi_i s_j, e <- gamma e + delta "
+        f"(gamma = exp(-1/{rule['trace_steps']:g})), G <- G + (r - r_bar) e with r_bar the mean of the run's last "
+        f"{rule['window']} rewards; after each episode dw = sign x {rule['step']} ||w_0|| G / ||G||. The same guard "
+        f"({config['window']} episodes, {100 * config['margin']:.0f} %). The final weights are scored without noise on "
+        f"{config['heldout_episodes']} held-out seeds ({config['heldout_seeds'][0]}-"
+        f"{config['heldout_seeds'][config['heldout_episodes'] - 1]}). The compared method, named before the runs: "
+        "**node_perturbation_guarded**.", "",
+    ]
+
+
 def figure(report: dict, path: Path) -> None:
     panels = list(report["curves"])
     fig, axes = plt.subplots(1, max(len(panels), 1), figsize=(4.5 * max(len(panels), 1), 3.6), squeeze=False)
-    shown = (*CURVE_ARMS, report["headline"], f"{report['headline']}/random")
+    headline = {f"{r['task']} {r['profile']}": r["variant"] for r in report["deployment"] if r["headline"]}
     for ax, panel in zip(axes[0], panels):
-        for name in shown:
+        compared = headline.get(panel, report["headline"])
+        for color, name in enumerate((*CURVE_ARMS, compared, f"{compared}/random")):  # a colour per role, every panel
             curve = report["curves"][panel].get(name)
             if curve is None:
                 continue
             x = np.arange(len(curve["mean"])) + 10
-            ax.plot(x, curve["mean"], label=name)
-            ax.fill_between(x, curve["low"], curve["high"], alpha=0.2)
+            ax.plot(x, curve["mean"], label=name, color=f"C{color}")
+            ax.fill_between(x, curve["low"], curve["high"], alpha=0.15, color=f"C{color}")
         ax.set_title(panel)
         ax.set_xlabel("online episode")
         ax.set_ylabel("return, mean of the last 10")
-    axes[0][0].legend(fontsize=7)
+        ax.legend(fontsize=6)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

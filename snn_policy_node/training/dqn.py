@@ -7,6 +7,11 @@ rate to zero, which kept the spiking Q-network from oscillating late in training
 Reads top to bottom: hyperparameters, then the training loop. The model
 kept is the one with the best mean return on the validation seeds, which are disjoint
 from the evaluation seeds that the reported scores use.
+
+With a ``randomization`` profile (domain-randomized training, the alternative to adapting
+online that a sim-to-real user would try first) every training episode draws new physics from
+the profile, and validation plays ``VALIDATION_SETTINGS`` settings of it: draws from seeds of
+their own, never the settings an adaptation study scores on.
 """
 
 import copy
@@ -22,7 +27,8 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from snn_policy_node.evaluation.batched import evaluate
+from sim_bridge.randomization import RandomizedPhysics, draw_settings, profile
+from snn_policy_node.evaluation.batched import evaluate, evaluate_population, stacked_weights
 from snn_policy_node.evaluation.seeds import EVAL_SEEDS, VALIDATION_SEEDS
 from snn_policy_node.policy.model_io import save_model
 from snn_policy_node.provenance import recorded_command
@@ -36,6 +42,8 @@ class DQNConfig:
     env_id: str = field(default="CartPole-v0", metadata={"help": "task (Table 1 network)"})
     seed: int = field(default=0, metadata={"help": "seed of the network, exploration and environment"})
     total_steps: int = field(default=80_000, metadata={"help": "environment steps"})
+    randomization: str | None = field(default=None, metadata={
+        "help": "train and validate under this randomization profile (normal, extreme): new physics every episode"})
     learning_rate: float = 2.3e-3  # decays linearly to final_learning_rate over the budget
     final_learning_rate: float = 0.0
     buffer_size: int = 100_000
@@ -62,6 +70,25 @@ class DQNConfig:
         return cls(env_id=env_id, **{**dsqn_task(env_id).dqn, **overrides})
 
 
+TRAINING_PHYSICS_SEED = 5_000  # + the run's seed: the draws of the training episodes' physics
+VALIDATION_SETTINGS_SEED = 6_000
+VALIDATION_SETTINGS = 10  # x 10 validation seeds: 100 episodes, as without randomization
+
+
+def validation_settings(config: "DQNConfig") -> list[dict] | None:
+    if config.randomization is None:
+        return None
+    return draw_settings(config.env_id, config.randomization, VALIDATION_SETTINGS, VALIDATION_SETTINGS_SEED)
+
+
+def validation_return(q_net: DSQN, env_id: str, settings: list[dict] | None) -> float:
+    """Mean return on the validation seeds: on default physics, or 10 seeds under each setting."""
+    if settings is None:
+        return float(evaluate(q_net, env_id, VALIDATION_SEEDS).mean())
+    seeds = VALIDATION_SEEDS[: len(VALIDATION_SEEDS) // len(settings)]
+    return float(evaluate_population(q_net, stacked_weights([q_net] * len(settings)), env_id, seeds, settings).mean())
+
+
 def epsilon_at(step: int, config: DQNConfig) -> float:
     fraction = min(step / (config.exploration_fraction * config.total_steps), 1.0)
     return config.start_epsilon + fraction * (config.end_epsilon - config.start_epsilon)
@@ -83,6 +110,10 @@ def train(config: DQNConfig, out_dir: Path) -> dict:
     decay = config.final_learning_rate / config.learning_rate
     buffer = ReplayBuffer(spec.dsqn["obs_dim"], None, config.buffer_size, overwrite=True)
     env = gym.make(config.env_id)
+    if config.randomization is not None:
+        env = RandomizedPhysics(env, profile(config.env_id, config.randomization),
+                                seed=TRAINING_PHYSICS_SEED + config.seed)
+    settings = validation_settings(config)
     env.action_space.seed(config.seed)
     obs, _ = env.reset(seed=config.seed)
 
@@ -120,7 +151,7 @@ def train(config: DQNConfig, out_dir: Path) -> dict:
                     if gradient_steps % config.target_update_interval == 0:
                         target_net.load_state_dict(q_net.state_dict())
             if step % config.validation_interval == 0 and step > config.learning_starts:
-                validation = float(evaluate(q_net, config.env_id, VALIDATION_SEEDS).mean())
+                validation = validation_return(q_net, config.env_id, settings)
                 log.writerow([step, episode, "", f"{epsilon:.3f}", f"{loss:.5f}", validation])
                 log_file.flush()
                 if validation > best["validation"]:
@@ -135,6 +166,7 @@ def train(config: DQNConfig, out_dir: Path) -> dict:
         "steps": total_steps,
         "best_step": best["step"],
         "validation_return": best["validation"],
+        "randomization": config.randomization,
         "eval_return_mean": float(scores.mean()),
         "eval_return_std": float(scores.std()),
         "train_seconds": round(time.time() - started, 1),
@@ -163,9 +195,12 @@ def td_update(q_net, target_net, optimizer, batch, config: DQNConfig) -> float:
 
 
 def model_card(result: dict) -> str:
+    randomized = result.get("randomization")
+    physics = (f" under the '{randomized}' randomization profile (new physics every episode; validated on "
+               f"{VALIDATION_SETTINGS} settings drawn with seed {VALIDATION_SETTINGS_SEED})") if randomized else ""
     return (
         f"# DSQN for {result['env_id']}, seed {result['seed']}\n\n"
-        f"- Trained by DQN with surrogate gradients for {result['steps']} environment steps "
+        f"- Trained by DQN with surrogate gradients for {result['steps']} environment steps{physics} "
         f"({result['train_seconds']} s on the machine that made it); the weights kept are those of step "
         f"{result['best_step']}, the best mean return on validation seeds {VALIDATION_SEEDS.start}-"
         f"{VALIDATION_SEEDS.stop - 1} ({result['validation_return']:.2f}).\n"

@@ -1,0 +1,84 @@
+"""One robot's online schedule: the frozen baseline, the updates, the guard's rollback and its wait."""
+
+import numpy as np
+import pytest
+import torch
+
+from snn_policy_node.policy.guard import Guard
+from snn_policy_node.policy.online import BLOCK, OnlineSchedule
+from snn_policy_node.snn.rstdp import ModulationRule, reward_shaping
+
+
+def test_the_baseline_episodes_play_the_trained_weights_then_each_episode_brings_sign_times_m():
+    shaping = reward_shaping("cartpole")
+    schedule = OnlineSchedule(shaping, sign=-1.0, rule=ModulationRule("rpe", baseline_rate=0.5), guard=False,
+                              baseline_episodes=2, window=2)
+    assert [schedule.episode_ended(r).modulation for r in (100.0, 120.0)] == [0.0, 0.0]
+    assert schedule.status()["baseline"] == 110.0 and schedule.updates == 0
+    # The prediction error starts at zero (the first baseline is the first reward), then follows
+    # r_bar <- r_bar + 0.5 (r - r_bar).
+    r1, r2 = shaping(150.0), shaping(50.0)
+    assert schedule.episode_ended(150.0).modulation == 0.0
+    assert schedule.episode_ended(50.0).modulation == pytest.approx(-1.0 * (r2 - r1))
+    assert schedule.updates == 2 and schedule.status()["live"] == "adapting"
+
+
+def test_a_run_that_falls_below_the_floor_rolls_back_and_waits_its_window():
+    schedule = OnlineSchedule(lambda r: r, sign=1.0, rule=ModulationRule("reward"), guard=True, baseline_episodes=2,
+                              window=2, margin=0.1)
+    for r in (100.0, 100.0, 95.0):  # baseline 100, floor 90
+        assert schedule.episode_ended(r).rollback is None
+    decision = schedule.episode_ended(80.0)  # the last two average 87.5
+    assert decision.modulation == 0.0
+    assert decision.rollback == "the last 2 online returns average 87.50, below the floor 90.00 (baseline 100.00)"
+    assert schedule.status()["live"] == "trained weights (rolled back)" and schedule.status()["rollbacks"] == 1
+    # The next two updates are skipped; then the check resumes over the episodes the trained weights
+    # played: still below the floor, the run waits again (a second rollback, to the same weights).
+    assert [schedule.episode_ended(r).modulation for r in (10.0, 10.0)] == [0.0, 0.0]
+    assert schedule.status()["rollbacks"] == 2
+    assert [schedule.episode_ended(r).modulation for r in (100.0, 100.0)] == [0.0, 0.0]
+    assert schedule.episode_ended(100.0).modulation == 100.0 and schedule.status()["rollbacks"] == 2
+
+
+def test_disabled_learning_holds_the_weights_but_the_guard_still_watches():
+    schedule = OnlineSchedule(lambda r: r, sign=1.0, rule=ModulationRule("reward"), baseline_episodes=1, window=1)
+    schedule.episode_ended(100.0)
+    assert schedule.episode_ended(100.0, learning=False).modulation == 0.0 and schedule.updates == 0
+    assert schedule.episode_ended(10.0, learning=False).rollback is not None
+
+
+def test_a_spiking_actor_schedule_sends_its_sign_as_the_modulation():
+    schedule = OnlineSchedule(None, sign=-1.0, baseline_episodes=0, guard=False)
+    assert schedule.episode_ended(1234.5).modulation == -1.0
+
+
+def test_blocks_are_means_of_twenty_episodes_the_last_one_partial():
+    schedule = OnlineSchedule(None, sign=1.0, baseline_episodes=0, guard=False)
+    returns = np.arange(BLOCK + 5, dtype=float)
+    for r in returns:
+        schedule.episode_ended(r)
+    assert schedule.blocks() == [returns[:BLOCK].mean(), returns[BLOCK:].mean()]
+
+
+def test_a_return_that_is_not_finite_is_refused():
+    schedule = OnlineSchedule(None, sign=1.0)
+    with pytest.raises(ValueError, match="finite"):
+        schedule.episode_ended(float("nan"))
+    assert schedule.status()["episodes"] == 0
+
+
+def test_the_guard_keeps_unguarded_runs_and_resumes_from_its_state():
+    guard = Guard(torch.tensor([True, False]), baseline_episodes=1, window=1, margin=0.0)
+    online = np.array([[10.0, 5.0, 10.0], [10.0, 5.0, 10.0]])
+    assert guard.may_learn(online, 0) is None
+    assert guard.may_learn(online, 1).tolist() == [True, True]
+    assert guard.fallen(online, 1).tolist() == [0]  # the unguarded run is left alone
+    again = Guard(torch.tensor([True, False]), 1, 1, 0.0)
+    again.restore(guard.state())
+    assert again.may_learn(online, 2).tolist() == [False, True] == guard.may_learn(online, 2).tolist()
+
+
+@pytest.mark.parametrize("arguments", [(-1, 1, 0.0), (1, 0, 0.0), (1, 1, -0.1), (1, 1, float("nan"))])
+def test_a_guard_refuses_meaningless_settings(arguments):
+    with pytest.raises(ValueError, match="baseline_episodes"):
+        Guard(torch.tensor([True]), *arguments)
