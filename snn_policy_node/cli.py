@@ -230,7 +230,7 @@ def _report_adaptation(args: argparse.Namespace) -> int:
         return 2
     config = DeploymentConfig(**config_values(args, DeploymentConfig))
     actor_config = ActorDeploymentConfig(episodes=args.actor_episodes)
-    study = run_study(models, args.profiles, Path(args.work_dir), config, args.finished_only)
+    study = run_study(models, args.profiles, Path(args.work_dir), config, args.finished_only, Path(args.randomized_dir))
     actor_study = run_actor_study(actors, Path(args.work_dir), actor_config, args.finished_only)
     for key, value in actor_study.items():  # rows and pending lists join, curves and timings merge, the rest is new
         if isinstance(value, list):
@@ -492,6 +492,9 @@ def _add_report(commands) -> None:
                             "converted spiking actor)")
     adaptation.add_argument("--models-dir", default="models/dsqn", help="trained DSQNs: MODELS_DIR/ENV/seed*/")
     adaptation.add_argument("--actors-dir", default="models/td3bc", help="shipped spiking actors: ACTORS_DIR/ENV/")
+    adaptation.add_argument("--randomized-dir", default="models/dsqn-randomized",
+                            help="the control of domain-randomized DSQNs: RANDOMIZED_DIR/ENV/PROFILE/seed*/ "
+                            "(scripts/train-randomized-dsqns.sh trains them)")
     adaptation.add_argument("--profiles", nargs="+", default=["normal", "extreme"], choices=["normal", "extreme"],
                             help="Table 2 randomization profiles of the DSQN tasks (the MuJoCo tasks play 'normal')")
     adaptation.add_argument("--actor-episodes", type=int, default=ActorDeploymentConfig.episodes,

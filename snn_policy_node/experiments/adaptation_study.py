@@ -9,6 +9,11 @@ population that stopped part-way resumes from its ``*.state.pt`` there.
 
 Statistics are taken over runs (models x settings, paired by run): the held-out mean per run is
 one sample, so episodes of a run are never counted as independent.
+
+Beside the arms stands what a sim-to-real user would try instead of adapting: a DSQN trained
+under the profile itself (``train dsqn --randomization``, the shipped models' network, budget and
+seeds). Its seed-k model is scored on the same settings and held-out seeds, and paired with the
+runs of shipped model k.
 """
 
 import json
@@ -19,6 +24,7 @@ import numpy as np
 from scipy import stats
 
 from snn_policy_node.atomic import atomic_path
+from snn_policy_node.evaluation.batched import evaluate_population, stacked_weights
 from snn_policy_node.experiments.deployment import Arm, DeploymentConfig, default_heldout, deploy
 from snn_policy_node.experiments.rstdp_study import profile_settings
 from snn_policy_node.policy.model_io import load_model
@@ -81,6 +87,30 @@ def run_population(env_id: str, profile: str, models: list[Path], work_dir: Path
     return cached_population(population_file(work_dir, env_id, profile), list(named), models, config, run, compute)
 
 
+def randomized_training_control(population: dict, models: list[Path], work_dir: Path, compute: bool = True) -> dict | None:
+    """Held-out means of the domain-randomized ``models`` (seed k beside shipped model k) on the
+    population's settings and held-out seeds: read from ``work_dir``, or scored and kept there."""
+    env_id, profile, seeds = population["env_id"], population["profile"], population["config"]["heldout_seeds"]
+    path = work_dir / f"{env_id}-{profile}-randomized-training.json"
+    if path.exists():
+        kept = json.loads(path.read_text())
+        if kept["models"] != [str(m) for m in models] or kept["settings"] != population["settings"]:
+            raise ValueError(f"{path} scored other models or settings; move it away to score these")
+        return kept
+    if not compute:
+        return None
+    networks = [load_model(m)[0] for m in models]
+    settings = population["settings"]
+    runs = [(k, s) for k in range(len(networks)) for s in range(len(settings))]
+    heldout = evaluate_population(networks[0], stacked_weights([networks[k] for k, _ in runs]), env_id, seeds,
+                                  [settings[s] for _, s in runs])
+    control = {"env_id": env_id, "profile": profile, "models": [str(m) for m in models], "settings": settings,
+               "runs": [{"model": k, "setting": s, "heldout_mean": float(h.mean())} for (k, s), h in zip(runs, heldout)]}
+    with atomic_path(path) as temporary:
+        temporary.write_text(json.dumps(control))
+    return control
+
+
 def cached_population(path: Path, arm_names: list[str], models: list[Path], config, run, compute: bool = True) -> dict | None:
     """The population kept at ``path`` (checked to be this one), else ``run(state_path)``'s, kept there."""
     if path.exists():
@@ -138,12 +168,18 @@ def paired(a: np.ndarray, b: np.ndarray) -> dict:
     return {"mean": float(diff.mean()), "ci95": [float(diff.mean() - half), float(diff.mean() + half)], "p": p}
 
 
-def deployment_rows(population: dict) -> list[dict]:
-    """One row per variant: held-out returns of the adapted weights beside frozen, random and other sign."""
+def deployment_rows(population: dict, randomized: dict | None = None) -> list[dict]:
+    """One row per variant: held-out returns of the adapted weights beside frozen, random and other
+    sign, and (``randomized``: :func:`randomized_training_control`) beside domain-randomized training."""
     arms_of, default = by_arm(population), np.array(population["default_heldout"])
     frozen = arms_of["frozen"]
     default_per_run = default[frozen["model"]]
     drop = float((default_per_run - frozen["heldout"]).mean())
+    trained_randomized = None
+    if randomized is not None:
+        means = {(r["model"], r["setting"]): r["heldout_mean"] for r in randomized["runs"]}
+        order = sorted((r["model"], r["setting"]) for r in population["runs"] if r["arm"] == "frozen")
+        trained_randomized = np.array([means[key] for key in order])
     rows = []
     for name in arms_of:
         if name == "frozen" or "/" in name:
@@ -167,8 +203,16 @@ def deployment_rows(population: dict) -> list[dict]:
             "worst_block_vs_frozen_pct": float(100.0 * np.min((blocks - frozen_blocks) / np.abs(frozen_blocks))),
             "rollbacks_per_run": float(adapted["rollbacks"].mean()),
             "headline": name == population.get("headline", HEADLINE),
+            **_versus_randomized_training(adapted["heldout"], trained_randomized),
         })
     return rows
+
+
+def _versus_randomized_training(adapted: np.ndarray, trained_randomized: np.ndarray | None) -> dict:
+    if trained_randomized is None:
+        return {"randomized_training_heldout": None, "gain_vs_randomized_training": None}
+    return {"randomized_training_heldout": float(trained_randomized.mean()),
+            "gain_vs_randomized_training": paired(adapted, trained_randomized)}
 
 
 def _blocks(online: np.ndarray) -> np.ndarray:
@@ -191,8 +235,9 @@ def learning_curves(population: dict, window: int = 10) -> dict[str, dict[str, l
 
 
 def run_study(models: dict[str, list[Path]], profiles: list[str], work_dir: Path, config: DeploymentConfig,
-              finished_only: bool = False) -> dict:
-    """Every task and profile's population (run, or read from ``work_dir``), as rows and curves."""
+              finished_only: bool = False, randomized_dir: Path | None = None) -> dict:
+    """Every task and profile's population (run, or read from ``work_dir``), as rows and curves; with
+    the domain-randomized models ``randomized_dir/ENV/PROFILE/seed*/`` where they have been trained."""
     deployment, curves, timing, pending = [], {}, {}, []
     for env_id, paths in models.items():
         for profile in profiles:
@@ -200,7 +245,15 @@ def run_study(models: dict[str, list[Path]], profiles: list[str], work_dir: Path
             if population is None:
                 pending.append(f"{env_id} {profile}")
                 continue
-            deployment += deployment_rows(population)
+            randomized = None
+            if randomized_dir is not None:
+                trained = sorted(Path(randomized_dir, env_id, profile).glob("seed*/model.safetensors"))
+                if len(trained) == len(paths):
+                    randomized = randomized_training_control(population, trained, work_dir, compute=not finished_only)
+                if randomized is None:
+                    pending.append(f"{env_id} {profile}: the domain-randomized control (scripts/train-randomized-dsqns.sh "
+                                   f"{env_id} {profile}, {len(trained)} of {len(paths)} trained)")
+            deployment += deployment_rows(population, randomized)
             curves[f"{env_id} {profile}"] = learning_curves(population)
             timing[f"{env_id} {profile}"] = population["seconds"]
     return {"work_dir": str(work_dir), "config": config_record(config), "headline": HEADLINE, "max_norm": MAX_NORM, "exploration": EXPLORATION,

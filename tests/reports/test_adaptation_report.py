@@ -42,6 +42,29 @@ def test_the_report_holds_every_variant_beside_its_controls_and_reuses_finished_
     assert pending["pending"] == ["CartPole-v0 normal"] and pending["deployment"] == []
 
 
+def test_the_randomized_training_control_pairs_seed_k_with_shipped_model_k(tmp_path, monkeypatch):
+    """A "randomized" model that is the shipped model itself scores exactly what frozen weights score."""
+    monkeypatch.setattr(adaptation_study, "BLOCK", 4)
+    config = DeploymentConfig(episodes=6, baseline_episodes=2, window=2, heldout_seeds=range(30_000, 30_005))
+    trained = tmp_path / "randomized/CartPole-v0/extreme/seed0/model.safetensors"
+    trained.parent.mkdir(parents=True)
+    trained.write_bytes(CARTPOLE.read_bytes())
+    study = adaptation_study.run_study({"CartPole-v0": [CARTPOLE]}, ["extreme"], tmp_path / "work", config,
+                                       randomized_dir=tmp_path / "randomized")
+    assert study["pending"] == []
+    for row in study["deployment"]:
+        assert row["randomized_training_heldout"] == pytest.approx(row["frozen_heldout"])
+        assert row["gain_vs_randomized_training"]["mean"] == pytest.approx(row["gain_vs_frozen"]["mean"])
+    kept = json.loads((tmp_path / "work/CartPole-v0-extreme-randomized-training.json").read_text())
+    assert len(kept["runs"]) == 10
+    monkeypatch.setattr(adaptation_study, "evaluate_population", lambda *a: pytest.fail("a kept control ran again"))
+    again = adaptation_study.run_study({"CartPole-v0": [CARTPOLE]}, ["extreme"], tmp_path / "work", config,
+                                       randomized_dir=tmp_path / "randomized")
+    assert again["deployment"] == study["deployment"]
+    adaptation_report.write_report(study, tmp_path / "out", "snn-robot report adaptation")
+    assert "trained under the profile" in (tmp_path / "out/adaptation.md").read_text()
+
+
 def test_paired_statistics_are_taken_over_runs():
     import numpy as np
 
