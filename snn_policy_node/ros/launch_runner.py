@@ -2,14 +2,13 @@
 
 The files under ``launch/`` are ordinary ROS 2 launch files for ``ros2 launch`` on a full
 ROS install. This reader understands the subset they use (``arg``, ``node`` with ``param``
-files and values, ``$(var ...)``, ``$(env ...)``, ``$(find-pkg-share snn_robot)``) and starts
+files and values; the substitutions of :mod:`launch_substitutions`) and starts
 each node in its own process, as ``ros2 launch`` does, with real DDS between them. Output
 is prefixed with the node's name. When any node exits, the others are stopped (SIGINT,
 then SIGTERM, then SIGKILL), and the run's exit code is that node's.
 """
 
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -20,13 +19,9 @@ from pathlib import Path
 
 import yaml
 
-PACKAGE = "snn_robot"
-SUBSTITUTION = re.compile(r"\$\((\S+)(?: ([^)]*))?\)")
+from snn_policy_node.ros.launch_substitutions import PACKAGE, LaunchError, package_share, substitute
+
 EMPTY_STRING = '""'  # rcl refuses "-p key:=" with nothing after it; the YAML "" is an empty string
-
-
-class LaunchError(ValueError):
-    """A launch file this runner cannot start, with the reason."""
 
 
 @dataclass
@@ -45,17 +40,6 @@ class NodeLaunch:
         return cmd
 
 
-def package_share() -> Path:
-    """Where launch/, config/ and models/ live: the source tree, or the installed share dir."""
-    source = Path(__file__).resolve().parents[2]
-    if (source / "package.xml").exists():
-        return source
-    installed = Path(sys.prefix) / "share" / PACKAGE
-    if installed.exists():
-        return installed
-    raise LaunchError(f"cannot find the {PACKAGE} share directory (looked in {source} and {installed})")
-
-
 def resolve_launch_file(name: str) -> Path:
     """A path, or a scenario name: ``launch/<name>.launch.yaml`` of this package."""
     path = Path(name)
@@ -66,27 +50,6 @@ def resolve_launch_file(name: str) -> Path:
         return candidate
     known = sorted(p.name.removesuffix(".launch.yaml") for p in (package_share() / "launch").glob("*.launch.yaml"))
     raise LaunchError(f"no launch file or scenario {name!r}; scenarios: {known}")
-
-
-def substitute(text: str, variables: dict[str, str]) -> str:
-    def replace(match: re.Match) -> str:
-        kind, argument = match.group(1), (match.group(2) or "").strip()
-        if kind == "var":
-            if argument not in variables:
-                raise LaunchError(f"launch argument {argument!r} is not declared")
-            return variables[argument]
-        if kind == "env":
-            name, _, default = argument.partition(" ")
-            if name not in os.environ and not default:
-                raise LaunchError(f"environment variable {name!r} is not set")
-            return os.environ.get(name, default)
-        if kind == "find-pkg-share":
-            if argument != PACKAGE:
-                raise LaunchError(f"package {argument!r} is not known here; only {PACKAGE}")
-            return str(package_share())
-        raise LaunchError(f"substitution $({kind}) is not supported by this runner")
-
-    return SUBSTITUTION.sub(replace, str(text))
 
 
 def parse_launch(path: Path, arguments: dict[str, str]) -> list[NodeLaunch]:

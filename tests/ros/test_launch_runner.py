@@ -25,7 +25,7 @@ def test_launch_errors_name_the_problem(tmp_path, monkeypatch):
         parse_launch(resolve_launch_file("cartpole_rstdp"), {"modle": "x"})
     with pytest.raises(LaunchError, match="not declared"):
         substitute("$(var missing)", {})
-    with pytest.raises(LaunchError, match="only snn_robot"):
+    with pytest.raises(LaunchError, match="cannot find the nav2_bringup share directory"):
         substitute("$(find-pkg-share nav2_bringup)", {})
     monkeypatch.delenv("SNN_ROBOT_UNSET", raising=False)
     assert substitute("$(env SNN_ROBOT_UNSET fallback)", {}) == "fallback"

@@ -1,0 +1,165 @@
+"""Substitutions of ROS 2 launch files: ``$(var a)``, ``$(env NAME 'default')``, ``$(find-pkg-share pkg)``,
+nested (``$(var $(var which))``), as the launch frontend's grammar reads them.
+
+A text is fragments and substitutions; a substitution is ``$(`` a name, then arguments separated
+by spaces, then ``)``. An argument is unquoted text and substitutions, or a single- or
+double-quoted string (quotes removed; substitutions inside still expand). ``\\$``, ``\\(``, ``\\)``,
+``\\'`` and ``\\"`` escape their character.
+"""
+
+import os
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+PACKAGE = "snn_robot"
+
+
+class LaunchError(ValueError):
+    """A launch file this runner cannot start, with the reason."""
+
+
+@dataclass(frozen=True)
+class Substitution:
+    kind: str
+    arguments: tuple[tuple, ...]  # each argument: parts (str or Substitution)
+
+
+def parse(text: str) -> tuple:
+    """The parts of ``text``: strings and :class:`Substitution` s."""
+    return _parts(text, 0, closing=False)[0]
+
+
+def _parts(text: str, i: int, closing: bool) -> tuple[tuple, int]:
+    """Parts from ``text[i:]`` up to the end (or, ``closing``, an unescaped space or ``)``)."""
+    parts, fragment = [], []
+    while i < len(text):
+        c = text[i]
+        if c == "\\" and i + 1 < len(text) and text[i + 1] in "$()'\" ":
+            fragment.append(text[i + 1])
+            i += 2
+        elif text.startswith("$(", i):
+            if fragment:
+                parts.append("".join(fragment))
+                fragment = []
+            substitution, i = _substitution(text, i + 2)
+            parts.append(substitution)
+        elif closing and c in " )":
+            break
+        elif closing and c in "'\"" and not fragment and not parts:
+            quoted, i = _quoted(text, i)
+            return quoted, i
+        else:
+            fragment.append(c)
+            i += 1
+    if fragment:
+        parts.append("".join(fragment))
+    return tuple(parts), i
+
+
+def _quoted(text: str, i: int) -> tuple[tuple, int]:
+    quote, parts, fragment = text[i], [], []
+    i += 1
+    while i < len(text) and text[i] != quote:
+        if text[i] == "\\" and i + 1 < len(text):
+            fragment.append(text[i + 1])
+            i += 2
+        elif text.startswith("$(", i):
+            if fragment:
+                parts.append("".join(fragment))
+                fragment = []
+            substitution, i = _substitution(text, i + 2)
+            parts.append(substitution)
+        else:
+            fragment.append(text[i])
+            i += 1
+    if i == len(text):
+        raise LaunchError(f"unterminated {quote} quote in {text!r}")
+    if fragment:
+        parts.append("".join(fragment))
+    return tuple(parts) or ("",), i + 1
+
+
+def _substitution(text: str, i: int) -> tuple[Substitution, int]:
+    start = i
+    while i < len(text) and text[i] not in " )":
+        i += 1
+    kind = text[start:i]
+    if not kind:
+        raise LaunchError(f"a substitution without a name in {text!r}")
+    arguments = []
+    while i < len(text) and text[i] == " ":
+        while i < len(text) and text[i] == " ":
+            i += 1
+        if i < len(text) and text[i] == ")":
+            break
+        argument, i = _parts(text, i, closing=True)
+        arguments.append(argument)
+    if i == len(text):
+        raise LaunchError(f"unterminated substitution $({kind} ...) in {text!r}")
+    return Substitution(kind, tuple(arguments)), i + 1
+
+
+def package_share(package: str = PACKAGE) -> Path:
+    """A package's share directory: from the ament index (``AMENT_PREFIX_PATH``, as a sourced colcon
+    install sets it); for this package also its source tree or ``sys.prefix/share``."""
+    for prefix in filter(None, os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep)):
+        if (Path(prefix) / "share/ament_index/resource_index/packages" / package).exists():
+            return Path(prefix) / "share" / package
+    looked = ["the ament index (AMENT_PREFIX_PATH)"]
+    if package == PACKAGE:
+        source = Path(__file__).resolve().parents[2]
+        installed = Path(sys.prefix) / "share" / PACKAGE
+        for candidate in (source, installed):
+            if (candidate / "package.xml").exists() or candidate == installed and candidate.exists():
+                return candidate
+        looked += [str(source), str(installed)]
+    raise LaunchError(f"cannot find the {package} share directory (looked in {', '.join(looked)})")
+
+
+def _env(variables: Mapping[str, str], name: str, *default: str) -> str:
+    if name not in os.environ and not default:
+        raise LaunchError(f"environment variable {name!r} is not set (give a default: $(env {name} VALUE))")
+    return os.environ.get(name, default[0] if default else "")
+
+
+def _var(variables: Mapping[str, str], name: str) -> str:
+    if name not in variables:
+        raise LaunchError(f"launch argument {name!r} is not declared")
+    return variables[name]
+
+
+def _find_pkg_share(variables: Mapping[str, str], package: str) -> str:
+    return str(package_share(package))
+
+
+KINDS: dict[str, tuple[Callable[..., str], int, int]] = {  # name: (evaluate, least, most arguments)
+    "var": (_var, 1, 1),
+    "env": (_env, 1, 2),
+    "optenv": (lambda variables, name, default="": os.environ.get(name, default), 1, 2),
+    "find-pkg-share": (_find_pkg_share, 1, 1),
+}
+
+
+def evaluate(parts: tuple, variables: Mapping[str, str]) -> str:
+    out = []
+    for part in parts:
+        if isinstance(part, str):
+            out.append(part)
+            continue
+        if part.kind not in KINDS:
+            raise LaunchError(f"substitution $({part.kind}) is not supported by this runner; it knows "
+                              f"{', '.join(f'$({k})' for k in KINDS)}")
+        function, least, most = KINDS[part.kind]
+        if not least <= len(part.arguments) <= most:
+            raise LaunchError(f"$({part.kind}) takes {least}-{most} arguments, got {len(part.arguments)}")
+        out.append(function(variables, *(evaluate(a, variables) for a in part.arguments)))
+    return "".join(out)
+
+
+def substitute(text, variables: Mapping[str, str]) -> str:
+    """``text`` with every substitution evaluated (a number or bool becomes its text)."""
+    if isinstance(text, bool):
+        return str(text).lower()
+    return evaluate(parse(str(text)), variables)
