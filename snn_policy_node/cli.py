@@ -364,6 +364,8 @@ def _launch_argument(text: str) -> tuple[str, str]:
     name, separator, value = text.partition(":=")
     if not separator or not name:
         raise LaunchError(f"launch arguments look like NAME:=VALUE, got {text!r}")
+    if not value:  # ros2 launch refuses it too ("malformed launch argument")
+        raise LaunchError(f"malformed launch argument {text!r}: an empty value is written {name}:=\"''\"")
     return name, value
 
 
@@ -542,10 +544,12 @@ def _add_run(commands) -> None:
         help="start a ROS 2 graph from a launch file or scenario, each node in its own process",
         description="Reads a ROS 2 YAML launch file (the same files `ros2 launch` uses on a full ROS install) and "
         "starts its nodes with real DDS between them; no ROS install needed. Scenarios are the files in the "
-        "package's launch/ folder: cartpole_rstdp (a randomized CartPole adapted online by r-STDP) and mujoco_spiking (a MuJoCo robot driven by its shipped calibrated spiking actor on randomized physics; "
-        "env:=Hopper-v5 by default, or any task with an actor under models/td3bc/; profile:=extreme, or profile:= for "
-        "the default physics). The graph "
-        "stops when any node exits; the exit status is that node's.",
+        "package's launch/ folder: cartpole_rstdp (a randomized CartPole adapted online by r-STDP), mujoco_rstdp (a "
+        "shipped spiking actor adapting online by node perturbation; env:=, episodes:=) and mujoco_spiking (a MuJoCo "
+        "robot driven by its shipped calibrated spiking actor on randomized physics; env:=Hopper-v5 by default, or any "
+        "task with an actor under models/td3bc/; profile:=extreme, or profile:=\"''\" for the default physics: as "
+        "under ros2 launch, an empty value is written as two quotes). The graph ends as under ros2 launch: when a node "
+        "marked on_exit: shutdown exits (the exit status is that node's), or when every node has exited.",
     )
     launch.add_argument("launch", help="scenario name (e.g. cartpole_rstdp) or path to a .launch.yaml file")
     launch.add_argument("arguments", nargs="*", metavar="NAME:=VALUE", help="launch arguments, e.g. env:=HalfCheetah-v5 or model:=path")

@@ -4,11 +4,14 @@ The files under ``launch/`` are ordinary ROS 2 launch files for ``ros2 launch`` 
 ROS install. This reader understands the subset they use (``arg``, ``node`` with ``param``
 files and values; the substitutions of :mod:`launch_substitutions`) and starts
 each node in its own process, as ``ros2 launch`` does, with real DDS between them. Output
-is prefixed with the node's name. When any node exits, the others are stopped (SIGINT,
-then SIGTERM, then SIGKILL), and the run's exit code is that node's.
+is prefixed with the node's name. The graph ends as under ``ros2 launch``: when a node marked
+``on_exit: shutdown`` exits (the others get SIGINT, then SIGTERM, then SIGKILL), or when all have.
+A key or construct it does not know is an error that names it, never ignored.
 """
 
 import os
+import queue
+import shlex
 import shutil
 import signal
 import subprocess
@@ -24,19 +27,42 @@ from snn_policy_node.ros.launch_substitutions import PACKAGE, LaunchError, packa
 EMPTY_STRING = '""'  # rcl refuses "-p key:=" with nothing after it; the YAML "" is an empty string
 
 
+NODE_KEYS = ("pkg", "exec", "name", "namespace", "param", "remap", "args", "output", "on_exit", "if", "unless")
+ARG_KEYS = ("name", "default", "description")
+
+
 @dataclass
 class NodeLaunch:
-    name: str
     executable: str
-    params_files: list[str] = field(default_factory=list)
-    params: dict[str, str] = field(default_factory=dict)
+    name: str | None = None  # None: the node's own name, as its executable sets it
+    namespace: str | None = None
+    arguments: list[str] = field(default_factory=list)  # before --ros-args
+    remaps: list[tuple[str, str]] = field(default_factory=list)
+    parameters: list[tuple[str, str | None]] = field(default_factory=list)  # (file, None) or (name, value), in file order
+    shutdown_on_exit: bool = False  # on_exit: shutdown: the graph ends when this node does
+
+    @property
+    def label(self) -> str:
+        return self.name or Path(self.executable).name
+
+    @property
+    def params(self) -> dict[str, str]:
+        return {name: value for name, value in self.parameters if value is not None}
+
+    @property
+    def params_files(self) -> list[str]:
+        return [path for path, value in self.parameters if value is None]
 
     def command(self) -> list[str]:
-        cmd = [self.executable, "--ros-args", "-r", f"__node:={self.name}"]
-        for path in self.params_files:
-            cmd += ["--params-file", path]
-        for key, value in self.params.items():
-            cmd += ["-p", f"{key}:={value or EMPTY_STRING}"]
+        cmd = [self.executable, *self.arguments, "--ros-args"]
+        if self.name is not None:
+            cmd += ["-r", f"__node:={self.name}"]
+        if self.namespace is not None:
+            cmd += ["-r", f"__ns:={'/' + self.namespace.lstrip('/')}"]
+        for source, target in self.remaps:
+            cmd += ["-r", f"{source}:={target}"]
+        for key, value in self.parameters:
+            cmd += ["--params-file", key] if value is None else ["-p", f"{key}:={value or EMPTY_STRING}"]
         return cmd
 
 
@@ -63,6 +89,7 @@ def parse_launch(path: Path, arguments: dict[str, str]) -> list[NodeLaunch]:
     for entity in entities:
         (kind, body), = entity.items()
         if kind == "arg":
+            _check_keys("arg", body, ARG_KEYS)
             name = body["name"]
             if name in arguments:
                 variables[name] = arguments[name]
@@ -71,13 +98,35 @@ def parse_launch(path: Path, arguments: dict[str, str]) -> list[NodeLaunch]:
             else:
                 raise LaunchError(f"launch argument {name!r} has no default; give it as {name}:=VALUE")
         elif kind == "node":
-            nodes.append(_node(body, variables))
+            _check_keys("node", body, NODE_KEYS)
+            if _condition(body, variables):
+                nodes.append(_node(body, variables))
         else:
-            raise LaunchError(f"launch entity {kind!r} is not supported by this runner")
+            raise LaunchError(f"launch entity {kind!r} is not supported by this runner (it reads arg and node)")
     unknown = set(arguments) - set(variables)
-    if unknown:
-        raise LaunchError(f"{path.name} declares no arguments {sorted(unknown)}; it has {sorted(variables)}")
+    if unknown:  # ros2 launch ignores them too, silently
+        print(f"[launch] warning: {path.name} declares no arguments {sorted(unknown)} (it has {sorted(variables)}); "
+              "ignored", file=sys.stderr)
     return nodes
+
+
+def _check_keys(kind: str, body: dict, known: tuple[str, ...]) -> None:
+    unknown = [key for key in body if key not in known]
+    if unknown:
+        raise LaunchError(f"{kind} {body.get('name', body.get('exec'))!r}: unknown key(s) {unknown}; a {kind} takes "
+                          f"{', '.join(known)}")
+
+
+def _condition(body: dict, variables: dict[str, str]) -> bool:
+    """A node's ``if`` and ``unless``: true/false or 1/0, as launch reads them."""
+    verdict = True
+    for key, wanted in (("if", True), ("unless", False)):
+        if key in body:
+            value = substitute(body[key], variables).strip().lower()
+            if value not in ("true", "false", "1", "0"):
+                raise LaunchError(f"{key}: {body[key]!r} is {value!r}; a condition is true, false, 1 or 0")
+            verdict &= (value in ("true", "1")) == wanted
+    return verdict
 
 
 def _node(body: dict, variables: dict[str, str]) -> NodeLaunch:
@@ -86,48 +135,82 @@ def _node(body: dict, variables: dict[str, str]) -> NodeLaunch:
     executable = shutil.which(body["exec"], path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
     if executable is None:
         raise LaunchError(f"executable {body['exec']!r} not found; is the package installed?")
-    node = NodeLaunch(name=substitute(body.get("name", body["exec"]), variables), executable=executable)
+    on_exit = body.get("on_exit")
+    if on_exit not in (None, "shutdown"):
+        raise LaunchError(f"node {body['exec']!r}: on_exit {on_exit!r}; this runner knows on_exit: shutdown")
+    node = NodeLaunch(
+        executable=executable,
+        name=substitute(body["name"], variables) if "name" in body else None,
+        namespace=substitute(body["namespace"], variables) if "namespace" in body else None,
+        arguments=shlex.split(substitute(body.get("args", ""), variables)),
+        remaps=[(substitute(r["from"], variables), substitute(r["to"], variables)) for r in body.get("remap", [])],
+        shutdown_on_exit=on_exit == "shutdown",
+    )
     for param in body.get("param", []):
-        if "from" in param:
-            node.params_files.append(substitute(param["from"], variables))
-        else:
-            node.params[param["name"]] = substitute(param["value"], variables)
+        node.parameters += _parameters(param, variables)
     return node
 
 
+def _parameters(param: dict, variables: dict[str, str], prefix: str = "") -> list[tuple[str, str | None]]:
+    """One ``param`` entry: a file (dropped with a warning when it does not exist, as launch does), a
+    value, or nested entries (their names joined by dots)."""
+    if "from" in param:
+        path = substitute(param["from"], variables)
+        if not Path(path).is_file():
+            print(f"[launch] warning: parameter file {path} does not exist; not passed to the node", file=sys.stderr)
+            return []
+        return [(path, None)]
+    name = prefix + substitute(param["name"], variables)
+    if "param" in param:
+        return [entry for child in param["param"] for entry in _parameters(child, variables, f"{name}.")]
+    if "value" not in param:
+        raise LaunchError(f"param {name!r} has neither value, from nor nested param")
+    return [(name, substitute(param["value"], variables))]
+
+
 def run(nodes: list[NodeLaunch], stop_timeout: float = 5.0) -> int:
-    """Start every node, relay their output, stop all when one exits; that node's exit code."""
+    """Start every node and relay its output, as ``ros2 launch`` does: the graph ends when a node
+    with ``on_exit: shutdown`` exits (its exit code), when every node has exited (the first
+    non-zero code, else 0), or on SIGINT/SIGTERM (130)."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "RCUTILS_COLORIZED_OUTPUT": "0"}
     env.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
-    width = max(len(n.name) for n in nodes)
-    processes = []
-    exited = threading.Event()
-    for node in nodes:
+    width = max(len(n.label) for n in nodes)
+    processes, exits = [], queue.SimpleQueue()  # SimpleQueue: safe to put from a signal handler
+    for index, node in enumerate(nodes):
         process = subprocess.Popen(node.command(), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                    text=True, bufsize=1, start_new_session=True)
         processes.append(process)
-        threading.Thread(target=_relay, args=(process, node.name.ljust(width), exited), daemon=True).start()
-    previous = signal.signal(signal.SIGTERM, lambda *_: exited.set())
+        threading.Thread(target=_relay, args=(process, node.label.ljust(width), exits, index), daemon=True).start()
+    previous = signal.signal(signal.SIGTERM, lambda *_: exits.put(None))
+    code, running = 130, len(nodes)
     try:
-        exited.wait()
+        while running:
+            index = exits.get()
+            if index is None:
+                break
+            running -= 1
+            node, returncode = nodes[index], processes[index].returncode
+            if node.shutdown_on_exit:
+                print(f"[launch] {node.label} exited with code {returncode} (on_exit: shutdown); stopping the "
+                      "other nodes", flush=True)
+                code = returncode
+                break
+            print(f"[launch] {node.label} exited with code {returncode}", flush=True)
+        else:
+            code = next((p.returncode for p in processes if p.returncode), 0)
     except KeyboardInterrupt:
         pass
     finally:
         signal.signal(signal.SIGTERM, previous)
-    first = next((p for p in processes if p.poll() is not None), None)
     _stop(processes, stop_timeout)
-    if first is not None:
-        name = nodes[processes.index(first)].name
-        print(f"[launch] {name} exited with code {first.returncode}; stopped the other nodes", flush=True)
-        return first.returncode
-    return 130
+    return code
 
 
-def _relay(process: subprocess.Popen, label: str, exited: threading.Event) -> None:
+def _relay(process: subprocess.Popen, label: str, exits: queue.SimpleQueue, index: int) -> None:
     for line in process.stdout:
         print(f"[{label}] {line.rstrip()}", flush=True)
     process.wait()
-    exited.set()
+    exits.put(index)
 
 
 def _stop(processes: list[subprocess.Popen], timeout: float) -> None:

@@ -21,8 +21,6 @@ def test_the_shipped_scenario_resolves_to_three_nodes_with_their_parameters():
 def test_launch_errors_name_the_problem(tmp_path, monkeypatch):
     with pytest.raises(LaunchError, match="scenarios: .*cartpole_rstdp"):
         resolve_launch_file("no_such_scenario")
-    with pytest.raises(LaunchError, match="declares no arguments"):
-        parse_launch(resolve_launch_file("cartpole_rstdp"), {"modle": "x"})
     with pytest.raises(LaunchError, match="not declared"):
         substitute("$(var missing)", {})
     with pytest.raises(LaunchError, match="cannot find the nav2_bringup share directory"):
@@ -77,12 +75,12 @@ def test_mujoco_spiking_plays_each_shipped_actor_on_its_own_robot(env_id):
 
 
 def test_an_empty_launch_argument_reaches_the_node_as_an_empty_string(tmp_path):
-    """``profile:=`` (default physics) must not become ``-p key:=``, which rcl refuses at start-up."""
+    """``profile:="''"`` (default physics; ros2 launch refuses ``profile:=``) reaches rcl as ``''``."""
     import rclpy
     from rclpy.context import Context
     from rclpy.node import Node
 
-    nodes = {n.name: n for n in parse_launch(resolve_launch_file("mujoco_spiking"), {"profile": ""})}
+    nodes = {n.name: n for n in parse_launch(resolve_launch_file("mujoco_spiking"), {"profile": "''"})}
     command = nodes["sim_bridge"].command()
     context = Context()
     rclpy.init(args=command, context=context)  # rcl parses the node's --ros-args as it would at start-up
@@ -93,3 +91,87 @@ def test_an_empty_launch_argument_reaches_the_node_as_an_empty_string(tmp_path):
         node.destroy_node()
     finally:
         rclpy.shutdown(context=context)
+
+
+def write_launch(tmp_path, text: str) -> Path:
+    path = tmp_path / "graph.launch.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_a_node_gets_namespace_remaps_args_and_parameters_in_file_order(tmp_path):
+    params = tmp_path / "params.yaml"
+    params.write_text("robot/policy:\n  ros__parameters: {rate_hz: 20.0}\n")
+    path = write_launch(tmp_path, f"""
+launch:
+- arg: {{name: robot, default: robot1}}
+- node:
+    pkg: snn_robot
+    exec: snn_policy_node
+    name: policy
+    namespace: "$(var robot)"
+    args: "--flag 'two words'"
+    remap:
+    - {{from: joint_states, to: /$(var robot)/state}}
+    param:
+    - {{name: rate_hz, value: 3.0}}
+    - from: {params}
+    - name: limits
+      param:
+      - {{name: low, value: -1}}
+    - from: {tmp_path / "missing.yaml"}
+""")
+    (node,) = parse_launch(path, {})
+    command = node.command()
+    assert command[1:3] == ["--flag", "two words"]
+    assert command[3:] == ["--ros-args", "-r", "__node:=policy", "-r", "__ns:=/robot1", "-r",
+                           "joint_states:=/robot1/state", "-p", "rate_hz:=3.0", "--params-file", str(params),
+                           "-p", "limits.low:=-1"]  # the missing file is dropped, as launch drops it
+
+
+def test_a_node_without_a_name_keeps_its_own_and_conditions_pick_nodes(tmp_path):
+    path = write_launch(tmp_path, """
+launch:
+- arg: {name: sim, default: "true"}
+- node: {pkg: snn_robot, exec: sim_bridge, if: "$(var sim)"}
+- node: {pkg: snn_robot, exec: rstdp_service, unless: "$(var sim)"}
+""")
+    (node,) = parse_launch(path, {})
+    assert node.label == "sim_bridge" and "__node:=" not in " ".join(node.command())
+    assert [n.label for n in parse_launch(path, {"sim": "False"})] == ["rstdp_service"]
+    with pytest.raises(LaunchError, match="a condition is true, false, 1 or 0"):
+        parse_launch(path, {"sim": "yes"})
+
+
+@pytest.mark.parametrize("node, message", [
+    ("{pkg: snn_robot, exec: sim_bridge, parm: []}", r"unknown key\(s\) \['parm'\]"),
+    ("{pkg: snn_robot, exec: sim_bridge, on_exit: restart}", "knows on_exit: shutdown"),
+    ("{pkg: snn_robot, exec: sim_bridge, param: [{name: a}]}", "neither value, from nor nested param"),
+])
+def test_a_node_key_the_runner_does_not_know_is_an_error_that_names_it(tmp_path, node, message):
+    with pytest.raises(LaunchError, match=message):
+        parse_launch(write_launch(tmp_path, f"launch:\n- node: {node}\n"), {})
+
+
+def test_an_undeclared_argument_is_ignored_with_a_warning_as_launch_ignores_it(capsys):
+    nodes = parse_launch(resolve_launch_file("cartpole_rstdp"), {"modle": "x"})
+    assert len(nodes) == 3 and "declares no arguments ['modle']" in capsys.readouterr().err
+
+
+def test_the_graph_ends_when_its_shutdown_node_exits_not_before(tmp_path):
+    """Real processes: a node that exits early leaves the graph up; the on_exit: shutdown one ends it."""
+    import sys
+    import time
+
+    from snn_policy_node.ros.launch_runner import NodeLaunch, run
+
+    script = tmp_path / "node.py"
+    script.write_text("import sys, time\ntime.sleep(float(sys.argv[1]))\nsys.exit(int(sys.argv[2]))\n")
+    quick = NodeLaunch(sys.executable, name="quick", arguments=[str(script), "0", "3"])
+    ending = NodeLaunch(sys.executable, name="ending", arguments=[str(script), "1.5", "4"], shutdown_on_exit=True)
+    lasting = NodeLaunch(sys.executable, name="lasting", arguments=[str(script), "60", "0"])
+    started = time.monotonic()
+    assert run([quick, ending, lasting]) == 4
+    assert 1.4 < time.monotonic() - started < 20  # not at the quick node's exit, not waiting for the lasting one
+    assert run([NodeLaunch(sys.executable, name="a", arguments=[str(script), "0", "0"]),
+                NodeLaunch(sys.executable, name="b", arguments=[str(script), "0.2", "5"])]) == 5  # all ended
