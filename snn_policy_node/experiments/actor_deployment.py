@@ -24,7 +24,7 @@ from snn_policy_node.ann2snn.calibration import AdaptiveIterations
 from snn_policy_node.ann2snn.conversion import SpikingActor
 from snn_policy_node.atomic import atomic_path
 from snn_policy_node.evaluation.rollout import play_episodes
-from snn_policy_node.evaluation.seeds import ADAPT_SEEDS, HELDOUT_SEEDS
+from snn_policy_node.experiments.deployment import DeploymentConfig, DeploymentRuns, resume
 from snn_policy_node.policy.guard import Guard
 from snn_policy_node.policy.specs import ObservationSpec
 from snn_policy_node.snn.node_perturbation import DenseEligibility, PerturbationRule, increments
@@ -40,42 +40,19 @@ class ActorArm:
 
 
 @dataclass(frozen=True)
-class ActorDeploymentConfig:
+class ActorDeploymentConfig(DeploymentConfig):
+    """The DSQNs' protocol, with MuJoCo's longer runs, a held-out block of its own size, and calibration
+    as shipped; ``seed`` seeds the exploration noise and the random directions."""
+
     episodes: int = field(default=200, metadata={"help": "online episodes per run (no evaluation episodes)"})
-    baseline_episodes: int = field(default=10, metadata={
-        "help": "first episodes, played with the trained weights: the frozen baseline"})
-    window: int = field(default=10, metadata={"help": "episodes the guard averages, and waits after a rollback"})
-    margin: float = field(default=0.05, metadata={
-        "help": "a guarded run rolls back below baseline - margin x |baseline|"})
     heldout_episodes: int = field(default=10, metadata={"help": "held-out episodes that score each run's final weights"})
     max_steps: int | None = None  # an episode's step limit (None: the task's)
-    layer: int = 1  # the plastic weight layer (hidden 1 -> hidden 2)
     i_max: int = 3  # adaptive I's upper bound, as shipped
-    train_seeds: Sequence[int] = ADAPT_SEEDS
-    heldout_seeds: Sequence[int] = HELDOUT_SEEDS
-    seed: int = 0  # of the exploration noise and the random directions
 
     def __post_init__(self):
-        if not 0 <= self.baseline_episodes < self.episodes:
-            raise ValueError(f"baseline_episodes must be in [0, {self.episodes}), got {self.baseline_episodes}")
-        if self.episodes > len(self.train_seeds):
-            raise ValueError(f"{self.episodes} episodes need as many training seeds, got {len(self.train_seeds)}")
+        super().__post_init__()
         if self.heldout_episodes > len(self.heldout_seeds):
             raise ValueError(f"{self.heldout_episodes} held-out episodes need as many seeds, got {len(self.heldout_seeds)}")
-        if set(self.train_seeds) & set(self.heldout_seeds):
-            raise ValueError("held-out seeds must be disjoint from the training seeds")
-
-
-@dataclass
-class ActorRuns:
-    """Per run (arm-major, then setting): online returns, rollbacks and held-out returns."""
-
-    arm: np.ndarray  # [runs]
-    setting: np.ndarray  # [runs]
-    online: np.ndarray  # [runs, episodes]
-    rollbacks: np.ndarray  # [runs]
-    heldout: np.ndarray  # [runs, held-out episodes]
-    seconds: float
 
 
 class ActorPopulation:
@@ -132,7 +109,7 @@ class ActorPopulation:
 @torch.no_grad()
 def deploy_actor(actor: SpikingActor, observation: ObservationSpec, env_id: str, settings: list[dict],
                  arms: list[ActorArm], config: ActorDeploymentConfig = ActorDeploymentConfig(), progress: bool = False,
-                 state_path: Path | None = None, save_every: int = 10) -> ActorRuns:
+                 state_path: Path | None = None, save_every: int = 10) -> DeploymentRuns:
     """Every arm on every setting, online; learning arms share one :class:`PerturbationRule` but for
     its direction. With ``state_path`` the state is saved every ``save_every`` episodes and resumed."""
     started = time.perf_counter()
@@ -156,17 +133,12 @@ def deploy_actor(actor: SpikingActor, observation: ObservationSpec, env_id: str,
     physics = [settings[s] for s in setting]
     online = np.zeros((runs, config.episodes))
     guard = Guard(torch.tensor([arms[a].guard for a in arm]), config.baseline_episodes, config.window, config.margin)
-    first, seconds = 0, 0.0
-    if state_path is not None and state_path.exists():
-        state = torch.load(state_path, weights_only=True)  # tensors and numbers only: no code runs
-        first, seconds = state["episode"], state["seconds"]
-        plastic.copy_(state["plastic"])
-        online[:] = state["online"].numpy()
-        guard.restore(state)
-        if dense is not None:
-            dense.rewards.copy_(state["rewards"]), dense.heard.copy_(state["heard"])
-            dense.noise_generator.set_state(state["noise_state"])
-            dense.direction_generator.set_state(state["direction_state"])
+    state = resume(state_path, plastic, online, guard)
+    first, seconds = (state["episode"], state["seconds"]) if state else (0, 0.0)
+    if state and dense is not None:
+        dense.rewards.copy_(state["rewards"]), dense.heard.copy_(state["heard"])
+        dense.noise_generator.set_state(state["noise_state"])
+        dense.direction_generator.set_state(state["direction_state"])
     place = torch.full((runs,), -1, dtype=torch.long)
     place[learner_rows] = torch.arange(len(learner_rows))
     for episode in tqdm(range(first, config.episodes), initial=first, total=config.episodes,
@@ -190,7 +162,8 @@ def deploy_actor(actor: SpikingActor, observation: ObservationSpec, env_id: str,
                 torch.save({"episode": episode + 1, "seconds": seconds + time.perf_counter() - started, "plastic": plastic,
                             "online": torch.from_numpy(online), **guard.state(), **extra}, temporary)
     heldout = heldout_returns(population, plastic, physics)
-    return ActorRuns(arm, setting, online, guard.rollbacks.numpy(), heldout, seconds + time.perf_counter() - started)
+    return DeploymentRuns(arm, np.zeros(runs, dtype=int), setting, online, guard.rollbacks.numpy(), heldout,
+                          seconds + time.perf_counter() - started)  # one actor: model 0
 
 
 def heldout_returns(population: ActorPopulation, plastic: torch.Tensor, physics: list[dict]) -> np.ndarray:

@@ -132,14 +132,13 @@ def cached_population(path: Path, arm_names: list[str], models: list[Path], conf
 def population_record(env_id: str, profile: str, arm_names: list[str], models: list[Path], settings: list[dict], config,
                       runs, default_heldout: list[float], headline: str = HEADLINE) -> dict:
     """A finished population as JSON: every run's online return per episode and held-out mean."""
-    model = getattr(runs, "model", np.zeros(len(runs.arm), dtype=int))
     return {
         "env_id": env_id, "profile": profile, "arms": arm_names, "models": [str(m) for m in models],
         "settings": settings, "config": config_record(config), "seconds": runs.seconds, "headline": headline,
         "default_heldout": default_heldout,
         "runs": [{"arm": arm_names[int(a)], "model": int(m), "setting": int(s), "online": online.tolist(),
                   "rollbacks": int(back), "heldout_mean": float(heldout.mean())}
-                 for a, m, s, online, back, heldout in zip(runs.arm, model, runs.setting, runs.online,
+                 for a, m, s, online, back, heldout in zip(runs.arm, runs.model, runs.setting, runs.online,
                                                            runs.rollbacks, runs.heldout)],
     }
 

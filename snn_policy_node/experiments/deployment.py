@@ -52,6 +52,16 @@ class Arm:
     shaping: str | None = None
 
 
+def check_protocol(config) -> None:
+    """A protocol's episodes fit its baseline and seeds, and no held-out seed is played online."""
+    if not 0 <= config.baseline_episodes < config.episodes:
+        raise ValueError(f"baseline_episodes must be in [0, {config.episodes}), got {config.baseline_episodes}")
+    if config.episodes > len(config.train_seeds):
+        raise ValueError(f"{config.episodes} episodes need as many training seeds, got {len(config.train_seeds)}")
+    if set(config.train_seeds) & set(config.heldout_seeds):
+        raise ValueError("held-out seeds must be disjoint from the training seeds")
+
+
 @dataclass(frozen=True)
 class DeploymentConfig:
     episodes: int = field(default=100, metadata={"help": "online episodes per run (no evaluation episodes)"})
@@ -66,12 +76,7 @@ class DeploymentConfig:
     seed: int = 0  # of the random directions
 
     def __post_init__(self):
-        if not 0 <= self.baseline_episodes < self.episodes:
-            raise ValueError(f"baseline_episodes must be in [0, {self.episodes}), got {self.baseline_episodes}")
-        if self.episodes > len(self.train_seeds):
-            raise ValueError(f"{self.episodes} episodes need as many training seeds, got {len(self.train_seeds)}")
-        if set(self.train_seeds) & set(self.heldout_seeds):
-            raise ValueError("held-out seeds must be disjoint from the training seeds")
+        check_protocol(self)
 
 
 @dataclass
@@ -118,14 +123,11 @@ def deploy(models: list[DSQN], task: DSQNTask, settings: list[dict], arms: list[
     modulator = Modulator([arms[a].rule or ModulationRule() for a in arm], trained.flatten(1).norm(dim=1), config.seed)
     shapings = [reward_shaping(arms[a].shaping or task.shaping) for a in arm]
     run_settings = [settings[s] for s in setting]
-    online, first, seconds = np.zeros((runs, config.episodes)), 0, 0.0
+    online = np.zeros((runs, config.episodes))
     guard = Guard(guarded, config.baseline_episodes, config.window, config.margin)
-    if state_path is not None and state_path.exists():
-        state = torch.load(state_path, weights_only=True)  # tensors and numbers only: no code runs
-        first, seconds = state["episode"], state["seconds"]
-        plastic.copy_(state["plastic"])
-        online[:] = state["online"].numpy()
-        guard.restore(state)
+    state = resume(state_path, plastic, online, guard)
+    first, seconds = (state["episode"], state["seconds"]) if state else (0, 0.0)
+    if state:
         modulator.baseline = state["rule_baseline"]
         modulator.generator.set_state(state["random_state"])
         generator.set_state(state["noise_state"])
@@ -159,6 +161,18 @@ def deploy(models: list[DSQN], task: DSQNTask, settings: list[dict], arms: list[
     heldout = evaluate_population(models[0], weights, task.env_id, config.heldout_seeds, run_settings)
     return DeploymentRuns(arm, model, setting, online, guard.rollbacks.numpy(), heldout,
                           seconds + time.perf_counter() - started)
+
+
+def resume(state_path: Path | None, plastic: torch.Tensor, online: np.ndarray, guard: Guard) -> dict | None:
+    """A population's saved state, its plastic weights, online returns and guard restored in place
+    (None when nothing was saved); the caller restores what is its own from the rest."""
+    if state_path is None or not state_path.exists():
+        return None
+    state = torch.load(state_path, weights_only=True)  # tensors and numbers only: no code runs
+    plastic.copy_(state["plastic"])
+    online[:] = state["online"].numpy()
+    guard.restore(state)
+    return state
 
 
 def default_heldout(models: list[DSQN], task: DSQNTask, seeds: Sequence[int] = HELDOUT_SEEDS) -> np.ndarray:

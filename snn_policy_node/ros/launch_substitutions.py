@@ -26,43 +26,19 @@ class Substitution:
     arguments: tuple[tuple, ...]  # each argument: parts (str or Substitution)
 
 
+ESCAPED = "$()'\" "  # characters a backslash turns into text
+
+
 def parse(text: str) -> tuple:
     """The parts of ``text``: strings and :class:`Substitution` s."""
-    return _parts(text, 0, closing=False)[0]
+    return _parts(text, 0)[0]
 
 
-def _parts(text: str, i: int, closing: bool) -> tuple[tuple, int]:
-    """Parts from ``text[i:]`` up to the end (or, ``closing``, an unescaped space or ``)``)."""
+def _parts(text: str, i: int, stop: str = "") -> tuple[tuple, int]:
+    """Parts from ``text[i:]`` up to the end or an unescaped character of ``stop``."""
     parts, fragment = [], []
-    while i < len(text):
-        c = text[i]
-        if c == "\\" and i + 1 < len(text) and text[i + 1] in "$()'\" ":
-            fragment.append(text[i + 1])
-            i += 2
-        elif text.startswith("$(", i):
-            if fragment:
-                parts.append("".join(fragment))
-                fragment = []
-            substitution, i = _substitution(text, i + 2)
-            parts.append(substitution)
-        elif closing and c in " )":
-            break
-        elif closing and c in "'\"" and not fragment and not parts:
-            quoted, i = _quoted(text, i)
-            return quoted, i
-        else:
-            fragment.append(c)
-            i += 1
-    if fragment:
-        parts.append("".join(fragment))
-    return tuple(parts), i
-
-
-def _quoted(text: str, i: int) -> tuple[tuple, int]:
-    quote, parts, fragment = text[i], [], []
-    i += 1
-    while i < len(text) and text[i] != quote:
-        if text[i] == "\\" and i + 1 < len(text):
+    while i < len(text) and text[i] not in stop:
+        if text[i] == "\\" and i + 1 < len(text) and text[i + 1] in ESCAPED:
             fragment.append(text[i + 1])
             i += 2
         elif text.startswith("$(", i):
@@ -74,11 +50,20 @@ def _quoted(text: str, i: int) -> tuple[tuple, int]:
         else:
             fragment.append(text[i])
             i += 1
-    if i == len(text):
-        raise LaunchError(f"unterminated {quote} quote in {text!r}")
     if fragment:
         parts.append("".join(fragment))
-    return tuple(parts) or ("",), i + 1
+    return tuple(parts), i
+
+
+def _argument(text: str, i: int) -> tuple[tuple, int]:
+    """One argument of a substitution: quoted (the quotes removed), or unquoted up to a space or ``)``."""
+    if text[i] not in "'\"":
+        return _parts(text, i, " )")
+    quote = text[i]
+    parts, i = _parts(text, i + 1, quote)
+    if i == len(text):
+        raise LaunchError(f"unterminated {quote} quote in {text!r}")
+    return parts or ("",), i + 1
 
 
 def _substitution(text: str, i: int) -> tuple[Substitution, int]:
@@ -94,7 +79,7 @@ def _substitution(text: str, i: int) -> tuple[Substitution, int]:
             i += 1
         if i < len(text) and text[i] == ")":
             break
-        argument, i = _parts(text, i, closing=True)
+        argument, i = _argument(text, i)
         arguments.append(argument)
     if i == len(text):
         raise LaunchError(f"unterminated substitution $({kind} ...) in {text!r}")
