@@ -94,11 +94,11 @@ def package_share(package: str = PACKAGE) -> Path:
             return Path(prefix) / "share" / package
     looked = ["the ament index (AMENT_PREFIX_PATH)"]
     if package == PACKAGE:
-        source = Path(__file__).resolve().parents[2]
-        installed = Path(sys.prefix) / "share" / PACKAGE
-        for candidate in (source, installed):
-            if (candidate / "package.xml").exists() or candidate == installed and candidate.exists():
-                return candidate
+        source, installed = Path(__file__).resolve().parents[2], Path(sys.prefix) / "share" / PACKAGE
+        if (source / "package.xml").exists():
+            return source
+        if installed.exists():
+            return installed
         looked += [str(source), str(installed)]
     raise LaunchError(f"cannot find the {package} share directory (looked in {', '.join(looked)})")
 
