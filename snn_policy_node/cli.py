@@ -3,6 +3,7 @@
 import argparse
 import dataclasses
 import json
+import shlex
 import sys
 import types
 import typing
@@ -347,7 +348,8 @@ def _bench_loop(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from snn_policy_node.ros.launch_runner import LaunchError, parse_launch, resolve_launch_file, run
+    from snn_policy_node.ros.launch_file import LaunchError, parse_launch, resolve_launch_file
+    from snn_policy_node.ros.launch_runner import run
 
     try:
         arguments = dict(_launch_argument(text) for text in args.arguments)
@@ -355,11 +357,15 @@ def _run(args: argparse.Namespace) -> int:
     except LaunchError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    if args.print:
+        for node in nodes:
+            print(f"{node.label}: {shlex.join(node.command())}")
+        return 0
     return run(nodes)
 
 
 def _launch_argument(text: str) -> tuple[str, str]:
-    from snn_policy_node.ros.launch_runner import LaunchError
+    from snn_policy_node.ros.launch_file import LaunchError
 
     name, separator, value = text.partition(":=")
     if not separator or not name:
@@ -545,14 +551,17 @@ def _add_run(commands) -> None:
         description="Reads a ROS 2 YAML launch file (the same files `ros2 launch` uses on a full ROS install) and "
         "starts its nodes with real DDS between them; no ROS install needed. Scenarios are the files in the "
         "package's launch/ folder: cartpole_rstdp (a randomized CartPole adapted online by r-STDP), mujoco_rstdp (a "
-        "shipped spiking actor adapting online by node perturbation; env:=, episodes:=) and mujoco_spiking (a MuJoCo "
+        "shipped spiking actor adapting online by node perturbation; env:=, episodes:=), mujoco_spiking (a MuJoCo "
         "robot driven by its shipped calibrated spiking actor on randomized physics; env:=Hopper-v5 by default, or any "
-        "task with an actor under models/td3bc/; profile:=extreme, or profile:=\"''\" for the default physics: as "
-        "under ros2 launch, an empty value is written as two quotes). The graph ends as under ros2 launch: when a node "
+        "task with an actor under models/td3bc/; episodes:=5; profile:=extreme, or profile:=\"''\" for the default "
+        "physics: as under ros2 launch, an empty value is written as two quotes) and two_robots (mujoco_spiking twice, "
+        "under /robot1 and /robot2; robot1_env:=, robot2_env:=, episodes:=). The graph ends as under ros2 launch: when a node "
         "marked on_exit: shutdown exits (the exit status is that node's), or when every node has exited.",
     )
     launch.add_argument("launch", help="scenario name (e.g. cartpole_rstdp) or path to a .launch.yaml file")
     launch.add_argument("arguments", nargs="*", metavar="NAME:=VALUE", help="launch arguments, e.g. env:=HalfCheetah-v5 or model:=path")
+    launch.add_argument("-p", "--print", action="store_true",
+                        help="print each node's command line (namespace, remaps, parameters resolved) and start nothing")
     launch.set_defaults(run=_run)
 
 

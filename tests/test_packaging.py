@@ -39,6 +39,18 @@ def test_colcon_build_installs_ament_package(tmp_path: Path) -> None:
     assert script.is_file(), proc.stdout
     assert os.access(script, os.X_OK)
     assert (install / "share" / DIST_NAME / "package.xml").is_file()
+    # what `ros2 run snn_robot snn-robot run ...` starts, in a sourced install: the share and the node
+    # executables come from the install (the ament index), not from this source tree
+    shown = subprocess.run(["bash", "-c", f"source {out}/install/setup.bash && {script} run cartpole_rstdp --print"],
+                           cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    lines = shown.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["sim_bridge", "snn_policy", "rstdp_service"], shown.stdout
+    for line in lines:
+        executable, *rest = line.split(": ", 1)[1].split()
+        assert executable.startswith(f"{install}/lib/{DIST_NAME}/"), line
+        assert f"--params-file {install}/share/{DIST_NAME}/config/cartpole_rstdp.yaml" in line, line
+    assert f"checkpoint:={install}/share/{DIST_NAME}/models/dsqn/CartPole-v0/seed0/model.safetensors" in lines[1]
 
 
 def test_package_xml_declares_ros_dependencies() -> None:

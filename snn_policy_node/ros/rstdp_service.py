@@ -71,8 +71,8 @@ PARAMETERS = {
     "window": (10, "online: episodes the guard averages, and waits after a rollback"),
     "margin": (0.05, "online: roll back below baseline - margin x |baseline|"),
     "heldout_episodes": (0, "online, driven: evaluation episodes before and after adapting; 0: none"),
-    "bridge": ("/sim_bridge", "the sim bridge node whose services are called"),
-    "policy": ("/snn_policy", "the policy node whose ~/reset_state is called before training episodes"),
+    "bridge": ("sim_bridge", "the sim bridge node whose services are called (relative: in this node's namespace)"),
+    "policy": ("snn_policy", "the policy node whose ~/reset_state is called before training episodes"),
     "exit_when_done": (False, "end the process after the protocol (for scenarios and tests)"),
     "service_timeout": (5.0, "seconds a bridge or policy service may take to answer before it is asked again"),
 }

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import yaml
 from diagnostic_msgs.msg import DiagnosticArray
+from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float32MultiArray, Float64MultiArray, String
 
@@ -60,8 +61,8 @@ def test_online_rstdp_in_the_graph_plays_the_library_deployment(tmp_path, cartpo
     """The main scenario, shortened: every online return and both held-out means equal the library's
     run of the same arm on the same setting, seeds and episodes."""
     config = yaml.safe_load((Path(__file__).parents[2] / "config/cartpole_rstdp.yaml").read_text())
-    config["sim_bridge"]["ros__parameters"].update(eval_episodes=5)
-    config["rstdp_service"]["ros__parameters"].update(train_episodes=25, baseline_episodes=5, window=5, heldout_episodes=5)
+    config["/**/sim_bridge"]["ros__parameters"].update(eval_episodes=5)
+    config["/**/rstdp_service"]["ros__parameters"].update(train_episodes=25, baseline_episodes=5, window=5, heldout_episodes=5)
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     status = probe.record(String, messages.RSTDP_STATUS, messages.LATCHED_QOS)
     adapted = tmp_path / "adapted"
@@ -76,7 +77,7 @@ def test_online_rstdp_in_the_graph_plays_the_library_deployment(tmp_path, cartpo
     final = json.loads(status[-1].data)
 
     model, _ = load_model(cartpole)
-    setting = draw_settings("CartPole-v0", "normal", 1, config["sim_bridge"]["ros__parameters"]["randomization_seed"])
+    setting = draw_settings("CartPole-v0", "normal", 1, config["/**/sim_bridge"]["ros__parameters"]["randomization_seed"])
     arms = [Arm(None), adaptation_study.arms("CartPole-v0")[adaptation_study.HEADLINE]]
     library = deploy([model], dsqn_task("CartPole-v0"), setting, arms,
                      DeploymentConfig(episodes=25, baseline_episodes=5, window=5, heldout_seeds=range(30_000, 30_005)))
@@ -240,3 +241,24 @@ def test_bridge_refuses_a_bad_setting_at_start_up(nodes, parameter, value, says)
     bridge = nodes("sim_bridge", "sim_bridge", env_id="CartPole-v0", **{parameter: value})
     assert bridge.process.wait(60) == 2
     assert says in bridge.output
+
+
+@pytest.mark.slow
+def test_two_namespaced_robots_each_drive_their_own_simulator(probe):
+    """two_robots: a Hopper under /robot1 and a HalfCheetah under /robot2 in one graph, through the
+    runner's group, push_ros_namespace, set_remap and include; nothing on the root namespace."""
+    topics = {f"{ns}/{name}": probe.record(kind, f"{ns}/{name}", qos)
+              for ns in ("", "/robot1", "/robot2")
+              for name, kind, qos in (("joint_states", JointState, messages.SENSOR_QOS),
+                                      ("episode", String, messages.EVENT_QOS), ("clock", Clock, 10))}
+    run = subprocess.run([sys.executable, "-m", "snn_policy_node.cli", "run", "two_robots", "episodes:=1"],
+                         capture_output=True, text=True, timeout=400)
+    assert run.returncode == 0, run.stdout + run.stderr
+    ended = re.search(r"\[launch\] (robot\d)/sim_bridge exited with code 0 \(on_exit: shutdown\)", run.stdout)
+    assert ended, run.stdout
+    for ns, joints in (("/robot1", "thigh_joint"), ("/robot2", "bthigh")):
+        assert joints in topics[f"{ns}/joint_states"][-1].name, f"{ns} plays another robot"
+        assert topics[f"{ns}/clock"], f"{ns} has no clock of its own"
+    logged = re.search(rf"\[{ended[1]}/sim_bridge\] .*1 episodes: return ([-\d.]+)", run.stdout)
+    assert logged and f"{json.loads(topics[f'/{ended[1]}/episode'][0].data)['return']:.2f}" == logged[1]
+    assert not (topics["/joint_states"] or topics["/episode"] or topics["/clock"])

@@ -3,7 +3,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from snn_policy_node.ros.launch_runner import LaunchError, package_share, parse_launch, resolve_launch_file, substitute
+from snn_policy_node.ros.launch_file import LaunchError, NodeLaunch, parse_launch, resolve_launch_file
+from snn_policy_node.ros.launch_runner import run
+from snn_policy_node.ros.launch_substitutions import package_share, substitute
 
 
 def test_the_shipped_scenario_resolves_to_three_nodes_with_their_parameters():
@@ -45,13 +47,15 @@ def test_config_files_set_only_parameters_their_nodes_declare(config):
     from snn_policy_node.ros.rstdp_service import PARAMETERS as RSTDP
 
     declared = {"sim_bridge": BRIDGE, "snn_policy": POLICY, "rstdp_service": RSTDP}
-    for node, section in yaml.safe_load(config.read_text()).items():
+    for key, section in yaml.safe_load(config.read_text()).items():
+        assert key.startswith("/**/"), f"{config.name}: {key!r} would miss the node in a namespace"
+        node = key.removeprefix("/**/")
         assert node in declared, f"{config.name}: no node {node!r} in the launch files"
         unknown = set(section["ros__parameters"]) - set(declared[node])
         assert not unknown, f"{config.name}: {node} declares no parameters {sorted(unknown)}"
 
 
-@pytest.mark.parametrize("scenario", ["cartpole_rstdp", "mujoco_spiking"])
+@pytest.mark.parametrize("scenario", ["cartpole_rstdp", "mujoco_spiking", "two_robots"])
 def test_every_scenario_finds_its_shipped_model_and_config(scenario):
     from snn_policy_node.policy.model_io import load_model
 
@@ -163,7 +167,6 @@ def test_the_graph_ends_when_its_shutdown_node_exits_not_before(tmp_path):
     import sys
     import time
 
-    from snn_policy_node.ros.launch_runner import NodeLaunch, run
 
     script = tmp_path / "node.py"
     script.write_text("import sys, time\ntime.sleep(float(sys.argv[1]))\nsys.exit(int(sys.argv[2]))\n")
@@ -175,3 +178,80 @@ def test_the_graph_ends_when_its_shutdown_node_exits_not_before(tmp_path):
     assert 1.4 < time.monotonic() - started < 20  # not at the quick node's exit, not waiting for the lasting one
     assert run([NodeLaunch(sys.executable, name="a", arguments=[str(script), "0", "0"]),
                 NodeLaunch(sys.executable, name="b", arguments=[str(script), "0.2", "5"])]) == 5  # all ended
+
+
+def test_let_groups_and_namespaces_scope_as_launch_scopes_them(tmp_path):
+    path = write_launch(tmp_path, """
+launch:
+- let: {name: robot, value: robot1}
+- set_remap: {from: /clock, to: clock}
+- group:
+  - push_ros_namespace: {namespace: "$(var robot)"}
+  - let: {name: robot, value: inner}
+  - node: {pkg: snn_robot, exec: sim_bridge, name: "b_$(var robot)"}
+  - node: {pkg: snn_robot, exec: sim_bridge, name: nested, namespace: arm}
+  - node: {pkg: snn_robot, exec: sim_bridge, name: absolute, namespace: /top}
+- group:
+    scoped: false
+    children:
+    - push-ros-namespace: {namespace: leaked}
+- node: {pkg: snn_robot, exec: rstdp_service, name: "after_$(var robot)"}
+- group:
+    forwarding: false
+    keep: [{name: robot, value: kept}]
+    children:
+    - node: {pkg: snn_robot, exec: rstdp_service, name: "$(var robot)"}
+""")
+    nodes = parse_launch(path, {})
+    assert [(n.name, n.namespace) for n in nodes] == [
+        ("b_inner", "/robot1"), ("nested", "/robot1/arm"), ("absolute", "/top"),
+        ("after_robot1", "/leaked"),  # the scoped group's let and namespace stayed inside; the unscoped one's leaked
+        ("kept", None)]  # forwarding: false starts empty: no namespace, no remap, only what it keeps
+    assert nodes[0].remaps == [("/clock", "clock")] and nodes[-1].remaps == []
+
+
+def test_an_include_reads_its_arguments_and_sets_them_in_the_including_scope(tmp_path):
+    (tmp_path / "child.launch.yaml").write_text("""
+launch:
+- arg: {name: env, default: Hopper-v5}
+- arg: {name: required}
+- node: {pkg: snn_robot, exec: sim_bridge, name: "$(var env)_$(var required)"}
+""")
+    path = write_launch(tmp_path, """
+launch:
+- group:
+  - include:
+      file: "$(dirname)/child.launch.yaml"
+      arg: [{name: env, value: Ant-v5}, {name: required, value: "1"}]
+- include:
+    file: "$(dirname)/child.launch.yaml"
+    arg: [{name: required, value: "2"}]
+- node: {pkg: snn_robot, exec: rstdp_service, name: "parent_$(var env)"}
+""")
+    assert [n.name for n in parse_launch(path, {})] == ["Ant-v5_1", "Hopper-v5_2", "parent_Hopper-v5"]
+    missing = write_launch(tmp_path, "launch:\n- include: {file: '$(dirname)/child.launch.yaml'}\n")
+    with pytest.raises(LaunchError, match=r"child.launch.yaml:4: .*'required' has no default"):
+        parse_launch(missing, {})
+
+
+@pytest.mark.parametrize("text, message", [
+    ("- arg: {name: a, default: x, choice: [{value: y}]}", r":3: argument 'a' is 'x'; valid choices are \['y'\]"),
+    ("- group: {scopd: false, children: []}", r":3: group .*unknown key\(s\) \['scopd'\]"),
+    ("- group: {scoped: false}", ":3: a group is a list of entities or a mapping with a children list"),
+    ("- let: {name: a}", r":3: .* is malformed \(KeyError: 'value'\)"),
+    ("- timer: {period: 1}", r":3: launch entity 'timer' is not supported by this runner"),
+    ("- include: {file: x.launch.py}", ":3: include x.launch.py: this runner reads YAML launch files only"),
+    ("- arg: {name: a, default: x}\n- node: {pkg: snn_robot, exec: sim_bridge, descripton: b}",
+     r":4: node 'sim_bridge': unknown key\(s\) \['descripton'\]"),
+])
+def test_what_the_runner_refuses_is_named_with_its_file_and_line(tmp_path, text, message):
+    with pytest.raises(LaunchError, match=message):
+        parse_launch(write_launch(tmp_path, f"# a comment\nlaunch:\n{text}\n"), {})
+
+
+def test_two_robots_each_get_their_own_namespace_and_clock():
+    nodes = parse_launch(resolve_launch_file("two_robots"), {"robot2_env": "Ant-v5", "episodes": "2"})
+    assert [n.label for n in nodes] == ["robot1/sim_bridge", "robot1/snn_policy", "robot2/sim_bridge", "robot2/snn_policy"]
+    assert [n.params.get("env_id") for n in nodes] == ["Hopper-v5", None, "Ant-v5", None]
+    assert nodes[3].params["checkpoint"].endswith("models/td3bc/Ant-v5/spiking_actor.safetensors")
+    assert all(n.remaps == [("/clock", "clock")] for n in nodes) and nodes[2].params["max_episodes"] == "2"

@@ -20,8 +20,9 @@ def diagnostics_publisher(node: Node) -> Publisher:
 
 def status_report(node: Node, component: str, hardware_id: str, level: bytes, message: str,
                   values: dict[str, object]) -> DiagnosticArray:
-    """One status named "<node>: <component>", its values as strings, stamped with the node's clock now."""
-    status = DiagnosticStatus(name=f"{node.get_name()}: {component}", hardware_id=hardware_id, level=level,
+    """One status named "<node>: <component>" (the node's namespaced name: two robots' nodes stay
+    apart on /diagnostics), its values as strings, stamped with the node's clock now."""
+    status = DiagnosticStatus(name=f"{node.get_fully_qualified_name().lstrip('/')}: {component}", hardware_id=hardware_id, level=level,
                               message=message, values=[KeyValue(key=k, value=str(v)) for k, v in values.items()])
     report = DiagnosticArray(status=[status])
     report.header.stamp = node.get_clock().now().to_msg()

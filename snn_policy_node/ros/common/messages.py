@@ -20,16 +20,18 @@ from std_msgs.msg import Float32MultiArray, Float64MultiArray, MultiArrayDimensi
 
 from snn_policy_node.policy.observation import OdometryReading
 
-JOINT_STATES = "/joint_states"
-ODOMETRY = "/odom"
-COMMANDS = "/policy_controller/commands"
-REWARD = "/reward"
-EPISODE = "/episode"
-PHYSICS = "/sim_bridge/physics"
-MODULATION = "/rstdp/modulation"
-RSTDP_WEIGHTS = "/rstdp/weights"  # weights the r-STDP service restores or rolls back to
-PLASTIC_WEIGHTS = "/policy/plastic_weights"  # the policy's plastic layer after every change
-RSTDP_STATUS = "/rstdp/status"
+# Relative names: a node started in a namespace (``__ns:=/robot1``, a launch group's
+# push_ros_namespace) talks on its robot's topics, /robot1/joint_states; without one, /joint_states.
+JOINT_STATES = "joint_states"
+ODOMETRY = "odom"
+COMMANDS = "policy_controller/commands"
+REWARD = "reward"
+EPISODE = "episode"
+PHYSICS = "~/physics"  # the bridge's own: /sim_bridge/physics
+MODULATION = "rstdp/modulation"
+RSTDP_WEIGHTS = "rstdp/weights"  # weights the r-STDP service restores or rolls back to
+PLASTIC_WEIGHTS = "policy/plastic_weights"  # the policy's plastic layer after every change
+RSTDP_STATUS = "rstdp/status"
 
 # How commands travel: Float64MultiArray values in the action's joint order (ros2_control's
 # forward command controllers), or JointState efforts by name, stamped with the state they answer.
