@@ -1,5 +1,6 @@
 import argparse
 import dataclasses
+import shlex
 import typing
 from pathlib import Path
 
@@ -194,3 +195,19 @@ def test_add_config_options_makes_options_of_fields():
     assert parser._option_string_actions["--scale"].help == "scale (default: the task's: a 1, b 2)"
     with pytest.raises(TypeError, match="Toy.seeds"):
         add_config_options(argparse.ArgumentParser(), Toy, ["seeds"])
+
+
+def test_run_refuses_an_empty_launch_argument_as_ros2_launch_does(capsys):
+    assert main(["run", "mujoco_spiking", "profile:="]) == 2
+    assert "malformed launch argument 'profile:='" in capsys.readouterr().err
+    assert main(["run", "mujoco_spiking", "profile:=''", "--print"]) == 0  # the documented form
+    bridge = capsys.readouterr().out.splitlines()[0]
+    assert "randomization_profile:=''" in shlex.split(bridge.split(": ", 1)[1])  # rcl reads '' as an empty string
+
+
+def test_run_print_shows_the_resolved_graph_and_starts_nothing(capsys):
+    assert main(["run", "two_robots", "robot2_env:=Ant-v5", "--print"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["robot1/sim_bridge", "robot1/snn_policy", "robot2/sim_bridge",
+                                                        "robot2/snn_policy"]
+    assert "__ns:=/robot2" in lines[2] and "env_id:=Ant-v5" in lines[2]
