@@ -8,7 +8,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 ROS_PACKAGES = {"rclpy", "std_msgs", "sensor_msgs", "nav_msgs", "std_srvs", "rosgraph_msgs", "diagnostic_msgs",
                 "builtin_interfaces", "lifecycle_msgs", "rcl_interfaces", "geometry_msgs"}
-LAYERS = ("snn", "ann2snn", "policy", "tasks", "evaluation", "training", "experiments", "reports", "ros")
+LAYERS = ("engine", "snn", "ann2snn", "policy", "tasks", "evaluation", "training", "experiments", "reports", "ros")
 
 
 def modules(package: str) -> list[Path]:
@@ -76,9 +76,10 @@ def test_rooms_import_only_the_layers_below_them(source):
     assert room_imports().get(source, set()) <= allowed
 
 
-def test_the_spiking_core_imports_nothing_but_itself_and_no_simulator():
-    offenders = {str(p.relative_to(REPO)) for p in modules("snn_policy_node/snn")
-                 if any(m.split(".")[0] == "sim_bridge" or room(m) not in (None, "snn") for m in imports(p))}
+@pytest.mark.parametrize("core", ["engine", "snn"])
+def test_the_spiking_core_imports_only_the_engine_and_no_simulator(core):
+    offenders = {str(p.relative_to(REPO)) for p in modules(f"snn_policy_node/{core}")
+                 if any(m.split(".")[0] == "sim_bridge" or room(m) not in (None, core, "engine") for m in imports(p))}
     assert not offenders
 
 

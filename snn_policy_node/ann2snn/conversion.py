@@ -2,12 +2,13 @@
 
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
-from snn_policy_node.ann2snn.calibration import CalibrationConfig, calibrate_layer, error_spikes
+from snn_policy_node.ann2snn.calibration import CalibrationConfig
 from snn_policy_node.ann2snn.qcfs import MLPActor
-from snn_policy_node.snn.neurons import IFNeuron
+from snn_policy_node.engine import if_layers
 
 
 @dataclass
@@ -17,6 +18,10 @@ class ActorSimulation:
     action: torch.Tensor  # [batch, act_dim]
     spikes: list[torch.Tensor]  # per hidden layer, [T, batch, neurons], binary
     error_spikes: torch.Tensor  # [batch, hidden layers], against the source QCFS network
+
+
+NO_ERROR_COUNT = torch.empty(0)  # the error spikes of a simulation that skipped them
+EMPTY_3D = np.empty((0, 0, 0), dtype=np.float32)  # no plastic rows, no perturbation
 
 
 class SpikingActor(nn.Module):
@@ -124,12 +129,15 @@ class SpikingActor(nn.Module):
         return torch.cat([one, self.thresholds])[layer] / torch.cat([self.thresholds, one])[layer]
 
     def fold_thresholds(self) -> None:
-        """Recompute the spiking weights from the source weights (after moving, loading or editing them)."""
+        """Recompute the spiking weights from the source weights (after moving, loading or editing them),
+        and the float32 arrays the compiled layers read: each layer transposed, a spike's row contiguous."""
         one = self.thresholds.new_ones(1)
         scale_out = torch.cat([self.thresholds, one])  # lambda_l, 1 for the read-out
         self._folded = [
             (weight * self._fold_scale(i), bias / scale_out[i]) for i, (weight, bias) in enumerate(self.source_weights())
         ]
+        self._kernel_layers = [(_array(weight.T), _array(bias)) for weight, bias in self._folded]
+        self._source_layers = [(_array(weight.T), _array(bias)) for weight, bias in self.source_weights()]
 
     def folded_weight(self, layer: int) -> torch.Tensor:
         """The spiking network's weight layer ``layer`` (threshold 1 on both sides), a copy."""
@@ -144,13 +152,27 @@ class SpikingActor(nn.Module):
     def source_rates(self, obs: torch.Tensor, weights: dict[int, torch.Tensor] | None = None) -> list[torch.Tensor]:
         """a_l / lambda_l of every hidden layer of the source QCFS network, exactly (level / L);
         ``weights`` as in :meth:`simulate`."""
-        rates, x, weights = [], obs, weights or {}
-        for k, ((weight, bias), lam) in enumerate(zip(self.source_weights(), self.thresholds)):
-            drive = _per_row(x, weights[k] / self._fold_scale(k)) if k in weights else x @ weight.T
-            level = torch.clamp(torch.floor((drive + bias) / lam * self.levels + 0.5), 0, self.levels)
-            rates.append(level / self.levels)
-            x = rates[-1] * lam
-        return rates
+        x = _array(obs)
+        plastic_layer, plastic = self._plastic_rows(weights or {})
+        return [torch.from_numpy(rate) for rate in self._source_rates(x, plastic_layer, plastic)]
+
+    def _source_rates(self, x: np.ndarray, plastic_layer: int, plastic: np.ndarray) -> tuple[np.ndarray, ...]:
+        rates = tuple(np.empty((len(x), len(bias)), dtype=np.float32) for _, bias in self._source_layers[:-1])
+        if plastic_layer > 0:
+            plastic = plastic / self._fold_scale(plastic_layer).numpy()
+        weights_t, biases = zip(*self._source_layers)
+        return if_layers.source_rates(x, weights_t, biases, self.thresholds.numpy(), self.levels, plastic,
+                                      plastic_layer, rates)
+
+    @staticmethod
+    def _plastic_rows(weights: dict[int, torch.Tensor]) -> tuple[int, np.ndarray]:
+        """The one weight layer replaced row by row, and its rows (-1 and nothing: none)."""
+        if len(weights) > 1:
+            raise ValueError("one weight layer at most can be replaced per row")
+        if 0 in weights:
+            raise ValueError("only weight layers between spiking neurons (k >= 1) can be replaced per row")
+        layer, rows = next(iter(weights.items()), (-1, None))
+        return layer, EMPTY_3D if rows is None else _array(rows)
 
     def source_action(self, obs: torch.Tensor) -> torch.Tensor:
         """The action of the source QCFS network."""
@@ -163,7 +185,6 @@ class SpikingActor(nn.Module):
         """Simulated steps per observation: T, or rho where calibration needs more."""
         return max(self.timesteps, self.calibration.rho)
 
-    @torch.no_grad()
     def simulate(self, obs: torch.Tensor, iterations: int | torch.Tensor = 0, errors: bool = True,
                  weights: dict[int, torch.Tensor] | None = None,
                  noise: dict[int, torch.Tensor] | None = None) -> ActorSimulation:
@@ -178,42 +199,53 @@ class SpikingActor(nn.Module):
 
         Layers are calibrated in order (Algorithm 1), each on the spikes its calibrated
         predecessor really emits, then run for T steps. With rho > T the layers run rho
-        steps so that the next layer has rho steps of input to calibrate on.
+        steps so that the next layer has rho steps of input to calibrate on. The layers run
+        compiled (:mod:`snn_policy_node.engine.if_layers`), in float32.
         """
-        weights, noise, steps = weights or {}, noise or {}, self.steps
-        if 0 in weights:
-            raise ValueError("only weight layers between spiking neurons (k >= 1) can be replaced per row")
-        weight, bias = self._folded[0]
-        currents = (obs @ weight.T + bias).expand(steps, *obs.shape[:-1], weight.shape[0])
-        neuron = IFNeuron(threshold=1.0)
-        calibrated = bool(torch.as_tensor(iterations).max() > 0)
-        spikes_per_layer = []
-        for k, (weight, bias) in enumerate(self._folded[1:], start=1):
-            if k - 1 in noise:
-                currents = currents + noise[k - 1]
-            if calibrated:
-                neuron.reset(calibrate_layer(currents[: self.calibration.rho], iterations, self.calibration))
-            else:
-                neuron.reset(torch.full(currents.shape[1:], 0.5, dtype=currents.dtype))
-            spikes = neuron.fire(currents)
-            spikes_per_layer.append(spikes[: self.timesteps])
-            currents = (_per_row(spikes, weights[k]) if k in weights else spikes @ weight.T) + bias
-        action = self.max_action * torch.tanh(currents[: self.timesteps].mean(0))
-        if not errors:
-            return ActorSimulation(action=action, spikes=spikes_per_layer, error_spikes=torch.empty(0))
-        errors = torch.stack(
-            [
-                error_spikes(rate, spikes.mean(0), self.timesteps)
-                for rate, spikes in zip(self.source_rates(obs, weights), spikes_per_layer)
-            ],
-            dim=-1,
-        )
-        return ActorSimulation(action=action, spikes=spikes_per_layer, error_spikes=errors)
+        noise, steps, config = noise or {}, self.steps, self.calibration
+        if len(noise) > 1:
+            raise ValueError("one hidden layer at most can be perturbed")
+        x = _array(obs).reshape(-1, obs.shape[-1])
+        rows = _iterations(iterations, len(x))
+        plastic_layer, plastic = self._plastic_rows(weights or {})
+        noise_layer, perturbation = next(iter(noise.items()), (-1, None))
+        if perturbation is not None:
+            perturbation = np.ascontiguousarray(np.broadcast_to(
+                _array(perturbation).reshape(steps, -1, perturbation.shape[-1]), (steps, len(x), perturbation.shape[-1])))
+        spikes = tuple(np.empty((steps, len(x), len(bias)), dtype=np.float32) for _, bias in self._kernel_layers[:-1])
+        readout = np.empty((steps, len(x), len(self._kernel_layers[-1][1])), dtype=np.float32)
+        weights_t, biases = zip(*self._kernel_layers)
+        action = np.empty((len(x), readout.shape[-1]), dtype=np.float32)
+        if_layers.actor_forward(x, weights_t, biases, plastic, plastic_layer,
+                                EMPTY_3D if perturbation is None else perturbation, noise_layer, rows, config.rho,
+                                config.kernel_epsilon, config.accumulate, spikes, readout, self.timesteps,
+                                np.float32(self.max_action), action)
+        lead, spikes = tuple(obs.shape[:-1]), [s[: self.timesteps] for s in spikes]
+        simulation = ActorSimulation(action=torch.from_numpy(action.reshape(*lead, -1)),
+                                     spikes=[torch.from_numpy(s.reshape(self.timesteps, *lead, -1)) for s in spikes],
+                                     error_spikes=NO_ERROR_COUNT)
+        if errors:
+            counts = np.empty((len(x), len(spikes)), dtype=np.float32)
+            for k, rate in enumerate(self._source_rates(x, plastic_layer, plastic)):
+                if_layers.error_counts(rate, spikes[k], self.timesteps, counts[:, k])
+            simulation.error_spikes = torch.from_numpy(counts.reshape(*lead, -1))
+        return simulation
 
     def forward(self, obs: torch.Tensor, iterations: int | torch.Tensor = 0) -> torch.Tensor:
         return self.simulate(obs, iterations).action
 
 
-def _per_row(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """``x`` ``[..., batch, in]`` through batch row b's own ``weight[b]`` ``[batch, out, in]``."""
-    return torch.einsum("...bi,boi->...bo", x, weight)
+def _iterations(iterations: int | torch.Tensor, rows: int) -> np.ndarray:
+    """I per batch row, as the compiled layers read it."""
+    if isinstance(iterations, int):
+        return np.full(rows, iterations, dtype=np.int64)
+    return np.ascontiguousarray(np.broadcast_to(np.asarray(iterations, dtype=np.int64), (rows,)))
+
+
+def _array(values: torch.Tensor | np.ndarray) -> np.ndarray:
+    """A C-contiguous float32 array of ``values`` (a view where it already is one)."""
+    if torch.is_tensor(values):
+        values = values.detach().numpy()
+    if values.dtype == np.float32 and values.flags.c_contiguous:
+        return values
+    return np.ascontiguousarray(values, dtype=np.float32)

@@ -100,7 +100,7 @@ class Policy:
         start = time.perf_counter()
         x = torch.as_tensor(obs, dtype=torch.float32).reshape(1, -1)
         simulation, output, command = (self._act_dsqn if isinstance(self.model, DSQN) else self._act_actor)(x)
-        spikes = tuple(int(s.sum()) for s in simulation.spikes)
+        spikes = tuple(int(np.count_nonzero(s.numpy())) for s in simulation.spikes)
         fan_out, macs = self.costs
         return Inference(
             command=command,
@@ -129,9 +129,9 @@ class Policy:
         if self.plasticity is not None:
             self.plasticity.observe(simulation, noise)
         if self.adaptive is not None:
-            self.adaptive.update(simulation.error_spikes.sum(-1))
+            self.adaptive.update(simulation.error_spikes.numpy().sum(-1))
         output = simulation.action[0]
-        return simulation, output, np.clip(output.numpy().astype(np.float64), self._low, self._high)
+        return simulation, output, np.minimum(np.maximum(output.numpy().astype(np.float64), self._low), self._high)
 
     # plasticity -----------------------------------------------------------------------
 

@@ -28,21 +28,6 @@ def test_if_fires_on_reaching_threshold_and_subtracts_it():
     torch.testing.assert_close(potentials.flatten(), torch.tensor([0.0, 0.2, 0.9, -2.1]))
 
 
-@pytest.mark.parametrize("per_neuron_threshold", [False, True])
-def test_if_fire_gives_run_s_spikes_and_final_potentials_exactly(per_neuron_threshold):
-    torch.manual_seed(1)
-    shape = (8, 256)
-    threshold = torch.rand(shape) + 0.5 if per_neuron_threshold else 0.75
-    currents, v0 = torch.randn(6, *shape), torch.rand(shape)
-    stepped, fired = IFNeuron(threshold), IFNeuron(threshold)
-    stepped.reset(v0)
-    fired.reset(v0)
-    spikes, potentials = stepped.run(currents)
-    assert 0 < spikes.mean() < 1
-    assert torch.equal(fired.fire(currents), spikes)
-    assert torch.equal(fired.v, potentials[-1])
-
-
 def test_synaptic_lif_integrates_filters_and_resets_to_zero():
     neuron = SynapticLIF(alpha=0.5, beta=0.5, threshold=1.0)
     neuron.reset(torch.zeros(1))

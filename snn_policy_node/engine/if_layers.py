@@ -1,0 +1,205 @@
+"""Compiled IF layers of a converted spiking actor: calibration, firing and event-driven synapses.
+
+Each neuron of an IF layer is independent of its neighbours, so a layer is a loop over
+neurons, each running its own few steps of scalar arithmetic: the calibration passes of
+Algorithm 1 (paper 000) and then the layer's firing. A spike travels as the weight row of
+its neuron added to the next layer's currents, in ascending presynaptic order, so the
+synaptic work is the synaptic operations the energy estimate counts, and nothing else.
+
+The arithmetic is that of :class:`snn_policy_node.snn.neurons.IFNeuron` and
+:func:`snn_policy_node.ann2snn.calibration.calibrate_layer` in float32, operation for operation
+(the tests hold the kernels to them); only the order in which a synaptic sum adds its terms
+differs from a BLAS product's.
+"""
+
+import numba
+import numpy as np
+
+ONE, HALF, ZERO = np.float32(1.0), np.float32(0.5), np.float32(0.0)
+INF = np.float32(np.inf)
+
+
+@numba.njit(cache=True)
+def _initial_potential(currents, b, n, iterations, epsilon, accumulate):
+    """V(0) of neuron ``n`` in batch row ``b`` after ``iterations`` passes of Algorithm 1 over
+    ``currents[:, b, n]``: each pass corrects the spike count by one (Conclusions 1 and 2).
+    ``epsilon`` is (eps, 1 + eps), each rounded to float32 as the tensor code rounds it."""
+    v0 = HALF
+    for _ in range(iterations):
+        v, lowest_firing, highest_silent = v0, INF, -INF
+        for t in range(currents.shape[0]):
+            v = v + currents[t, b, n]
+            if v >= ONE:
+                v = v - ONE
+                lowest_firing = min(lowest_firing, v)
+            else:
+                highest_silent = max(highest_silent, v)
+        earlier_shift = v0 - HALF if accumulate else ZERO
+        final = v - earlier_shift
+        shift = ZERO
+        if final >= ONE and highest_silent > -INF:  # one spike too few: raise by D_s
+            shift = max(epsilon[1] - highest_silent, ONE)
+        elif final < ZERO and lowest_firing < INF:  # one spike too many: lower by D_f
+            shift = -max(lowest_firing + epsilon[0], ONE)
+        v0 = HALF + earlier_shift + shift
+    return v0
+
+
+@numba.njit(cache=True)
+def initial_potentials(currents, iterations, epsilon, accumulate, v0):
+    """Algorithm 1's V(0) ``[batch, neurons]`` of every neuron, each row after its own I passes."""
+    for b in range(currents.shape[1]):
+        for n in range(currents.shape[2]):
+            v0[b, n] = _initial_potential(currents, b, n, iterations[b], epsilon, accumulate)
+    return v0
+
+
+@numba.njit(cache=True)
+def fire(currents, iterations, rho, epsilon, accumulate, spikes):
+    """Spikes ``[steps, batch, neurons]`` of an IF layer (threshold 1, soft reset) driven by
+    ``currents`` of the same shape, each neuron started at V(0) calibrated by its row's I
+    (``iterations`` ``[batch]``) on the first ``rho`` steps. Writes into ``spikes``."""
+    steps, batch, neurons = currents.shape
+    head = currents[:rho]
+    for b in range(batch):
+        for n in range(neurons):
+            v = _initial_potential(head, b, n, iterations[b], epsilon, accumulate) if iterations[b] else HALF
+            for t in range(steps):
+                v = v + currents[t, b, n]
+                if v >= ONE:
+                    v = v - ONE
+                    spikes[t, b, n] = ONE
+                else:
+                    spikes[t, b, n] = ZERO
+    return spikes
+
+
+@numba.njit(cache=True)
+def propagate(spikes, weight_t, bias, currents):
+    """``currents[t, b] = bias + sum_j weight_t[j]`` over the neurons j that spiked at step t
+    in row b: one weight row (``weight_t`` ``[in, out]``, the transposed layer) per spike."""
+    steps, batch, inputs = spikes.shape
+    outputs = weight_t.shape[1]
+    for t in range(steps):
+        for b in range(batch):
+            for o in range(outputs):
+                currents[t, b, o] = bias[o]
+            for j in range(inputs):
+                if spikes[t, b, j] != ZERO:
+                    for o in range(outputs):
+                        currents[t, b, o] += weight_t[j, o]
+    return currents
+
+
+@numba.njit(cache=True)
+def propagate_per_row(spikes, weights, bias, currents):
+    """:func:`propagate` with batch row b's own ``weights[b]`` ``[out, in]`` (a population of
+    plastic variants); the same terms added in the same order."""
+    steps, batch, inputs = spikes.shape
+    outputs = weights.shape[1]
+    active = np.empty(inputs, dtype=np.int64)
+    for t in range(steps):
+        for b in range(batch):
+            count = 0
+            for j in range(inputs):
+                if spikes[t, b, j] != ZERO:
+                    active[count] = j
+                    count += 1
+            for o in range(outputs):
+                total = bias[o]
+                for k in range(count):
+                    total = total + weights[b, o, active[k]]
+                currents[t, b, o] = total
+    return currents
+
+
+@numba.njit(cache=True)
+def quantized_rates(drive, bias, threshold, levels, rates):
+    """a / lambda of a QCFS layer (eq. 14 with phi = 1/2), ``clip(floor((drive + b) / lambda L + 1/2), 0, L) / L``:
+    the source network's rate that its converted IF layer should reproduce."""
+    top = np.float32(levels)
+    for b in range(drive.shape[0]):
+        for n in range(drive.shape[1]):
+            level = np.floor((drive[b, n] + bias[n]) / threshold * top + HALF)
+            rates[b, n] = min(max(level, ZERO), top) / top
+    return rates
+
+
+@numba.njit(cache=True)
+def error_counts(source_rates, spikes, timesteps, counts):
+    """Algorithm 2, line 12, per batch row: ``sum_n |(a_n / lambda - psi_n(T)) T|`` with psi the
+    firing rate over ``spikes[:timesteps]``."""
+    scale = np.float32(timesteps)
+    for b in range(spikes.shape[1]):
+        total = ZERO
+        for n in range(spikes.shape[2]):
+            fired = ZERO
+            for t in range(timesteps):
+                fired += spikes[t, b, n]
+            total += abs((source_rates[b, n] - fired / scale) * scale)
+        counts[b] = total
+    return counts
+
+
+@numba.njit(cache=True)
+def actor_forward(obs, weights_t, biases, plastic, plastic_layer, noise, noise_layer, iterations, rho, epsilon,
+                  accumulate, spikes, readout, timesteps, max_action, action):
+    """The converted actor's forward pass: ``obs`` ``[batch, in]`` into its first IF layer as a constant
+    current, every IF layer calibrated and fired in turn, the read-out's currents into ``readout``
+    ``[steps, batch, actions]``, each hidden layer's spikes into ``spikes[k]``, and into ``action``
+    ``max_action tanh`` of the read-out's mean over the first ``timesteps`` steps (eq. 10).
+
+    ``weights_t[k]`` / ``biases[k]`` are spiking weight layer k (transposed) and its bias. Weight layer
+    ``plastic_layer`` (-1: none) takes row b's weights from ``plastic[b]`` ``[out, in]``; ``noise``
+    ``[steps, batch, neurons]`` joins the current into hidden layer ``noise_layer`` (-1: none).
+    """
+    steps, batch, inputs = readout.shape[0], obs.shape[0], obs.shape[1]
+    currents = np.empty((steps, batch, biases[0].shape[0]), dtype=np.float32)
+    for b in range(batch):
+        for o in range(biases[0].shape[0]):
+            drive = ZERO
+            for j in range(inputs):
+                drive += obs[b, j] * weights_t[0][j, o]
+            currents[:, b, o] = drive + biases[0][o]
+    for k in range(len(spikes)):
+        if k == noise_layer:
+            currents += noise
+        fire(currents, iterations, rho, epsilon, accumulate, spikes[k])
+        currents = readout if k == len(spikes) - 1 else np.empty((steps, batch, biases[k + 1].shape[0]), np.float32)
+        if k + 1 == plastic_layer:
+            propagate_per_row(spikes[k], plastic, biases[k + 1], currents)
+        else:
+            propagate(spikes[k], weights_t[k + 1], biases[k + 1], currents)
+    for b in range(batch):
+        for a in range(readout.shape[2]):
+            total = ZERO
+            for t in range(timesteps):
+                total += readout[t, b, a]
+            action[b, a] = max_action * np.tanh(total / np.float32(timesteps))
+    return action
+
+
+@numba.njit(cache=True)
+def source_rates(obs, weights_t, biases, thresholds, levels, plastic, plastic_layer, rates):
+    """a / lambda of every hidden layer of the source QCFS network into ``rates[k]`` ``[batch, neurons]``
+    (``weights_t``, ``biases`` and ``thresholds`` lambda unfolded; ``plastic`` as in :func:`actor_forward`,
+    in source units). QCFS rates are mostly 0, and adding nothing is exact: only nonzero inputs are summed."""
+    x = obs
+    for k in range(len(rates)):
+        outputs = biases[k].shape[0]
+        drive = rates[k]
+        drive[:] = ZERO
+        for b in range(x.shape[0]):
+            for j in range(x.shape[1]):
+                value = x[b, j]
+                if value == ZERO:
+                    continue
+                if k == plastic_layer:
+                    for o in range(outputs):
+                        drive[b, o] += value * plastic[b, o, j]
+                else:
+                    for o in range(outputs):
+                        drive[b, o] += value * weights_t[k][j, o]
+        quantized_rates(drive, biases[k], thresholds[k], levels, drive)
+        x = drive * thresholds[k]
+    return rates
