@@ -1,10 +1,9 @@
-"""Compiled IF layers of a converted spiking actor: calibration, firing and event-driven synapses.
+"""Compiled IF layers of a converted spiking actor: calibration, firing, and the source network.
 
 Each neuron of an IF layer is independent of its neighbours, so a layer is a loop over
 neurons, each running its own few steps of scalar arithmetic: the calibration passes of
-Algorithm 1 (paper 000) and then the layer's firing. A spike travels as the weight row of
-its neuron added to the next layer's currents, in ascending presynaptic order, so the
-synaptic work is the synaptic operations the energy estimate counts, and nothing else.
+Algorithm 1 (paper 000) and then the layer's firing. Spikes travel through
+:mod:`snn_policy_node.engine.synapses`.
 
 The arithmetic is that of :class:`snn_policy_node.snn.neurons.IFNeuron` and
 :func:`snn_policy_node.ann2snn.calibration.calibrate_layer` in float32, operation for operation
@@ -14,6 +13,8 @@ differs from a BLAS product's.
 
 import numba
 import numpy as np
+
+from snn_policy_node.engine.synapses import analog, analog_indexed, propagate, propagate_indexed
 
 ONE, HALF, ZERO = np.float32(1.0), np.float32(0.5), np.float32(0.0)
 INF = np.float32(np.inf)
@@ -75,52 +76,13 @@ def fire(currents, iterations, rho, epsilon, accumulate, spikes):
 
 
 @numba.njit(cache=True)
-def propagate(spikes, weight_t, bias, currents):
-    """``currents[t, b] = bias + sum_j weight_t[j]`` over the neurons j that spiked at step t
-    in row b: one weight row (``weight_t`` ``[in, out]``, the transposed layer) per spike."""
-    steps, batch, inputs = spikes.shape
-    outputs = weight_t.shape[1]
-    for t in range(steps):
-        for b in range(batch):
-            for o in range(outputs):
-                currents[t, b, o] = bias[o]
-            for j in range(inputs):
-                if spikes[t, b, j] != ZERO:
-                    for o in range(outputs):
-                        currents[t, b, o] += weight_t[j, o]
-    return currents
-
-
-@numba.njit(cache=True)
-def propagate_per_row(spikes, weights, bias, currents):
-    """:func:`propagate` with batch row b's own ``weights[b]`` ``[out, in]`` (a population of
-    plastic variants); the same terms added in the same order."""
-    steps, batch, inputs = spikes.shape
-    outputs = weights.shape[1]
-    active = np.empty(inputs, dtype=np.int64)
-    for t in range(steps):
-        for b in range(batch):
-            count = 0
-            for j in range(inputs):
-                if spikes[t, b, j] != ZERO:
-                    active[count] = j
-                    count += 1
-            for o in range(outputs):
-                total = bias[o]
-                for k in range(count):
-                    total = total + weights[b, o, active[k]]
-                currents[t, b, o] = total
-    return currents
-
-
-@numba.njit(cache=True)
-def quantized_rates(drive, bias, threshold, levels, rates):
-    """a / lambda of a QCFS layer (eq. 14 with phi = 1/2), ``clip(floor((drive + b) / lambda L + 1/2), 0, L) / L``:
-    the source network's rate that its converted IF layer should reproduce."""
+def quantized_rates(drive, threshold, levels, rates):
+    """a / lambda of a QCFS layer (eq. 14 with phi = 1/2), ``clip(floor(drive / lambda L + 1/2), 0, L) / L``
+    with ``drive`` = W x + b: the source network's rate that its converted IF layer should reproduce."""
     top = np.float32(levels)
     for b in range(drive.shape[0]):
         for n in range(drive.shape[1]):
-            level = np.floor((drive[b, n] + bias[n]) / threshold * top + HALF)
+            level = np.floor(drive[b, n] / threshold * top + HALF)
             rates[b, n] = min(max(level, ZERO), top) / top
     return rates
 
@@ -153,21 +115,18 @@ def actor_forward(obs, weights_t, biases, plastic, plastic_layer, noise, noise_l
     ``plastic_layer`` (-1: none) takes row b's weights from ``plastic[b]`` ``[out, in]``; ``noise``
     ``[steps, batch, neurons]`` joins the current into hidden layer ``noise_layer`` (-1: none).
     """
-    steps, batch, inputs = readout.shape[0], obs.shape[0], obs.shape[1]
-    currents = np.empty((steps, batch, biases[0].shape[0]), dtype=np.float32)
-    for b in range(batch):
-        for o in range(biases[0].shape[0]):
-            drive = ZERO
-            for j in range(inputs):
-                drive += obs[b, j] * weights_t[0][j, o]
-            currents[:, b, o] = drive + biases[0][o]
+    steps, batch = readout.shape[0], obs.shape[0]
+    drive = analog(obs, weights_t[0], biases[0], np.empty((batch, biases[0].shape[0]), dtype=np.float32))
+    currents = np.empty((steps, batch, drive.shape[1]), dtype=np.float32)
+    for t in range(steps):
+        currents[t] = drive
     for k in range(len(spikes)):
         if k == noise_layer:
             currents += noise
         fire(currents, iterations, rho, epsilon, accumulate, spikes[k])
         currents = readout if k == len(spikes) - 1 else np.empty((steps, batch, biases[k + 1].shape[0]), np.float32)
         if k + 1 == plastic_layer:
-            propagate_per_row(spikes[k], plastic, biases[k + 1], currents)
+            propagate_indexed(spikes[k], plastic, np.arange(batch), biases[k + 1], currents)
         else:
             propagate(spikes[k], weights_t[k + 1], biases[k + 1], currents)
     for b in range(batch):
@@ -186,20 +145,10 @@ def source_rates(obs, weights_t, biases, thresholds, levels, plastic, plastic_la
     in source units). QCFS rates are mostly 0, and adding nothing is exact: only nonzero inputs are summed."""
     x = obs
     for k in range(len(rates)):
-        outputs = biases[k].shape[0]
-        drive = rates[k]
-        drive[:] = ZERO
-        for b in range(x.shape[0]):
-            for j in range(x.shape[1]):
-                value = x[b, j]
-                if value == ZERO:
-                    continue
-                if k == plastic_layer:
-                    for o in range(outputs):
-                        drive[b, o] += value * plastic[b, o, j]
-                else:
-                    for o in range(outputs):
-                        drive[b, o] += value * weights_t[k][j, o]
-        quantized_rates(drive, biases[k], thresholds[k], levels, drive)
-        x = drive * thresholds[k]
+        if k == plastic_layer:
+            analog_indexed(x, plastic, np.arange(x.shape[0]), biases[k], rates[k])
+        else:
+            analog(x, weights_t[k], biases[k], rates[k])
+        quantized_rates(rates[k], thresholds[k], levels, rates[k])
+        x = rates[k] * thresholds[k]
     return rates

@@ -104,17 +104,6 @@ def test_compiled_firing_gives_the_neuron_s_spikes_bit_for_bit():
     assert torch.equal(torch.from_numpy(spikes), expected)
 
 
-def test_a_population_s_own_weights_add_the_same_terms_as_one_shared_layer():
-    generator = np.random.default_rng(4)
-    spikes = (generator.random((4, 6, 64)) < 0.3).astype(np.float32)
-    weight = generator.normal(size=(32, 64)).astype(np.float32)
-    bias = generator.normal(size=32).astype(np.float32)
-    shared = if_layers.propagate(spikes, np.ascontiguousarray(weight.T), bias, np.empty((4, 6, 32), np.float32))
-    rows = if_layers.propagate_per_row(spikes, np.repeat(weight[None], 6, 0), bias, np.empty((4, 6, 32), np.float32))
-    assert np.array_equal(shared, rows)
-    np.testing.assert_allclose(shared, spikes @ weight.T + bias, rtol=0, atol=1e-5)
-
-
 def actors(random_qcfs_actor):
     yield "shipped Hopper-v5", load_model(HOPPER)[0]
     for seed in range(2):

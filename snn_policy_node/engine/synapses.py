@@ -1,0 +1,85 @@
+"""Event-driven synapses: a spike adds its neuron's weights to the next layer's currents.
+
+The synaptic work is the synaptic operations the energy estimate counts, and nothing else; the
+terms of a sum are added in ascending presynaptic order (a BLAS product adds them in blocks, so
+the two round differently in the last bit).
+"""
+
+import numba
+import numpy as np
+
+ZERO = np.float32(0.0)
+
+
+@numba.njit(cache=True)
+def propagate(spikes, weight_t, bias, currents):
+    """``currents[t, b] = bias + sum_j weight_t[j]`` over the neurons j that spiked at step t
+    in row b: one weight row (``weight_t`` ``[in, out]``, the transposed layer) per spike."""
+    steps, batch, inputs = spikes.shape
+    outputs = weight_t.shape[1]
+    for t in range(steps):
+        for b in range(batch):
+            for o in range(outputs):
+                currents[t, b, o] = bias[o]
+            for j in range(inputs):
+                if spikes[t, b, j] != ZERO:
+                    for o in range(outputs):
+                        currents[t, b, o] += weight_t[j, o]
+    return currents
+
+
+@numba.njit(cache=True)
+def propagate_indexed(spikes, weights, rows, bias, currents):
+    """:func:`propagate` with batch row b's own ``weights[rows[b]]`` ``[out, in]`` (a population of
+    variants); the same terms added in the same order."""
+    steps, batch, inputs = spikes.shape
+    outputs = weights.shape[1]
+    active = np.empty(inputs, dtype=np.int64)
+    for t in range(steps):
+        for b in range(batch):
+            count = 0
+            for j in range(inputs):
+                if spikes[t, b, j] != ZERO:
+                    active[count] = j
+                    count += 1
+            for o in range(outputs):
+                total = bias[o]
+                for k in range(count):
+                    total = total + weights[rows[b], o, active[k]]
+                currents[t, b, o] = total
+    return currents
+
+
+@numba.njit(cache=True)
+def analog(x, weight_t, bias, drive):
+    """``drive[b] = x[b] @ weight_t + bias`` for analog inputs ``x`` ``[batch, in]`` (an observation,
+    or QCFS rates): the products of nonzero inputs only, then the bias."""
+    outputs = weight_t.shape[1]
+    for b in range(x.shape[0]):
+        for o in range(outputs):
+            drive[b, o] = ZERO
+        for j in range(x.shape[1]):
+            value = x[b, j]
+            if value != ZERO:  # adding nothing is exact
+                for o in range(outputs):
+                    drive[b, o] += value * weight_t[j, o]
+        for o in range(outputs):
+            drive[b, o] += bias[o]
+    return drive
+
+
+@numba.njit(cache=True)
+def analog_indexed(x, weights, rows, bias, drive):
+    """:func:`analog` with batch row b's own ``weights[rows[b]]`` ``[out, in]``; the same terms in the same order."""
+    outputs = weights.shape[1]
+    for b in range(x.shape[0]):
+        for o in range(outputs):
+            drive[b, o] = ZERO
+        for j in range(x.shape[1]):
+            value = x[b, j]
+            if value != ZERO:
+                for o in range(outputs):
+                    drive[b, o] += value * weights[rows[b], o, j]
+        for o in range(outputs):
+            drive[b, o] += bias[o]
+    return drive
