@@ -95,7 +95,6 @@ class Policy:
             raise ValueError("a DSQN's plastic layer needs r-STDP parameters (its task's, in snn_policy_node.tasks)")
         return STDPPlasticity(self.model, layer, rstdp, self.checkpoint.provenance, max_change)
 
-    @torch.no_grad()
     def act(self, obs: np.ndarray) -> Inference:
         start = time.perf_counter()
         x = torch.as_tensor(obs, dtype=torch.float32).reshape(1, -1)

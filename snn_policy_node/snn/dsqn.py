@@ -1,12 +1,17 @@
 """Deep Spiking Q-Network (paper 004, section 2.3)."""
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
+from snn_policy_node.engine import lif_layers
 from snn_policy_node.snn.neurons import SynapticLIF
+
+EMPTY_3D = np.empty((0, 0, 0), dtype=np.float32)  # no perturbation
 
 
 def two_neuron_encoding(obs: torch.Tensor) -> torch.Tensor:
@@ -71,6 +76,7 @@ class DSQN(nn.Module):
         self.obs_dim, self.n_actions, self.hidden = obs_dim, n_actions, tuple(hidden)
         self.alpha, self.beta, self.threshold = alpha, beta, threshold
         self.timesteps, self.surrogate_scale = timesteps, surrogate_scale
+        self._lif_constants = np.float32(alpha), np.float32(beta), np.float32(threshold)  # as the kernels take them
 
     def config(self) -> dict:
         """Constructor arguments, for checkpoints."""
@@ -93,9 +99,18 @@ class DSQN(nn.Module):
         ``[runs, out, in]`` of each layer, with ``obs`` ``[runs, batch, obs_dim]``. ``noise``
         {k: [T, ..., neurons]} is added to the input current of hidden layer k (0 = first), the
         current that weight layer k brings: node perturbation, for exploring online.
+
+        Inference runs the compiled layers (:mod:`snn_policy_node.engine.lif_layers`); a pass
+        that needs gradients (training) runs the neurons step by step in tensors, with the
+        surrogate gradient of the spikes.
         """
         weights = weights if weights is not None else [layer.weight for layer in self.layers]
         noise = noise or {}
+        if torch.is_grad_enabled() and (obs.requires_grad or any(w.requires_grad for w in weights)):
+            return self._simulate_tensors(obs, weights, noise)
+        return self._simulate_compiled(obs, weights, noise)
+
+    def _simulate_tensors(self, obs, weights, noise) -> DSQNSimulation:
         drive = two_neuron_encoding(obs) @ weights[0].mT
         currents = drive.expand(self.timesteps, *drive.shape)
         spikes = []
@@ -105,5 +120,43 @@ class DSQN(nn.Module):
         q_values = self.readout.run(currents)[-1]
         return DSQNSimulation(q_values=q_values, spikes=spikes)
 
+    def _simulate_compiled(self, obs, weights, noise) -> DSQNSimulation:
+        """The batch axes flattened into rows, each row with the index of its weights in every layer."""
+        if len(noise) > 1:
+            raise ValueError("one hidden layer at most can be perturbed")
+        x = obs.detach().numpy().astype(np.float32, copy=False)
+        x = x[None] if x.ndim == 1 else x
+        lead = np.broadcast_shapes(x.shape[:-2], *(w.shape[:-2] for w in weights))
+        batch, rows = x.shape[-2], math.prod(lead) * x.shape[-2]
+        encoded = np.concatenate([np.maximum(x, 0), np.maximum(-x, 0)], axis=-1)
+        if lead:
+            encoded = np.ascontiguousarray(np.broadcast_to(encoded, (*lead, batch, encoded.shape[-1]))).reshape(rows, -1)
+        layers = tuple(_array(w).reshape(-1, *w.shape[-2:]) for w in weights)
+        indices = tuple(_row_indices(w.shape[:-2], lead, batch) for w in weights)
+        noise_layer, perturbation = next(iter(noise.items()), (-1, None))
+        if perturbation is not None:
+            perturbation = np.ascontiguousarray(np.broadcast_to(
+                perturbation.numpy(), (self.timesteps, *lead, batch, perturbation.shape[-1]))).reshape(self.timesteps, rows, -1)
+        spikes = tuple(np.empty((self.timesteps, rows, n), dtype=np.float32) for n in self.hidden)
+        q_values = np.empty((rows, self.n_actions), dtype=np.float32)
+        lif_layers.dsqn_forward(encoded, layers, indices, EMPTY_3D if perturbation is None else perturbation,
+                                noise_layer, *self._lif_constants, spikes, q_values)
+        shape = (*lead, batch) if obs.dim() > 1 else ()
+        return DSQNSimulation(q_values=torch.from_numpy(q_values.reshape(*shape, -1)),
+                              spikes=[torch.from_numpy(s.reshape(self.timesteps, *shape, -1)) for s in spikes])
+
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         return self.simulate(obs).q_values
+
+
+def _array(weight: torch.Tensor) -> np.ndarray:
+    """A float32 C-contiguous array of ``weight``: a view of a model's own layer, so in-place updates show."""
+    return np.ascontiguousarray(weight.detach().numpy(), dtype=np.float32)
+
+
+def _row_indices(weight_lead: tuple[int, ...], lead: tuple[int, ...], batch: int) -> np.ndarray:
+    """For every row of the flattened ``[*lead, batch]``, the index of its variant among ``weight_lead``."""
+    if not weight_lead:
+        return np.zeros(math.prod(lead) * batch, dtype=np.int64)
+    variants = np.arange(math.prod(weight_lead)).reshape(weight_lead)
+    return np.repeat(np.broadcast_to(variants, lead).ravel(), batch)

@@ -4,11 +4,11 @@ Both neurons work on any batch shape: the state has the shape of the input curre
 ``run`` simulates a whole sequence of currents ``[T, ...]``; because the networks here are
 feedforward, a network is simulated layer after layer over all time steps, which gives
 exactly the same spikes as stepping every layer together and costs one matrix product per
-layer instead of one per layer and time step. ``IFNeuron`` states eq. 5-7 in tensors; the converted
-actor runs the same arithmetic compiled (``snn_policy_node.engine.if_layers``), held to it by the tests.
+layer instead of one per layer and time step. These tensor neurons state the
+equations and carry the surrogate gradient for training; inference runs the same arithmetic compiled
+(``snn_policy_node.engine``), held to them bit for bit by the tests.
 """
 
-import numpy as np
 import torch
 
 from snn_policy_node.snn.surrogate import spike
@@ -89,41 +89,4 @@ class SynapticLIF:
     def run(self, currents: torch.Tensor) -> torch.Tensor:
         """Simulate ``currents[t]`` from a zero state; return spikes (or potentials) ``[T, ...]``."""
         self.reset(currents[0])
-        if not (torch.is_grad_enabled() and currents.requires_grad):
-            return self._run_in_place(currents)
         return torch.stack([self.step(current) for current in currents])
-
-    def _run_in_place(self, currents: torch.Tensor) -> torch.Tensor:
-        """:meth:`step`'s arithmetic in place, for inference: the same results, bit for bit.
-
-        The arithmetic runs on NumPy views of the tensors: the same IEEE float operations,
-        but a NumPy ufunc on a batch of one costs a fraction of a torch operation's dispatch,
-        and a robot's policy runs T steps of these per control cycle.
-        """
-        syn, mem, inputs = self.syn.numpy(), self.mem.numpy(), currents.numpy()
-        out = np.empty_like(inputs)
-        spiked = np.empty(mem.shape, dtype=bool)
-        for t, current in enumerate(inputs):
-            syn *= self.alpha
-            syn += current
-            mem *= self.beta
-            mem += syn
-            if self.spiking:
-                np.greater(mem, self.threshold, out=spiked)
-                out[t] = spiked
-                _hard_reset(mem, spiked)
-            else:
-                out[t] = mem
-        return torch.from_numpy(out)
-
-
-MASKED_RESET_MAX = 4096  # elements; measured here: batch-of-one nodes vs populations of thousands
-
-
-def _hard_reset(mem: np.ndarray, spiked: np.ndarray) -> None:
-    """``mem = 0`` where ``spiked``, in place and exactly. A masked write is the cheaper on a robot's
-    batch of one; on a population's batch it costs about 6 ns an element, 10x a product with 0/1."""
-    if mem.size <= MASKED_RESET_MAX:
-        np.copyto(mem, 0.0, where=spiked)
-    else:
-        mem *= ~spiked

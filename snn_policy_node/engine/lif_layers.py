@@ -1,0 +1,67 @@
+"""Compiled current-based LIF layers of a DSQN (paper 004, eq. 1-2) and its forward pass.
+
+The arithmetic is that of :class:`snn_policy_node.snn.neurons.SynapticLIF` in float32, step for step
+(``syn = alpha syn + I``, ``mem = beta mem + syn``, a spike where ``mem > threshold`` and ``mem = 0``
+there); spikes travel through :mod:`snn_policy_node.engine.synapses`.
+"""
+
+import numba
+import numpy as np
+
+from snn_policy_node.engine.synapses import analog_indexed, propagate_indexed
+
+ZERO = np.float32(0.0)
+
+
+@numba.njit(cache=True)
+def fire(currents, alpha, beta, threshold, spikes):
+    """Spikes ``[steps, batch, neurons]`` of LIF neurons from a zero state, driven by ``currents``."""
+    steps, batch, neurons = currents.shape
+    for b in range(batch):
+        for n in range(neurons):
+            syn, mem = ZERO, ZERO
+            for t in range(steps):
+                syn = alpha * syn + currents[t, b, n]
+                mem = beta * mem + syn
+                if mem > threshold:
+                    spikes[t, b, n] = np.float32(1.0)
+                    mem = ZERO
+                else:
+                    spikes[t, b, n] = ZERO
+    return spikes
+
+
+@numba.njit(cache=True)
+def final_potentials(currents, alpha, beta, potentials):
+    """The non-spiking read-out: each neuron's potential after the last step (the Q-values)."""
+    steps, batch, neurons = currents.shape
+    for b in range(batch):
+        for n in range(neurons):
+            syn, mem = ZERO, ZERO
+            for t in range(steps):
+                syn = alpha * syn + currents[t, b, n]
+                mem = beta * mem + syn
+            potentials[b, n] = mem
+    return potentials
+
+
+@numba.njit(cache=True)
+def dsqn_forward(encoded, weights, rows, noise, noise_layer, alpha, beta, threshold, spikes, q_values):
+    """Q-values ``[batch, actions]`` of the encoded observations ``encoded`` ``[batch, 2 obs]``, injected
+    as a constant current for as many steps as ``spikes[k]`` ``[steps, batch, neurons]`` has; row b uses
+    weight layer k's ``weights[k][rows[k][b]]`` ``[out, in]``. ``noise`` ``[steps, batch, neurons]`` joins
+    the current into hidden layer ``noise_layer`` (-1: none)."""
+    steps, batch = spikes[0].shape[0], encoded.shape[0]
+    bias = np.zeros(weights[0].shape[1], dtype=np.float32)
+    drive = analog_indexed(encoded, weights[0], rows[0], bias, np.empty((batch, bias.shape[0]), dtype=np.float32))
+    currents = np.empty((steps, batch, drive.shape[1]), dtype=np.float32)
+    for t in range(steps):
+        currents[t] = drive
+    for k in range(len(spikes)):
+        if k == noise_layer:
+            currents += noise
+        fire(currents, alpha, beta, threshold, spikes[k])
+        outputs = weights[k + 1].shape[1]
+        currents = np.empty((steps, batch, outputs), dtype=np.float32)
+        propagate_indexed(spikes[k], weights[k + 1], rows[k + 1], np.zeros(outputs, dtype=np.float32), currents)
+    return final_potentials(currents, alpha, beta, q_values)
