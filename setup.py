@@ -48,6 +48,7 @@ setup(
         "safetensors",
         "torch>=2.4",
     ],
+    extras_require={"bench": ["onnx", "onnxruntime"]},  # snn-robot bench loop's ANN baseline
     entry_points={
         "console_scripts": [
             "snn-robot = snn_policy_node.cli:main",

@@ -330,20 +330,24 @@ def _report_calibration(args: argparse.Namespace) -> int:
 
 
 def _bench_loop(args: argparse.Namespace) -> int:
-    from snn_policy_node.experiments.inference_bench import spiking_vs_ann
+    from snn_policy_node.experiments.inference_bench import inference_bench
     from snn_policy_node.reports.bench import write_bench_report
     from snn_policy_node.ros.bench_loop import as_records, run_loop_bench
 
     try:
-        loop = as_records(run_loop_bench(args.model, args.rates, args.seconds))
+        loop = as_records(run_loop_bench(args.model, args.rates, args.seconds, args.windows))
+        inference = inference_bench(rounds=args.rounds)
     except (CheckpointError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    inference = spiking_vs_ann()
+    except ImportError as error:
+        print(f"error: {error}; the benchmark's ONNX baseline needs: pip install -r requirements-test.txt", file=sys.stderr)
+        return 2
     command = recorded_command("snn-robot bench loop")
     report = write_bench_report(loop, inference, args.model, args.seconds, command, Path(args.out))
     s = report["summary"]
-    print(f"spiking actor / ANN inference time: {s['inference_ratio_i0']:.2f}; report written to {args.out}/bench.md")
+    print(f"spiking actor (adaptive I) / ONNX ANN: {s['actor_adaptive_over_onnx_ann']:.2f}; DSQN {s['dsqn_us']:.1f} us; "
+          f"report written to {args.out}/bench.md")
     return 0
 
 
@@ -595,14 +599,17 @@ def _add_bench(commands) -> None:
     loop = benches.add_parser(
         "loop",
         help="joint-state -> command round trip of the policy node against a bare echo node; inference time",
-        description="Drives a bare rclpy echo node and the policy node (each in its own process, real DDS on "
-        "loopback) with joint states at each rate for SECONDS, and reports round-trip p50/p99 and drops of both; "
-        "then times the batch-of-one spiking actor (T = 4) against its ANN. Writes bench.md, bench.json and "
-        "bench.png to OUT.",
+        description="Runs a bare rclpy echo node and the policy node side by side (each in its own process, real DDS "
+        "on loopback) and drives them with joint states in alternating windows of SECONDS at each rate, WINDOWS per node "
+        "and rate; reports round-trip p50/p99 and drops of both, and each ratio's median and spread over the windows. "
+        "Then times every shipped model's batch-of-one Policy.act in its shipped configuration against each actor's ANN "
+        "on ONNX Runtime and in NumPy, in ROUNDS interleaved rounds. Writes bench.md, bench.json and bench.png to OUT.",
     )
     loop.add_argument("--model", default="models/dsqn/CartPole-v0/seed0/model.safetensors", help="policy checkpoint")
     loop.add_argument("--rates", type=float, nargs="+", default=[100.0, 500.0, 1000.0], help="joint-state rates in Hz")
-    loop.add_argument("--seconds", type=float, default=30.0, help="duration per rate and node")
+    loop.add_argument("--seconds", type=float, default=5.0, help="length of one window")
+    loop.add_argument("--windows", type=int, default=6, help="windows per node and rate")
+    loop.add_argument("--rounds", type=int, default=10, help="interleaved rounds of the inference benchmark")
     loop.add_argument("--out", default="docs/results", help="where bench.md, .json and .png go")
     loop.set_defaults(run=_bench_loop)
 

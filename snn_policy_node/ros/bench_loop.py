@@ -1,10 +1,12 @@
 """Control-loop benchmark: /joint_states -> command round trip of the policy node.
 
-For each rate, a bare echo node (the baseline) and the policy node are driven in turn by
-this process for the same time: joint states go out at a fixed rate from a pacing thread,
-commands come back to an executor thread, and both are time-stamped with the same clock.
-Both nodes answer with stamped commands (the policy node's ``joint_state`` command format),
-so every reply is matched to its request by the stamp; a request never answered is a drop.
+A bare echo node (the baseline) and the policy node run side by side, each in its own process on its
+own topics. This process drives them in alternating windows (echo, policy, then policy, echo, ...)
+at each rate, so that both see the machine's background load alike, and several windows per rate
+give each ratio a spread. Joint states go out at a fixed rate from a pacing thread, commands come
+back to an executor thread, both time-stamped with the same clock. Both nodes answer with stamped
+commands (the policy node's ``joint_state`` command format), so every reply is matched to its
+request by the stamp; a request never answered is a drop.
 """
 
 import os
@@ -14,6 +16,7 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -23,11 +26,19 @@ from sensor_msgs.msg import JointState
 
 from snn_policy_node.ros.common import messages
 
+TARGETS = ("echo", "policy")
+
+
+def topics(target: str) -> tuple[str, str]:
+    """The joint-state and command topics of a node under test."""
+    return f"/bench/{target}/joint_states", f"/bench/{target}/commands"
+
 
 @dataclass
 class LoopResult:
     target: str  # "echo" or "policy"
     rate_hz: float
+    window: int  # the window's place among those of its rate and target
     seconds: float
     sent: int
     received: int
@@ -41,51 +52,53 @@ class LoopResult:
         return self.sent - self.received
 
 
-BENCH_COMMANDS = "/bench/commands"
-
-
 class Driver:
-    """Publishes joint states at a fixed rate and time-stamps the commands that come back.
-
-    Request k carries the stamp k nanoseconds; the reply carries it back.
-    """
+    """Publishes joint states at a fixed rate to one node at a time and time-stamps the commands that
+    come back. Requests carry increasing stamps (nanoseconds) across windows, so a late reply is never
+    taken for an answer to a later window's request."""
 
     def __init__(self, joint_names: tuple[str, ...]):
         self.node = rclpy.create_node(f"bench_driver_{os.getpid()}")
-        self.publisher = self.node.create_publisher(JointState, messages.JOINT_STATES, messages.SENSOR_QOS)
-        self.arrivals: dict[int, float] = {}
-        self.node.create_subscription(JointState, BENCH_COMMANDS, self.on_reply, messages.COMMAND_QOS)
+        self.publishers, self.arrivals = {}, {target: {} for target in TARGETS}
+        for target in TARGETS:
+            states, commands = topics(target)
+            self.publishers[target] = self.node.create_publisher(JointState, states, messages.SENSOR_QOS)
+            self.node.create_subscription(JointState, commands, lambda message, t=target: self.on_reply(t, message),
+                                          messages.COMMAND_QOS)
         self.executor = SingleThreadedExecutor()
         self.executor.add_node(self.node)
         threading.Thread(target=self.executor.spin, daemon=True).start()
         self.message = JointState(name=list(joint_names))
+        self.next_stamp = 1
 
-    def on_reply(self, message: JointState) -> None:
-        self.arrivals.setdefault(messages.stamp_nanoseconds(message.header.stamp), time.perf_counter())
+    def on_reply(self, target: str, message: JointState) -> None:
+        self.arrivals[target].setdefault(messages.stamp_nanoseconds(message.header.stamp), time.perf_counter())
 
-    def wait_until_answered(self, timeout: float = 60.0) -> None:
+    def wait_until_answered(self, target: str, timeout: float = 60.0) -> None:
         """Warm-up: until the target is up and answering."""
-        self.arrivals.clear()
         deadline = time.monotonic() + timeout
-        while not self.arrivals:
+        self.arrivals[target].clear()
+        while not self.arrivals[target]:
             if time.monotonic() > deadline:
-                raise RuntimeError("the node under test never answered a joint state")
-            self.publish(0)
+                raise RuntimeError(f"the {target} node never answered a joint state")
+            self.publish(target, self.take_stamp())
             time.sleep(0.05)
-        time.sleep(0.5)
 
-    def publish(self, k: int) -> None:
-        self.message.header.stamp = messages.nanoseconds_stamp(k)
-        value = 0.01 * np.sin(0.01 * k)
+    def take_stamp(self) -> int:
+        self.next_stamp += 1
+        return self.next_stamp - 1
+
+    def publish(self, target: str, stamp: int) -> None:
+        self.message.header.stamp = messages.nanoseconds_stamp(stamp)
+        value = 0.01 * np.sin(0.01 * stamp)
         self.message.position = messages.float64_sequence(np.full(len(self.message.name), value))
         self.message.velocity = self.message.position
-        self.publisher.publish(self.message)
+        self.publishers[target].publish(self.message)
 
-    def drive(self, rate_hz: float, seconds: float) -> tuple[list[float], int]:
-        """Send time of every request (request k has stamp k) and the number sent late."""
+    def drive(self, target: str, rate_hz: float, seconds: float) -> tuple[dict[int, float], int]:
+        """Send time per request stamp, and the number of requests sent more than a period late."""
         period, count = 1.0 / rate_hz, int(rate_hz * seconds)
-        self.arrivals.clear()
-        sent, late = [], 0
+        sent, late = {}, 0
         start = time.perf_counter() + 0.01
         for k in range(count):
             deadline = start + k * period
@@ -93,9 +106,10 @@ class Driver:
                 time.sleep(remaining * 0.8 if remaining > 2e-4 else 0)
             if time.perf_counter() - deadline > period:
                 late += 1
-            sent.append(time.perf_counter())
-            self.publish(k)
-        time.sleep(0.5)  # stragglers
+            stamp = self.take_stamp()
+            sent[stamp] = time.perf_counter()
+            self.publish(target, stamp)
+        time.sleep(0.3)  # stragglers
         return sent, late
 
     def close(self) -> None:
@@ -104,12 +118,13 @@ class Driver:
 
 
 def start_target(target: str, checkpoint: str, log) -> subprocess.Popen:
+    states, commands = topics(target)
     if target == "echo":
         command = [sys.executable, "-m", "snn_policy_node.ros.echo_node", "--ros-args"]
     else:
         command = [sys.executable, "-m", "snn_policy_node.ros.policy_node", "--ros-args", "-p", f"checkpoint:={checkpoint}",
                    "-p", "diagnostics_period:=5.0", "-p", "command_format:=joint_state"]
-    command += ["-p", f"command_topic:={BENCH_COMMANDS}"]
+    command += ["-p", f"command_topic:={commands}", "-p", f"joint_states_topic:={states}"]
     env = {**os.environ, "ROS_AUTOMATIC_DISCOVERY_RANGE": os.environ.get("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")}
     return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log, text=True)
 
@@ -123,47 +138,47 @@ def stop(process: subprocess.Popen) -> None:
         process.wait()
 
 
-def measure(driver: Driver, target: str, checkpoint: str, rate_hz: float, seconds: float) -> LoopResult:
-    with tempfile.TemporaryFile("w+") as log:
-        process = start_target(target, checkpoint, log)
-        try:
-            driver.wait_until_answered()
-        except RuntimeError:
-            stop(process)
-            log.seek(0)
-            raise RuntimeError(f"the {target} node never answered a joint state; its output:\n{log.read()}") from None
-        try:
-            sent, late = driver.drive(rate_hz, seconds)
-            arrivals = dict(driver.arrivals)
-        finally:
-            stop(process)
-    answered = [k for k in range(len(sent)) if k in arrivals]
+def measure(driver: Driver, target: str, rate_hz: float, seconds: float, window: int) -> LoopResult:
+    sent, late = driver.drive(target, rate_hz, seconds)
+    arrivals = driver.arrivals[target]
+    answered = [k for k in sent if k in arrivals]
     if not answered:
         raise RuntimeError(f"the {target} node answered none of {len(sent)} joint states at {rate_hz} Hz")
     latency = np.array([arrivals[k] - sent[k] for k in answered]) * 1e3
-    return LoopResult(target, rate_hz, seconds, len(sent), len(answered), float(np.percentile(latency, 50)),
+    return LoopResult(target, rate_hz, window, seconds, len(sent), len(answered), float(np.percentile(latency, 50)),
                       float(np.percentile(latency, 99)), float(latency.max()), late)
 
 
-def run_loop_bench(checkpoint: str, rates: list[float], seconds: float, progress=print) -> list[LoopResult]:
-    """Echo then policy at every rate; the same driver and process measure both."""
+def run_loop_bench(checkpoint: str, rates: list[float], seconds: float, windows: int = 6,
+                   progress=print) -> list[LoopResult]:
+    """``windows`` alternating windows of ``seconds`` per node and rate, both nodes running throughout."""
     from snn_policy_node.policy.model_io import load_model
 
     _, loaded = load_model(checkpoint)
     joints = tuple(dict.fromkeys(e.name for e in loaded.observation.entries))
     rclpy.init()
-    driver = Driver(joints)
     results = []
-    try:
+    with ExitStack() as stack:
+        stack.callback(rclpy.try_shutdown)
+        driver = Driver(joints)
+        stack.callback(driver.close)
+        logs = {target: stack.enter_context(tempfile.TemporaryFile("w+")) for target in TARGETS}
+        processes = {target: start_target(target, checkpoint, logs[target]) for target in TARGETS}
+        for process in processes.values():
+            stack.callback(stop, process)
+        for target in TARGETS:
+            try:
+                driver.wait_until_answered(target)
+            except RuntimeError:
+                logs[target].seek(0)
+                raise RuntimeError(f"the {target} node never answered a joint state; its output:\n{logs[target].read()}") from None
         for rate in rates:
-            for target in ("echo", "policy"):
-                result = measure(driver, target, checkpoint, rate, seconds)
-                progress(f"{target:6s} at {rate:6.0f} Hz: p50 {result.p50_ms:.3f} ms, p99 {result.p99_ms:.3f} ms, "
-                         f"dropped {result.dropped} of {result.sent}")
-                results.append(result)
-    finally:
-        driver.close()
-        rclpy.try_shutdown()
+            for window in range(windows):
+                for target in TARGETS if window % 2 == 0 else TARGETS[::-1]:
+                    result = measure(driver, target, rate, seconds, window)
+                    results.append(result)
+                progress(f"{rate:6.0f} Hz, window {window + 1}/{windows}: " + ", ".join(
+                    f"{r.target} p99 {r.p99_ms:.3f} ms, dropped {r.dropped}" for r in results[-2:]))
     return results
 
 

@@ -17,9 +17,11 @@ class EchoNode(Node):
     def __init__(self):
         super().__init__("echo")
         self.declare_parameter("command_topic", messages.COMMANDS)
+        self.declare_parameter("joint_states_topic", messages.JOINT_STATES)
         topic = self.get_parameter("command_topic").value
         self.publisher = self.create_publisher(JointState, topic, messages.COMMAND_QOS)
-        self.create_subscription(JointState, messages.JOINT_STATES, self.on_joint_state, messages.NEWEST_SENSOR_QOS)
+        self.create_subscription(JointState, self.get_parameter("joint_states_topic").value, self.on_joint_state,
+                                 messages.NEWEST_SENSOR_QOS)
 
     def on_joint_state(self, message: JointState) -> None:
         self.publisher.publish(messages.joint_command(message.name[:1], message.position[:1], message.header.stamp))
