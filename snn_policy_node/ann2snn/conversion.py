@@ -136,8 +136,9 @@ class SpikingActor(nn.Module):
         self._folded = [
             (weight * self._fold_scale(i), bias / scale_out[i]) for i, (weight, bias) in enumerate(self.source_weights())
         ]
-        self._kernel_layers = [(_array(weight.T), _array(bias)) for weight, bias in self._folded]
-        self._source_layers = [(_array(weight.T), _array(bias)) for weight, bias in self.source_weights()]
+        self._kernel_layers = tuple(zip(*[(_array(weight.T), _array(bias)) for weight, bias in self._folded]))
+        self._source_layers = tuple(zip(*[(_array(weight.T), _array(bias)) for weight, bias in self.source_weights()]))
+        self._source_thresholds = _array(self.thresholds)
 
     def folded_weight(self, layer: int) -> torch.Tensor:
         """The spiking network's weight layer ``layer`` (threshold 1 on both sides), a copy."""
@@ -157,12 +158,13 @@ class SpikingActor(nn.Module):
         return [torch.from_numpy(rate) for rate in self._source_rates(x, plastic_layer, plastic)]
 
     def _source_rates(self, x: np.ndarray, plastic_layer: int, plastic: np.ndarray) -> tuple[np.ndarray, ...]:
-        rates = tuple(np.empty((len(x), len(bias)), dtype=np.float32) for _, bias in self._source_layers[:-1])
-        if plastic_layer > 0:
-            plastic = plastic / self._fold_scale(plastic_layer).numpy()
-        weights_t, biases = zip(*self._source_layers)
-        return if_layers.source_rates(x, weights_t, biases, self.thresholds.numpy(), self.levels, plastic,
-                                      plastic_layer, rates)
+        rates = tuple(np.empty((len(x), len(bias)), dtype=np.float32) for bias in self._source_layers[1][:-1])
+        return if_layers.source_rates(x, *self._source_layers, self._source_thresholds, self.levels,
+                                      self._source_plastic(plastic_layer, plastic), plastic_layer, rates)
+
+    def _source_plastic(self, plastic_layer: int, plastic: np.ndarray) -> np.ndarray:
+        """Plastic rows in source units (the folded weights over lambda_{l-1} / lambda_l)."""
+        return plastic / self._fold_scale(plastic_layer).numpy() if plastic_layer > 0 else plastic
 
     @staticmethod
     def _plastic_rows(weights: dict[int, torch.Tensor]) -> tuple[int, np.ndarray]:
@@ -212,24 +214,26 @@ class SpikingActor(nn.Module):
         if perturbation is not None:
             perturbation = np.ascontiguousarray(np.broadcast_to(
                 _array(perturbation).reshape(steps, -1, perturbation.shape[-1]), (steps, len(x), perturbation.shape[-1])))
-        spikes = tuple(np.empty((steps, len(x), len(bias)), dtype=np.float32) for _, bias in self._kernel_layers[:-1])
-        readout = np.empty((steps, len(x), len(self._kernel_layers[-1][1])), dtype=np.float32)
-        weights_t, biases = zip(*self._kernel_layers)
-        action = np.empty((len(x), readout.shape[-1]), dtype=np.float32)
-        if_layers.actor_forward(x, weights_t, biases, plastic, plastic_layer,
-                                EMPTY_3D if perturbation is None else perturbation, noise_layer, rows, config.rho,
-                                config.kernel_epsilon, config.accumulate, spikes, readout, self.timesteps,
-                                np.float32(self.max_action), action)
-        lead, spikes = tuple(obs.shape[:-1]), [s[: self.timesteps] for s in spikes]
-        simulation = ActorSimulation(action=torch.from_numpy(action.reshape(*lead, -1)),
-                                     spikes=[torch.from_numpy(s.reshape(self.timesteps, *lead, -1)) for s in spikes],
-                                     error_spikes=NO_ERROR_COUNT)
+        weights_t, biases = self._kernel_layers
+        spikes = tuple(np.empty((steps, len(x), len(bias)), dtype=np.float32) for bias in biases[:-1])
+        readout = np.empty((steps, len(x), len(biases[-1])), dtype=np.float32)
+        action = np.empty((len(x), len(biases[-1])), dtype=np.float32)
+        arguments = (x, weights_t, biases, plastic, plastic_layer, EMPTY_3D if perturbation is None else perturbation,
+                     noise_layer, rows, config.rho, config.kernel_epsilon, config.accumulate, spikes, readout,
+                     self.timesteps, np.float32(self.max_action), action)
+        counts = None
         if errors:
+            rates = tuple(np.empty((len(x), len(bias)), dtype=np.float32) for bias in biases[:-1])
             counts = np.empty((len(x), len(spikes)), dtype=np.float32)
-            for k, rate in enumerate(self._source_rates(x, plastic_layer, plastic)):
-                if_layers.error_counts(rate, spikes[k], self.timesteps, counts[:, k])
-            simulation.error_spikes = torch.from_numpy(counts.reshape(*lead, -1))
-        return simulation
+            if_layers.actor_forward_counting_errors(*arguments, *self._source_layers, self._source_thresholds, self.levels,
+                                                    self._source_plastic(plastic_layer, plastic), rates, counts)
+        else:
+            if_layers.actor_forward(*arguments)
+        lead, steps_kept = tuple(obs.shape[:-1]), self.timesteps
+        return ActorSimulation(
+            action=torch.from_numpy(action.reshape(*lead, -1)),
+            spikes=[torch.from_numpy(s[:steps_kept].reshape(steps_kept, *lead, -1)) for s in spikes],
+            error_spikes=NO_ERROR_COUNT if counts is None else torch.from_numpy(counts.reshape(*lead, -1)))
 
     def forward(self, obs: torch.Tensor, iterations: int | torch.Tensor = 0) -> torch.Tensor:
         return self.simulate(obs, iterations).action
@@ -239,6 +243,8 @@ def _iterations(iterations: int | torch.Tensor, rows: int) -> np.ndarray:
     """I per batch row, as the compiled layers read it."""
     if isinstance(iterations, int):
         return np.full(rows, iterations, dtype=np.int64)
+    if isinstance(iterations, np.ndarray) and iterations.shape == (rows,) and iterations.dtype == np.int64:
+        return iterations  # adaptive I's own array
     return np.ascontiguousarray(np.broadcast_to(np.asarray(iterations, dtype=np.int64), (rows,)))
 
 

@@ -152,3 +152,17 @@ def source_rates(obs, weights_t, biases, thresholds, levels, plastic, plastic_la
         quantized_rates(rates[k], thresholds[k], levels, rates[k])
         x = rates[k] * thresholds[k]
     return rates
+
+
+@numba.njit(cache=True)
+def actor_forward_counting_errors(obs, weights_t, biases, plastic, plastic_layer, noise, noise_layer, iterations, rho,
+                                  epsilon, accumulate, spikes, readout, timesteps, max_action, action, source_weights_t,
+                                  source_biases, thresholds, levels, source_plastic, rates, counts):
+    """:func:`actor_forward`, then Algorithm 2's error spikes ``counts[b, k]`` of every hidden layer against
+    the source network (:func:`source_rates` into ``rates``): one call for adaptive I's every step."""
+    actor_forward(obs, weights_t, biases, plastic, plastic_layer, noise, noise_layer, iterations, rho, epsilon,
+                  accumulate, spikes, readout, timesteps, max_action, action)
+    source_rates(obs, source_weights_t, source_biases, thresholds, levels, source_plastic, plastic_layer, rates)
+    for k in range(len(rates)):
+        error_counts(rates[k], spikes[k], timesteps, counts[:, k])
+    return action
