@@ -118,7 +118,7 @@ class Policy:
         output = simulation.q_values[0]
         if self.plasticity is not None:
             self.plasticity.observe(simulation)
-        return simulation, output, self._commands[int(output.argmax())]
+        return simulation, output, self._commands[int(output.numpy().argmax())]
 
     def _act_actor(self, x: torch.Tensor):
         """The action clipped to its bounds; adaptive I follows this action's error spikes."""

@@ -131,8 +131,11 @@ class DSQN(nn.Module):
         encoded = np.concatenate([np.maximum(x, 0), np.maximum(-x, 0)], axis=-1)
         if lead:
             encoded = np.ascontiguousarray(np.broadcast_to(encoded, (*lead, batch, encoded.shape[-1]))).reshape(rows, -1)
-        layers = tuple(_array(w).reshape(-1, *w.shape[-2:]) for w in weights)
-        indices = tuple(_row_indices(w.shape[:-2], lead, batch) for w in weights)
+        if lead:
+            layers = tuple(_array(w).reshape(-1, *w.shape[-2:]) for w in weights)
+            indices = tuple(_row_indices(w.shape[:-2], lead, batch) for w in weights)
+        else:  # one network for every row
+            layers, indices = self._own_layers(weights), (np.zeros(rows, dtype=np.int64),) * len(weights)
         noise_layer, perturbation = next(iter(noise.items()), (-1, None))
         if perturbation is not None:
             perturbation = np.ascontiguousarray(np.broadcast_to(
@@ -144,6 +147,16 @@ class DSQN(nn.Module):
         shape = (*lead, batch) if obs.dim() > 1 else ()
         return DSQNSimulation(q_values=torch.from_numpy(q_values.reshape(*shape, -1)),
                               spikes=[torch.from_numpy(s.reshape(self.timesteps, *shape, -1)) for s in spikes])
+
+    def _own_layers(self, weights: list[torch.Tensor]) -> tuple[np.ndarray, ...]:
+        """``weights`` as the kernels read them, ``[1, out, in]`` each: views of the tensors' memory, so
+        in-place updates (an optimiser, r-STDP) show; kept while the same tensors are passed."""
+        if not all(w.dtype == torch.float32 and w.is_contiguous() for w in weights):  # copies: never kept
+            return tuple(_array(w)[None] for w in weights)
+        key = tuple(w.data_ptr() for w in weights)
+        if getattr(self, "_layer_views", (None,))[0] != key:
+            self._layer_views = key, tuple(_array(w)[None] for w in weights)
+        return self._layer_views[1]
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         return self.simulate(obs).q_values
