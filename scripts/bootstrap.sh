@@ -82,10 +82,25 @@ compute_stamp() {
     } | sha256sum | cut -d' ' -f1
 }
 
+# The policies' compiled kernels (Numba), into its on-disk cache: about 25 s the first time, so that a
+# node's first control step does not pay it; a second of loading once cached.
+# Skipped while the kernels' sources are those last compiled and their cache is there.
+compile_kernels() {
+    local sources="$REPO_ROOT/snn_policy_node/engine" kernels_stamp
+    kernels_stamp="$(cat "$sources"/*.py | sha256sum | cut -d' ' -f1)"
+    if [[ -f "$VENV/.kernels-stamp" && "$(cat "$VENV/.kernels-stamp")" == "$kernels_stamp" ]] \
+        && compgen -G "$sources/__pycache__/*.nbi" >/dev/null; then
+        return
+    fi
+    log "$(cd "$REPO_ROOT" && OMP_NUM_THREADS=1 "$PY" -m snn_policy_node.engine)"
+    printf '%s\n' "$kernels_stamp" > "$VENV/.kernels-stamp"
+}
+
 STAMP_FILE="$VENV/.bootstrap-stamp-$stamp_name"
 stamp="$(compute_stamp)"
 if [[ -f "$STAMP_FILE" && "$(cat "$STAMP_FILE")" == "$stamp" ]]; then
     log "environment is up to date for $stamp_name"
+    compile_kernels
     exit 0
 fi
 
@@ -104,4 +119,5 @@ run_pip install -q --no-deps -e .
 
 printf '%s\n' "$stamp" > "$STAMP_FILE.tmp"
 mv -f "$STAMP_FILE.tmp" "$STAMP_FILE"
+compile_kernels
 log "done ($stamp_name)"

@@ -81,6 +81,16 @@ class Policy:
         self._high = np.asarray(self.action.high, dtype=np.float64)
         self._commands = np.asarray(self.action.commands, dtype=np.float64)
         self.costs = _costs(model)
+        self._warm_up()
+
+    def _warm_up(self) -> None:
+        """One inference that changes no state: the compiled kernels load (about a second) now, not in the
+        first control step, where a robot's bridge would wait for the answer past its timeout."""
+        obs = torch.zeros(1, self.model.obs_dim if isinstance(self.model, DSQN) else self.model.weight0.shape[1])
+        if isinstance(self.model, DSQN):
+            self.model.simulate(obs)
+        else:
+            self.model.simulate(obs, self.iterations, errors=self.adaptive is not None)
 
     @classmethod
     def load(cls, path: str | os.PathLike, **options) -> "Policy":
