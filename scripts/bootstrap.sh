@@ -92,7 +92,7 @@ compile_kernels() {
         && compgen -G "$sources/__pycache__/*.nbi" >/dev/null; then
         return
     fi
-    log "$(cd "$REPO_ROOT" && OMP_NUM_THREADS=1 "$PY" -m snn_policy_node.engine)"
+    log "$(cd "$REPO_ROOT" && OMP_NUM_THREADS=1 "$PY" -m snn_policy_node.policy.kernels)"
     printf '%s\n' "$kernels_stamp" > "$VENV/.kernels-stamp"
 }
 

@@ -335,7 +335,7 @@ def _bench_loop(args: argparse.Namespace) -> int:
     from snn_policy_node.ros.bench_loop import as_records, run_loop_bench
 
     try:
-        loop = as_records(run_loop_bench(args.model, args.rates, args.seconds, args.windows))
+        results, soaked = run_loop_bench(args.model, args.rates, args.seconds, args.windows, args.soak_seconds, args.soak_rate)
         inference = inference_bench(rounds=args.rounds)
     except (CheckpointError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -344,7 +344,7 @@ def _bench_loop(args: argparse.Namespace) -> int:
         print(f"error: {error}; the benchmark's ONNX baseline needs: pip install -r requirements-test.txt", file=sys.stderr)
         return 2
     command = recorded_command("snn-robot bench loop")
-    report = write_bench_report(loop, inference, args.model, args.seconds, command, Path(args.out))
+    report = write_bench_report(as_records(results), inference, args.model, args.seconds, command, Path(args.out), soaked)
     s = report["summary"]
     print(f"spiking actor (adaptive I) / ONNX ANN: {s['actor_adaptive_over_onnx_ann']:.2f}; DSQN {s['dsqn_us']:.1f} us; "
           f"report written to {args.out}/bench.md")
@@ -603,13 +603,16 @@ def _add_bench(commands) -> None:
         "on loopback) and drives them with joint states in alternating windows of SECONDS at each rate, WINDOWS per node "
         "and rate; reports round-trip p50/p99 and drops of both, and each ratio's median and spread over the windows. "
         "Then times every shipped model's batch-of-one Policy.act in its shipped configuration against each actor's ANN "
-        "on ONNX Runtime and in NumPy, in ROUNDS interleaved rounds. Writes bench.md, bench.json and bench.png to OUT.",
+        "on ONNX Runtime and in NumPy, in ROUNDS interleaved rounds. With --soak-seconds, the policy alone at "
+        "--soak-rate for that long, with its latency histogram. Writes bench.md, bench.json and bench.png to OUT.",
     )
     loop.add_argument("--model", default="models/dsqn/CartPole-v0/seed0/model.safetensors", help="policy checkpoint")
     loop.add_argument("--rates", type=float, nargs="+", default=[100.0, 500.0, 1000.0], help="joint-state rates in Hz")
     loop.add_argument("--seconds", type=float, default=5.0, help="length of one window")
     loop.add_argument("--windows", type=int, default=6, help="windows per node and rate")
     loop.add_argument("--rounds", type=int, default=10, help="interleaved rounds of the inference benchmark")
+    loop.add_argument("--soak-seconds", type=float, default=0.0, help="length of the soak (0: none; the report's: 600)")
+    loop.add_argument("--soak-rate", type=float, default=500.0, help="joint-state rate of the soak in Hz")
     loop.add_argument("--out", default="docs/results", help="where bench.md, .json and .png go")
     loop.set_defaults(run=_bench_loop)
 

@@ -7,6 +7,7 @@
 - ``observation``: observations built by joint name from joint states and odometry, with named faults.
 - ``policy``: a loaded model acting on one observation, with its spike, synaptic-operation and
   energy counts and, when plastic, its r-STDP trace.
+- ``kernels``: ``python -m snn_policy_node.policy.kernels`` compiles the engine's kernels once (the bootstrap runs it).
 """
 
 from snn_policy_node.policy.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint

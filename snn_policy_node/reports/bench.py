@@ -89,8 +89,8 @@ def markdown(report: dict) -> str:
              f"are driven in alternating windows of {report['seconds']:g} s (echo first in even windows, the policy first in "
              f"odd ones). Figures per node: medians over windows; ratios: median [min, max] over windows of the ratio "
              f"within a window (drops over the echo's, those floored at 1).", "",
-             "| rate (Hz) | node | windows | sent | dropped | p50 (ms) | p99 (ms) | max (ms) | p99 / echo | drops / echo |",
-             "|---:|---|---:|---:|---:|---:|---:|---:|---|---|"]
+             "| rate (Hz) | node | windows | sent | dropped | p50 (ms) | p99 (ms) | max (ms) | CPU (% of a core) | p99 / echo | drops / echo |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---|"]
     for rate in sorted({r["rate_hz"] for r in report["loop"]}):
         for target in ("echo", "policy"):
             records = [r for r in report["loop"] if r["rate_hz"] == rate and r["target"] == target]
@@ -99,10 +99,13 @@ def markdown(report: dict) -> str:
                      else " | ")
             lines.append(f"| {rate:.0f} | {target} | {len(records)} | {sum(r['sent'] for r in records)} | "
                          f"{sum(r['dropped'] for r in records)} | {np.median([r['p50_ms'] for r in records]):.3f} | "
-                         f"{np.median([r['p99_ms'] for r in records]):.3f} | {max(r['max_ms'] for r in records):.3f} | {extra} |")
+                         f"{np.median([r['p99_ms'] for r in records]):.3f} | {max(r['max_ms'] for r in records):.3f} | "
+                         f"{np.median([r['cpu_percent'] for r in records]):.0f} | {extra} |")
     lines += ["", "Every command carries the stamp of the joint state it answers, so latencies are exact; both nodes "
               "keep only the newest unread joint state, so a node that falls behind skips (drops) states instead of "
-              "queueing them. Latencies are those of the answered states.", "",
+              "queueing them. Latencies are those of the answered states; CPU is the node process's user and system "
+              "time over the window's wall time.", "",
+              *_soak_lines(report.get("soak")),
               "## Batch-of-one inference", "",
               f"Every shipped model through `Policy.act` in its shipped configuration, and each actor's source QCFS network "
               f"on ONNX Runtime and in NumPy; one thread, {inference['rounds']} interleaved rounds of "
@@ -124,10 +127,20 @@ def markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
+def _soak_lines(soak: dict | None) -> list[str]:
+    if soak is None:
+        return []
+    return [f"### Soak: the policy alone at {soak['rate_hz']:.0f} Hz for {soak['seconds']:.0f} s", "",
+            f"{soak['sent']} joint states, {soak['dropped']} dropped, {soak['late_sends']} sent late; round trip p50 "
+            f"{soak['p50_ms']:.3f} ms, p99 {soak['p99_ms']:.3f} ms, p99.9 {soak['p999_ms']:.3f} ms, max {soak['max_ms']:.3f} ms "
+            "(histogram in the figure and in bench.json).", ""]
+
+
 def figure(report: dict, path: Path) -> None:
     loop, inference = report["loop"], report["inference"]
     rates = sorted({r["rate_hz"] for r in loop})
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+    soak = report.get("soak")
+    fig, axes = plt.subplots(1, 3 if soak else 2, figsize=(17 if soak else 12, 4.2))
     for offset, target in ((-0.15, "echo"), (0.15, "policy")):
         for k, rate in enumerate(rates):
             values = [r["p99_ms"] for r in loop if r["rate_hz"] == rate and r["target"] == target]
@@ -147,13 +160,21 @@ def figure(report: dict, path: Path) -> None:
     axes[1].set_xscale("log")
     axes[1].set_xlabel("us per action (batch of one)")
     axes[1].set_title("inference")
+    if soak:
+        edges, counts = np.asarray(soak["bins_ms"]), np.asarray(soak["counts"])
+        shown = edges[1:] <= 20.0
+        axes[2].bar(edges[:-1][shown], counts[shown], width=np.diff(edges)[shown], align="edge")
+        axes[2].set_yscale("log")
+        axes[2].set_xlabel("round trip (ms)")
+        axes[2].set_title(f"soak, {soak['rate_hz']:.0f} Hz for {soak['seconds']:.0f} s ({counts[~shown].sum()} over 20 ms)")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
 
-def write_bench_report(loop: list[dict], inference: dict, model: str, seconds: float, command: str, out: Path) -> dict:
+def write_bench_report(loop: list[dict], inference: dict, model: str, seconds: float, command: str, out: Path,
+                       soak: dict | None = None) -> dict:
     report = {"command": command, "machine": machine(), "model": model, "seconds": seconds, "loop": loop,
-              "inference": inference}
+              "inference": inference, "soak": soak}
     report["summary"] = summary(loop, inference)
     return write_results(out, "bench", report, markdown, figure)

@@ -46,6 +46,7 @@ class LoopResult:
     p99_ms: float
     max_ms: float
     late_sends: int  # requests the pacing thread sent more than one period late
+    cpu_percent: float  # the node's CPU time over the window's wall time (100: one core)
 
     @property
     def dropped(self) -> int:
@@ -138,26 +139,53 @@ def stop(process: subprocess.Popen) -> None:
         process.wait()
 
 
-def measure(driver: Driver, target: str, rate_hz: float, seconds: float, window: int) -> LoopResult:
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process so far (Linux /proc)."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def latencies(driver: Driver, target: str, rate_hz: float, seconds: float) -> tuple[np.ndarray, int, int]:
+    """Round trips (ms) of the answered requests of one drive, the number sent, and the number sent late."""
     sent, late = driver.drive(target, rate_hz, seconds)
     arrivals = driver.arrivals[target]
     answered = [k for k in sent if k in arrivals]
     if not answered:
         raise RuntimeError(f"the {target} node answered none of {len(sent)} joint states at {rate_hz} Hz")
-    latency = np.array([arrivals[k] - sent[k] for k in answered]) * 1e3
-    return LoopResult(target, rate_hz, window, seconds, len(sent), len(answered), float(np.percentile(latency, 50)),
-                      float(np.percentile(latency, 99)), float(latency.max()), late)
+    return np.array([arrivals[k] - sent[k] for k in answered]) * 1e3, len(sent), late
 
 
-def run_loop_bench(checkpoint: str, rates: list[float], seconds: float, windows: int = 6,
-                   progress=print) -> list[LoopResult]:
-    """``windows`` alternating windows of ``seconds`` per node and rate, both nodes running throughout."""
+def measure(driver: Driver, target: str, pid: int, rate_hz: float, seconds: float, window: int) -> LoopResult:
+    cpu, start = cpu_seconds(pid), time.perf_counter()
+    latency, sent, late = latencies(driver, target, rate_hz, seconds)
+    cpu_percent = 100.0 * (cpu_seconds(pid) - cpu) / (time.perf_counter() - start)
+    return LoopResult(target, rate_hz, window, seconds, sent, len(latency), float(np.percentile(latency, 50)),
+                      float(np.percentile(latency, 99)), float(latency.max()), late, cpu_percent)
+
+
+SOAK_BINS_MS = np.concatenate([np.arange(0.0, 5.0, 0.1), np.arange(5.0, 20.0, 1.0), [20.0, 50.0, 100.0, 1e9]])
+
+
+def soak(driver: Driver, rate_hz: float, seconds: float) -> dict:
+    """The policy alone at one rate for a long run: its latency histogram (ms bins) and drops."""
+    latency, sent, late = latencies(driver, "policy", rate_hz, seconds)
+    counts, _ = np.histogram(latency, SOAK_BINS_MS)
+    return {"rate_hz": rate_hz, "seconds": seconds, "sent": sent, "dropped": sent - len(latency), "late_sends": late,
+            "p50_ms": float(np.percentile(latency, 50)), "p99_ms": float(np.percentile(latency, 99)),
+            "p999_ms": float(np.percentile(latency, 99.9)), "max_ms": float(latency.max()),
+            "bins_ms": SOAK_BINS_MS.tolist(), "counts": counts.tolist()}
+
+
+def run_loop_bench(checkpoint: str, rates: list[float], seconds: float, windows: int = 6, soak_seconds: float = 0.0,
+                   soak_rate: float = 500.0, progress=print) -> tuple[list[LoopResult], dict | None]:
+    """``windows`` alternating windows of ``seconds`` per node and rate, both nodes running throughout;
+    then, if ``soak_seconds``, the policy alone at ``soak_rate``."""
     from snn_policy_node.policy.model_io import load_model
 
     _, loaded = load_model(checkpoint)
     joints = tuple(dict.fromkeys(e.name for e in loaded.observation.entries))
     rclpy.init()
-    results = []
+    results, soaked = [], None
     with ExitStack() as stack:
         stack.callback(rclpy.try_shutdown)
         driver = Driver(joints)
@@ -175,11 +203,14 @@ def run_loop_bench(checkpoint: str, rates: list[float], seconds: float, windows:
         for rate in rates:
             for window in range(windows):
                 for target in TARGETS if window % 2 == 0 else TARGETS[::-1]:
-                    result = measure(driver, target, rate, seconds, window)
-                    results.append(result)
+                    results.append(measure(driver, target, processes[target].pid, rate, seconds, window))
                 progress(f"{rate:6.0f} Hz, window {window + 1}/{windows}: " + ", ".join(
-                    f"{r.target} p99 {r.p99_ms:.3f} ms, dropped {r.dropped}" for r in results[-2:]))
-    return results
+                    f"{r.target} p99 {r.p99_ms:.3f} ms, dropped {r.dropped}, CPU {r.cpu_percent:.0f} %" for r in results[-2:]))
+        if soak_seconds > 0:
+            progress(f"soak: the policy alone at {soak_rate:.0f} Hz for {soak_seconds:.0f} s")
+            soaked = soak(driver, soak_rate, soak_seconds)
+            progress(f"soak: p99 {soaked['p99_ms']:.3f} ms, p99.9 {soaked['p999_ms']:.3f} ms, dropped {soaked['dropped']}")
+    return results, soaked
 
 
 def as_records(results: list[LoopResult]) -> list[dict]:

@@ -12,7 +12,7 @@ def loop(policy_drops: int, policy_p99: float, echo_drops: int = 0) -> list[dict
             for target, p99, dropped in (("echo", 1.0, echo_drops), ("policy", policy_p99 + 0.1 * window, policy_drops)):
                 records.append({"target": target, "rate_hz": rate, "window": window, "seconds": 1.0, "sent": 1000,
                                 "received": 1000 - dropped, "dropped": dropped, "p50_ms": p99 / 2, "p99_ms": p99,
-                                "max_ms": p99 * 2, "late_sends": 0})
+                                "max_ms": p99 * 2, "late_sends": 0, "cpu_percent": 20.0})
     return records
 
 
@@ -40,3 +40,13 @@ def test_targets_are_judged_from_the_medians_of_the_measured_ratios(tmp_path):
     assert "| Hopper-v5 QCFS ANN, ONNX Runtime | 20.0 [18.0, 24.0] |" in text and (tmp_path / "d" / "bench.png").exists()
     saved = json.loads((tmp_path / "met" / "bench.json").read_text())["summary"]
     assert saved["actor_adaptive_over_onnx_ann"] == 39.0 / 20.0 and saved["dsqn_us"] == 45.0
+
+
+def test_a_soak_adds_its_histogram(tmp_path):
+    soak = {"rate_hz": 500.0, "seconds": 600.0, "sent": 300000, "dropped": 12, "late_sends": 3, "p50_ms": 1.0,
+            "p99_ms": 2.0, "p999_ms": 4.0, "max_ms": 30.0, "bins_ms": [0.0, 1.0, 20.0, 50.0], "counts": [10, 20, 1]}
+    write_bench_report(loop(0, 1.1), inference(39.0, 45.0), "model", 1.0, "cmd", tmp_path, soak)
+    text = (tmp_path / "bench.md").read_text()
+    assert "### Soak: the policy alone at 500 Hz for 600 s" in text and "12 dropped" in text and "p99.9 4.000 ms" in text
+    assert json.loads((tmp_path / "bench.json").read_text())["soak"]["counts"] == [10, 20, 1]
+

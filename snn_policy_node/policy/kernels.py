@@ -1,4 +1,4 @@
-"""Compile every kernel the policies run, once, into Numba's on-disk cache: ``python -m snn_policy_node.engine``.
+"""Compile every kernel the policies run, once, into Numba's on-disk cache: ``python -m snn_policy_node.policy.kernels``.
 
 The bootstrap runs this, so that a node's first control step loads compiled kernels instead of
 compiling them (about 25 s on a 2-core machine; loading takes well under a second).
