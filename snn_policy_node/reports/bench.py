@@ -163,9 +163,11 @@ def figure(report: dict, path: Path) -> None:
     if soak:
         edges, counts = np.asarray(soak["bins_ms"]), np.asarray(soak["counts"])
         shown = edges[1:] <= 20.0
-        axes[2].bar(edges[:-1][shown], counts[shown], width=np.diff(edges)[shown], align="edge")
+        widths = np.diff(edges)[shown]
+        axes[2].bar(edges[:-1][shown], counts[shown] / widths, width=widths, align="edge")  # bins widen past 5 ms
         axes[2].set_yscale("log")
         axes[2].set_xlabel("round trip (ms)")
+        axes[2].set_ylabel("joint states per ms of round trip")
         axes[2].set_title(f"soak, {soak['rate_hz']:.0f} Hz for {soak['seconds']:.0f} s ({counts[~shown].sum()} over 20 ms)")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
