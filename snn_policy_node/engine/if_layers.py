@@ -14,7 +14,7 @@ differs from a BLAS product's.
 import numba
 import numpy as np
 
-from snn_policy_node.engine.synapses import analog, analog_indexed, propagate, propagate_indexed
+from snn_policy_node.engine.synapses import analog, over_steps, propagate, propagate_indexed
 
 ONE, HALF, ZERO = np.float32(1.0), np.float32(0.5), np.float32(0.0)
 INF = np.float32(np.inf)
@@ -116,10 +116,9 @@ def actor_forward(obs, weights_t, biases, plastic, plastic_layer, noise, noise_l
     ``[steps, batch, neurons]`` joins the current into hidden layer ``noise_layer`` (-1: none).
     """
     steps, batch = readout.shape[0], obs.shape[0]
-    drive = analog(obs, weights_t[0], biases[0], np.empty((batch, biases[0].shape[0]), dtype=np.float32))
-    currents = np.empty((steps, batch, drive.shape[1]), dtype=np.float32)
-    for t in range(steps):
-        currents[t] = drive
+    first = weights_t[0].reshape((1, weights_t[0].shape[0], weights_t[0].shape[1]))
+    drive = np.empty((batch, biases[0].shape[0]), dtype=np.float32)
+    currents = over_steps(analog(obs, first, np.zeros(batch, dtype=np.int64), True, biases[0], drive), steps)
     for k in range(len(spikes)):
         if k == noise_layer:
             currents += noise
@@ -146,9 +145,10 @@ def source_rates(obs, weights_t, biases, thresholds, levels, plastic, plastic_la
     x = obs
     for k in range(len(rates)):
         if k == plastic_layer:
-            analog_indexed(x, plastic, np.arange(x.shape[0]), biases[k], rates[k])
+            analog(x, plastic, np.arange(x.shape[0]), False, biases[k], rates[k])
         else:
-            analog(x, weights_t[k], biases[k], rates[k])
+            analog(x, weights_t[k].reshape((1, weights_t[k].shape[0], weights_t[k].shape[1])), np.zeros(x.shape[0], dtype=np.int64), True,
+                   biases[k], rates[k])
         quantized_rates(rates[k], thresholds[k], levels, rates[k])
         x = rates[k] * thresholds[k]
     return rates

@@ -8,14 +8,16 @@ there); spikes travel through :mod:`snn_policy_node.engine.synapses`.
 import numba
 import numpy as np
 
-from snn_policy_node.engine.synapses import analog_indexed, propagate_indexed
+from snn_policy_node.engine.synapses import analog, over_steps, propagate_indexed
 
 ZERO = np.float32(0.0)
 
 
 @numba.njit(cache=True)
-def fire(currents, alpha, beta, threshold, spikes):
-    """Spikes ``[steps, batch, neurons]`` of LIF neurons from a zero state, driven by ``currents``."""
+def fire(currents, alpha, beta, threshold, spikes, final):
+    """Spikes ``[steps, batch, neurons]`` of LIF neurons from a zero state, driven by ``currents``, and each
+    neuron's potential after the last step into ``final`` ``[batch, neurons]``; with an infinite
+    ``threshold`` the neurons never fire: the non-spiking read-out, whose final potentials are the Q-values."""
     steps, batch, neurons = currents.shape
     for b in range(batch):
         for n in range(neurons):
@@ -28,21 +30,8 @@ def fire(currents, alpha, beta, threshold, spikes):
                     mem = ZERO
                 else:
                     spikes[t, b, n] = ZERO
+            final[b, n] = mem
     return spikes
-
-
-@numba.njit(cache=True)
-def final_potentials(currents, alpha, beta, potentials):
-    """The non-spiking read-out: each neuron's potential after the last step (the Q-values)."""
-    steps, batch, neurons = currents.shape
-    for b in range(batch):
-        for n in range(neurons):
-            syn, mem = ZERO, ZERO
-            for t in range(steps):
-                syn = alpha * syn + currents[t, b, n]
-                mem = beta * mem + syn
-            potentials[b, n] = mem
-    return potentials
 
 
 @numba.njit(cache=True)
@@ -53,15 +42,15 @@ def dsqn_forward(encoded, weights, rows, noise, noise_layer, alpha, beta, thresh
     the current into hidden layer ``noise_layer`` (-1: none)."""
     steps, batch = spikes[0].shape[0], encoded.shape[0]
     bias = np.zeros(weights[0].shape[1], dtype=np.float32)
-    drive = analog_indexed(encoded, weights[0], rows[0], bias, np.empty((batch, bias.shape[0]), dtype=np.float32))
-    currents = np.empty((steps, batch, drive.shape[1]), dtype=np.float32)
-    for t in range(steps):
-        currents[t] = drive
+    drive = analog(encoded, weights[0], rows[0], False, bias, np.empty((batch, bias.shape[0]), dtype=np.float32))
+    currents = over_steps(drive, steps)
     for k in range(len(spikes)):
         if k == noise_layer:
             currents += noise
-        fire(currents, alpha, beta, threshold, spikes[k])
+        fire(currents, alpha, beta, threshold, spikes[k], np.empty((batch, spikes[k].shape[2]), dtype=np.float32))
         outputs = weights[k + 1].shape[1]
         currents = np.empty((steps, batch, outputs), dtype=np.float32)
         propagate_indexed(spikes[k], weights[k + 1], rows[k + 1], np.zeros(outputs, dtype=np.float32), currents)
-    return final_potentials(currents, alpha, beta, q_values)
+    readout_spikes = np.empty(currents.shape, dtype=np.float32)  # none: the threshold is infinite
+    fire(currents, alpha, beta, np.float32(np.inf), readout_spikes, q_values)
+    return q_values

@@ -51,35 +51,29 @@ def propagate_indexed(spikes, weights, rows, bias, currents):
 
 
 @numba.njit(cache=True)
-def analog(x, weight_t, bias, drive):
-    """``drive[b] = x[b] @ weight_t + bias`` for analog inputs ``x`` ``[batch, in]`` (an observation,
-    or QCFS rates): the products of nonzero inputs only, then the bias."""
-    outputs = weight_t.shape[1]
+def analog(x, weights, rows, transposed, bias, drive):
+    """``drive[b] = W x[b] + bias`` for analog inputs ``x`` ``[batch, in]`` (an observation, or QCFS rates),
+    with row b's ``W`` = ``weights[rows[b]]``, stored ``[in, out]`` if ``transposed`` else ``[out, in]``:
+    the products of nonzero inputs only (adding nothing is exact), in ascending input order, then the bias."""
+    outputs = bias.shape[0]
     for b in range(x.shape[0]):
-        for o in range(outputs):
-            drive[b, o] = ZERO
-        for j in range(x.shape[1]):
-            value = x[b, j]
-            if value != ZERO:  # adding nothing is exact
-                for o in range(outputs):
-                    drive[b, o] += value * weight_t[j, o]
-        for o in range(outputs):
-            drive[b, o] += bias[o]
-    return drive
-
-
-@numba.njit(cache=True)
-def analog_indexed(x, weights, rows, bias, drive):
-    """:func:`analog` with batch row b's own ``weights[rows[b]]`` ``[out, in]``; the same terms in the same order."""
-    outputs = weights.shape[1]
-    for b in range(x.shape[0]):
+        r = rows[b]
         for o in range(outputs):
             drive[b, o] = ZERO
         for j in range(x.shape[1]):
             value = x[b, j]
             if value != ZERO:
                 for o in range(outputs):
-                    drive[b, o] += value * weights[rows[b], o, j]
+                    drive[b, o] += value * (weights[r, j, o] if transposed else weights[r, o, j])
         for o in range(outputs):
             drive[b, o] += bias[o]
     return drive
+
+
+@numba.njit(cache=True)
+def over_steps(drive, steps):
+    """A constant current ``drive`` ``[batch, neurons]`` for ``steps`` steps: ``[steps, batch, neurons]``."""
+    currents = np.empty((steps, drive.shape[0], drive.shape[1]), dtype=np.float32)
+    for t in range(steps):
+        currents[t] = drive
+    return currents

@@ -15,12 +15,13 @@ def test_a_population_s_own_weights_add_the_same_terms_as_one_shared_layer():
     np.testing.assert_allclose(shared, spikes @ weight.T + bias, rtol=0, atol=1e-5)
 
 
-def test_analog_inputs_skip_zeros_and_sum_like_a_product():
+def test_analog_inputs_skip_zeros_and_sum_like_a_product_in_either_layout():
     generator = np.random.default_rng(5)
     x = generator.normal(size=(6, 20)).astype(np.float32) * (generator.random((6, 20)) < 0.5)
     weight = generator.normal(size=(16, 20)).astype(np.float32)
     bias = generator.normal(size=16).astype(np.float32)
-    shared = synapses.analog(x, np.ascontiguousarray(weight.T), bias, np.empty((6, 16), np.float32))
-    rows = synapses.analog_indexed(x, weight[None], np.zeros(6, dtype=np.int64), bias, np.empty((6, 16), np.float32))
-    assert np.array_equal(shared, rows)
-    np.testing.assert_allclose(shared, x @ weight.T + bias, rtol=0, atol=1e-5)
+    zeros = np.zeros(6, dtype=np.int64)
+    transposed = synapses.analog(x, np.ascontiguousarray(weight.T)[None], zeros, True, bias, np.empty((6, 16), np.float32))
+    rows = synapses.analog(x, weight[None], zeros, False, bias, np.empty((6, 16), np.float32))
+    assert np.array_equal(transposed, rows)
+    np.testing.assert_allclose(rows, x @ weight.T + bias, rtol=0, atol=1e-5)

@@ -59,8 +59,10 @@ def test_compiled_lif_layers_step_like_the_training_neuron_bit_for_bit(shape):
     torch.manual_seed(0)
     currents = torch.randn(*shape)
     alpha, beta, threshold = np.float32(0.8), np.float32(0.7), np.float32(0.5)
-    spikes = lif_layers.fire(currents.numpy(), alpha, beta, threshold, np.empty(shape, np.float32))
+    spikes = lif_layers.fire(currents.numpy(), alpha, beta, threshold, np.empty(shape, np.float32),
+                             np.empty(shape[1:], np.float32))
     assert 0 < spikes.mean() < 1
     assert torch.equal(torch.from_numpy(spikes), SynapticLIF(0.8, 0.7, 0.5).run(currents))
-    potentials = lif_layers.final_potentials(currents.numpy(), alpha, beta, np.empty(shape[1:], np.float32))
+    potentials = np.empty(shape[1:], np.float32)
+    lif_layers.fire(currents.numpy(), alpha, beta, np.float32(np.inf), np.empty(shape, np.float32), potentials)
     assert torch.equal(torch.from_numpy(potentials), SynapticLIF(0.8, 0.7, 0.5, spiking=False).run(currents)[-1])
