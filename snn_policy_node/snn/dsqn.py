@@ -131,7 +131,6 @@ class DSQN(nn.Module):
         encoded = np.concatenate([np.maximum(x, 0), np.maximum(-x, 0)], axis=-1)
         if lead:
             encoded = np.ascontiguousarray(np.broadcast_to(encoded, (*lead, batch, encoded.shape[-1]))).reshape(rows, -1)
-        if lead:
             layers = tuple(_array(w).reshape(-1, *w.shape[-2:]) for w in weights)
             indices = tuple(_row_indices(w.shape[:-2], lead, batch) for w in weights)
         else:  # one network for every row
@@ -153,7 +152,7 @@ class DSQN(nn.Module):
         in-place updates (an optimiser, r-STDP) show; kept while the same tensors are passed."""
         if not all(w.dtype == torch.float32 and w.is_contiguous() for w in weights):  # copies: never kept
             return tuple(_array(w)[None] for w in weights)
-        key = tuple(w.data_ptr() for w in weights)
+        key = tuple((w.data_ptr(), tuple(w.shape)) for w in weights)  # the views keep these tensors alive
         if getattr(self, "_layer_views", (None,))[0] != key:
             self._layer_views = key, tuple(_array(w)[None] for w in weights)
         return self._layer_views[1]
