@@ -153,9 +153,9 @@ class SpikingActor(nn.Module):
     def source_rates(self, obs: torch.Tensor, weights: dict[int, torch.Tensor] | None = None) -> list[torch.Tensor]:
         """a_l / lambda_l of every hidden layer of the source QCFS network, exactly (level / L);
         ``weights`` as in :meth:`simulate`."""
-        x = _array(obs)
+        x = _array(obs).reshape(-1, obs.shape[-1])
         plastic_layer, plastic = self._plastic_rows(weights or {})
-        return [torch.from_numpy(rate) for rate in self._source_rates(x, plastic_layer, plastic)]
+        return [torch.from_numpy(rate.reshape(*obs.shape[:-1], -1)) for rate in self._source_rates(x, plastic_layer, plastic)]
 
     def _source_rates(self, x: np.ndarray, plastic_layer: int, plastic: np.ndarray) -> tuple[np.ndarray, ...]:
         rates = tuple(np.empty((len(x), len(bias)), dtype=np.float32) for bias in self._source_layers[1][:-1])
