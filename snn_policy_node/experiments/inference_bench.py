@@ -124,7 +124,8 @@ def inference_bench(models: dict[str, tuple[Path, dict]] | None = None, rounds: 
             progress(f"round {round_index}/{rounds} done")
     result = {"rounds": rounds, "calls_per_round": calls, "seed": seed, "models": {
         label: {"path": str(path.relative_to(REPO)), **options} for label, (path, options) in models.items()},
-        "us": {name: _spread(values) for name, values in per_round.items()}, "ratios": {}}
+        "us": {name: _spread(values) for name, values in per_round.items()}, "ratios": {},
+        "per_round_us": per_round}  # the data behind every figure: each round's median per candidate
     for name in functions:
         if "spiking actor" in name:
             task = name.split()[0]

@@ -26,5 +26,6 @@ def test_the_benchmark_times_every_candidate_and_takes_ratios_within_rounds():
     result = inference_bench(models, rounds=2, calls=20, progress=lambda _: None)
     assert set(result["us"]) == {*models, "Hopper-v5 QCFS ANN, ONNX Runtime", "Hopper-v5 QCFS ANN, NumPy"}
     assert all(0 < s["min"] <= s["median"] <= s["max"] for s in result["us"].values())
+    assert all(len(values) == 2 and min(values) == result["us"][name]["min"] for name, values in result["per_round_us"].items())
     ratio = result["ratios"]["Hopper-v5 spiking actor / ONNX ANN"]
     assert ratio["min"] <= ratio["median"] <= ratio["max"] and ratio["median"] > 0
