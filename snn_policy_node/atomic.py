@@ -1,5 +1,6 @@
 """Files replaced whole: an interruption leaves the old file or the new one, never part of one."""
 
+import glob
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,6 +13,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     flushed to disk and replaces ``path``. On error ``path`` is left as it was."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_orphans(path)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         yield temporary
@@ -20,6 +22,28 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         _fsync(path.parent, os.O_RDONLY)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def remove_orphans(path: Path) -> list[Path]:
+    """Delete temporary files beside ``path`` left by writers that died mid-save (kill -9):
+    ``.NAME.PID.tmp`` whose process no longer runs. A live writer's file is left alone."""
+    removed = []
+    for orphan in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        pid = orphan.name[len(path.name) + 2 : -len(".tmp")]
+        if pid.isdigit() and not _running(int(pid)):
+            orphan.unlink(missing_ok=True)
+            removed.append(orphan)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _fsync(path: Path, flags: int) -> None:

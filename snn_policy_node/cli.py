@@ -94,6 +94,17 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _upgrade_checkpoint(args: argparse.Namespace) -> int:
+    from snn_policy_node.policy.checkpoint import upgrade_checkpoint
+    from snn_policy_node.policy.model_io import load_model
+
+    for path in args.checkpoints:
+        upgraded = upgrade_checkpoint(path)
+        load_model(path)  # the re-saved file passes every check
+        print(f"{path}: {'upgraded' if upgraded else 'already current'}")
+    return 0
+
+
 def _inspect(args: argparse.Namespace) -> int:
     from snn_policy_node.policy.model_io import load_model
 
@@ -627,6 +638,15 @@ def _add_inspect(commands) -> None:
     )
     inspect.add_argument("checkpoint", help="path to a .safetensors checkpoint")
     inspect.set_defaults(run=_inspect)
+    upgrade = commands.add_parser(
+        "upgrade-checkpoint",
+        help="re-save format-version-1 checkpoints so that their digest covers their header",
+        description="Version 1 checkpoints digest their tensors only: an edited header (commands, joints, "
+        "normalisation) went unnoticed. This re-saves each file in the current format, trusting the header "
+        "it holds now, so run it only on files you trust. Files already current are left as they are.",
+    )
+    upgrade.add_argument("checkpoints", nargs="+", help=".safetensors checkpoints to upgrade in place")
+    upgrade.set_defaults(run=_upgrade_checkpoint)
 
 
 def build_parser() -> argparse.ArgumentParser:

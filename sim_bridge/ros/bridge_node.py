@@ -234,7 +234,7 @@ class SimBridge(Node):
     def on_joint_command(self, message: JointState) -> None:
         joints = self.robot.command_joints
         if sorted(message.name) != sorted(joints) or len(message.effort) != len(message.name):
-            self.refuse(f"command for {list(message.name)} with {len(message.effort)} efforts: need one effort "
+            self.refuse(f"command for {messages.brief(message.name)} with {len(message.effort)} efforts: need one effort "
                         f"for each of {list(joints)}")
             return
         effort = dict(zip(message.name, message.effort))
@@ -243,7 +243,7 @@ class SimBridge(Node):
     def obey(self, command: np.ndarray, stamp: int | None) -> None:
         """Take a command (``stamp``: of the state it answers, if it says); lockstep steps on it."""
         if command.shape != (len(self.robot.command_joints),) or not np.isfinite(command).all():
-            self.refuse(f"command {command.tolist()}: need {len(self.robot.command_joints)} finite values "
+            self.refuse(f"command {messages.brief(command.tolist())}: need {len(self.robot.command_joints)} finite values "
                         f"for {list(self.robot.command_joints)}")
             return
         if self.p["mode"] == "lockstep" and stamp is not None and stamp != self.state_stamp:

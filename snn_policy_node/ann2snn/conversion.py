@@ -1,5 +1,6 @@
 """ANN-to-SNN conversion of a QCFS actor into an IF spiking actor (paper 000, section 3)."""
 
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -9,6 +10,7 @@ from torch import nn
 from snn_policy_node.ann2snn.calibration import CalibrationConfig
 from snn_policy_node.ann2snn.qcfs import MLPActor
 from snn_policy_node.engine import if_layers
+from snn_policy_node.snn.neurons import MAX_TIMESTEPS
 
 
 @dataclass
@@ -54,9 +56,11 @@ class SpikingActor(nn.Module):
                 f"need one bias per weight and one threshold per hidden layer, got "
                 f"{len(weights)} weights, {len(biases)} biases, {len(thresholds)} thresholds"
             )
-        if timesteps < 1:
-            raise ValueError(f"timesteps must be positive, got {timesteps}")
-        if any(not float(t) > 0 for t in thresholds):
+        if not 1 <= timesteps <= MAX_TIMESTEPS:
+            raise ValueError(f"timesteps must be in 1..{MAX_TIMESTEPS}, got {timesteps}")
+        if levels < 1 or not (max_action > 0 and math.isfinite(max_action)):
+            raise ValueError(f"need levels >= 1 and a positive max_action, got {levels}, {max_action}")
+        if any(not (float(t) > 0 and math.isfinite(float(t))) for t in thresholds):
             raise ValueError(f"thresholds must be positive, got {thresholds}")
         for i, weight in enumerate(weights):
             self.register_buffer(f"weight{i}", weight.detach().clone())

@@ -1,8 +1,11 @@
 """Checkpoints: weights in safetensors plus a versioned, validated metadata header.
 
 Loading parses a JSON header and raw tensor bytes, so a checkpoint can never run code.
-A SHA-256 digest of the tensors in the header catches corrupted bytes; saving writes a
-temporary file and renames it, so a crash mid-save leaves the previous file intact.
+A SHA-256 digest over the whole content, header fields and tensors, catches corrupted or edited
+bytes: a header with its commands swapped or its joints renamed is refused like a damaged
+tensor. Saving writes a temporary file and renames it, so a crash mid-save leaves the previous
+file intact. Format version 1 digested the tensors only; :func:`upgrade_checkpoint` re-saves
+such a file, once its owner has decided to trust its header.
 """
 
 import hashlib
@@ -20,7 +23,7 @@ from snn_policy_node.atomic import atomic_path
 from snn_policy_node.policy.specs import ActionSpec, ObservationSpec
 
 FORMAT = "snn-robot-checkpoint"
-VERSION = 1
+VERSION = 2
 METADATA_KEY = "snn_robot"
 KINDS = ("dsqn", "spiking_actor")
 _PICKLE_MAGIC = tuple(bytes([0x80, protocol]) for protocol in range(2, 6))
@@ -39,6 +42,7 @@ class Checkpoint:
     action: ActionSpec
     tensors: dict[str, torch.Tensor]
     provenance: dict = field(default_factory=dict)  # command, seed, environment, scores, ...
+    version: int = VERSION  # the format version the file was read in
 
 
 def tensor_digest(tensors: dict[str, torch.Tensor]) -> str:
@@ -47,6 +51,14 @@ def tensor_digest(tensors: dict[str, torch.Tensor]) -> str:
         tensor = tensors[name].detach().cpu().contiguous()
         digest.update(f"{name}|{tensor.dtype}|{list(tensor.shape)}|".encode())
         digest.update(tensor.numpy().tobytes())
+    return digest.hexdigest()
+
+
+def content_digest(header: dict, tensors: dict[str, torch.Tensor]) -> str:
+    """SHA-256 of every header field but the digest itself (canonical JSON) and of the tensors."""
+    fields = {key: value for key, value in header.items() if key != "sha256"}
+    digest = hashlib.sha256(json.dumps(fields, sort_keys=True, separators=(",", ":")).encode())
+    digest.update(tensor_digest(tensors).encode())
     return digest.hexdigest()
 
 
@@ -63,8 +75,8 @@ def save_checkpoint(path: str | os.PathLike, checkpoint: Checkpoint) -> None:
         "observation": checkpoint.observation.to_dict(),
         "action": checkpoint.action.to_dict(),
         "provenance": checkpoint.provenance,
-        "sha256": tensor_digest(tensors),
     }
+    header["sha256"] = content_digest(header, tensors)
     payload = save_safetensors(tensors, metadata={METADATA_KEY: json.dumps(header)})
     with atomic_path(path) as temporary:
         temporary.write_bytes(payload)
@@ -72,18 +84,36 @@ def save_checkpoint(path: str | os.PathLike, checkpoint: Checkpoint) -> None:
 
 def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     """Read and validate a checkpoint; raise :class:`CheckpointError` saying what is wrong."""
-    path = Path(path)
+    return _load(Path(path), legacy=False)
+
+
+def upgrade_checkpoint(path: str | os.PathLike) -> bool:
+    """Re-save a format-version-1 checkpoint (tensors digested, header not) in the current
+    format; False if it is current already. Only for files whose header you trust."""
+    checkpoint = _load(Path(path), legacy=True)
+    if checkpoint.version == VERSION:
+        return False
+    save_checkpoint(path, checkpoint)
+    return True
+
+
+def _load(path: Path, legacy: bool) -> Checkpoint:
     try:
         data = path.read_bytes()
     except OSError as error:
         raise CheckpointError(f"cannot read checkpoint {path}: {error.strerror or error}") from None
     header = _read_header(path, data)
+    if header["version"] < VERSION and not legacy:
+        raise CheckpointError(
+            f"{path} uses format version {header['version']}, whose digest does not cover its header; if you trust "
+            f"the file, re-save it with: snn-robot upgrade-checkpoint {path}")
     try:
         tensors = load_safetensors(data)
     except (SafetensorError, ValueError, RuntimeError) as error:
         raise CheckpointError(f"{path} is truncated or damaged: {error}") from None
-    if tensor_digest(tensors) != header.get("sha256"):
-        raise CheckpointError(f"{path} is corrupted: its tensors do not match the digest in its header")
+    expected = tensor_digest(tensors) if header["version"] == 1 else content_digest(header, tensors)
+    if expected != header.get("sha256"):
+        raise CheckpointError(f"{path} is corrupted or edited: its content does not match the digest in its header")
     for name, tensor in tensors.items():
         if tensor.is_floating_point() and not torch.isfinite(tensor).all():
             raise CheckpointError(f"{path} holds non-finite values in tensor {name!r}")
@@ -95,6 +125,7 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
             action=ActionSpec.from_dict(header["action"]),
             tensors=tensors,
             provenance=dict(header.get("provenance") or {}),
+            version=header["version"],
         )
     except (KeyError, TypeError, ValueError) as error:
         raise CheckpointError(f"{path} has an invalid header: {error!r}") from None

@@ -91,6 +91,11 @@ class ObservationBuilder:
 
     def build(self, reading: JointReading, odometry: OdometryReading | None = None) -> np.ndarray:
         """The observation, or :class:`InputFault` if the readings cannot give it."""
+        return self.normalise(self.raw(reading, odometry))
+
+    def raw(self, reading: JointReading, odometry: OdometryReading | None = None) -> np.ndarray:
+        """The observation in the robot's units, before clipping and normalisation (what safety
+        bounds are written in), or :class:`InputFault`."""
         base = {}
         if self.needs_odometry:
             if odometry is None:
@@ -112,6 +117,10 @@ class ObservationBuilder:
         if not np.isfinite(obs).all():
             bad = [self.spec.entries[k] for k in np.flatnonzero(~np.isfinite(obs))]
             raise InputFault("non_finite", ", ".join(f"{e.name}.{e.field}" for e in bad))
+        return obs
+
+    def normalise(self, obs: np.ndarray) -> np.ndarray:
+        """Clipped as the environment clips, then ``(obs - mean) / std``."""
         if self.clip is not None:
             obs = np.clip(obs, -self.clip, self.clip)
         return (obs - self.mean) / self.std
@@ -134,3 +143,13 @@ class ObservationBuilder:
         if field == "sin_position":
             return np.sin(columns["position"][joint])
         return columns[field][joint]
+
+
+def joint_values(reading: JointReading, joints: Sequence[str], field: str) -> np.ndarray | None:
+    """``field`` ("position", "velocity" or "effort") of each of ``joints`` in a reading (NaN for a
+    joint it does not list), or None if the reading has no such field for every name."""
+    values = getattr(reading, field)
+    if len(values) != len(reading.names):
+        return None
+    by_name = dict(zip(reading.names, values))
+    return np.array([by_name.get(joint, np.nan) for joint in joints], dtype=np.float64)

@@ -4,6 +4,7 @@ A checkpoint carries both, so the same file drives a simulated robot and a real 
 ``/joint_states`` lists joints in another order or carries extra joints.
 """
 
+import math
 from dataclasses import dataclass, field
 
 SOURCES = ("joint_states", "odometry")
@@ -13,6 +14,9 @@ FIELDS = ("position", "velocity", "effort", "cos_position", "sin_position")
 # velocity in the body frame.
 ODOMETRY_FIELDS = ("x", "y", "z", "qw", "qx", "qy", "qz", "vx", "vy", "vz", "wx", "wy", "wz")
 ACTION_KINDS = ("discrete", "continuous")
+# Normalising by a smaller standard deviation turns sensor noise into huge inputs: such a spec is
+# a damaged or hand-edited file, not a trained policy's.
+STD_FLOOR = 1e-6
 
 
 @dataclass(frozen=True)
@@ -50,8 +54,8 @@ class ObservationSpec:
         for name, values in (("mean", self.mean), ("std", self.std), ("clip", self.clip)):
             if values is not None and len(values) != len(self.entries):
                 raise ValueError(f"observation {name} has {len(values)} values for {len(self.entries)} entries")
-        if self.std is not None and any(not s > 0 for s in self.std):
-            raise ValueError("observation std must be positive")
+        if self.std is not None and any(not s >= STD_FLOOR for s in self.std):
+            raise ValueError(f"observation std must be at least {STD_FLOOR:g}, got {min(self.std):g}")
         if self.clip is not None and any(not c > 0 for c in self.clip):
             raise ValueError("observation clip bounds must be positive (use inf for none)")
 
@@ -97,6 +101,8 @@ class ActionSpec:
         if not self.joints:
             raise ValueError("an action spec needs at least one joint")
         width = len(self.joints)
+        if not all(math.isfinite(v) for v in (*self.low, *self.high, *(v for c in self.commands for v in c))):
+            raise ValueError("action commands and bounds must be finite")
         if self.kind == "discrete":
             if not self.commands or any(len(c) != width for c in self.commands):
                 raise ValueError(f"a discrete action spec needs commands of {width} values each")

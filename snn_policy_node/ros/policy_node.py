@@ -21,6 +21,14 @@ answers. When the r-STDP service sends the episode's modulation (``/rstdp/modula
 ``max_weight_change``; actor one step of ``step_size`` times r), and the layer is published on
 ``/policy/plastic_weights``. Weights arriving on ``/rstdp/weights`` (restored or rolled back)
 replace the layer.
+
+Every reading and command passes the safety layer (:mod:`snn_policy_node.policy.safety`,
+parameters ``safety.*``): a soft start after activation, command limits and rate limits, and a
+latched safe state on a reading out of its bounds, a tilted base or too many faulty readings in a
+row, left through ``~/reset_safety`` or a deactivate/activate. While latched, each reading gets the
+safe command and the network does not run. The shipped defaults change nothing a trained policy
+does in simulation: no fade-in, the action bounds, no rate limit, and only readings no robot
+reports (beyond +-1e6) trip the layer.
 """
 
 import time
@@ -29,9 +37,12 @@ from collections import Counter
 import numpy as np
 import torch
 from nav_msgs.msg import Odometry
-from rclpy.exceptions import NameValidationException
+from rclpy.clock import Clock, ClockType, JumpThreshold
+from rclpy.duration import Duration
+from rclpy.exceptions import NameValidationException, ParameterUninitializedException
 from rclpy.lifecycle import Node as LifecycleNode
 from rclpy.lifecycle import State, TransitionCallbackReturn
+from rclpy.parameter import Parameter
 from rclpy.publisher import Publisher
 from rclpy.service import Service
 from rclpy.subscription import Subscription
@@ -42,9 +53,10 @@ from std_srvs.srv import SetBool, Trigger
 
 from snn_policy_node.policy.checkpoint import CheckpointError
 from snn_policy_node.policy.model_io import load_model
-from snn_policy_node.policy.observation import FAULT_KINDS, InputFault, JointReading, ObservationBuilder
+from snn_policy_node.policy.observation import FAULT_KINDS, InputFault, JointReading, ObservationBuilder, joint_values
 from snn_policy_node.policy.plasticity import PerturbationPlasticity
 from snn_policy_node.policy.policy import Inference, Policy
+from snn_policy_node.policy.safety import EntryBound, SafetyConfig, SafetyLayer
 from snn_policy_node.ros.common import diagnostics, messages
 from snn_policy_node.ros.common.parameters import check_choice, declare_parameters
 from snn_policy_node.ros.common.process import StartupError, run_node
@@ -52,6 +64,7 @@ from snn_policy_node.snn.dsqn import DSQN
 from snn_policy_node.snn.node_perturbation import PerturbationRule
 from snn_policy_node.tasks import dsqn_task
 
+FAULTS = (*FAULT_KINDS, "stale_reading", "non_finite_output", "non_finite_reward")
 PARAMETERS = {
     "checkpoint": ("", "policy checkpoint (.safetensors) to load"),
     "joint_states_topic": (messages.JOINT_STATES, "sensor_msgs/JointState input"),
@@ -70,6 +83,23 @@ PARAMETERS = {
     "reward_window": (PerturbationRule.window, "spiking actor: rewards the baseline of the prediction error averages"),
     "step_size": (PerturbationRule.step, "spiking actor: ||dw|| per update, as a share of the trained weights' norm"),
     "diagnostics_period": (1.0, "seconds between /diagnostics reports"),
+    "safety.fade_in": (SafetyConfig.fade_in, "seconds over which commands blend from the safe command to the "
+                       "policy's after activation or a reset; 0: none"),
+    "safety.command_low": (Parameter.Type.DOUBLE_ARRAY, "lowest command per action joint (1 value or one per "
+                           "joint); unset: the checkpoint's action bounds"),
+    "safety.command_high": (Parameter.Type.DOUBLE_ARRAY, "highest command per action joint; unset: the checkpoint's"),
+    "safety.max_rate": (list(SafetyConfig.max_rate), "largest command change per second per joint (1 value or one "
+                        "per joint), safe commands too; .inf: none"),
+    "safety.bounded_entries": (Parameter.Type.STRING_ARRAY, "observation entries with bounds, as the checkpoint "
+                               "names them (joint.field, e.g. pole_hinge.position); a reading outside trips the layer"),
+    "safety.bounds_low": (Parameter.Type.DOUBLE_ARRAY, "lower bound of each bounded entry, raw units"),
+    "safety.bounds_high": (Parameter.Type.DOUBLE_ARRAY, "upper bound of each bounded entry, raw units"),
+    "safety.max_reading": (SafetyConfig.max_reading, "|raw observation entry| beyond which a reading trips the layer"),
+    "safety.max_tilt": (SafetyConfig.max_tilt, "radians of base tilt (from odometry) that trip the layer; .inf: none"),
+    "safety.fault_limit": (SafetyConfig.fault_limit, "faulty readings in a row that trip the layer; 0: never"),
+    "safety.safe_action": (list(SafetyConfig.safe_action), "the latched command per joint (1 value or one per "
+                           "joint): 'zero', 'hold' (the last command) or 'damping' (-kd x joint velocity)"),
+    "safety.damping": (list(SafetyConfig.damping), "kd of the damping safe action, per joint (1 value or one per joint)"),
     "autostart": (True, "configure and activate at start-up"),
 }
 
@@ -90,6 +120,11 @@ class PolicyNode(LifecycleNode):
         self.odometry = None  # the newest odometry reading and its stamp
         self.answered = None  # the last reading acted on (stamp in ns, observation) and the command sent for it
         self.repeats = 0  # readings answered again from that command
+        self.safety: SafetyLayer | None = None
+        self.safety_transitions = 0
+        self.watchdog_stops = 0  # commanding stopped by the watchdog or a clock jump
+        self.said_odometry_missing = False
+        self.steady_clock = Clock(clock_type=ClockType.STEADY_TIME)
         self.startup_error = "configuration failed (see the log above)"
         if self.param("autostart"):
             if self.trigger_configure() != TransitionCallbackReturn.SUCCESS:
@@ -97,7 +132,11 @@ class PolicyNode(LifecycleNode):
             self.trigger_activate()
 
     def param(self, key: str):
-        return self.get_parameter(key).value
+        """A parameter's value; None for a typed one left unset."""
+        try:
+            return self.get_parameter(key).value
+        except ParameterUninitializedException:
+            return None
 
     # lifecycle ------------------------------------------------------------------------
 
@@ -105,6 +144,8 @@ class PolicyNode(LifecycleNode):
         try:
             self._check_parameters()
             self.policy = self._load_policy()
+            self.safety = SafetyLayer(self._safety_config(), self.policy.action, self.policy.checkpoint.observation)
+            self._check_safety_sources()
             self._create_entities()
         except (CheckpointError, ValueError, OSError, NameValidationException) as error:
             self.startup_error = f"{self.get_name()}: cannot configure: {error}"
@@ -134,10 +175,16 @@ class PolicyNode(LifecycleNode):
         if self.builder.needs_odometry:
             self._own(self.create_subscription(Odometry, self.param("odometry_topic"), self.on_odometry,
                                                messages.NEWEST_SENSOR_QOS))
+        # timers on the steady clock: under use_sim_time the node's clock stops with /clock
         if self.param("mode") == "rate":
-            self._own(self.create_timer(1.0 / self.param("rate_hz"), self.on_tick))
-        self._own(self.create_timer(self.param("diagnostics_period"), self.publish_diagnostics))
+            self._own(self.create_timer(1.0 / self.param("rate_hz"), self.on_tick, clock=self.steady_clock))
+        self._own(self.create_timer(self.param("diagnostics_period"), self.publish_diagnostics, clock=self.steady_clock))
+        self._own(self.create_timer(self.timeout / 4, self.on_watchdog, clock=self.steady_clock))
+        self.jump_handle = self.get_clock().create_jump_callback(
+            JumpThreshold(min_forward=None, min_backward=Duration(nanoseconds=-1), on_clock_change=False),
+            post_callback=self.on_clock_jump)
         self._own(self.create_service(Trigger, "~/reset_state", self.on_reset_state))
+        self._own(self.create_service(Trigger, "~/reset_safety", self.on_reset_safety))
         if self.policy.plasticity is not None:
             self.weights_publisher = self._own(self.create_publisher(
                 Float32MultiArray, messages.PLASTIC_WEIGHTS, messages.LATCHED_QOS))
@@ -161,6 +208,30 @@ class PolicyNode(LifecycleNode):
             if not self.param(key) > 0:  # NaN too
                 raise ValueError(f"{key} must be a positive number of {'Hz' if key == 'rate_hz' else 'seconds'}, "
                                  f"got {self.param(key)!r}")
+
+    def _safety_config(self) -> SafetyConfig:
+        entries = self.param("safety.bounded_entries") or []
+        low, high = self.param("safety.bounds_low") or [], self.param("safety.bounds_high") or []
+        if not len(entries) == len(low) == len(high):
+            raise ValueError(f"safety.bounded_entries ({len(entries)}), safety.bounds_low ({len(low)}) and "
+                             f"safety.bounds_high ({len(high)}) need one value per bounded entry")
+        return SafetyConfig(
+            fade_in=self.param("safety.fade_in"),
+            command_low=tuple(self.param("safety.command_low") or ()),
+            command_high=tuple(self.param("safety.command_high") or ()),
+            max_rate=tuple(self.param("safety.max_rate")),
+            bounds=tuple(EntryBound(*bound) for bound in zip(entries, low, high)),
+            max_reading=self.param("safety.max_reading"),
+            max_tilt=self.param("safety.max_tilt"),
+            fault_limit=self.param("safety.fault_limit"),
+            safe_action=tuple(self.param("safety.safe_action")),
+            damping=tuple(self.param("safety.damping")),
+        )
+
+    def _check_safety_sources(self) -> None:
+        """A tilt bound needs the base's orientation, which only odometry gives the node."""
+        if np.isfinite(self.safety.config.max_tilt) and not ObservationBuilder(self.policy.checkpoint.observation).needs_odometry:
+            raise ValueError("safety.max_tilt needs the base's orientation, but this policy reads no odometry")
 
     def _load_policy(self) -> Policy:
         path = self.param("checkpoint")
@@ -189,23 +260,37 @@ class PolicyNode(LifecycleNode):
         for entity in self.entities:
             destroy[type(entity)](entity)
         self.entities, self.policy, self.pending, self.joint_reading, self.odometry = [], None, None, None, None
+        if getattr(self, "jump_handle", None) is not None:
+            self.jump_handle.unregister()
+            self.jump_handle = None
         self.forget_answer()
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: State) -> TransitionCallbackReturn:
         self.active = True
+        self.safety.activate("activated")
+        self.log_safety_events()
         return super().on_activate(state)
 
     def on_deactivate(self, state: State) -> TransitionCallbackReturn:
         self.active = False
+        self.safety.deactivate()
+        self.log_safety_events()
         return super().on_deactivate(state)
 
     # control --------------------------------------------------------------------------
 
     def on_joint_state(self, message: JointState) -> None:
-        if self.joint_reading is not None:
-            self.faults["missing_odometry"] += 1  # replaced before odometry as new as it came
-        self.joint_reading = JointReading(message.name, message.position, message.velocity, message.effort), message.header.stamp
+        if self.joint_reading is not None:  # replaced before odometry as new as it came
+            self.faults["missing_odometry"] += 1
+            self.safety.fault("missing_odometry")
+        reading = JointReading(message.name, message.position, message.velocity, message.effort)
+        self.joint_reading = reading, message.header.stamp, time.monotonic()
+        if self.builder.needs_odometry and self.odometry is None and not self.said_odometry_missing:
+            self.said_odometry_missing = True
+            self.get_logger().warning(
+                f"joint states arrive but no odometry on {self.resolve_topic_name(self.param('odometry_topic'))}: "
+                "this policy observes a floating base and commands nothing until odometry comes")
         self.observe()
 
     def on_odometry(self, message: Odometry) -> None:
@@ -213,38 +298,76 @@ class PolicyNode(LifecycleNode):
         self.observe()
 
     def observe(self) -> None:
-        """Build the observation of the waiting joint state once odometry (if needed) is as new."""
+        """Check the waiting joint state once odometry (if needed) is as new, and act on it.
+
+        A joint state that waited for odometry longer than ``command_timeout`` is dropped: by the
+        time odometry comes, the robot has moved on."""
         if self.joint_reading is None:
             return
-        (reading, stamp), odometry = self.joint_reading, None
+        (reading, stamp, arrival), odometry = self.joint_reading, None
         if self.builder.needs_odometry:
+            if time.monotonic() - arrival > self.timeout:
+                self.joint_reading = None
+                self.faults["stale_reading"] += 1
+                return
             if self.odometry is None or messages.stamp_nanoseconds(self.odometry[1]) < messages.stamp_nanoseconds(stamp):
                 return
             odometry = self.odometry[0]
         self.joint_reading = None
+        velocity = joint_values(reading, self.policy.action.joints, "velocity")
         try:
-            obs = self.builder.build(reading, odometry)
+            raw = self.builder.raw(reading, odometry)
         except InputFault as fault:
             self.faults[fault.kind] += 1
+            self.safety.fault(fault.kind)
+            self.log_safety_events()
+            if self.safety.latched:
+                self.send_safe(stamp, velocity)
             return
+        self.safety.check(raw, None if odometry is None else np.asarray(odometry.orientation))
+        self.log_safety_events()
+        if self.last_reading_time is None or self.stale():
+            self.get_logger().info("joint states fresh: commanding")
         self.last_reading_time = time.monotonic()
+        obs = None if self.safety.latched else self.builder.normalise(raw)
         if self.mode == "event":
-            self.command(obs, stamp)
+            self.command(obs, stamp, velocity)
         else:
-            self.pending = obs, stamp
+            self.pending = obs, stamp, velocity
 
     def on_tick(self) -> None:
         if self.pending is not None and not self.stale():
             self.command(*self.pending)
 
     def stale(self) -> bool:
+        """No fresh joint state for ``command_timeout`` seconds of the steady clock."""
         return self.last_reading_time is None or time.monotonic() - self.last_reading_time > self.timeout
 
-    def command(self, obs: np.ndarray, stamp) -> None:
-        """Act on a reading; the same reading again (a re-sent state, or a rate-mode tick with
-        nothing newer) gets the same command without a second inference, which would move
-        the network's state (eligibility trace, adaptive calibration) twice for one step."""
+    def on_watchdog(self) -> None:
+        """Steady clock: stops commanding when readings stop, whatever ``/clock`` does."""
+        if self.last_reading_time is not None and self.stale():
+            self.get_logger().warning(f"watchdog: no fresh joint state for {self.timeout:g} s; commanding stopped")
+            self.last_reading_time, self.pending, self.joint_reading = None, None, None
+            self.watchdog_stops += 1
+
+    def on_clock_jump(self, jump) -> None:
+        """The node's clock went back (a rewound ``/clock``): what was read before is from another
+        time line; nothing is commanded until a reading arrives after the jump."""
+        self.get_logger().warning(f"clock jumped back {-jump.delta.nanoseconds * 1e-9:.3f} s; commanding stopped "
+                                  "until fresh joint states arrive")
+        self.last_reading_time, self.pending, self.joint_reading, self.odometry = None, None, None, None
+        self.forget_answer()
+        self.watchdog_stops += 1
+
+    def command(self, obs: np.ndarray | None, stamp, velocity: np.ndarray | None) -> None:
+        """Act on a reading (``obs`` None: the safe command); the same reading again (a re-sent
+        state, or a rate-mode tick with nothing newer) gets the same command without a second
+        inference, which would move the network's state (eligibility trace, adaptive
+        calibration) twice for one step."""
         if not self.active:
+            return
+        if obs is None or self.safety.latched:
+            self.send_safe(stamp, velocity)
             return
         key = messages.stamp_nanoseconds(stamp)
         if self.answered is not None and self.answered[0] == key and np.array_equal(self.answered[1], obs):
@@ -254,11 +377,38 @@ class PolicyNode(LifecycleNode):
         inference = self.policy.act(obs)
         if not np.isfinite(inference.command).all():
             self.faults["non_finite_output"] += 1
+            self.safety.fault("non_finite_output")
+            self.log_safety_events()
             return
-        message = self.command_message(inference.command, stamp)
+        message = self.command_message(self.safety.command(inference.command, _seconds(stamp), velocity), stamp)
         self.command_publisher.publish(message)
         self.answered = key, obs, message
         self.window.append(inference)
+
+    def send_safe(self, stamp, velocity: np.ndarray | None) -> None:
+        """The latched state's answer to a reading, without running the network."""
+        if not self.active:
+            return
+        self.forget_answer()
+        self.command_publisher.publish(self.command_message(self.safety.command(None, _seconds(stamp), velocity), stamp))
+
+    def log_safety_events(self) -> None:
+        """Each safety transition once in the log; /diagnostics reports the current state."""
+        for event in self.safety.events:
+            self.safety_transitions += 1
+            if event.state == "latched":  # rclpy: one severity per call site
+                self.get_logger().error(f"safety: latched ({event.reason})")
+            else:
+                self.get_logger().info(f"safety: {event.state} ({event.reason})")
+        self.safety.events.clear()
+
+    def on_reset_safety(self, request, response):
+        response.success = self.safety.reset("reset through ~/reset_safety")
+        self.log_safety_events()
+        self.forget_answer()
+        response.message = (f"safety reset: {self.safety.state}" if response.success
+                            else f"nothing to reset: the safety layer is {self.safety.state}")
+        return response
 
     def forget_answer(self) -> None:
         """The network changed: a reading seen before gets a fresh inference."""
@@ -268,7 +418,7 @@ class PolicyNode(LifecycleNode):
 
     def on_modulation(self, message: Float64MultiArray) -> None:
         if len(message.data) != 2 or not np.isfinite(message.data).all():
-            self.get_logger().warning(f"ignoring modulation {list(message.data)}: expected finite [episode, r]")
+            self.get_logger().warning(f"ignoring modulation {messages.brief(message.data)}: expected finite [episode, r]")
             return
         episode, modulation = message.data
         self.policy.apply_modulation(modulation)
@@ -329,13 +479,25 @@ class PolicyNode(LifecycleNode):
                 "energy_nj_per_inference": f"{np.mean([i.energy_j for i in window]) * 1e9:.3f}",
                 **{f"spike_rate_layer{k + 1}": f"{r:.4f}" for k, r in enumerate(rates)},
             })
-        values.update({f"faults_{kind}": self.faults[kind] for kind in (*FAULT_KINDS, "non_finite_output", "non_finite_reward")})
+        values.update({f"faults_{kind}": self.faults[kind] for kind in FAULTS})
+        values.update({"safety_state": self.safety.state, "safety_reason": self.safety.reason,
+                       "safety_transitions": self.safety_transitions, "watchdog_stops": self.watchdog_stops})
         new_faults, self.reported_faults = self.faults - self.reported_faults, self.faults.copy()
-        level = diagnostics.WARN if new_faults or self.stale() else diagnostics.OK
-        message = (f"input faults since the last report: {dict(new_faults)}" if new_faults
+        waiting = self.builder.needs_odometry and self.odometry is None and self.joint_reading is not None
+        level = (diagnostics.ERROR if self.safety.latched
+                 else diagnostics.WARN if new_faults or self.stale() else diagnostics.OK)
+        message = (f"safe state latched: {self.safety.reason}; call ~/reset_safety" if self.safety.latched
+                   else f"waiting for odometry on {self.resolve_topic_name(self.param('odometry_topic'))}" if waiting
+                   else f"input faults since the last report: {dict(new_faults)}" if new_faults
                    else "no recent joint states" if self.stale() else "ok")
         self.diagnostics_publisher.publish(
             diagnostics.status_report(self, "spiking policy", self.param("checkpoint"), level, message, values))
+
+
+def _seconds(stamp) -> float:
+    """A reading's time for the safety layer: its stamp, or the steady clock for an unstamped one."""
+    nanoseconds = messages.stamp_nanoseconds(stamp)
+    return nanoseconds * 1e-9 if nanoseconds else time.monotonic()
 
 
 def main(args: list[str] | None = None) -> int:

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from snn_policy_node.engine import lif_layers
-from snn_policy_node.snn.neurons import SynapticLIF
+from snn_policy_node.snn.neurons import MAX_TIMESTEPS, SynapticLIF
 
 EMPTY_3D = np.empty((0, 0, 0), dtype=np.float32)  # no perturbation
 
@@ -65,8 +65,12 @@ class DSQN(nn.Module):
         surrogate_scale: float = 100.0,
     ):
         super().__init__()
-        if timesteps < 1 or not hidden:
-            raise ValueError(f"need timesteps >= 1 and at least one hidden layer, got {timesteps}, {hidden}")
+        if not 1 <= timesteps <= MAX_TIMESTEPS or not hidden:
+            raise ValueError(f"need 1 <= timesteps <= {MAX_TIMESTEPS} and at least one hidden layer, "
+                             f"got {timesteps}, {hidden}")
+        if not (threshold > 0 and math.isfinite(threshold)) or not (0 <= alpha <= 1 and 0 <= beta <= 1):
+            raise ValueError(f"need a positive threshold and decays in [0, 1], got threshold {threshold}, "
+                             f"alpha {alpha}, beta {beta}")
         sizes = [2 * obs_dim, *hidden, n_actions]
         self.layers = nn.ModuleList(nn.Linear(a, b, bias=False) for a, b in zip(sizes[:-1], sizes[1:]))
         for layer in self.layers:

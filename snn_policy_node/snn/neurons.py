@@ -13,6 +13,10 @@ import torch
 
 from snn_policy_node.snn.surrogate import spike
 
+# A simulation window far beyond any trained network's (these use 4-8 steps): a header asking for
+# more is damaged, and would stall a controller for minutes per inference.
+MAX_TIMESTEPS = 1000
+
 
 class IFNeuron:
     """Integrate-and-fire neurons with soft reset (paper 000, eq. 5-7).

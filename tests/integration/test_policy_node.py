@@ -63,8 +63,7 @@ def test_malformed_input_never_crashes_the_node_nor_yields_a_bad_command(policy_
         joint_state(["cart_slider"], [0.1], [0.1]),  # a joint missing
         joint_state(["cart_slider", "cart_slider"], [0.1, 0.2], [0.1, 0.2]),  # a joint twice
         JointState(),  # empty
-        joint_state(names, [1e308, -1e308], [1e308, 1e308]),  # finite but absurd
-    ]
+    ]  # finite but absurd readings latch the safe state: tests/integration/test_safety_node.py
     for message in bad:
         for _ in range(3):
             states.publish(message)
@@ -209,8 +208,8 @@ def test_lifecycle_cleanup_removes_what_configure_made(ros, cartpole):
         before = entities()
         assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
         configured = entities()
-        # joint states, modulation, plastic weights and /reward; ~/reset_state and ~/explore
-        assert configured[1] == before[1] + 4 and configured[3] == before[3] + 2 and node.policy is not None
+        # joint states, modulation, plastic weights and /reward; ~/reset_state, ~/reset_safety and ~/explore
+        assert configured[1] == before[1] + 4 and configured[3] == before[3] + 3 and node.policy is not None
         assert node.trigger_cleanup() == TransitionCallbackReturn.SUCCESS
         assert entities() == before
         assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS  # and configures again
@@ -228,3 +227,49 @@ def test_the_node_exits_cleanly_on_a_signal_while_driven(policy_node, probe, sig
     node.process.send_signal(signal_number)
     assert node.process.wait(5) == 0
     assert "Traceback" not in node.output
+
+
+def test_a_joint_state_too_old_when_odometry_comes_is_dropped_and_missing_odometry_is_said_once(
+        nodes, probe, ant_actor):
+    from nav_msgs.msg import Odometry
+
+    from sim_bridge.simulators.robots import MujocoRobot
+    from sim_bridge.tasks import make_task_env
+    from snn_policy_node.policy.observation import OdometryReading
+
+    node = nodes("snn_policy_node", "waiting_policy", checkpoint=str(ant_actor), diagnostics_period=0.2,
+                 command_timeout=0.5)
+    commands = probe.record(Float64MultiArray, messages.COMMANDS, messages.COMMAND_QOS)
+    diagnostics = probe.record(DiagnosticArray, "/diagnostics", 10)
+    states = probe.publisher(JointState, messages.JOINT_STATES, messages.SENSOR_QOS)
+    odometry = probe.publisher(Odometry, messages.ODOMETRY, messages.SENSOR_QOS)
+    node.wait_for_output("loaded spiking_actor")
+    probe.wait_for(lambda: odometry.get_subscription_count() > 0, what="the policy's odometry subscription")
+    env = make_task_env("Ant-v5")
+    env.reset(seed=0)
+    robot = MujocoRobot(env)
+    joints, base = robot.sample(), robot.base()
+    reading = OdometryReading(base.position, base.orientation, base.linear, base.angular)
+    state = joint_state(robot.joint_names, joints.position, joints.velocity)
+    for k in range(1, 6):
+        state.header.stamp.sec = k
+        states.publish(state)
+        time.sleep(0.05)
+    node.wait_for_output("no odometry on /odom", timeout=5)
+    probe.wait_for(lambda: any(s.message == "waiting for odometry on /odom" for d in diagnostics for s in d.status),
+                   timeout=5, what="the wait in /diagnostics")
+    time.sleep(0.8)  # the waiting reading (stamp 5) is now older than command_timeout
+    for _ in range(3):
+        odometry.publish(messages.odometry_message(base.body, reading, state.header.stamp))
+        time.sleep(0.1)
+    time.sleep(0.3)
+    assert not commands, "a joint state 1 s old was acted on when odometry came"
+    assert node.output.count("no odometry on /odom") == 1
+    state.header.stamp.sec = 6  # a fresh pair is acted on
+    for _ in range(10):
+        odometry.publish(messages.odometry_message(base.body, reading, state.header.stamp))
+        states.publish(state)
+        if commands:
+            break
+        time.sleep(0.2)
+    probe.wait_for(lambda: commands, timeout=2, what="a command for a fresh pair")

@@ -3,9 +3,16 @@ import pickle
 
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from snn_policy_node.ann2snn.conversion import SpikingActor
-from snn_policy_node.policy.checkpoint import CheckpointError, load_checkpoint
+from snn_policy_node.policy.checkpoint import (
+    CheckpointError,
+    content_digest,
+    load_checkpoint,
+    tensor_digest,
+    upgrade_checkpoint,
+)
 from snn_policy_node.policy.model_io import load_model, save_model
 from snn_policy_node.policy.specs import ActionSpec, ObservationEntry, ObservationSpec
 from snn_policy_node.snn.dsqn import DSQN
@@ -68,12 +75,16 @@ def test_corrupted_tensor_bytes_are_rejected(dsqn_file):
         load_checkpoint(path)
 
 
-def rewrite_header(path, change):
+def rewrite_header(path, change, digest=None):
+    """Edit a file's header in place; ``digest`` (a function of header and tensors) re-signs it
+    consistently, as a buggy tool would, so that only the meaning of the fields is left to catch."""
     data = path.read_bytes()
     size = int.from_bytes(data[:8], "little")
     outer = json.loads(data[8 : 8 + size])
     header = json.loads(outer["__metadata__"]["snn_robot"])
     change(header)
+    if digest is not None:
+        header["sha256"] = digest(header, load_file(path))
     outer["__metadata__"]["snn_robot"] = json.dumps(header)
     raw = json.dumps(outer).encode()
     raw += b" " * (-len(raw) % 8)
@@ -106,7 +117,7 @@ def test_unknown_kind_and_foreign_safetensors_are_rejected(dsqn_file, tmp_path):
 
 def test_shape_mismatch_is_rejected(dsqn_file):
     path, _ = dsqn_file
-    rewrite_header(path, lambda h: h["model"].update(hidden=[32, 64]))
+    rewrite_header(path, lambda h: h["model"].update(hidden=[32, 64]), digest=content_digest)
     with pytest.raises(CheckpointError, match="do not fit"):
         load_model(path)
 
@@ -159,3 +170,57 @@ def test_specs_validate_their_fields():
         ActionSpec("discrete", joints=("slider",), commands=((1.0, 2.0),))
     with pytest.raises(ValueError, match="low <= high"):
         ActionSpec("continuous", joints=("a",), low=(1.0,), high=(0.0,))
+
+
+@pytest.mark.parametrize("change", [
+    lambda h: h["action"].update(commands=[[10.0], [-10.0]]),  # swapped: the node would push the wrong way
+    lambda h: h["action"].update(commands=[[-99.0], [99.0]]),
+    lambda h: h["observation"]["entries"][0].update(name="wheel"),
+    lambda h: h["provenance"].update(seed=1),
+], ids=["swapped-commands", "scaled-commands", "renamed-joint", "provenance"])
+def test_an_edited_header_is_refused_by_the_digest(dsqn_file, change):
+    path, _ = dsqn_file
+    rewrite_header(path, change)
+    with pytest.raises(CheckpointError, match="corrupted or edited"):
+        load_checkpoint(path)
+
+
+@pytest.mark.parametrize("change, says", [
+    (lambda h: h["model"].update(threshold=-1.0), "positive threshold"),
+    (lambda h: h["model"].update(timesteps=10**9), "timesteps <= 1000"),
+    (lambda h: h["model"].update(alpha=1.5), "decays in"),
+    (lambda h: h["observation"].update(std=[1e-9, 1.0, 1.0, 1.0]), "std must be at least 1e-06"),
+    (lambda h: h["action"].update(commands=[[-10.0], [10.0], [0.0]]), "3 outputs, model has 2"),
+    (lambda h: h["action"].update(commands=[[float("nan")], [10.0]]), "must be finite"),
+], ids=["threshold", "timesteps", "alpha", "std", "commands-per-action", "nan-command"])
+def test_a_consistently_digested_header_with_meaningless_fields_is_refused(dsqn_file, change, says):
+    path, _ = dsqn_file
+    rewrite_header(path, change, digest=content_digest)
+    with pytest.raises(CheckpointError, match=says):
+        load_model(path)
+
+
+def test_actor_fields_are_checked_too(tmp_path, random_qcfs_actor):
+    path = tmp_path / "actor.safetensors"
+    obs = ObservationSpec(tuple(ObservationEntry(f"j{i}", "position") for i in range(11)))
+    action = ActionSpec("continuous", ("a", "b", "c"), low=(-1.0,) * 3, high=(1.0,) * 3)
+    save_model(path, SpikingActor.from_qcfs(random_qcfs_actor(0)), obs, action)
+    rewrite_header(path, lambda h: h["model"].update(timesteps=10**9), digest=content_digest)
+    with pytest.raises(CheckpointError, match="timesteps must be in 1..1000"):
+        load_model(path)
+
+
+def test_a_version_1_file_is_refused_until_upgraded(dsqn_file):
+    path, model = dsqn_file
+
+    def version_1(header, tensors):
+        return tensor_digest(tensors)
+
+    rewrite_header(path, lambda h: h.update(version=1), digest=version_1)
+    with pytest.raises(CheckpointError, match="format version 1, whose digest does not cover its header.*upgrade"):
+        load_checkpoint(path)
+    assert upgrade_checkpoint(path)
+    loaded, checkpoint = load_model(path)
+    assert checkpoint.version == 2 and checkpoint.action.commands == ((-10.0,), (10.0,))
+    assert all(torch.equal(loaded.state_dict()[k], v) for k, v in model.state_dict().items())
+    assert not upgrade_checkpoint(path)

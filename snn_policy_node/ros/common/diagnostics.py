@@ -11,7 +11,7 @@ from rclpy.publisher import Publisher
 
 DIAGNOSTICS = "/diagnostics"
 DIAGNOSTICS_QOS = 10
-OK, WARN = DiagnosticStatus.OK, DiagnosticStatus.WARN
+OK, WARN, ERROR = DiagnosticStatus.OK, DiagnosticStatus.WARN, DiagnosticStatus.ERROR
 
 
 def diagnostics_publisher(node: Node) -> Publisher:

@@ -46,6 +46,14 @@ EVENT_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
 LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 
+def brief(values, items: int = 6, chars: int = 40) -> str:
+    """A message's sequence as a log line may carry it: its first ``items`` entries, each cut to
+    ``chars`` characters, and how many there were. What a peer sends must not size our logs."""
+    shown = [text if len(text := repr(v)) <= chars else f"{text[:chars]}..." for v in list(values[:items])]
+    more = f", ... ({len(values)} in all)" if len(values) > items else ""
+    return f"[{', '.join(shown)}{more}]"
+
+
 def stamp_nanoseconds(stamp: Time) -> int:
     return stamp.sec * 1_000_000_000 + stamp.nanosec
 
