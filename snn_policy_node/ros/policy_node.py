@@ -124,6 +124,7 @@ class PolicyNode(LifecycleNode):
         self.safety_transitions = 0
         self.watchdog_stops = 0  # commanding stopped by the watchdog or a clock jump
         self.said_odometry_missing = False
+        self.mismatches_said: set[tuple[str, ...]] = set()  # joint lists that lacked the policy's joints
         self.steady_clock = Clock(clock_type=ClockType.STEADY_TIME)
         self.startup_error = "configuration failed (see the log above)"
         if self.param("autostart"):
@@ -319,6 +320,8 @@ class PolicyNode(LifecycleNode):
             raw = self.builder.raw(reading, odometry)
         except InputFault as fault:
             self.faults[fault.kind] += 1
+            if fault.kind == "missing_joint":
+                self.say_joint_mismatch(tuple(reading.names))
             self.safety.fault(fault.kind)
             self.log_safety_events()
             if self.safety.latched:
@@ -334,6 +337,18 @@ class PolicyNode(LifecycleNode):
             self.command(obs, stamp, velocity)
         else:
             self.pending = obs, stamp, velocity
+
+    def say_joint_mismatch(self, names: tuple[str, ...]) -> None:
+        """Once per joint list: which joints the policy needs that the robot does not report, and
+        which it reports that the policy does not know (observation ordering is the commonest silent
+        failure of deployed policies)."""
+        if names in self.mismatches_said or len(self.mismatches_said) >= 16:
+            return
+        self.mismatches_said.add(names)
+        missing = [j for j in self.builder.joints if j not in names]
+        unexpected = [n for n in names if n not in self.builder.joints]
+        self.get_logger().error(f"joint states lack {messages.brief(missing)}, which the policy observes; they list "
+                                f"{messages.brief(unexpected)} it does not know: no command until they match")
 
     def on_tick(self) -> None:
         if self.pending is not None and not self.stale():

@@ -273,3 +273,16 @@ def test_a_joint_state_too_old_when_odometry_comes_is_dropped_and_missing_odomet
             break
         time.sleep(0.2)
     probe.wait_for(lambda: commands, timeout=2, what="a command for a fresh pair")
+
+
+def test_a_joint_name_mismatch_is_refused_and_said_once_naming_missing_and_unexpected_joints(policy_node, probe):
+    node, states, commands = policy_node
+    renamed = joint_state(["cart", "pole_hinge"], [0.0, 0.05], [0.0, 0.0])
+    for _ in range(20):
+        states.publish(renamed)
+        time.sleep(0.02)
+    node.wait_for_output("joint states lack ['cart_slider'], which the policy observes; they list ['cart'] it does "
+                         "not know: no command until they match", timeout=5)
+    assert not commands
+    assert node.output.count("joint states lack") == 1
+    assert abs(probe.ask(states, commands, joint_state(["cart_slider", "pole_hinge"], [0.0, 0.05], [0.0, 0.0]))[0]) == 10
