@@ -42,6 +42,7 @@ setup(
     data_files=data_files,
     python_requires=">=3.10",
     install_requires=[
+        "cryptography",
         "numba",
         "numpy",
         "pyyaml",

@@ -105,10 +105,27 @@ def _upgrade_checkpoint(args: argparse.Namespace) -> int:
     return 0
 
 
+def _keygen(args: argparse.Namespace) -> int:
+    from snn_policy_node.policy.signing import generate_keys
+
+    generate_keys(args.private, args.public)
+    print(f"private key {args.private} (keep it off the robot), public key {args.public} (the robot's trusted_key)")
+    return 0
+
+
+def _sign(args: argparse.Namespace) -> int:
+    from snn_policy_node.policy.signing import sign_checkpoint
+
+    for path in args.checkpoints:
+        sign_checkpoint(path, args.key)
+        print(f"{path}: signed")
+    return 0
+
+
 def _inspect(args: argparse.Namespace) -> int:
     from snn_policy_node.policy.model_io import load_model
 
-    model, checkpoint = load_model(args.checkpoint)
+    model, checkpoint = load_model(args.checkpoint, args.trusted_key)
     print(json.dumps(
         {
             "kind": checkpoint.kind,
@@ -116,6 +133,7 @@ def _inspect(args: argparse.Namespace) -> int:
             "observation": checkpoint.observation.to_dict(),
             "action": checkpoint.action.to_dict(),
             "provenance": checkpoint.provenance,
+            "signed": checkpoint.signature is not None,
             "parameters": sum(t.numel() for t in checkpoint.tensors.values()),
         },
         indent=2,
@@ -637,6 +655,7 @@ def _add_inspect(commands) -> None:
         "its header as JSON. Exit status 2 and a one-line reason if the file is not a usable checkpoint.",
     )
     inspect.add_argument("checkpoint", help="path to a .safetensors checkpoint")
+    inspect.add_argument("--trusted-key", help="also require a signature by this Ed25519 public key (PEM)")
     inspect.set_defaults(run=_inspect)
     upgrade = commands.add_parser(
         "upgrade-checkpoint",
@@ -647,6 +666,20 @@ def _add_inspect(commands) -> None:
     )
     upgrade.add_argument("checkpoints", nargs="+", help=".safetensors checkpoints to upgrade in place")
     upgrade.set_defaults(run=_upgrade_checkpoint)
+    keygen = commands.add_parser(
+        "keygen", help="make an Ed25519 key pair for signing checkpoints",
+        description="Writes a private key (PEM, mode 600: keep it where models are made) and its public key "
+        "(PEM: give it to the robot's policy node as parameter trusted_key, and it loads only models you signed).")
+    keygen.add_argument("private", help="where the private key goes")
+    keygen.add_argument("public", help="where the public key goes")
+    keygen.set_defaults(run=_keygen)
+    sign = commands.add_parser(
+        "sign", help="sign checkpoints with a private key (snn-robot keygen)",
+        description="Checks each checkpoint as loading does, then signs its digest, which covers header and "
+        "tensors, and writes the signature into the file. Re-saving a checkpoint drops its signature.")
+    sign.add_argument("checkpoints", nargs="+", help=".safetensors checkpoints to sign in place")
+    sign.add_argument("--key", required=True, help="the Ed25519 private key (PEM)")
+    sign.set_defaults(run=_sign)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -19,3 +19,11 @@ def random_qcfs_actor():
         return actor
 
     return make
+
+
+@pytest.fixture
+def cartpole_checkpoint():
+    """The shipped seed-0 CartPole-v0 DSQN (read only: copy it before changing it)."""
+    from pathlib import Path
+
+    return Path(__file__).resolve().parents[1] / "models/dsqn/CartPole-v0/seed0/model.safetensors"

@@ -25,6 +25,7 @@ from snn_policy_node.policy.specs import ActionSpec, ObservationSpec
 FORMAT = "snn-robot-checkpoint"
 VERSION = 2
 METADATA_KEY = "snn_robot"
+SIGNATURE_KEY = "snn_robot_signature"  # base64 Ed25519 signature of the digest (signing.py)
 KINDS = ("dsqn", "spiking_actor")
 _PICKLE_MAGIC = tuple(bytes([0x80, protocol]) for protocol in range(2, 6))
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -43,6 +44,8 @@ class Checkpoint:
     tensors: dict[str, torch.Tensor]
     provenance: dict = field(default_factory=dict)  # command, seed, environment, scores, ...
     version: int = VERSION  # the format version the file was read in
+    digest: str = ""  # content_digest of the file it was read from
+    signature: str | None = None  # of that digest, if the file is signed
 
 
 def tensor_digest(tensors: dict[str, torch.Tensor]) -> str:
@@ -62,8 +65,8 @@ def content_digest(header: dict, tensors: dict[str, torch.Tensor]) -> str:
     return digest.hexdigest()
 
 
-def save_checkpoint(path: str | os.PathLike, checkpoint: Checkpoint) -> None:
-    """Write ``checkpoint`` to ``path`` atomically."""
+def save_checkpoint(path: str | os.PathLike, checkpoint: Checkpoint, signature: str | None = None) -> None:
+    """Write ``checkpoint`` to ``path`` atomically, with ``signature`` of its digest if given."""
     if checkpoint.kind not in KINDS:
         raise CheckpointError(f"unknown checkpoint kind {checkpoint.kind!r}; known: {KINDS}")
     tensors = {name: t.detach().cpu().contiguous() for name, t in checkpoint.tensors.items()}
@@ -77,7 +80,10 @@ def save_checkpoint(path: str | os.PathLike, checkpoint: Checkpoint) -> None:
         "provenance": checkpoint.provenance,
     }
     header["sha256"] = content_digest(header, tensors)
-    payload = save_safetensors(tensors, metadata={METADATA_KEY: json.dumps(header)})
+    metadata = {METADATA_KEY: json.dumps(header)}
+    if signature is not None:
+        metadata[SIGNATURE_KEY] = signature
+    payload = save_safetensors(tensors, metadata=metadata)
     with atomic_path(path) as temporary:
         temporary.write_bytes(payload)
 
@@ -102,7 +108,7 @@ def _load(path: Path, legacy: bool) -> Checkpoint:
         data = path.read_bytes()
     except OSError as error:
         raise CheckpointError(f"cannot read checkpoint {path}: {error.strerror or error}") from None
-    header = _read_header(path, data)
+    header, metadata = _read_header(path, data)
     if header["version"] < VERSION and not legacy:
         raise CheckpointError(
             f"{path} uses format version {header['version']}, whose digest does not cover its header; if you trust "
@@ -126,12 +132,15 @@ def _load(path: Path, legacy: bool) -> Checkpoint:
             tensors=tensors,
             provenance=dict(header.get("provenance") or {}),
             version=header["version"],
+            digest=expected,
+            signature=metadata.get(SIGNATURE_KEY),
         )
     except (KeyError, TypeError, ValueError) as error:
         raise CheckpointError(f"{path} has an invalid header: {error!r}") from None
 
 
-def _read_header(path: Path, data: bytes) -> dict:
+def _read_header(path: Path, data: bytes) -> tuple[dict, dict]:
+    """The checkpoint header and the file's whole safetensors metadata."""
     if data.startswith(_PICKLE_MAGIC) or data.startswith(_ZIP_MAGIC):
         raise CheckpointError(
             f"{path} is a pickle or torch.save archive; only safetensors checkpoints are loaded, "
@@ -143,8 +152,8 @@ def _read_header(path: Path, data: bytes) -> dict:
     if size > len(data) - 8:
         raise CheckpointError(f"{path} is truncated or not a safetensors file (header of {size} bytes announced)")
     try:
-        raw = json.loads(data[8 : 8 + size])["__metadata__"][METADATA_KEY]
-        header = json.loads(raw)
+        metadata = json.loads(data[8 : 8 + size])["__metadata__"]
+        header = json.loads(metadata[METADATA_KEY])
     except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError):
         raise CheckpointError(f"{path} is not a checkpoint of this project (no {METADATA_KEY!r} metadata)") from None
     if not isinstance(header, dict):
@@ -158,4 +167,4 @@ def _read_header(path: Path, data: bytes) -> dict:
         raise CheckpointError(f"{path} uses format version {version}; this release reads up to version {VERSION}")
     if header.get("kind") not in KINDS:
         raise CheckpointError(f"{path} holds an unknown model kind {header.get('kind')!r}; known: {KINDS}")
-    return header
+    return header, metadata

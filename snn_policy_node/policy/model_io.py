@@ -25,9 +25,14 @@ def save_model(
     save_checkpoint(path, checkpoint)
 
 
-def load_model(path: str | os.PathLike) -> tuple[nn.Module, Checkpoint]:
-    """The policy in ``path`` (in eval mode) and its checkpoint; :class:`CheckpointError` if unusable."""
+def load_model(path: str | os.PathLike, trusted_key: str | os.PathLike | None = None) -> tuple[nn.Module, Checkpoint]:
+    """The policy in ``path`` (in eval mode) and its checkpoint; :class:`CheckpointError` if unusable,
+    or, with ``trusted_key`` (an Ed25519 public key file), if not signed by that key's owner."""
     checkpoint = load_checkpoint(path)
+    if trusted_key:
+        from snn_policy_node.policy.signing import verify_signature  # cryptography only where keys are used
+
+        verify_signature(checkpoint, trusted_key, path)
     try:
         if checkpoint.kind == "dsqn":
             model = DSQN(**checkpoint.model)

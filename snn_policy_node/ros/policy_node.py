@@ -67,6 +67,8 @@ from snn_policy_node.tasks import dsqn_task
 FAULTS = (*FAULT_KINDS, "stale_reading", "non_finite_output", "non_finite_reward")
 PARAMETERS = {
     "checkpoint": ("", "policy checkpoint (.safetensors) to load"),
+    "trusted_key": ("", "Ed25519 public key (PEM): load only checkpoints its owner signed (snn-robot sign); "
+                    "empty: any intact checkpoint"),
     "joint_states_topic": (messages.JOINT_STATES, "sensor_msgs/JointState input"),
     "odometry_topic": (messages.ODOMETRY, "nav_msgs/Odometry input, read when the policy observes a floating base"),
     "command_topic": (messages.COMMANDS, "std_msgs/Float64MultiArray output, in the action spec's joint order"),
@@ -239,7 +241,7 @@ class PolicyNode(LifecycleNode):
         iterations = self.param("calibration_iterations")
         iterations = iterations if iterations == "adaptive" else int(iterations)
         layer = self.param("plastic_layer")
-        model, checkpoint = load_model(path)
+        model, checkpoint = load_model(path, self.param("trusted_key") or None)
         if layer < 0:
             return Policy(model, checkpoint, iterations=iterations)
         if isinstance(model, DSQN):

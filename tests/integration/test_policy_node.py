@@ -286,3 +286,19 @@ def test_a_joint_name_mismatch_is_refused_and_said_once_naming_missing_and_unexp
     assert not commands
     assert node.output.count("joint states lack") == 1
     assert abs(probe.ask(states, commands, joint_state(["cart_slider", "pole_hinge"], [0.0, 0.05], [0.0, 0.0]))[0]) == 10
+
+
+def test_a_robot_with_a_trusted_key_refuses_an_unsigned_model_and_runs_a_signed_one(nodes, tmp_path, cartpole):
+    import shutil
+
+    from snn_policy_node.policy.signing import generate_keys, sign_checkpoint
+
+    generate_keys(tmp_path / "owner.pem", tmp_path / "owner.pub")
+    model = tmp_path / "model.safetensors"
+    shutil.copy(cartpole, model)
+    refused = nodes("snn_policy_node", "policy_refusing", checkpoint=str(model), trusted_key=str(tmp_path / "owner.pub"))
+    assert refused.process.wait(30) == 2
+    assert "is not signed, and this robot loads only models signed by" in refused.output
+    sign_checkpoint(model, tmp_path / "owner.pem")
+    accepted = nodes("snn_policy_node", "policy_trusting", checkpoint=str(model), trusted_key=str(tmp_path / "owner.pub"))
+    accepted.wait_for_output("loaded dsqn")
