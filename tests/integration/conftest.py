@@ -185,6 +185,24 @@ class Probe:
 
 
 @pytest.fixture
+def start_policy(nodes, probe):
+    """Starts a policy node on a checkpoint and waits until it has loaded and its joint-state reader
+    has matched the probe's writer; gives the node, that writer and the recorded commands."""
+    from sensor_msgs.msg import JointState
+    from std_msgs.msg import Float64MultiArray
+
+    def start(checkpoint: Path, name: str, **params):
+        node = nodes("snn_policy_node", name, checkpoint=str(checkpoint), **params)
+        commands = probe.record(Float64MultiArray, messages.COMMANDS, messages.COMMAND_QOS)
+        states = probe.publisher(JointState, messages.JOINT_STATES, messages.SENSOR_QOS)
+        node.wait_for_output("loaded")
+        probe.wait_for(lambda: states.get_subscription_count() > 0, what="the policy's joint-state subscription")
+        return node, states, commands
+
+    return start
+
+
+@pytest.fixture
 def cartpole() -> Path:
     """The shipped seed-0 CartPole-v0 DSQN."""
     return REPO / "models/dsqn/CartPole-v0/seed0/model.safetensors"

@@ -3,6 +3,7 @@
 import math
 import signal
 import time
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -24,13 +25,49 @@ def joint_state(names, position, velocity=None) -> JointState:
 
 
 @pytest.fixture
-def policy_node(nodes, probe, cartpole):
-    node = nodes("snn_policy_node", "policy_under_test", checkpoint=str(cartpole), diagnostics_period=0.5)
-    commands = probe.record(Float64MultiArray, messages.COMMANDS, messages.COMMAND_QOS)
-    states = probe.publisher(JointState, messages.JOINT_STATES, messages.SENSOR_QOS)
-    node.wait_for_output("loaded dsqn")
-    probe.wait_for(lambda: states.get_subscription_count() > 0, what="the policy's joint-state subscription")
-    return node, states, commands
+def policy_node(start_policy, cartpole):
+    return start_policy(cartpole, "policy_under_test", diagnostics_period=0.5)
+
+
+@pytest.fixture
+def ant_graph(nodes, probe, ant_actor):
+    """Returns a starter of an Ant actor's policy node with the probe's joint-state and odometry
+    writers, and one sampled Ant state: its joint state and its odometry message for a stamp."""
+    from nav_msgs.msg import Odometry
+
+    from sim_bridge.simulators.robots import MujocoRobot
+    from sim_bridge.tasks import make_task_env
+    from snn_policy_node.policy.observation import OdometryReading
+
+    def start(name: str, **params) -> SimpleNamespace:
+        node = nodes("snn_policy_node", name, checkpoint=str(ant_actor), **params)
+        graph = SimpleNamespace(
+            node=node, commands=probe.record(Float64MultiArray, messages.COMMANDS, messages.COMMAND_QOS),
+            diagnostics=probe.record(DiagnosticArray, "/diagnostics", 10),
+            states=probe.publisher(JointState, messages.JOINT_STATES, messages.SENSOR_QOS),
+            odometry=probe.publisher(Odometry, messages.ODOMETRY, messages.SENSOR_QOS))
+        node.wait_for_output("loaded spiking_actor")
+        probe.wait_for(lambda: graph.odometry.get_subscription_count() > 0, what="the policy's odometry subscription")
+        env = make_task_env("Ant-v5")
+        env.reset(seed=0)
+        robot = MujocoRobot(env)
+        joints, base = robot.sample(), robot.base()
+        graph.state = joint_state(robot.joint_names, joints.position, joints.velocity)
+        reading = OdometryReading(base.position, base.orientation, base.linear, base.angular)
+        graph.odometry_message = lambda stamp: messages.odometry_message(base.body, reading, stamp)
+
+        def send_pair() -> None:  # best effort: re-sent until a command answers the pair
+            for _ in range(10):
+                graph.odometry.publish(graph.odometry_message(graph.state.header.stamp))
+                graph.states.publish(graph.state)
+                if graph.commands:
+                    return
+                time.sleep(0.2)
+
+        graph.send_pair = send_pair
+        return graph
+
+    return start
 
 
 def test_joint_order_and_extra_joints_give_the_same_actions(policy_node, probe, cartpole):
@@ -111,41 +148,19 @@ def _fault_count(array: DiagnosticArray) -> int:
     return sum(int(v) for k, v in values.items() if k.startswith("faults_"))
 
 
-def test_a_floating_base_policy_acts_only_with_odometry_as_new_as_the_joint_state(nodes, probe, ant_actor):
-    from nav_msgs.msg import Odometry
-
-    from sim_bridge.simulators.robots import MujocoRobot
-    from sim_bridge.tasks import make_task_env
-    from snn_policy_node.policy.observation import OdometryReading
-
-    node = nodes("snn_policy_node", "policy_under_test", checkpoint=str(ant_actor), diagnostics_period=0.5)
-    commands = probe.record(Float64MultiArray, messages.COMMANDS, messages.COMMAND_QOS)
-    diagnostics = probe.record(DiagnosticArray, "/diagnostics", 10)
-    states = probe.publisher(JointState, messages.JOINT_STATES, messages.SENSOR_QOS)
-    odometry = probe.publisher(Odometry, messages.ODOMETRY, messages.SENSOR_QOS)
-    node.wait_for_output("loaded spiking_actor")
-    probe.wait_for(lambda: odometry.get_subscription_count() > 0, what="the policy's odometry subscription")
-    env = make_task_env("Ant-v5")
-    env.reset(seed=0)
-    robot = MujocoRobot(env)
-    joints, base = robot.sample(), robot.base()
-    state = joint_state(robot.joint_names, joints.position, joints.velocity)
+def test_a_floating_base_policy_acts_only_with_odometry_as_new_as_the_joint_state(ant_graph, probe):
+    graph = ant_graph("policy_under_test", diagnostics_period=0.5)
     for k in range(1, 4):  # joint states alone: nothing to act on
-        state.header.stamp.sec = k
-        states.publish(state)
+        graph.state.header.stamp.sec = k
+        graph.states.publish(graph.state)
         time.sleep(0.1)
-    probe.wait_for(lambda: any(_fault_count(d) > 0 for d in diagnostics), timeout=5, what="missing odometry in /diagnostics")
-    assert not commands
-    reading = OdometryReading(base.position, base.orientation, base.linear, base.angular)
-    for _ in range(5):  # best effort: re-send until the pair is matched
-        odometry.publish(messages.odometry_message(base.body, reading, state.header.stamp))
-        states.publish(state)
-        if commands:
-            break
-        time.sleep(0.2)
-    probe.wait_for(lambda: commands, timeout=2, what="a command once odometry came")
-    command = np.array(commands[-1].data)
-    assert command.shape == (8,) and np.all(np.abs(command) <= 1.0) and node.alive()
+    probe.wait_for(lambda: any(_fault_count(d) > 0 for d in graph.diagnostics), timeout=5,
+                   what="missing odometry in /diagnostics")
+    assert not graph.commands
+    graph.send_pair()
+    probe.wait_for(lambda: graph.commands, timeout=2, what="a command once odometry came")
+    command = np.array(graph.commands[-1].data)
+    assert command.shape == (8,) and np.all(np.abs(command) <= 1.0) and graph.node.alive()
 
 
 def test_corrupt_checkpoint_fails_start_up_with_a_clear_message(nodes, tmp_path, cartpole):
@@ -229,50 +244,25 @@ def test_the_node_exits_cleanly_on_a_signal_while_driven(policy_node, probe, sig
     assert "Traceback" not in node.output
 
 
-def test_a_joint_state_too_old_when_odometry_comes_is_dropped_and_missing_odometry_is_said_once(
-        nodes, probe, ant_actor):
-    from nav_msgs.msg import Odometry
-
-    from sim_bridge.simulators.robots import MujocoRobot
-    from sim_bridge.tasks import make_task_env
-    from snn_policy_node.policy.observation import OdometryReading
-
-    node = nodes("snn_policy_node", "waiting_policy", checkpoint=str(ant_actor), diagnostics_period=0.2,
-                 command_timeout=0.5)
-    commands = probe.record(Float64MultiArray, messages.COMMANDS, messages.COMMAND_QOS)
-    diagnostics = probe.record(DiagnosticArray, "/diagnostics", 10)
-    states = probe.publisher(JointState, messages.JOINT_STATES, messages.SENSOR_QOS)
-    odometry = probe.publisher(Odometry, messages.ODOMETRY, messages.SENSOR_QOS)
-    node.wait_for_output("loaded spiking_actor")
-    probe.wait_for(lambda: odometry.get_subscription_count() > 0, what="the policy's odometry subscription")
-    env = make_task_env("Ant-v5")
-    env.reset(seed=0)
-    robot = MujocoRobot(env)
-    joints, base = robot.sample(), robot.base()
-    reading = OdometryReading(base.position, base.orientation, base.linear, base.angular)
-    state = joint_state(robot.joint_names, joints.position, joints.velocity)
+def test_a_joint_state_too_old_when_odometry_comes_is_dropped_and_missing_odometry_is_said_once(ant_graph, probe):
+    graph = ant_graph("waiting_policy", diagnostics_period=0.2, command_timeout=0.5)
     for k in range(1, 6):
-        state.header.stamp.sec = k
-        states.publish(state)
+        graph.state.header.stamp.sec = k
+        graph.states.publish(graph.state)
         time.sleep(0.05)
-    node.wait_for_output("no odometry on /odom", timeout=5)
-    probe.wait_for(lambda: any(s.message == "waiting for odometry on /odom" for d in diagnostics for s in d.status),
+    graph.node.wait_for_output("no odometry on /odom", timeout=5)
+    probe.wait_for(lambda: any(s.message == "waiting for odometry on /odom" for d in graph.diagnostics for s in d.status),
                    timeout=5, what="the wait in /diagnostics")
     time.sleep(0.8)  # the waiting reading (stamp 5) is now older than command_timeout
     for _ in range(3):
-        odometry.publish(messages.odometry_message(base.body, reading, state.header.stamp))
+        graph.odometry.publish(graph.odometry_message(graph.state.header.stamp))
         time.sleep(0.1)
     time.sleep(0.3)
-    assert not commands, "a joint state 1 s old was acted on when odometry came"
-    assert node.output.count("no odometry on /odom") == 1
-    state.header.stamp.sec = 6  # a fresh pair is acted on
-    for _ in range(10):
-        odometry.publish(messages.odometry_message(base.body, reading, state.header.stamp))
-        states.publish(state)
-        if commands:
-            break
-        time.sleep(0.2)
-    probe.wait_for(lambda: commands, timeout=2, what="a command for a fresh pair")
+    assert not graph.commands, "a joint state 1 s old was acted on when odometry came"
+    assert graph.node.output.count("no odometry on /odom") == 1
+    graph.state.header.stamp.sec = 6  # a fresh pair is acted on
+    graph.send_pair()
+    probe.wait_for(lambda: graph.commands, timeout=2, what="a command for a fresh pair")
 
 
 def test_a_joint_name_mismatch_is_refused_and_said_once_naming_missing_and_unexpected_joints(policy_node, probe):

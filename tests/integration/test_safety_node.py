@@ -8,7 +8,6 @@ import pytest
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import JointState
-from std_msgs.msg import Float64MultiArray
 from std_srvs.srv import Trigger
 
 from snn_policy_node.policy.observation import JointReading, ObservationBuilder
@@ -29,20 +28,11 @@ def reports(diagnostics: list) -> list[tuple[bytes, str, dict]]:
     return [(s.level, s.message, {kv.key: kv.value for kv in s.values}) for d in diagnostics for s in d.status]
 
 
-def start(nodes, probe, checkpoint, name: str, **params):
-    node = nodes("snn_policy_node", name, checkpoint=str(checkpoint), **params)
-    commands = probe.record(Float64MultiArray, messages.COMMANDS, messages.COMMAND_QOS)
-    states = probe.publisher(JointState, messages.JOINT_STATES, messages.SENSOR_QOS)
-    node.wait_for_output("loaded")
-    probe.wait_for(lambda: states.get_subscription_count() > 0, what="the policy's joint-state subscription")
-    return node, states, commands
-
-
-def test_commands_fade_in_over_the_readings_time_within_the_command_limits(nodes, probe, hopper_actor):
+def test_commands_fade_in_over_the_readings_time_within_the_command_limits(start_policy, probe, hopper_actor):
     from sim_bridge.simulators.robots import MujocoRobot
     from sim_bridge.tasks import make_task_env
 
-    node, states, commands = start(nodes, probe, hopper_actor, "fading_policy",
+    node, states, commands = start_policy(hopper_actor, "fading_policy",
                                    **{"safety.fade_in": 1.0, "safety.command_high": [0.05]})
     env = make_task_env("Hopper-v5")
     env.reset(seed=0)
@@ -60,8 +50,8 @@ def test_commands_fade_in_over_the_readings_time_within_the_command_limits(nodes
     assert "safety: fading_in (activated)" in node.output and "safety: running (faded in over 1 s)" in node.output
 
 
-def test_out_of_domain_readings_latch_the_safe_command_until_reset(nodes, probe, cartpole):
-    node, states, commands = start(nodes, probe, cartpole, "latching_policy", diagnostics_period=0.2,
+def test_out_of_domain_readings_latch_the_safe_command_until_reset(start_policy, probe, cartpole):
+    node, states, commands = start_policy(cartpole, "latching_policy", diagnostics_period=0.2,
                                    **{"safety.bounded_entries": ["pole_hinge.position"], "safety.bounds_low": [-0.5],
                                       "safety.bounds_high": [0.5], "safety.fault_limit": 3})
     diagnostics = probe.record(DiagnosticArray, "/diagnostics", 10)
@@ -90,8 +80,8 @@ def test_out_of_domain_readings_latch_the_safe_command_until_reset(nodes, probe,
     assert all(abs(c.data[0]) in (0.0, 10.0) for c in commands)
 
 
-def test_the_watchdog_stops_commanding_on_the_steady_clock_when_clock_and_readings_stop(nodes, probe, cartpole):
-    node, states, commands = start(nodes, probe, cartpole, "watched_policy", mode="rate", rate_hz=50.0,
+def test_the_watchdog_stops_commanding_on_the_steady_clock_when_clock_and_readings_stop(start_policy, probe, cartpole):
+    node, states, commands = start_policy(cartpole, "watched_policy", mode="rate", rate_hz=50.0,
                                    command_timeout=1.0, diagnostics_period=0.2, use_sim_time=True)
     diagnostics = probe.record(DiagnosticArray, "/diagnostics", 10)
     clock = probe.publisher(Clock, "/clock", 10)
