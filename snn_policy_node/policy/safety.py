@@ -121,6 +121,9 @@ class SafetyLayer:
         self.max_rate = _per_joint("max_rate", config.max_rate, joints).astype(np.float64)
         self.safe_action = _per_joint("safe_action", config.safe_action, joints)
         self.damping = _per_joint("damping", config.damping, joints).astype(np.float64)
+        rated = np.isfinite(self.max_rate)  # joints with a rate limit: all (a slice is cheapest), some, none
+        self._rated = slice(None) if rated.all() else rated if rated.any() else None
+        self._holds, self._damps = self.safe_action == "hold", self.safe_action == "damping"
         names = [f"{e.name}.{e.field}" for e in observation.entries]
         unknown = [b.entry for b in config.bounds if b.entry not in names]
         if unknown:
@@ -182,12 +185,13 @@ class SafetyLayer:
         return reason
 
     def _violation(self, raw: np.ndarray, orientation: np.ndarray | None) -> str | None:
-        absurd = np.flatnonzero(~(np.abs(raw) <= self.config.max_reading))
-        if absurd.size:
-            return f"{self._names[absurd[0]]} = {raw[absurd[0]]:.6g} beyond +-{self.config.max_reading:g}"
+        if not (np.abs(raw) <= self.config.max_reading).all():
+            absurd = np.flatnonzero(~(np.abs(raw) <= self.config.max_reading))[0]
+            return f"{self._names[absurd]} = {raw[absurd]:.6g} beyond +-{self.config.max_reading:g}"
         values = raw[self._bounded]
-        out = np.flatnonzero((values < self._bound_low) | (values > self._bound_high))
-        if out.size:
+        outside = (values < self._bound_low) | (values > self._bound_high)
+        if outside.any():
+            out = np.flatnonzero(outside)
             bound = self.config.bounds[out[0]]
             return f"{bound.entry} = {values[out[0]]:.6g} outside [{bound.low:g}, {bound.high:g}]"
         if orientation is not None and math.isfinite(self.config.max_tilt):
@@ -208,10 +212,9 @@ class SafetyLayer:
         """Per joint: 0, the last command, or -kd x the joint's velocity (0 where it is unknown)."""
         command = np.zeros(len(self.safe_action))
         if self._hold is not None:
-            hold = self.safe_action == "hold"
-            command[hold] = self._hold[hold]
-        if velocity is not None:
-            damp = (self.safe_action == "damping") & np.isfinite(velocity)
+            command[self._holds] = self._hold[self._holds]
+        if velocity is not None and self._damps.any():
+            damp = self._damps & np.isfinite(velocity)
             command[damp] = -self.damping[damp] * velocity[damp]
         return command
 
@@ -220,24 +223,25 @@ class SafetyLayer:
         ``policy`` (None in the latched state, where the policy need not run)."""
         if self.state == INACTIVE:
             raise RuntimeError("the safety layer is inactive: activate it before commanding")
+        if self.state == RUNNING and policy is not None:  # the hot path: no safe command needed
+            return self._limited(policy, now)
         safe = self.safe_command(velocity)
         if self.state == LATCHED or policy is None:
             target = safe
-        elif self.state == FADING:
+        else:
             if self._fade_start is None:
                 self._fade_start = now
             share = min(1.0, (now - self._fade_start) / self.config.fade_in)
             target = (1.0 - share) * safe + share * policy
             if share >= 1.0:
                 self._enter(RUNNING, f"faded in over {self.config.fade_in:g} s")
-        else:
-            target = policy
         return self._limited(target, now)
 
     def _limited(self, target: np.ndarray, now: float) -> np.ndarray:
         command = np.minimum(np.maximum(target, self.low), self.high)
-        if self._last is not None and self._last_time is not None:
-            step = np.where(np.isinf(self.max_rate), np.inf, self.max_rate * max(now - self._last_time, 0.0))
-            command = np.minimum(np.maximum(command, self._last - step), self._last + step)
+        if self._rated is not None and self._last is not None:
+            step = self.max_rate[self._rated] * max(now - self._last_time, 0.0)
+            last = self._last[self._rated]
+            command[self._rated] = np.minimum(np.maximum(command[self._rated], last - step), last + step)
         self._last, self._last_time = command, now
         return command
