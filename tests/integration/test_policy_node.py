@@ -53,8 +53,8 @@ def ant_graph(nodes, probe, ant_actor):
         robot = MujocoRobot(env)
         joints, base = robot.sample(), robot.base()
         graph.state = joint_state(robot.joint_names, joints.position, joints.velocity)
-        reading = OdometryReading(base.position, base.orientation, base.linear, base.angular)
-        graph.odometry_message = lambda stamp: messages.odometry_message(base.body, reading, stamp)
+        graph.base = OdometryReading(base.position, base.orientation, base.linear, base.angular)
+        graph.odometry_message = lambda stamp: messages.odometry_message(base.body, graph.base, stamp)
 
         def send_pair() -> None:  # best effort: re-sent until a command answers the pair
             for _ in range(10):
@@ -292,3 +292,23 @@ def test_a_robot_with_a_trusted_key_refuses_an_unsigned_model_and_runs_a_signed_
     sign_checkpoint(model, tmp_path / "owner.pem")
     accepted = nodes("snn_policy_node", "policy_trusting", checkpoint=str(model), trusted_key=str(tmp_path / "owner.pub"))
     accepted.wait_for_output("loaded dsqn")
+
+
+def test_a_base_tilted_beyond_its_bound_latches_the_safe_command(ant_graph, probe):
+    from dataclasses import replace
+
+    graph = ant_graph("tilt_policy", **{"safety.max_tilt": 0.5, "safety.safe_action": ["damping"]})
+    graph.state.header.stamp.sec = 1
+    graph.send_pair()
+    probe.wait_for(lambda: graph.commands, timeout=2, what="a command while upright")
+    assert np.any(np.array(graph.commands[-1].data) != 0.0)
+    half = math.radians(60) / 2  # rolled 60 degrees about x
+    graph.base = replace(graph.base, orientation=(math.cos(half), math.sin(half), 0.0, 0.0))
+    count = len(graph.commands)
+    graph.state.header.stamp.sec = 2
+    graph.send_pair()
+    probe.wait_for(lambda: len(graph.commands) > count, timeout=2, what="the answer to the tilted reading")
+    graph.node.wait_for_output("safety: latched (base tilted 60.0 deg, beyond 28.6)", timeout=5)
+    velocity = dict(zip(graph.state.name, graph.state.velocity))
+    joints = ("hip_4", "ankle_4", "hip_1", "ankle_1", "hip_2", "ankle_2", "hip_3", "ankle_3")  # the action's order
+    np.testing.assert_allclose(graph.commands[-1].data, [-velocity[j] for j in joints])  # damping, kd 1
