@@ -126,6 +126,7 @@ class PolicyNode(LifecycleNode):
         self.safety_transitions = 0
         self.watchdog_stops = 0  # commanding stopped by the watchdog or a clock jump
         self.said_odometry_missing = False
+        self.jump_handle = None  # the node clock's jump callback, registered at configuration
         self.mismatches_said: set[tuple[str, ...]] = set()  # joint lists that lacked the policy's joints
         self.steady_clock = Clock(clock_type=ClockType.STEADY_TIME)
         self.startup_error = "configuration failed (see the log above)"
@@ -233,7 +234,8 @@ class PolicyNode(LifecycleNode):
 
     def _check_safety_sources(self) -> None:
         """A tilt bound needs the base's orientation, which only odometry gives the node."""
-        if np.isfinite(self.safety.config.max_tilt) and not ObservationBuilder(self.policy.checkpoint.observation).needs_odometry:
+        reads_odometry = any(e.source == "odometry" for e in self.policy.checkpoint.observation.entries)
+        if np.isfinite(self.safety.config.max_tilt) and not reads_odometry:
             raise ValueError("safety.max_tilt needs the base's orientation, but this policy reads no odometry")
 
     def _load_policy(self) -> Policy:
@@ -263,7 +265,7 @@ class PolicyNode(LifecycleNode):
         for entity in self.entities:
             destroy[type(entity)](entity)
         self.entities, self.policy, self.pending, self.joint_reading, self.odometry = [], None, None, None, None
-        if getattr(self, "jump_handle", None) is not None:
+        if self.jump_handle is not None:
             self.jump_handle.unregister()
             self.jump_handle = None
         self.forget_answer()
