@@ -88,8 +88,9 @@ def run_population(env_id: str, profile: str, models: list[Path], work_dir: Path
 
 
 def randomized_training_control(population: dict, models: list[Path], work_dir: Path, compute: bool = True) -> dict | None:
-    """Held-out means of the domain-randomized ``models`` (seed k beside shipped model k) on the
-    population's settings and held-out seeds: read from ``work_dir``, or scored and kept there."""
+    """Held-out returns (per episode, and their mean) of the domain-randomized ``models`` (seed k
+    beside shipped model k) on the population's settings and held-out seeds: read from
+    ``work_dir``, or scored and kept there."""
     env_id, profile, seeds = population["env_id"], population["profile"], population["config"]["heldout_seeds"]
     path = work_dir / f"{env_id}-{profile}-randomized-training.json"
     if path.exists():
@@ -105,7 +106,9 @@ def randomized_training_control(population: dict, models: list[Path], work_dir: 
     heldout = evaluate_population(networks[0], stacked_weights([networks[k] for k, _ in runs]), env_id, seeds,
                                   [settings[s] for _, s in runs])
     control = {"env_id": env_id, "profile": profile, "models": [str(m) for m in models], "settings": settings,
-               "runs": [{"model": k, "setting": s, "heldout_mean": float(h.mean())} for (k, s), h in zip(runs, heldout)]}
+               "heldout_seeds": list(seeds),
+               "runs": [{"model": k, "setting": s, "heldout_mean": float(h.mean()), "heldout": h.tolist()}
+                        for (k, s), h in zip(runs, heldout)]}
     with atomic_path(path) as temporary:
         temporary.write_text(json.dumps(control))
     return control

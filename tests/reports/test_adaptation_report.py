@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from snn_policy_node.experiments import adaptation_study
@@ -57,6 +58,8 @@ def test_the_randomized_training_control_pairs_seed_k_with_shipped_model_k(tmp_p
         assert row["gain_vs_randomized_training"]["mean"] == pytest.approx(row["gain_vs_frozen"]["mean"])
     kept = json.loads((tmp_path / "work/CartPole-v0-extreme-randomized-training.json").read_text())
     assert len(kept["runs"]) == 10
+    assert all(len(run["heldout"]) == 5 and np.mean(run["heldout"]) == pytest.approx(run["heldout_mean"])
+               for run in kept["runs"])
     monkeypatch.setattr(adaptation_study, "evaluate_population", lambda *a: pytest.fail("a kept control ran again"))
     again = adaptation_study.run_study({"CartPole-v0": [CARTPOLE]}, ["extreme"], tmp_path / "work", config,
                                        randomized_dir=tmp_path / "randomized")
@@ -66,8 +69,6 @@ def test_the_randomized_training_control_pairs_seed_k_with_shipped_model_k(tmp_p
 
 
 def test_paired_statistics_are_taken_over_runs():
-    import numpy as np
-
     result = adaptation_study.paired(np.array([1.0, 2.0, 3.0, 4.0]), np.array([0.0, 1.0, 1.0, 2.0]))
     assert result["mean"] == pytest.approx(1.5)
     assert result["ci95"][0] < 1.5 < result["ci95"][1]
