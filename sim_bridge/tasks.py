@@ -61,3 +61,10 @@ def make_task_env(env_id: str, **options) -> gym.Env:
     """``gym.make(env_id)`` with the project's options for that task (``options`` override them)."""
     known = SIM_TASKS.get(env_id)
     return gym.make(env_id, **{**(known.make_options if known else {}), **options})
+
+
+def step_period(env: gym.Env) -> float:
+    """Seconds of simulated time per action: MuJoCo's ``dt`` (frame skip included), or a classic
+    control task's ``dt`` or ``tau``."""
+    unwrapped = env.unwrapped
+    return float(getattr(unwrapped, "dt", None) or unwrapped.tau)

@@ -99,10 +99,27 @@ def _upgrade_checkpoint(args: argparse.Namespace) -> int:
     from snn_policy_node.policy.model_io import load_model
 
     for path in args.checkpoints:
-        upgraded = upgrade_checkpoint(path)
+        upgraded = upgrade_checkpoint(path, _period(args.period))
         load_model(path)  # the re-saved file passes every check
         print(f"{path}: {'upgraded' if upgraded else 'already current'}")
     return 0
+
+
+def _period(choice: str | None):
+    """``--period``: None, seconds, or 'simulator': the step of the environment the file was trained on."""
+    if choice is None:
+        return None
+    if choice != "simulator":
+        seconds = float(choice)
+        return lambda checkpoint: seconds
+    from sim_bridge.tasks import make_task_env, step_period
+
+    def simulator(checkpoint) -> float:
+        env_id = checkpoint.provenance.get("env_id")
+        if not env_id:
+            raise ValueError("its provenance names no environment: give --period in seconds")
+        return step_period(make_task_env(env_id))
+    return simulator
 
 
 def _keygen(args: argparse.Namespace) -> int:
@@ -123,6 +140,7 @@ def _sign(args: argparse.Namespace) -> int:
 
 
 def _inspect(args: argparse.Namespace) -> int:
+    from snn_policy_node.policy.contract import describe
     from snn_policy_node.policy.model_io import load_model
 
     model, checkpoint = load_model(args.checkpoint, args.trusted_key)
@@ -130,9 +148,9 @@ def _inspect(args: argparse.Namespace) -> int:
         {
             "kind": checkpoint.kind,
             "model": checkpoint.model,
-            "observation": checkpoint.observation.to_dict(),
-            "action": checkpoint.action.to_dict(),
+            "contract": describe(checkpoint),
             "provenance": checkpoint.provenance,
+            "digest": checkpoint.digest,
             "signed": checkpoint.signature is not None,
             "parameters": sum(t.numel() for t in checkpoint.tensors.values()),
         },
@@ -650,21 +668,27 @@ def _add_inspect(commands) -> None:
     """``inspect``."""
     inspect = commands.add_parser(
         "inspect",
-        help="validate a checkpoint and print its metadata",
-        description="Load a checkpoint with every validation (format, version, digest, shapes, specs) and print "
-        "its header as JSON. Exit status 2 and a one-line reason if the file is not a usable checkpoint.",
+        help="validate a checkpoint and print its I/O contract and metadata",
+        description="Load a checkpoint with every validation (format, version, digest, shapes, specs) and print, "
+        "as JSON, its header and its I/O contract with a robot: the joints and fields it reads (joint_states, "
+        "floating_base), each observation entry's normalisation, the command interface, joints (in command "
+        "order), range, scale and offset, and the control period it was trained at. Exit status 2 and a one-line "
+        "reason if the file is not a usable checkpoint.",
     )
     inspect.add_argument("checkpoint", help="path to a .safetensors checkpoint")
     inspect.add_argument("--trusted-key", help="also require a signature by this Ed25519 public key (PEM)")
     inspect.set_defaults(run=_inspect)
     upgrade = commands.add_parser(
         "upgrade-checkpoint",
-        help="re-save format-version-1 checkpoints so that their digest covers their header",
+        help="re-save older checkpoints so that their digest covers their header (and record a control period)",
         description="Version 1 checkpoints digest their tensors only: an edited header (commands, joints, "
         "normalisation) went unnoticed. This re-saves each file in the current format, trusting the header "
-        "it holds now, so run it only on files you trust. Files already current are left as they are.",
+        "it holds now, so run it only on files you trust. With --period, a file that records no control period "
+        "gets one (a recorded one is never changed). Files already current are left as they are.",
     )
     upgrade.add_argument("checkpoints", nargs="+", help=".safetensors checkpoints to upgrade in place")
+    upgrade.add_argument("--period", help="the control period the policy was trained at: seconds, or 'simulator' "
+                         "for the step of the environment its provenance names (env_id)")
     upgrade.set_defaults(run=_upgrade_checkpoint)
     keygen = commands.add_parser(
         "keygen", help="make an Ed25519 key pair for signing checkpoints",

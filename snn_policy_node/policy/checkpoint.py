@@ -8,9 +8,11 @@ file intact. Format version 1 digested the tensors only; :func:`upgrade_checkpoi
 such a file, once its owner has decided to trust its header.
 """
 
+import dataclasses
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,12 +95,19 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     return _load(Path(path), legacy=False)
 
 
-def upgrade_checkpoint(path: str | os.PathLike) -> bool:
+def upgrade_checkpoint(path: str | os.PathLike, period: Callable[[Checkpoint], float] | None = None) -> bool:
     """Re-save a format-version-1 checkpoint (tensors digested, header not) in the current
-    format; False if it is current already. Only for files whose header you trust."""
+    format; with ``period``, a file that records no control period gets ``period(checkpoint)``
+    seconds. False if nothing changed. Only for files whose header you trust."""
     checkpoint = _load(Path(path), legacy=True)
-    if checkpoint.version == VERSION:
+    missing_period = period is not None and checkpoint.action.period is None
+    if checkpoint.version == VERSION and not missing_period:
         return False
+    if missing_period:
+        try:
+            checkpoint.action = dataclasses.replace(checkpoint.action, period=period(checkpoint))
+        except ValueError as error:
+            raise CheckpointError(f"{path}: {error}") from None
     save_checkpoint(path, checkpoint)
     return True
 

@@ -1,7 +1,8 @@
 """A loaded spiking policy as a robot controller uses it: observation in, command out.
 
 One inference maps a normalised observation to the command vector of the checkpoint's
-action spec (a discrete action's command row, or a clipped continuous action) and counts
+action spec (a discrete action's command row, or a clipped continuous action, scaled and offset
+as its spec says) and counts
 what it cost: spikes per layer, synaptic operations and an energy estimate. A policy can also
 keep a plastic layer (:mod:`snn_policy_node.policy.plasticity`): r-STDP's eligibility trace in a
 DSQN, node perturbation in a spiking actor, with updates applied whole between two inferences.
@@ -80,6 +81,9 @@ class Policy:
         self._low = np.asarray(self.action.low, dtype=np.float64)
         self._high = np.asarray(self.action.high, dtype=np.float64)
         self._commands = np.asarray(self.action.commands, dtype=np.float64)
+        joints = len(self.action.joints)
+        self._scale = np.asarray(self.action.scale or (1.0,) * joints, dtype=np.float64)
+        self._offset = np.asarray(self.action.offset or (0.0,) * joints, dtype=np.float64)
         self.costs = _costs(model)
         self._warm_up()
 
@@ -131,7 +135,7 @@ class Policy:
         return simulation, output, self._commands[int(output.numpy().argmax())]
 
     def _act_actor(self, x: torch.Tensor):
-        """The action clipped to its bounds; adaptive I follows this action's error spikes."""
+        """The action clipped to its bounds, as a command; adaptive I follows this action's error spikes."""
         iterations = self.adaptive.iterations if self.adaptive is not None else self.iterations
         noise = self.plasticity.noise() if self.plasticity is not None else None
         simulation = self.model.simulate(x, iterations, errors=self.adaptive is not None, noise=noise)
@@ -140,7 +144,8 @@ class Policy:
         if self.adaptive is not None:
             self.adaptive.update(simulation.error_spikes.numpy().sum(-1))
         output = simulation.action[0]
-        return simulation, output, np.minimum(np.maximum(output.numpy().astype(np.float64), self._low), self._high)
+        action = np.minimum(np.maximum(output.numpy().astype(np.float64), self._low), self._high)
+        return simulation, output, self._offset + self._scale * action
 
     # plasticity -----------------------------------------------------------------------
 

@@ -99,21 +99,13 @@ def _per_joint(name: str, values: tuple, joints: int) -> np.ndarray:
     return np.broadcast_to(np.asarray(values), (joints,)).copy()
 
 
-def action_limits(action: ActionSpec) -> tuple[np.ndarray, np.ndarray]:
-    """The command range a checkpoint's action spec allows, per joint."""
-    if action.kind == "continuous":
-        return np.asarray(action.low, dtype=np.float64), np.asarray(action.high, dtype=np.float64)
-    commands = np.asarray(action.commands, dtype=np.float64)
-    return commands.min(axis=0), commands.max(axis=0)
-
-
 class SafetyLayer:
     """The state machine of :mod:`snn_policy_node.policy.safety` for one policy's specs."""
 
     def __init__(self, config: SafetyConfig, action: ActionSpec, observation: ObservationSpec):
         self.config = config
         joints = len(action.joints)
-        low, high = action_limits(action)
+        low, high = (np.asarray(ends, dtype=np.float64) for ends in action.command_limits())
         self.low = _per_joint("command_low", config.command_low, joints) if config.command_low else low
         self.high = _per_joint("command_high", config.command_high, joints) if config.command_high else high
         if np.any(self.low > self.high):

@@ -14,6 +14,8 @@ FIELDS = ("position", "velocity", "effort", "cos_position", "sin_position")
 # velocity in the body frame.
 ODOMETRY_FIELDS = ("x", "y", "z", "qw", "qx", "qy", "qz", "vx", "vy", "vz", "wx", "wy", "wz")
 ACTION_KINDS = ("discrete", "continuous")
+# The ros2_control command interface the commands are meant for.
+INTERFACES = ("effort", "position", "velocity")
 # Normalising by a smaller standard deviation turns sensor noise into huge inputs: such a spec is
 # a damaged or hand-edited file, not a trained policy's.
 STD_FLOOR = 1e-6
@@ -86,7 +88,11 @@ class ActionSpec:
     """What the policy's output means on the command topic, in the controller's joint order.
 
     ``discrete``: action index k publishes ``commands[k]`` (one value per joint).
-    ``continuous``: the output is clipped to ``[low, high]`` per joint.
+    ``continuous``: the output is clipped to ``[low, high]`` per joint, then commanded as
+    ``offset + scale x output`` (a position-target policy: the default pose plus a scaled action;
+    empty ``scale``/``offset``: 1 and 0). ``interface`` names the ros2_control command interface
+    the values are for, ``period`` the control period in seconds the policy was trained at (None:
+    not recorded).
     """
 
     kind: str
@@ -94,25 +100,50 @@ class ActionSpec:
     commands: tuple[tuple[float, ...], ...] = field(default=())
     low: tuple[float, ...] = field(default=())
     high: tuple[float, ...] = field(default=())
+    scale: tuple[float, ...] = field(default=())
+    offset: tuple[float, ...] = field(default=())
+    interface: str = "effort"
+    period: float | None = None
 
     def __post_init__(self):
         if self.kind not in ACTION_KINDS:
             raise ValueError(f"action kind {self.kind!r} is not one of {ACTION_KINDS}")
         if not self.joints:
             raise ValueError("an action spec needs at least one joint")
+        if len(set(self.joints)) != len(self.joints):
+            raise ValueError(f"action joints repeat in {list(self.joints)}")
         width = len(self.joints)
-        if not all(math.isfinite(v) for v in (*self.low, *self.high, *(v for c in self.commands for v in c))):
-            raise ValueError("action commands and bounds must be finite")
+        values = (*self.low, *self.high, *self.scale, *self.offset, *(v for c in self.commands for v in c))
+        if not all(math.isfinite(v) for v in values):
+            raise ValueError("action commands, bounds, scale and offset must be finite")
         if self.kind == "discrete":
             if not self.commands or any(len(c) != width for c in self.commands):
                 raise ValueError(f"a discrete action spec needs commands of {width} values each")
+            if self.scale or self.offset:
+                raise ValueError("a discrete action spec's commands are final: it takes no scale or offset")
         elif len(self.low) != width or len(self.high) != width or any(lo > hi for lo, hi in zip(self.low, self.high)):
             raise ValueError(f"a continuous action spec needs low <= high with {width} values each")
+        for name, values in (("scale", self.scale), ("offset", self.offset)):
+            if values and len(values) != width:
+                raise ValueError(f"action {name} has {len(values)} values for {width} joints")
+        if self.interface not in INTERFACES:
+            raise ValueError(f"command interface {self.interface!r} is not one of {INTERFACES}")
+        if self.period is not None and not (math.isfinite(self.period) and self.period > 0):
+            raise ValueError(f"control period must be a positive number of seconds, got {self.period!r}")
 
     @property
     def size(self) -> int:
         """Width of the policy output: the number of discrete actions, or of joints."""
         return len(self.commands) if self.kind == "discrete" else len(self.joints)
+
+    def command_limits(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """The lowest and highest command per joint the spec can produce."""
+        if self.kind == "discrete":
+            return tuple(map(min, zip(*self.commands))), tuple(map(max, zip(*self.commands)))
+        scale = self.scale or (1.0,) * len(self.joints)
+        offset = self.offset or (0.0,) * len(self.joints)
+        ends = [(o + s * lo, o + s * hi) for s, o, lo, hi in zip(scale, offset, self.low, self.high)]
+        return tuple(min(e) for e in ends), tuple(max(e) for e in ends)
 
     def to_dict(self) -> dict:
         return {
@@ -121,14 +152,23 @@ class ActionSpec:
             "commands": [list(c) for c in self.commands],
             "low": list(self.low),
             "high": list(self.high),
+            "scale": list(self.scale),
+            "offset": list(self.offset),
+            "interface": self.interface,
+            "period": self.period,
         }
 
     @classmethod
     def from_dict(cls, data: dict) -> "ActionSpec":
+        period = data.get("period")
         return cls(
             kind=data["kind"],
             joints=tuple(data["joints"]),
             commands=tuple(tuple(float(v) for v in c) for c in data.get("commands", ())),
             low=tuple(float(v) for v in data.get("low", ())),
             high=tuple(float(v) for v in data.get("high", ())),
+            scale=tuple(float(v) for v in data.get("scale", ())),
+            offset=tuple(float(v) for v in data.get("offset", ())),
+            interface=data.get("interface", "effort"),
+            period=None if period is None else float(period),
         )

@@ -43,8 +43,8 @@ DSQN_TASKS = {
                 ObservationEntry("pole_hinge", "velocity"),
             )
         ),
-        # push left / push right with the default force magnitude, in newtons
-        action=ActionSpec("discrete", joints=("cart_slider",), commands=((-10.0,), (10.0,))),
+        # push left / push right with the default force magnitude, in newtons, every tau = 0.02 s
+        action=ActionSpec("discrete", joints=("cart_slider",), commands=((-10.0,), (10.0,)), period=0.02),
         rstdp=RSTDPParams(tau_plus=5.0, tau_minus=5.0, tau_c=10.0, scale=0.01),  # A+, A- from each model
         shaping="cartpole",
         solved_at=195.0,
@@ -63,8 +63,8 @@ DSQN_TASKS = {
                 ObservationEntry("joint2", "velocity"),
             )
         ),
-        # torque on the actuated joint between the links, in N m
-        action=ActionSpec("discrete", joints=("joint2",), commands=((-1.0,), (0.0,), (1.0,))),
+        # torque on the actuated joint between the links, in N m, every dt = 0.2 s
+        action=ActionSpec("discrete", joints=("joint2",), commands=((-1.0,), (0.0,), (1.0,)), period=0.2),
         rstdp=RSTDPParams(tau_plus=30.0, tau_minus=30.0, tau_c=10.0, scale=0.05),
         shaping="acrobot",
         solved_at=-100.0,

@@ -70,7 +70,7 @@ def mujoco_specs(env_id: str, mean=None, std=None) -> tuple[ObservationSpec, Act
     clip = tuple(bound if e.field == "velocity" else float("inf") for e in entries)
     space = env.action_space
     action = ActionSpec("continuous", joints=robot.command_joints, low=tuple(map(float, space.low)),
-                        high=tuple(map(float, space.high)))
+                        high=tuple(map(float, space.high)), period=float(env.unwrapped.dt))
     observation = ObservationSpec(tuple(entries), mean=None if mean is None else tuple(map(float, mean)),
                                   std=None if std is None else tuple(map(float, std)), clip=clip)
     return observation, action

@@ -170,6 +170,14 @@ def test_specs_validate_their_fields():
         ActionSpec("discrete", joints=("slider",), commands=((1.0, 2.0),))
     with pytest.raises(ValueError, match="low <= high"):
         ActionSpec("continuous", joints=("a",), low=(1.0,), high=(0.0,))
+    with pytest.raises(ValueError, match="offset has 1 values for 2 joints"):
+        ActionSpec("continuous", joints=("a", "b"), low=(-1.0,) * 2, high=(1.0,) * 2, offset=(0.1,))
+    with pytest.raises(ValueError, match="takes no scale or offset"):
+        ActionSpec("discrete", joints=("slider",), commands=((1.0,),), scale=(2.0,))
+    with pytest.raises(ValueError, match="command interface 'torque'"):
+        ActionSpec("discrete", joints=("slider",), commands=((1.0,),), interface="torque")
+    with pytest.raises(ValueError, match="repeat"):
+        ActionSpec("discrete", joints=("slider", "slider"), commands=((1.0, 1.0),))
 
 
 @pytest.mark.parametrize("change", [
@@ -192,7 +200,8 @@ def test_an_edited_header_is_refused_by_the_digest(dsqn_file, change):
     (lambda h: h["observation"].update(std=[1e-9, 1.0, 1.0, 1.0]), "std must be at least 1e-06"),
     (lambda h: h["action"].update(commands=[[-10.0], [10.0], [0.0]]), "3 outputs, model has 2"),
     (lambda h: h["action"].update(commands=[[float("nan")], [10.0]]), "must be finite"),
-], ids=["threshold", "timesteps", "alpha", "std", "commands-per-action", "nan-command"])
+    (lambda h: h["action"].update(period=-0.02), "control period must be a positive"),
+], ids=["threshold", "timesteps", "alpha", "std", "commands-per-action", "nan-command", "period"])
 def test_a_consistently_digested_header_with_meaningless_fields_is_refused(dsqn_file, change, says):
     path, _ = dsqn_file
     rewrite_header(path, change, digest=content_digest)
@@ -224,3 +233,20 @@ def test_a_version_1_file_is_refused_until_upgraded(dsqn_file):
     assert checkpoint.version == 2 and checkpoint.action.commands == ((-10.0,), (10.0,))
     assert all(torch.equal(loaded.state_dict()[k], v) for k, v in model.state_dict().items())
     assert not upgrade_checkpoint(path)
+
+
+def test_upgrading_records_a_missing_control_period_and_keeps_a_recorded_one(dsqn_file):
+    path, _ = dsqn_file
+    assert load_checkpoint(path).action.period is None
+    assert upgrade_checkpoint(path, lambda checkpoint: 0.02)
+    assert load_checkpoint(path).action.period == 0.02
+    assert not upgrade_checkpoint(path, lambda checkpoint: 0.5)
+    assert load_checkpoint(path).action.period == 0.02
+
+
+def test_an_invalid_period_is_refused_and_the_file_kept(dsqn_file):
+    path, _ = dsqn_file
+    before = path.read_bytes()
+    with pytest.raises(CheckpointError, match="control period must be a positive"):
+        upgrade_checkpoint(path, lambda checkpoint: -0.02)
+    assert path.read_bytes() == before

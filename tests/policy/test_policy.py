@@ -97,6 +97,18 @@ def test_spiking_actor_policy_clips_to_the_action_bounds(random_qcfs_actor):
             assert inference.command == pytest.approx(np.clip(inference.output, -0.5, 0.5))
 
 
+def test_a_position_target_actor_commands_its_default_pose_plus_the_scaled_action(random_qcfs_actor):
+    model = SpikingActor.from_qcfs(random_qcfs_actor(0, obs_dim=3, act_dim=2, hidden=(32, 32)))
+    spec = ObservationSpec(tuple(ObservationEntry(f"j{k}", "position") for k in range(3)))
+    action = ActionSpec("continuous", joints=("j0", "j1"), low=(-0.5, -0.5), high=(0.5, 0.5), scale=(0.25, -2.0),
+                        offset=(0.1, 1.2), interface="position")
+    policy = Policy(model, Checkpoint("spiking_actor", model.config(), spec, action, dict(model.state_dict())))
+    for obs in np.random.default_rng(1).normal(scale=3.0, size=(10, 3)):
+        inference = policy.act(obs)
+        clipped = np.clip(inference.output, -0.5, 0.5)
+        assert inference.command == pytest.approx([0.1 + 0.25 * clipped[0], 1.2 - 2.0 * clipped[1]])
+
+
 def test_a_plastic_layer_without_r_stdp_parameters_is_refused():
     with pytest.raises(ValueError, match="needs r-STDP parameters"):
         Policy.load(CARTPOLE, plastic_layer=1)

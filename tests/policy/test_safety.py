@@ -12,7 +12,6 @@ from snn_policy_node.policy.safety import (
     EntryBound,
     SafetyConfig,
     SafetyLayer,
-    action_limits,
     tilt,
 )
 from snn_policy_node.policy.specs import ActionSpec, ObservationEntry, ObservationSpec
@@ -47,9 +46,12 @@ def test_commands_stay_within_the_limits_and_the_rate():
 
 
 def test_default_limits_come_from_the_action_spec():
-    low, high = action_limits(ActionSpec("discrete", ("cart",), commands=((-10.0,), (10.0,))))
-    assert low.tolist() == [-10.0] and high.tolist() == [10.0]
+    assert ActionSpec("discrete", ("cart",), commands=((-10.0,), (10.0,))).command_limits() == ((-10.0,), (10.0,))
     np.testing.assert_allclose(layer().command(np.array([5.0, -5.0]), 0.0), [1.0, -2.0])
+    # a position-target policy: default pose 0.3 / -0.2, scale 0.5 and -2 (negative: the ends swap)
+    pose = ActionSpec("continuous", ("hip", "knee"), low=(-1.0, -1.0), high=(1.0, 1.0), scale=(0.5, -2.0),
+                      offset=(0.3, -0.2), interface="position")
+    assert pose.command_limits() == ((-0.2, -2.2), (0.8, 1.8))
 
 
 @pytest.mark.parametrize("raw, reason", [
