@@ -1,10 +1,11 @@
 #!/usr/bin/env python
-"""Time what the safety layer adds to one control step, beside the inference it guards.
+"""Time what the safety layer and decimation add to one control step, beside the inference they guard.
 
 Per shipped spiking actor (adaptive I, as the scenarios run it) and DSQN: the median over rounds of
-the mean cost of `Policy.act`, and of `SafetyLayer.check` + `SafetyLayer.command` under the defaults
+the mean cost of `Policy.act`, of `SafetyLayer.check` + `SafetyLayer.command` under the defaults
 and under a full configuration (fade-in, a rate limit on every joint, a bound, a fault limit, the
-damping safe action), alternating within each round so the machine's load falls on all alike.
+damping safe action), and of a rate-mode tick's decimation (`Decimator` interpolating, network every
+5th tick, and the period meters), alternating within each round so the machine's load falls on all alike.
 Usage: scripts/time-safety-layer.py [--calls N] [--rounds R]
 """
 
@@ -15,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from snn_policy_node.policy.decimation import Decimator, PeriodMeter
 from snn_policy_node.policy.policy import Policy
 from snn_policy_node.policy.safety import EntryBound, SafetyConfig, SafetyLayer
 
@@ -28,6 +30,20 @@ def full_config(policy: Policy) -> SafetyConfig:
     first = policy.checkpoint.observation.entries[0]
     return SafetyConfig(fade_in=1.0, max_rate=(20.0,), bounds=(EntryBound(f"{first.name}.{first.field}", -1e3, 1e3),),
                         fault_limit=5, safe_action=("damping",))
+
+
+def decimation_step(command: np.ndarray):
+    """One rate-mode tick's bookkeeping at 100 Hz with the network every 50 ms (its run not timed here)."""
+    decimator, inferences, commands = Decimator(0.05, 0.01, "interpolate"), PeriodMeter(), PeriodMeter()
+
+    def step(k: int) -> np.ndarray:
+        now = k * 0.01
+        if decimator.due(now):
+            decimator.push(command, now)
+            inferences.mark(now)
+        commands.mark(now)
+        return decimator.command(now)
+    return step
 
 
 def mean_us(step, calls: int) -> float:
@@ -55,6 +71,7 @@ def main() -> None:
         steps = {"Policy.act": lambda k: policy.act(obs)}
         for label, layer in layers.items():
             steps[f"safety ({label})"] = (lambda layer: lambda k: (layer.check(raw), layer.command(command, k * 0.01, velocity)))(layer)
+        steps["decimation (interpolate)"] = decimation_step(command)
         times = {label: [] for label in steps}
         for _ in range(args.rounds):
             for label, step in steps.items():

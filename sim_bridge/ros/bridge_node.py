@@ -1,7 +1,7 @@
 """The sim bridge: a Gymnasium or MuJoCo robot on ROS 2 topics.
 
-Publishes ``/joint_states`` (the robot's joint names, sim-time stamps), ``/odom`` for a
-floating base (same stamps; twist in the body frame), ``/clock``, ``/reward`` per step and
+Publishes ``/joint_states`` (the robot's joint names, sim-time stamps), ``/odom`` and ``/imu``
+for a floating base (same stamps; twist and angular velocity in the body frame), ``/clock``, ``/reward`` per step and
 one JSON record per episode on ``/episode``; obeys Float64MultiArray commands, or with
 ``command_format`` ``joint_state`` JointState efforts by joint name, stamped with the state
 they answer. Two modes:
@@ -32,14 +32,15 @@ from nav_msgs.msg import Odometry
 from rclpy.duration import Duration
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock
-from sensor_msgs.msg import JointState
+from sensor_msgs.msg import Imu, JointState
 from std_msgs.msg import Float64, Float64MultiArray, String
 from std_srvs.srv import SetBool, Trigger
 
 from sim_bridge.randomization import RandomizedPhysics, profile
 from sim_bridge.simulators.robots import robot_for
 from sim_bridge.simulators.xml_robot import MujocoXmlEnv
-from sim_bridge.tasks import make_task_env
+from sim_bridge.tasks import make_task_env, step_period
+from snn_policy_node.brief import brief
 from snn_policy_node.ros.common import diagnostics, messages
 from snn_policy_node.ros.common.parameters import check_choice, declare_parameters
 from snn_policy_node.ros.common.process import StartupError, end_process, run_node
@@ -55,6 +56,7 @@ PARAMETERS = {
     "action_timeout": (0.5, "seconds without a command before re-sending the state (lockstep) or idling (realtime)"),
     "joint_states_topic": (messages.JOINT_STATES, "sensor_msgs/JointState output"),
     "odometry_topic": (messages.ODOMETRY, "nav_msgs/Odometry output of a floating base (the model's first free joint)"),
+    "imu_topic": (messages.IMU, "sensor_msgs/Imu output of a floating base: orientation and angular velocity"),
     "command_topic": (messages.COMMANDS, "command input, one value per commanded joint"),
     "command_format": ("float64_multiarray", "'float64_multiarray' (values in the commanded joints' order) or "
                        "'joint_state' (JointState efforts by joint name, stamped with the state they answer: "
@@ -83,8 +85,7 @@ class SimBridge(Node):
         self.p = p
         self.env = self._make_env(p)
         self.robot = robot_for(self.env)
-        unwrapped = self.env.unwrapped
-        self.dt = float(getattr(unwrapped, "dt", None) or getattr(unwrapped, "tau"))
+        self.dt = step_period(self.env)
         self.ticks = 0  # sim time = ticks * dt, without accumulated rounding
         self.episode = self.train_count = self.eval_count = 0
         self.returns: list[float] = []
@@ -99,9 +100,10 @@ class SimBridge(Node):
 
         self.joint_publisher = self.create_publisher(JointState, p["joint_states_topic"], messages.SENSOR_QOS)
         self.clock_publisher = self.create_publisher(Clock, "/clock", 10)
-        self.odometry_publisher = None
+        self.odometry_publisher = self.imu_publisher = None
         if self.robot.base() is not None:
             self.odometry_publisher = self.create_publisher(Odometry, p["odometry_topic"], messages.SENSOR_QOS)
+            self.imu_publisher = self.create_publisher(Imu, p["imu_topic"], messages.SENSOR_QOS)
         self.reward_publisher = self.create_publisher(Float64, messages.REWARD, messages.EVENT_QOS)
         self.episode_publisher = self.create_publisher(String, messages.EPISODE, messages.EVENT_QOS)
         self.physics_publisher = self.create_publisher(String, messages.PHYSICS, messages.LATCHED_QOS)
@@ -217,6 +219,7 @@ class SimBridge(Node):
         if self.odometry_publisher is not None:
             base = self.robot.base()
             self.odometry_publisher.publish(messages.odometry_message(base.body, base, stamp))
+            self.imu_publisher.publish(messages.imu_message(base.body, base, stamp))
         message = JointState(name=list(self.robot.joint_names))
         message.header.stamp = stamp
         message.position = messages.float64_sequence(sample.position)
@@ -234,7 +237,7 @@ class SimBridge(Node):
     def on_joint_command(self, message: JointState) -> None:
         joints = self.robot.command_joints
         if sorted(message.name) != sorted(joints) or len(message.effort) != len(message.name):
-            self.refuse(f"command for {messages.brief(message.name)} with {len(message.effort)} efforts: need one effort "
+            self.refuse(f"command for {brief(message.name)} with {len(message.effort)} efforts: need one effort "
                         f"for each of {list(joints)}")
             return
         effort = dict(zip(message.name, message.effort))
@@ -243,7 +246,7 @@ class SimBridge(Node):
     def obey(self, command: np.ndarray, stamp: int | None) -> None:
         """Take a command (``stamp``: of the state it answers, if it says); lockstep steps on it."""
         if command.shape != (len(self.robot.command_joints),) or not np.isfinite(command).all():
-            self.refuse(f"command {messages.brief(command.tolist())}: need {len(self.robot.command_joints)} finite values "
+            self.refuse(f"command {brief(command.tolist())}: need {len(self.robot.command_joints)} finite values "
                         f"for {list(self.robot.command_joints)}")
             return
         if self.p["mode"] == "lockstep" and stamp is not None and stamp != self.state_stamp:

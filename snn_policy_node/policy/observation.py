@@ -52,6 +52,21 @@ class OdometryReading:
     angular: Sequence[float]
 
 
+@dataclass(frozen=True)
+class ImuReading:
+    """What sensor_msgs/Imu carries of a floating base: orientation (w, x, y, z) and angular
+    velocity in the body frame (REP 145)."""
+
+    orientation: Sequence[float]
+    angular: Sequence[float]
+
+
+def with_imu(odometry: OdometryReading, imu: ImuReading) -> OdometryReading:
+    """The floating base as a robot with an IMU knows it best: orientation and angular velocity
+    from the IMU, position and linear velocity from odometry."""
+    return OdometryReading(odometry.position, imu.orientation, odometry.linear, imu.angular)
+
+
 def free_joint_coordinates(odometry: OdometryReading) -> dict[str, float]:
     """The floating base in MuJoCo's free-joint coordinates (:data:`ODOMETRY_FIELDS`): the
     linear velocity turns from the body frame into the world frame (by the normalised

@@ -47,13 +47,24 @@ from rclpy.publisher import Publisher
 from rclpy.service import Service
 from rclpy.subscription import Subscription
 from rclpy.timer import Timer
-from sensor_msgs.msg import JointState
+from sensor_msgs.msg import Imu, JointState
 from std_msgs.msg import Float32MultiArray, Float64, Float64MultiArray
 from std_srvs.srv import SetBool, Trigger
 
+from snn_policy_node.brief import brief
 from snn_policy_node.policy.checkpoint import CheckpointError
+from snn_policy_node.policy.contract import command_order, joint_mismatch
+from snn_policy_node.policy.decimation import FILLS, Decimator, PeriodMeter
 from snn_policy_node.policy.model_io import load_model
-from snn_policy_node.policy.observation import FAULT_KINDS, InputFault, JointReading, ObservationBuilder, joint_values
+from snn_policy_node.policy.observation import (
+    FAULT_KINDS,
+    InputFault,
+    JointReading,
+    ObservationBuilder,
+    OdometryReading,
+    joint_values,
+    with_imu,
+)
 from snn_policy_node.policy.plasticity import PerturbationPlasticity
 from snn_policy_node.policy.policy import Inference, Policy
 from snn_policy_node.policy.safety import EntryBound, SafetyConfig, SafetyLayer
@@ -71,11 +82,22 @@ PARAMETERS = {
                     "empty: any intact checkpoint"),
     "joint_states_topic": (messages.JOINT_STATES, "sensor_msgs/JointState input"),
     "odometry_topic": (messages.ODOMETRY, "nav_msgs/Odometry input, read when the policy observes a floating base"),
+    "imu_topic": (messages.IMU, "sensor_msgs/Imu input, read with base_source 'imu'"),
+    "base_source": ("odometry", "a floating base's state: 'odometry' (all of it) or 'imu' (orientation and angular "
+                    "velocity from imu_topic, position and linear velocity from odometry)"),
+    "robot_joints": (Parameter.Type.STRING_ARRAY, "the joints the robot's joint states list: checked against the "
+                     "checkpoint at configuration, which a missing one fails; unset: checked on every joint state"),
+    "controller_joints": (Parameter.Type.STRING_ARRAY, "the command controller's joints in its order (its 'joints' "
+                          "parameter): commands go out in this order; unset: the checkpoint's order"),
     "command_topic": (messages.COMMANDS, "std_msgs/Float64MultiArray output, in the action spec's joint order"),
     "command_format": ("float64_multiarray", "'float64_multiarray' (ros2_control forward command controllers) or "
                        "'joint_state' (JointState efforts stamped with the joint state they answer)"),
     "mode": ("event", "'event': one command per joint-state message; 'rate': commands at rate_hz"),
     "rate_hz": (50.0, "command rate in rate mode"),
+    "policy_period": (-1.0, "rate mode: seconds between network runs; -1: the checkpoint's control period (every "
+                      "tick if it records none); 0: every tick"),
+    "decimation": ("hold", "rate mode, between network runs: 'hold' the last command, or 'interpolate' from the "
+                   "previous one to the newest over one policy period (smoother, one period of lag)"),
     "command_timeout": (0.5, "seconds after the newest joint state when commanding stops"),
     "calibration_iterations": ("0", "spiking actor calibration I: 0, 1, 2, ... or 'adaptive'"),
     "plastic_layer": (-1, "weight layer that learns online (DSQN: r-STDP; spiking actor: node perturbation); -1: none"),
@@ -119,13 +141,17 @@ class PolicyNode(LifecycleNode):
         self.last_reading_time = None
         self.pending = None  # rate mode: the newest observation and its stamp
         self.joint_reading = None  # a joint state waiting for odometry as new as it, and its stamp
-        self.odometry = None  # the newest odometry reading and its stamp
+        self.base_sources: tuple[str, ...] = ()  # what a floating base is read from: odometry, and maybe the IMU
+        self.base_readings: dict = {}  # per source: the newest reading and its stamp
         self.answered = None  # the last reading acted on (stamp in ns, observation) and the command sent for it
         self.repeats = 0  # readings answered again from that command
         self.safety: SafetyLayer | None = None
         self.safety_transitions = 0
         self.watchdog_stops = 0  # commanding stopped by the watchdog or a clock jump
-        self.said_odometry_missing = False
+        self.said_base_missing = False
+        self.command_order: np.ndarray | None = None  # the controller's joint order, as indices into the action spec's
+        self.decimator: Decimator | None = None
+        self.inference_periods, self.command_periods = PeriodMeter(), PeriodMeter()  # achieved, steady clock
         self.jump_handle = None  # the node clock's jump callback, registered at configuration
         self.mismatches_said: set[tuple[str, ...]] = set()  # joint lists that lacked the policy's joints
         self.steady_clock = Clock(clock_type=ClockType.STEADY_TIME)
@@ -150,18 +176,55 @@ class PolicyNode(LifecycleNode):
             self.policy = self._load_policy()
             self.safety = SafetyLayer(self._safety_config(), self.policy.action, self.policy.checkpoint.observation)
             self._check_safety_sources()
+            self._apply_contract()
             self._create_entities()
         except (CheckpointError, ValueError, OSError, NameValidationException) as error:
             self.startup_error = f"{self.get_name()}: cannot configure: {error}"
             self.get_logger().error(self.startup_error)
             self.on_cleanup(state)
             return TransitionCallbackReturn.FAILURE
-        model = self.policy.checkpoint
-        self.get_logger().info(
-            f"loaded {model.kind} from {self.param('checkpoint')}: observes {[f'{e.name}.{e.field}' for e in model.observation.entries]}, "
-            f"commands {list(model.action.joints)} on {self.param('command_topic')} ({self.param('mode')} mode)"
-        )
+        self.get_logger().info(self._contract_line())
         return TransitionCallbackReturn.SUCCESS
+
+    def _apply_contract(self) -> None:
+        """Check the robot's and the controller's joints against the checkpoint's I/O contract, and
+        set what follows from it: the command order, the floating base's sources, the network's period."""
+        action, observation = self.policy.action, self.policy.checkpoint.observation
+        robot = self.param("robot_joints")
+        if robot is not None:
+            needed = [*dict.fromkeys([e.name for e in observation.entries if e.source == "joint_states"]
+                                     + list(action.joints))]
+            mismatch = joint_mismatch(needed, robot, "robot_joints")
+            if mismatch is not None:
+                raise ValueError(mismatch)
+        controller = self.param("controller_joints")
+        self.command_joints = tuple(controller) if controller is not None else action.joints
+        self.command_order = (command_order(action.joints, controller) if controller is not None
+                              else np.arange(len(action.joints)))
+        reads_base = any(e.source == "odometry" for e in observation.entries)
+        self.base_sources = () if not reads_base else ("odometry", "imu") if self.param("base_source") == "imu" else ("odometry",)
+        self.decimator = Decimator(self._network_period(), 1.0 / self.param("rate_hz"), self.param("decimation"))
+
+    def _network_period(self) -> float:
+        """Seconds between network runs: event mode runs it on every reading."""
+        period = self.param("policy_period")
+        if self.param("mode") == "event":
+            return 0.0
+        return (self.policy.action.period or 0.0) if period < 0 else period
+
+    def _contract_line(self) -> str:
+        """What the node reads and commands, and how often, in one line."""
+        model, action = self.policy.checkpoint, self.policy.action
+        base = ", floating base from " + " and ".join(f"{source} on {self.base_topic(source)}"
+                                                      for source in self.base_sources) if self.base_sources else ""
+        trained = f"trained at {action.period * 1e3:g} ms" if action.period else "training period not recorded"
+        runs = ("on every joint state" if self.mode == "event"
+                else f"every {self.decimator.period * 1e3:g} ms, {self.param('decimation')} between"
+                if self.decimator.period > 0 else "on every tick")
+        return (f"loaded {model.kind} from {self.param('checkpoint')}: observes "
+                f"{brief([f'{e.name}.{e.field}' for e in model.observation.entries], items=24)}{base}; commands "
+                f"{list(self.command_joints)} ({action.interface}) on {self.resolve_topic_name(self.param('command_topic'))}"
+                f"; {trained}, the network runs {runs} ({self.mode} mode)")
 
     def _create_entities(self) -> None:
         """Publishers, subscriptions, timers and services of the configured node, for its policy."""
@@ -171,14 +234,16 @@ class PolicyNode(LifecycleNode):
         self.command_publisher = self._own(self.create_publisher(
             JointState if stamped else Float64MultiArray, self.param("command_topic"), messages.COMMAND_QOS))
         self.command_message = (
-            (lambda values, stamp: messages.joint_command(self.policy.action.joints, values, stamp)) if stamped
+            (lambda values, stamp: messages.joint_command(self.command_joints, values, stamp)) if stamped
             else (lambda values, stamp: messages.float64_array(values)))
         self.diagnostics_publisher = self._own(diagnostics.diagnostics_publisher(self))
         self._own(self.create_subscription(JointState, self.param("joint_states_topic"), self.on_joint_state,
                                            messages.NEWEST_SENSOR_QOS))
-        if self.builder.needs_odometry:
+        if "odometry" in self.base_sources:
             self._own(self.create_subscription(Odometry, self.param("odometry_topic"), self.on_odometry,
                                                messages.NEWEST_SENSOR_QOS))
+        if "imu" in self.base_sources:
+            self._own(self.create_subscription(Imu, self.param("imu_topic"), self.on_imu, messages.NEWEST_SENSOR_QOS))
         # timers on the steady clock: under use_sim_time the node's clock stops with /clock
         if self.param("mode") == "rate":
             self._own(self.create_timer(1.0 / self.param("rate_hz"), self.on_tick, clock=self.steady_clock))
@@ -208,6 +273,10 @@ class PolicyNode(LifecycleNode):
         if not self.param("max_weight_change") >= 0:
             raise ValueError(f"max_weight_change must be >= 0 (0: unbounded), got {self.param('max_weight_change')!r}")
         check_choice("command_format", self.param("command_format"), messages.COMMAND_FORMATS)
+        check_choice("base_source", self.param("base_source"), ("odometry", "imu"))
+        check_choice("decimation", self.param("decimation"), FILLS)
+        if not (self.param("policy_period") >= 0 or self.param("policy_period") == -1):
+            raise ValueError(f"policy_period must be seconds >= 0, or -1 for the checkpoint's, got {self.param('policy_period')!r}")
         for key in ("rate_hz", "command_timeout", "diagnostics_period"):
             if not self.param(key) > 0:  # NaN too
                 raise ValueError(f"{key} must be a positive number of {'Hz' if key == 'rate_hz' else 'seconds'}, "
@@ -264,7 +333,8 @@ class PolicyNode(LifecycleNode):
                    Timer: self.destroy_timer, Service: self.destroy_service}
         for entity in self.entities:
             destroy[type(entity)](entity)
-        self.entities, self.policy, self.pending, self.joint_reading, self.odometry = [], None, None, None, None
+        self.entities, self.policy, self.pending, self.joint_reading = [], None, None, None
+        self.base_readings.clear()
         if self.jump_handle is not None:
             self.jump_handle.unregister()
             self.jump_handle = None
@@ -279,6 +349,9 @@ class PolicyNode(LifecycleNode):
 
     def on_deactivate(self, state: State) -> TransitionCallbackReturn:
         self.active = False
+        self.decimator.reset()
+        self.inference_periods.restart()
+        self.command_periods.restart()
         self.safety.deactivate()
         self.log_safety_events()
         return super().on_deactivate(state)
@@ -286,42 +359,65 @@ class PolicyNode(LifecycleNode):
     # control --------------------------------------------------------------------------
 
     def on_joint_state(self, message: JointState) -> None:
-        if self.joint_reading is not None:  # replaced before odometry as new as it came
+        if self.joint_reading is not None:  # replaced before the floating base's readings as new as it came
             self.faults["missing_odometry"] += 1
             self.safety.fault("missing_odometry")
         reading = JointReading(message.name, message.position, message.velocity, message.effort)
         self.joint_reading = reading, message.header.stamp, time.monotonic()
-        if self.builder.needs_odometry and self.odometry is None and not self.said_odometry_missing:
-            self.said_odometry_missing = True
+        missing = [source for source in self.base_sources if source not in self.base_readings]
+        if missing and not self.said_base_missing:
+            self.said_base_missing = True
             self.get_logger().warning(
-                f"joint states arrive but no odometry on {self.resolve_topic_name(self.param('odometry_topic'))}: "
-                "this policy observes a floating base and commands nothing until odometry comes")
+                f"joint states arrive but no {' or '.join(f'{s} on {self.base_topic(s)}' for s in missing)}: this "
+                "policy observes a floating base and commands nothing until it comes")
         self.observe()
 
     def on_odometry(self, message: Odometry) -> None:
-        self.odometry = messages.message_odometry(message), message.header.stamp
+        self.base_readings["odometry"] = messages.message_odometry(message), message.header.stamp
         self.observe()
 
-    def observe(self) -> None:
-        """Check the waiting joint state once odometry (if needed) is as new, and act on it.
+    def on_imu(self, message: Imu) -> None:
+        try:
+            self.base_readings["imu"] = messages.message_imu(message), message.header.stamp
+        except InputFault as fault:
+            self.faults[fault.kind] += 1
+            self.safety.fault(fault.kind)
+            self.log_safety_events()
+            return
+        self.observe()
 
-        A joint state that waited for odometry longer than ``command_timeout`` is dropped: by the
-        time odometry comes, the robot has moved on."""
+    def base_topic(self, source: str) -> str:
+        return self.resolve_topic_name(self.param(f"{source}_topic"))
+
+    def floating_base(self, stamp) -> OdometryReading | None:
+        """The floating base from readings at least as new as ``stamp``; None until they have come."""
+        readings = [self.base_readings.get(source) for source in self.base_sources]
+        at = messages.stamp_nanoseconds(stamp)
+        if any(r is None or messages.stamp_nanoseconds(r[1]) < at for r in readings):
+            return None
+        return readings[0][0] if len(readings) == 1 else with_imu(readings[0][0], readings[1][0])
+
+    def observe(self) -> None:
+        """Check the waiting joint state once the floating base's readings (if needed) are as new,
+        and act on it.
+
+        A joint state that waited for them longer than ``command_timeout`` is dropped: by the
+        time they come, the robot has moved on."""
         if self.joint_reading is None:
             return
-        (reading, stamp, arrival), odometry = self.joint_reading, None
-        if self.builder.needs_odometry:
+        (reading, stamp, arrival), base = self.joint_reading, None
+        if self.base_sources:
             if time.monotonic() - arrival > self.timeout:
                 self.joint_reading = None
                 self.faults["stale_reading"] += 1
                 return
-            if self.odometry is None or messages.stamp_nanoseconds(self.odometry[1]) < messages.stamp_nanoseconds(stamp):
+            base = self.floating_base(stamp)
+            if base is None:
                 return
-            odometry = self.odometry[0]
         self.joint_reading = None
         velocity = joint_values(reading, self.policy.action.joints, "velocity")
         try:
-            raw = self.builder.raw(reading, odometry)
+            raw = self.builder.raw(reading, base)
         except InputFault as fault:
             self.faults[fault.kind] += 1
             if fault.kind == "missing_joint":
@@ -329,34 +425,33 @@ class PolicyNode(LifecycleNode):
             self.safety.fault(fault.kind)
             self.log_safety_events()
             if self.safety.latched:
-                self.send_safe(stamp, velocity)
+                self.act(None, stamp, velocity)
             return
-        self.safety.check(raw, None if odometry is None else np.asarray(odometry.orientation))
+        self.safety.check(raw, None if base is None else np.asarray(base.orientation))
         self.log_safety_events()
         if self.last_reading_time is None or self.stale():
             self.get_logger().info("joint states fresh: commanding")
         self.last_reading_time = time.monotonic()
-        obs = None if self.safety.latched else self.builder.normalise(raw)
+        self.act(None if self.safety.latched else self.builder.normalise(raw), stamp, velocity)
+
+    def act(self, obs: np.ndarray | None, stamp, velocity: np.ndarray | None) -> None:
+        """Event mode: answer the reading now. Rate mode: it is what the next tick acts on."""
         if self.mode == "event":
             self.command(obs, stamp, velocity)
         else:
             self.pending = obs, stamp, velocity
 
     def say_joint_mismatch(self, names: tuple[str, ...]) -> None:
-        """Once per joint list: which joints the policy needs that the robot does not report, and
-        which it reports that the policy does not know (observation ordering is the commonest silent
-        failure of deployed policies)."""
+        """Once per joint list (observation ordering is the commonest silent failure of deployed policies)."""
         if names in self.mismatches_said or len(self.mismatches_said) >= 16:
             return
         self.mismatches_said.add(names)
-        missing = [j for j in self.builder.joints if j not in names]
-        unexpected = [n for n in names if n not in self.builder.joints]
-        self.get_logger().error(f"joint states lack {messages.brief(missing)}, which the policy observes; they list "
-                                f"{messages.brief(unexpected)} it does not know: no command until they match")
+        mismatch = joint_mismatch(self.builder.joints, names, "joint states")
+        self.get_logger().error(f"{mismatch}: no command until they match")
 
     def on_tick(self) -> None:
         if self.pending is not None and not self.stale():
-            self.command(*self.pending)
+            self.command(*self.pending, now=time.monotonic())
 
     def stale(self) -> bool:
         """No fresh joint state for ``command_timeout`` seconds of the steady clock."""
@@ -366,7 +461,7 @@ class PolicyNode(LifecycleNode):
         """Steady clock: stops commanding when readings stop, whatever ``/clock`` does."""
         if self.last_reading_time is not None and self.stale():
             self.get_logger().warning(f"watchdog: no fresh joint state for {self.timeout:g} s; commanding stopped")
-            self.last_reading_time, self.pending, self.joint_reading = None, None, None
+            self.stop_commanding()
             self.watchdog_stops += 1
 
     def on_clock_jump(self, jump) -> None:
@@ -374,42 +469,59 @@ class PolicyNode(LifecycleNode):
         time line; nothing is commanded until a reading arrives after the jump."""
         self.get_logger().warning(f"clock jumped back {-jump.delta.nanoseconds * 1e-9:.3f} s; commanding stopped "
                                   "until fresh joint states arrive")
-        self.last_reading_time, self.pending, self.joint_reading, self.odometry = None, None, None, None
+        self.stop_commanding()
+        self.base_readings.clear()
         self.forget_answer()
         self.watchdog_stops += 1
 
-    def command(self, obs: np.ndarray | None, stamp, velocity: np.ndarray | None) -> None:
-        """Act on a reading (``obs`` None: the safe command); the same reading again (a re-sent
-        state, or a rate-mode tick with nothing newer) gets the same command without a second
-        inference, which would move the network's state (eligibility trace, adaptive
-        calibration) twice for one step."""
+    def stop_commanding(self) -> None:
+        """Forget the readings and the commands in flight: the next command answers a fresh reading."""
+        self.last_reading_time, self.pending, self.joint_reading = None, None, None
+        self.decimator.reset()
+        self.inference_periods.restart()
+        self.command_periods.restart()
+
+    def command(self, obs: np.ndarray | None, stamp, velocity: np.ndarray | None, now: float | None = None) -> None:
+        """Command for a reading (``obs`` None: the safe command) at ``now``: a rate-mode tick's
+        steady-clock time, or, in event mode, the reading's stamp. The network runs when the
+        decimator says (every reading in event mode); a tick between runs holds or ramps."""
         if not self.active:
             return
+        now = _seconds(stamp) if now is None else now
         if obs is None or self.safety.latched:
-            self.send_safe(stamp, velocity)
+            self.publish_command(self.safety.command(None, now, velocity), stamp, now)
             return
+        if self.decimator.due(now):
+            policy_command = self.infer(obs, stamp)
+            if policy_command is None:
+                return
+            self.decimator.push(policy_command, now)
+            self.inference_periods.mark(now)
+        self.publish_command(self.safety.command(self.decimator.command(now), now, velocity), stamp, now)
+
+    def infer(self, obs: np.ndarray, stamp) -> np.ndarray | None:
+        """The policy's command for a reading, None if the network's output is not finite. The same
+        reading again (a re-sent state, or a rate-mode tick with nothing newer) gets the same command
+        without a second inference, which would move the network's state (eligibility trace,
+        adaptive calibration) twice for one step."""
         key = messages.stamp_nanoseconds(stamp)
         if self.answered is not None and self.answered[0] == key and np.array_equal(self.answered[1], obs):
             self.repeats += 1
-            self.command_publisher.publish(self.answered[2])
-            return
+            return self.answered[2]
         inference = self.policy.act(obs)
         if not np.isfinite(inference.command).all():
             self.faults["non_finite_output"] += 1
             self.safety.fault("non_finite_output")
             self.log_safety_events()
-            return
-        message = self.command_message(self.safety.command(inference.command, _seconds(stamp), velocity), stamp)
-        self.command_publisher.publish(message)
-        self.answered = key, obs, message
+            return None
+        self.answered = key, obs, inference.command
         self.window.append(inference)
+        return inference.command
 
-    def send_safe(self, stamp, velocity: np.ndarray | None) -> None:
-        """The latched state's answer to a reading, without running the network."""
-        if not self.active:
-            return
-        self.forget_answer()
-        self.command_publisher.publish(self.command_message(self.safety.command(None, _seconds(stamp), velocity), stamp))
+    def publish_command(self, values: np.ndarray, stamp, now: float) -> None:
+        """Out in the controller's joint order."""
+        self.command_publisher.publish(self.command_message(values[self.command_order], stamp))
+        self.command_periods.mark(now)
 
     def log_safety_events(self) -> None:
         """Each safety transition once in the log; /diagnostics reports the current state."""
@@ -425,6 +537,7 @@ class PolicyNode(LifecycleNode):
         response.success = self.safety.reset("reset through ~/reset_safety")
         self.log_safety_events()
         self.forget_answer()
+        self.decimator.reset()
         response.message = (f"safety reset: {self.safety.state}" if response.success
                             else f"nothing to reset: the safety layer is {self.safety.state}")
         return response
@@ -437,7 +550,7 @@ class PolicyNode(LifecycleNode):
 
     def on_modulation(self, message: Float64MultiArray) -> None:
         if len(message.data) != 2 or not np.isfinite(message.data).all():
-            self.get_logger().warning(f"ignoring modulation {messages.brief(message.data)}: expected finite [episode, r]")
+            self.get_logger().warning(f"ignoring modulation {brief(message.data)}: expected finite [episode, r]")
             return
         episode, modulation = message.data
         self.policy.apply_modulation(modulation)
@@ -501,16 +614,27 @@ class PolicyNode(LifecycleNode):
         values.update({f"faults_{kind}": self.faults[kind] for kind in FAULTS})
         values.update({"safety_state": self.safety.state, "safety_reason": self.safety.reason,
                        "safety_transitions": self.safety_transitions, "watchdog_stops": self.watchdog_stops})
+        values.update(self._period_values())
         new_faults, self.reported_faults = self.faults - self.reported_faults, self.faults.copy()
-        waiting = self.builder.needs_odometry and self.odometry is None and self.joint_reading is not None
+        missing = [source for source in self.base_sources if source not in self.base_readings]
+        waiting = missing and self.joint_reading is not None
         level = (diagnostics.ERROR if self.safety.latched
                  else diagnostics.WARN if new_faults or self.stale() else diagnostics.OK)
         message = (f"safe state latched: {self.safety.reason}; call ~/reset_safety" if self.safety.latched
-                   else f"waiting for odometry on {self.resolve_topic_name(self.param('odometry_topic'))}" if waiting
+                   else f"waiting for {missing[0]} on {self.base_topic(missing[0])}" if waiting
                    else f"input faults since the last report: {dict(new_faults)}" if new_faults
                    else "no recent joint states" if self.stale() else "ok")
         self.diagnostics_publisher.publish(
             diagnostics.status_report(self, "spiking policy", self.param("checkpoint"), level, message, values))
+
+    def _period_values(self) -> dict:
+        """The periods achieved since the last report beside the one the policy was trained at."""
+        values = {"trained_period_ms": f"{self.policy.action.period * 1e3:g}" if self.policy.action.period else "unknown"}
+        for name, meter in (("policy_period", self.inference_periods), ("command_period", self.command_periods)):
+            achieved = meter.take()
+            if achieved is not None:
+                values.update({f"{name}_ms": f"{achieved['mean_ms']:.3f}", f"{name}_max_ms": f"{achieved['max_ms']:.3f}"})
+        return values
 
 
 def _seconds(stamp) -> float:

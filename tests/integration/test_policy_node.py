@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
-from sensor_msgs.msg import JointState
+from sensor_msgs.msg import Imu, JointState
 from std_msgs.msg import Float64MultiArray
 
 from snn_policy_node.policy.policy import Policy
@@ -45,9 +45,12 @@ def ant_graph(nodes, probe, ant_actor):
             node=node, commands=probe.record(Float64MultiArray, messages.COMMANDS, messages.COMMAND_QOS),
             diagnostics=probe.record(DiagnosticArray, "/diagnostics", 10),
             states=probe.publisher(JointState, messages.JOINT_STATES, messages.SENSOR_QOS),
-            odometry=probe.publisher(Odometry, messages.ODOMETRY, messages.SENSOR_QOS))
+            odometry=probe.publisher(Odometry, messages.ODOMETRY, messages.SENSOR_QOS),
+            imu=probe.publisher(Imu, messages.IMU, messages.SENSOR_QOS))
         node.wait_for_output("loaded spiking_actor")
         probe.wait_for(lambda: graph.odometry.get_subscription_count() > 0, what="the policy's odometry subscription")
+        if params.get("base_source") == "imu":
+            probe.wait_for(lambda: graph.imu.get_subscription_count() > 0, what="the policy's IMU subscription")
         env = make_task_env("Ant-v5")
         env.reset(seed=0)
         robot = MujocoRobot(env)
@@ -141,6 +144,10 @@ def test_a_reading_offered_again_gets_its_command_without_a_second_inference(pol
 
     probe.wait_for(lambda: counts()[0] == 2 and counts()[1] >= 3, timeout=10,
                    what="two inferences and three repeated readings in /diagnostics")
+
+
+def _value(array: DiagnosticArray, key: str) -> str | None:
+    return next((kv.value for status in array.status for kv in status.values if kv.key == key), None)
 
 
 def _fault_count(array: DiagnosticArray) -> int:
@@ -271,7 +278,7 @@ def test_a_joint_name_mismatch_is_refused_and_said_once_naming_missing_and_unexp
     for _ in range(20):
         states.publish(renamed)
         time.sleep(0.02)
-    node.wait_for_output("joint states lack ['cart_slider'], which the policy observes; they list ['cart'] it does "
+    node.wait_for_output("joint states lack ['cart_slider'], which the policy needs; they list ['cart'] it does "
                          "not know: no command until they match", timeout=5)
     assert not commands
     assert node.output.count("joint states lack") == 1
@@ -312,3 +319,72 @@ def test_a_base_tilted_beyond_its_bound_latches_the_safe_command(ant_graph, prob
     velocity = dict(zip(graph.state.name, graph.state.velocity))
     joints = ("hip_4", "ankle_4", "hip_1", "ankle_1", "hip_2", "ankle_2", "hip_3", "ankle_3")  # the action's order
     np.testing.assert_allclose(graph.commands[-1].data, [-velocity[j] for j in joints])  # damping, kd 1
+
+
+def ant_command(ant_actor, graph) -> np.ndarray:
+    """What the policy commands for the graph's Ant state, computed in this process."""
+    from snn_policy_node.policy.observation import JointReading, ObservationBuilder
+
+    policy = Policy.load(ant_actor)
+    state = graph.state
+    reading = JointReading(state.name, state.position, state.velocity)
+    return policy.act(ObservationBuilder(policy.checkpoint.observation).build(reading, graph.base)).command
+
+
+def test_an_ant_reading_its_base_from_imu_and_odometry_commands_as_from_odometry_alone(ant_graph, probe, ant_actor):
+    from dataclasses import replace
+
+    graph = ant_graph("imu_policy", base_source="imu")
+    graph.node.wait_for_output("floating base from odometry on /odom and imu on /imu")
+    stamp = messages.nanoseconds_stamp(1_000_000_000)
+    graph.state.header.stamp = stamp
+    # odometry's own orientation and angular velocity are wrong: only the IMU's may be used
+    blind = replace(graph.base, orientation=(1.0, 0.0, 0.0, 0.0), angular=(0.0, 0.0, 0.0))
+    for _ in range(10):
+        graph.odometry.publish(messages.odometry_message("torso", blind, stamp))
+        graph.imu.publish(messages.imu_message("torso", graph.base, stamp))
+        graph.states.publish(graph.state)
+        if graph.commands:
+            break
+        time.sleep(0.2)
+    probe.wait_for(lambda: graph.commands, timeout=2, what="a command from joint states, IMU and odometry")
+    np.testing.assert_allclose(graph.commands[0].data, ant_command(ant_actor, graph), rtol=0, atol=1e-12)
+
+
+def test_an_imu_without_orientation_is_a_fault_and_nothing_is_commanded(ant_graph, probe):
+    graph = ant_graph("imu_blind_policy", base_source="imu", diagnostics_period=0.2)
+    graph.state.header.stamp.sec = 1
+    no_orientation = messages.imu_message("torso", graph.base, graph.state.header.stamp)
+    no_orientation.orientation_covariance[0] = -1.0
+    for _ in range(5):
+        graph.odometry.publish(graph.odometry_message(graph.state.header.stamp))
+        graph.imu.publish(no_orientation)
+        graph.states.publish(graph.state)
+        time.sleep(0.1)
+    probe.wait_for(lambda: any(_value(d, "faults_invalid_orientation") not in (None, "0") for d in graph.diagnostics),
+                   timeout=5, what="the IMU fault in /diagnostics")
+    assert not graph.commands
+
+
+def test_commands_go_out_in_the_controllers_joint_order(ant_graph, probe, ant_actor):
+    order = ["ankle_3", "hip_3", "ankle_2", "hip_2", "ankle_1", "hip_1", "ankle_4", "hip_4"]
+    graph = ant_graph("reordering_policy", controller_joints=order)
+    graph.node.wait_for_output(f"commands {order} (effort)")
+    graph.state.header.stamp.sec = 1
+    graph.send_pair()
+    probe.wait_for(lambda: graph.commands, timeout=2, what="a command")
+    expected = dict(zip(("hip_4", "ankle_4", "hip_1", "ankle_1", "hip_2", "ankle_2", "hip_3", "ankle_3"),
+                        ant_command(ant_actor, graph)))
+    np.testing.assert_allclose(graph.commands[0].data, [expected[j] for j in order], rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("parameter, value, says", [
+    ("robot_joints", ["cart_slider", "pole"], "robot_joints lack ['pole_hinge'], which the policy needs; they list "
+                                              "['pole'] it does not know"),
+    ("controller_joints", ["cart"], "controller_joints lack ['cart_slider']"),
+])
+def test_a_robot_or_controller_without_the_contracts_joints_fails_configuration(nodes, cartpole, parameter, value, says):
+    node = nodes("snn_policy_node", "policy_on_the_wrong_robot", checkpoint=str(cartpole), **{parameter: value})
+    assert node.process.wait(30) == 2
+    assert says in node.output and "cannot configure" in node.output
+

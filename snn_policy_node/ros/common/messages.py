@@ -15,15 +15,16 @@ from builtin_interfaces.msg import Time
 from geometry_msgs.msg import Point, Quaternion, Vector3
 from nav_msgs.msg import Odometry
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
-from sensor_msgs.msg import JointState
+from sensor_msgs.msg import Imu, JointState
 from std_msgs.msg import Float32MultiArray, Float64MultiArray, MultiArrayDimension, String
 
-from snn_policy_node.policy.observation import OdometryReading
+from snn_policy_node.policy.observation import ImuReading, InputFault, OdometryReading
 
 # Relative names: a node started in a namespace (``__ns:=/robot1``, a launch group's
 # push_ros_namespace) talks on its robot's topics, /robot1/joint_states; without one, /joint_states.
 JOINT_STATES = "joint_states"
 ODOMETRY = "odom"
+IMU = "imu"
 COMMANDS = "policy_controller/commands"
 REWARD = "reward"
 EPISODE = "episode"
@@ -44,14 +45,6 @@ COMMAND_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 EVENT_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
 # The last message stays available to nodes that start (or restart) later.
 LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
-
-
-def brief(values, items: int = 6, chars: int = 40) -> str:
-    """A message's sequence as a log line may carry it: its first ``items`` entries, each cut to
-    ``chars`` characters, and how many there were. What a peer sends must not size our logs."""
-    shown = [text if len(text := repr(v)) <= chars else f"{text[:chars]}..." for v in list(values[:items])]
-    more = f", ... ({len(values)} in all)" if len(values) > items else ""
-    return f"[{', '.join(shown)}{more}]"
 
 
 def stamp_nanoseconds(stamp: Time) -> int:
@@ -95,6 +88,26 @@ def odometry_message(body: str, reading: OdometryReading, stamp, frame: str = "o
     message.twist.twist.linear = Vector3(**dict(zip("xyz", map(float, reading.linear))))
     message.twist.twist.angular = Vector3(**dict(zip("xyz", map(float, reading.angular))))
     return message
+
+
+def imu_message(body: str, reading, stamp) -> Imu:
+    """A floating base's orientation and body-frame angular velocity as an IMU reports them; no
+    linear acceleration (covariance -1, REP 145: not provided)."""
+    message = Imu()
+    message.header.stamp, message.header.frame_id = stamp, body
+    w, x, y, z = map(float, reading.orientation)
+    message.orientation = Quaternion(x=x, y=y, z=z, w=w)
+    message.angular_velocity = Vector3(**dict(zip("xyz", map(float, reading.angular))))
+    message.linear_acceleration_covariance[0] = -1.0
+    return message
+
+
+def message_imu(message: Imu) -> ImuReading:
+    """The IMU's orientation and angular velocity; :class:`InputFault` if it reports no orientation."""
+    if message.orientation_covariance[0] == -1.0:
+        raise InputFault("invalid_orientation", "the IMU reports no orientation (covariance -1)")
+    q, w = message.orientation, message.angular_velocity
+    return ImuReading(orientation=(q.w, q.x, q.y, q.z), angular=(w.x, w.y, w.z))
 
 
 def message_odometry(message: Odometry) -> OdometryReading:
