@@ -243,6 +243,50 @@ class SpikingActor(nn.Module):
         return self.simulate(obs, iterations).action
 
 
+class ActorRunner:
+    """One observation at a time through the compiled layers, every buffer made once: the control
+    loop's path, free of tensor bookkeeping. It reads the actor's folded layers at every run, so
+    weight updates show; the buffers hold the last step's results until the next :meth:`run`."""
+
+    def __init__(self, actor: SpikingActor):
+        self.actor = actor
+        steps, biases = actor.steps, actor._kernel_layers[1]
+        self._obs = np.zeros((1, actor.weight0.shape[1]), dtype=np.float32)
+        self._iterations = np.zeros(1, dtype=np.int64)
+        self.spikes = tuple(np.empty((steps, 1, len(bias)), dtype=np.float32) for bias in biases[:-1])
+        self._readout = np.empty((steps, 1, len(biases[-1])), dtype=np.float32)
+        self.action = np.empty((1, len(biases[-1])), dtype=np.float32)
+        self._rates = tuple(np.empty((1, len(bias)), dtype=np.float32) for bias in biases[:-1])
+        self.error_spikes = np.empty((1, len(self.spikes)), dtype=np.float32)
+
+    def run(self, obs: np.ndarray, iterations: int, errors: bool = False, noise: np.ndarray | None = None,
+            noise_layer: int = -1) -> np.ndarray:
+        """The action ``[act_dim]`` of one observation with I = ``iterations`` (a view of the buffer);
+        spikes in :attr:`spikes`, and with ``errors`` Algorithm 2's counts in :attr:`error_spikes`.
+        ``noise`` ``[steps, 1, neurons]`` joins the current into hidden layer ``noise_layer``."""
+        actor, config = self.actor, self.actor.calibration
+        self._obs[0] = obs
+        self._iterations[0] = iterations
+        weights_t, biases = actor._kernel_layers
+        arguments = (self._obs, weights_t, biases, EMPTY_3D, -1, EMPTY_3D if noise is None else noise,
+                     noise_layer if noise is not None else -1, self._iterations, config.rho, config.kernel_epsilon,
+                     config.accumulate, self.spikes, self._readout, actor.timesteps, np.float32(actor.max_action),
+                     self.action)
+        if errors:
+            if_layers.actor_forward_counting_errors(*arguments, *actor._source_layers, actor._source_thresholds,
+                                                    actor.levels, EMPTY_3D, self._rates, self.error_spikes)
+        else:
+            if_layers.actor_forward(*arguments)
+        return self.action[0]
+
+    def simulation(self) -> ActorSimulation:
+        """The last run as an :class:`ActorSimulation` of tensors sharing the buffers (for plasticity)."""
+        steps = self.actor.timesteps
+        return ActorSimulation(action=torch.from_numpy(self.action),
+                               spikes=[torch.from_numpy(s[:steps]) for s in self.spikes],
+                               error_spikes=torch.from_numpy(self.error_spikes))
+
+
 def _iterations(iterations: int | torch.Tensor, rows: int) -> np.ndarray:
     """I per batch row, as the compiled layers read it."""
     if isinstance(iterations, int):

@@ -16,11 +16,11 @@ import numpy as np
 import torch
 
 from snn_policy_node.ann2snn.calibration import AdaptiveIterations
-from snn_policy_node.ann2snn.conversion import SpikingActor
+from snn_policy_node.ann2snn.conversion import ActorRunner, SpikingActor
 from snn_policy_node.policy.checkpoint import Checkpoint
 from snn_policy_node.policy.model_io import load_model
 from snn_policy_node.policy.plasticity import PerturbationPlasticity, STDPPlasticity
-from snn_policy_node.snn.dsqn import DSQN
+from snn_policy_node.snn.dsqn import DSQN, DSQNRunner
 from snn_policy_node.snn.node_perturbation import PerturbationRule
 from snn_policy_node.snn.rstdp import RSTDPParams
 
@@ -85,16 +85,18 @@ class Policy:
         self._scale = np.asarray(self.action.scale or (1.0,) * joints, dtype=np.float64)
         self._offset = np.asarray(self.action.offset or (0.0,) * joints, dtype=np.float64)
         self.costs = _costs(model)
+        self.runner = DSQNRunner(model) if isinstance(model, DSQN) else ActorRunner(model)
+        self._neurons = tuple(s.shape[-1] for s in self.runner.spikes)
         self._warm_up()
 
     def _warm_up(self) -> None:
         """One inference that changes no state: the compiled kernels load (about a second) now, not in the
         first control step, where a robot's bridge would wait for the answer past its timeout."""
-        obs = torch.zeros(1, self.model.obs_dim if isinstance(self.model, DSQN) else self.model.weight0.shape[1])
+        obs = np.zeros(self.checkpoint.observation.size)
         if isinstance(self.model, DSQN):
-            self.model.simulate(obs)
+            self.runner.run(obs)
         else:
-            self.model.simulate(obs, self.iterations, errors=self.adaptive is not None)
+            self.runner.run(obs, self.iterations, errors=self.adaptive is not None)
 
     @classmethod
     def load(cls, path: str | os.PathLike, **options) -> "Policy":
@@ -111,41 +113,44 @@ class Policy:
 
     def act(self, obs: np.ndarray) -> Inference:
         start = time.perf_counter()
-        x = torch.as_tensor(obs, dtype=torch.float32).reshape(1, -1)
-        simulation, output, command = (self._act_dsqn if isinstance(self.model, DSQN) else self._act_actor)(x)
-        spikes = tuple(int(np.count_nonzero(s.numpy())) for s in simulation.spikes)
+        if isinstance(self.model, DSQN):
+            output, command, spikes = self._act_dsqn(obs)
+        else:
+            output, command, spikes = self._act_actor(obs)
+        counts = tuple(int(np.count_nonzero(s)) for s in spikes)
         fan_out, macs = self.costs
         return Inference(
             command=command,
-            output=output.numpy(),
-            spikes=spikes,
-            neurons=tuple(s.shape[-1] for s in simulation.spikes),
+            output=output.copy(),
+            spikes=counts,
+            neurons=self._neurons,
             timesteps=self.model.timesteps,
-            synaptic_ops=sum(n * out for n, out in zip(spikes, fan_out)),
+            synaptic_ops=sum(n * out for n, out in zip(counts, fan_out)),
             macs=macs,
             latency_s=time.perf_counter() - start,
         )
 
-    def _act_dsqn(self, x: torch.Tensor):
+    def _act_dsqn(self, obs: np.ndarray):
         """The greedy command; the plastic layer's spikes go into the eligibility trace."""
-        simulation = self.model.simulate(x)
-        output = simulation.q_values[0]
+        q_values = self.runner.run(obs)
         if self.plasticity is not None:
-            self.plasticity.observe(simulation)
-        return simulation, output, self._commands[int(output.numpy().argmax())]
+            self.plasticity.observe(self.runner.simulation())
+        return q_values, self._commands[int(q_values.argmax())], self.runner.spikes
 
-    def _act_actor(self, x: torch.Tensor):
+    def _act_actor(self, obs: np.ndarray):
         """The action clipped to its bounds, as a command; adaptive I follows this action's error spikes."""
-        iterations = self.adaptive.iterations if self.adaptive is not None else self.iterations
+        iterations = self.adaptive.iterations[0] if self.adaptive is not None else self.iterations
         noise = self.plasticity.noise() if self.plasticity is not None else None
-        simulation = self.model.simulate(x, iterations, errors=self.adaptive is not None, noise=noise)
+        layer, current = next(iter(noise.items())) if noise else (-1, None)
+        action = self.runner.run(obs, iterations, errors=self.adaptive is not None,
+                                 noise=None if current is None else np.ascontiguousarray(current.numpy(), np.float32),
+                                 noise_layer=layer)
         if self.plasticity is not None:
-            self.plasticity.observe(simulation, noise)
+            self.plasticity.observe(self.runner.simulation(), noise)
         if self.adaptive is not None:
-            self.adaptive.update(simulation.error_spikes.numpy().sum(-1))
-        output = simulation.action[0]
-        action = np.minimum(np.maximum(output.numpy().astype(np.float64), self._low), self._high)
-        return simulation, output, self._offset + self._scale * action
+            self.adaptive.update(self.runner.error_spikes.sum(-1))
+        clipped = np.minimum(np.maximum(action.astype(np.float64), self._low), self._high)
+        return action, self._offset + self._scale * clipped, [s[: self.model.timesteps] for s in self.runner.spikes]
 
     # plasticity -----------------------------------------------------------------------
 

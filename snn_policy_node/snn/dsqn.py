@@ -81,6 +81,7 @@ class DSQN(nn.Module):
         self.alpha, self.beta, self.threshold = alpha, beta, threshold
         self.timesteps, self.surrogate_scale = timesteps, surrogate_scale
         self._lif_constants = np.float32(alpha), np.float32(beta), np.float32(threshold)  # as the kernels take them
+        self._layer_views = None  # the weights as the kernels read them, and the tensors they view
 
     def config(self) -> dict:
         """Constructor arguments, for checkpoints."""
@@ -154,15 +155,44 @@ class DSQN(nn.Module):
     def _own_layers(self, weights: list[torch.Tensor]) -> tuple[np.ndarray, ...]:
         """``weights`` as the kernels read them, ``[1, out, in]`` each: views of the tensors' memory, so
         in-place updates (an optimiser, r-STDP) show; kept while the same tensors are passed."""
-        if not all(w.dtype == torch.float32 and w.is_contiguous() for w in weights):  # copies: never kept
-            return tuple(_array(w)[None] for w in weights)
-        key = tuple((w.data_ptr(), tuple(w.shape)) for w in weights)  # the views keep these tensors alive
-        if getattr(self, "_layer_views", (None,))[0] != key:
-            self._layer_views = key, tuple(_array(w)[None] for w in weights)
-        return self._layer_views[1]
+        key = [(w.data_ptr(), w.shape) for w in weights]  # the views keep these tensors alive
+        if self._layer_views is not None and self._layer_views[0] == key:
+            return self._layer_views[1]
+        views = tuple(_array(w)[None] for w in weights)
+        if all(w.dtype == torch.float32 and w.is_contiguous() for w in weights):  # else copies: never kept
+            self._layer_views = key, views
+        return views
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         return self.simulate(obs).q_values
+
+
+class DSQNRunner:
+    """One observation at a time through the compiled layers, every buffer made once: the control
+    loop's path, free of tensor bookkeeping. It reads the model's own weight tensors, so updates
+    in place (r-STDP) show; the buffers hold the last step's results until the next :meth:`run`."""
+
+    def __init__(self, model: DSQN):
+        self.model = model
+        self._weights = [layer.weight for layer in model.layers]
+        self._encoded = np.zeros((1, 2 * model.obs_dim), dtype=np.float32)
+        self._rows = (np.zeros(1, dtype=np.int64),) * len(self._weights)
+        self.spikes = tuple(np.empty((model.timesteps, 1, n), dtype=np.float32) for n in model.hidden)
+        self.q_values = np.empty((1, model.n_actions), dtype=np.float32)
+
+    def run(self, obs: np.ndarray) -> np.ndarray:
+        """The Q-values ``[actions]`` of one observation (a view of the buffer); spikes in :attr:`spikes`."""
+        half = self.model.obs_dim
+        np.maximum(obs, 0.0, out=self._encoded[0, :half], casting="unsafe")
+        np.maximum(np.negative(obs), 0.0, out=self._encoded[0, half:], casting="unsafe")
+        lif_layers.dsqn_forward(self._encoded, self.model._own_layers(self._weights), self._rows, EMPTY_3D, -1,
+                                *self.model._lif_constants, self.spikes, self.q_values)
+        return self.q_values[0]
+
+    def simulation(self) -> DSQNSimulation:
+        """The last run as a :class:`DSQNSimulation` of tensors sharing the buffers (for plasticity)."""
+        return DSQNSimulation(q_values=torch.from_numpy(self.q_values),
+                              spikes=[torch.from_numpy(s) for s in self.spikes])
 
 
 def _array(weight: torch.Tensor) -> np.ndarray:
