@@ -27,7 +27,7 @@ def describe(checkpoint: Checkpoint) -> dict:
                  "scale": list(action.scale or (1.0,) * len(action.joints)),
                  "offset": list(action.offset or (0.0,) * len(action.joints))})
     return {
-        "joint_states": list(dict.fromkeys(e.name for e in observation.entries if e.source == "joint_states")),
+        "joint_states": observed_joints(checkpoint),
         "floating_base": next((e.name for e in observation.entries if e.source == "odometry"), None),
         "observation": [{"entry": f"{e.name}.{e.field}", "source": e.source, "mean": m, "std": s, "clip": c}
                         for e, m, s, c in zip(observation.entries, mean, std, clip)],
@@ -35,6 +35,16 @@ def describe(checkpoint: Checkpoint) -> dict:
                      "low": list(low), "high": list(high), **commands},
         "control_period_s": action.period,
     }
+
+
+def observed_joints(checkpoint: Checkpoint) -> list[str]:
+    """The joints whose joint states the policy reads, in observation order."""
+    return list(dict.fromkeys(e.name for e in checkpoint.observation.entries if e.source == "joint_states"))
+
+
+def needed_joints(checkpoint: Checkpoint) -> list[str]:
+    """Every joint a robot must report: those observed, then those commanded."""
+    return list(dict.fromkeys([*observed_joints(checkpoint), *checkpoint.action.joints]))
 
 
 def joint_mismatch(needed: Sequence[str], listed: Sequence[str], what: str) -> str | None:

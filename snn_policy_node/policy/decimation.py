@@ -15,8 +15,9 @@ FILLS = ("hold", "interpolate")
 
 
 class Decimator:
-    """When the network runs (at most once per ``period`` seconds, on a loop tick of ``tick``
-    seconds) and what each tick commands in between (``fill``: "hold" or "interpolate")."""
+    """When the network runs (every ``run_period`` seconds: the whole number of loop ticks of
+    ``tick`` seconds nearest ``period``; 0: every tick) and what each tick commands in between
+    (``fill``: "hold" or "interpolate", a ramp over ``run_period``)."""
 
     def __init__(self, period: float, tick: float, fill: str = "hold"):
         if fill not in FILLS:
@@ -24,8 +25,11 @@ class Decimator:
         if not (period >= 0 and tick > 0):
             raise ValueError(f"decimation needs a period >= 0 and a tick > 0, got {period!r} and {tick!r}")
         self.period, self.fill = period, fill
-        # a tick within half a tick of the period counts as on time: timer jitter must not skip inferences
-        self._due_after = period - tick / 2
+        # the network runs every ``ticks`` ticks: the whole number nearest the period (at least one)
+        self.ticks = max(1, round(period / tick)) if period > 0 else 1
+        self.run_period = self.ticks * tick if period > 0 else 0.0
+        # a tick within half a tick of its time counts as on time: timer jitter must not skip inferences
+        self._due_after = (self.ticks - 0.5) * tick
         self._previous: np.ndarray | None = None
         self._newest: np.ndarray | None = None
         self._newest_time: float | None = None
@@ -45,7 +49,7 @@ class Decimator:
             raise RuntimeError("no policy command yet: push one first")
         if self.fill == "hold" or self.period == 0:
             return self._newest
-        share = min(1.0, (now - self._newest_time) / self.period)
+        share = min(1.0, (now - self._newest_time) / self.run_period)
         return self._previous + share * (self._newest - self._previous)
 
     def reset(self) -> None:

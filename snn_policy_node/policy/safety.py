@@ -215,6 +215,8 @@ class SafetyLayer:
         ``policy`` (None in the latched state, where the policy need not run)."""
         if self.state == INACTIVE:
             raise RuntimeError("the safety layer is inactive: activate it before commanding")
+        if self._last_time is not None and now < self._last_time:
+            self._rebase(now)
         if self.state == RUNNING and policy is not None:  # the hot path: no safe command needed
             return self._limited(policy, now)
         safe = self.safe_command(velocity)
@@ -223,11 +225,18 @@ class SafetyLayer:
         else:
             if self._fade_start is None:
                 self._fade_start = now
-            share = min(1.0, (now - self._fade_start) / self.config.fade_in)
+            share = min(1.0, max(0.0, (now - self._fade_start) / self.config.fade_in))
             target = (1.0 - share) * safe + share * policy
             if share >= 1.0:
                 self._enter(RUNNING, f"faded in over {self.config.fade_in:g} s")
         return self._limited(target, now)
+
+    def _rebase(self, now: float) -> None:
+        """Time went back (a rewound clock, an unstamped reading among stamped ones): count it as no
+        time at all, so the fade-in neither jumps nor reverses and the rate limit keeps holding."""
+        if self._fade_start is not None:
+            self._fade_start += now - self._last_time
+        self._last_time = now
 
     def _limited(self, target: np.ndarray, now: float) -> np.ndarray:
         command = np.minimum(np.maximum(target, self.low), self.high)

@@ -1,17 +1,19 @@
 """The spiking policy node: joint states in, ros2_control-style commands out.
 
-A managed (lifecycle) node. Configuring loads the checkpoint and wires the topics;
-activating starts commanding. With ``autostart`` (the default) it configures and activates
-itself, as a lifecycle manager would. In ``event`` mode every valid joint-state message is
-answered with one command; in ``rate`` mode a timer commands at ``rate_hz`` from the
-newest message. Either way no command goes out for a faulty reading or once the newest
-reading is older than ``command_timeout`` seconds: a silent robot is never driven blind.
-A reading seen again (same stamp, same values: a lockstep simulator re-offering a state)
-is answered with the command it got, without running the network a second time.
+A managed (lifecycle) node. Configuring loads the checkpoint, checks its I/O contract against
+the robot and controller joints it is told of, and wires the topics; activating starts
+commanding. With ``autostart`` (the default) it configures and activates itself, as a lifecycle
+manager would. In ``event`` mode every valid joint-state message is answered with one command;
+in ``rate`` mode a timer commands at ``rate_hz`` from the newest message, running the network at
+the policy's control period and holding or ramping between (:mod:`snn_policy_node.policy.decimation`).
+Either way no command goes out for a faulty reading or once the newest reading is older than
+``command_timeout`` seconds: a silent robot is never driven blind. A reading seen again (same
+stamp, same values: a lockstep simulator re-offering a state) is answered with the command it
+got, without running the network a second time.
 
-A policy that observes a floating base also reads odometry (nav_msgs/Odometry). A joint
-state is acted on together with odometry at least as new as it (by header stamp): a
-simulator's pair with equal stamps is always matched, whichever message arrives first.
+A policy that observes a floating base also reads odometry (nav_msgs/Odometry), and with
+``base_source: imu`` takes orientation and angular velocity from sensor_msgs/Imu; a joint state
+is acted on with base readings at least as new as it (:mod:`snn_policy_node.policy.base_matching`).
 
 With ``plastic_layer`` >= 1 the node keeps that layer's eligibility: r-STDP's trace in a
 DSQN, node perturbation in a spiking actor, which explores with noise in the layer's currents
@@ -28,7 +30,8 @@ latched safe state on a reading out of its bounds, a tilted base or too many fau
 row, left through ``~/reset_safety`` or a deactivate/activate. While latched, each reading gets the
 safe command and the network does not run. The shipped defaults change nothing a trained policy
 does in simulation: no fade-in, the action bounds, no rate limit, and only readings no robot
-reports (beyond +-1e6) trip the layer.
+reports (beyond +-1e6) trip the layer. Commands are timed by the readings' stamps in event mode
+and by the steady clock in rate mode.
 """
 
 import time
@@ -42,7 +45,6 @@ from rclpy.duration import Duration
 from rclpy.exceptions import NameValidationException, ParameterUninitializedException
 from rclpy.lifecycle import Node as LifecycleNode
 from rclpy.lifecycle import State, TransitionCallbackReturn
-from rclpy.parameter import Parameter
 from rclpy.publisher import Publisher
 from rclpy.service import Service
 from rclpy.subscription import Subscription
@@ -52,86 +54,26 @@ from std_msgs.msg import Float32MultiArray, Float64, Float64MultiArray
 from std_srvs.srv import SetBool, Trigger
 
 from snn_policy_node.brief import brief
+from snn_policy_node.policy.base_matching import BaseMatcher
 from snn_policy_node.policy.checkpoint import CheckpointError
-from snn_policy_node.policy.contract import command_order, joint_mismatch
-from snn_policy_node.policy.decimation import FILLS, Decimator, PeriodMeter
-from snn_policy_node.policy.model_io import load_model
-from snn_policy_node.policy.observation import (
-    FAULT_KINDS,
-    InputFault,
-    JointReading,
-    ObservationBuilder,
-    OdometryReading,
-    joint_values,
-    with_imu,
-)
+from snn_policy_node.policy.contract import command_order, joint_mismatch, needed_joints, observed_joints
+from snn_policy_node.policy.decimation import Decimator, PeriodMeter
+from snn_policy_node.policy.observation import FAULT_KINDS, InputFault, JointReading, ObservationBuilder, joint_values
 from snn_policy_node.policy.plasticity import PerturbationPlasticity
 from snn_policy_node.policy.policy import Inference, Policy
-from snn_policy_node.policy.safety import EntryBound, SafetyConfig, SafetyLayer
+from snn_policy_node.policy.safety import SafetyLayer
+from snn_policy_node.ros import policy_parameters
 from snn_policy_node.ros.common import diagnostics, messages
-from snn_policy_node.ros.common.parameters import check_choice, declare_parameters
+from snn_policy_node.ros.common.parameters import declare_parameters
 from snn_policy_node.ros.common.process import StartupError, run_node
-from snn_policy_node.snn.dsqn import DSQN
-from snn_policy_node.snn.node_perturbation import PerturbationRule
-from snn_policy_node.tasks import dsqn_task
 
-FAULTS = (*FAULT_KINDS, "stale_reading", "non_finite_output", "non_finite_reward")
-PARAMETERS = {
-    "checkpoint": ("", "policy checkpoint (.safetensors) to load"),
-    "trusted_key": ("", "Ed25519 public key (PEM): load only checkpoints its owner signed (snn-robot sign); "
-                    "empty: any intact checkpoint"),
-    "joint_states_topic": (messages.JOINT_STATES, "sensor_msgs/JointState input"),
-    "odometry_topic": (messages.ODOMETRY, "nav_msgs/Odometry input, read when the policy observes a floating base"),
-    "imu_topic": (messages.IMU, "sensor_msgs/Imu input, read with base_source 'imu'"),
-    "base_source": ("odometry", "a floating base's state: 'odometry' (all of it) or 'imu' (orientation and angular "
-                    "velocity from imu_topic, position and linear velocity from odometry)"),
-    "robot_joints": (Parameter.Type.STRING_ARRAY, "the joints the robot's joint states list: checked against the "
-                     "checkpoint at configuration, which a missing one fails; unset: checked on every joint state"),
-    "controller_joints": (Parameter.Type.STRING_ARRAY, "the command controller's joints in its order (its 'joints' "
-                          "parameter): commands go out in this order; unset: the checkpoint's order"),
-    "command_topic": (messages.COMMANDS, "std_msgs/Float64MultiArray output, in the action spec's joint order"),
-    "command_format": ("float64_multiarray", "'float64_multiarray' (ros2_control forward command controllers) or "
-                       "'joint_state' (JointState efforts stamped with the joint state they answer)"),
-    "mode": ("event", "'event': one command per joint-state message; 'rate': commands at rate_hz"),
-    "rate_hz": (50.0, "command rate in rate mode"),
-    "policy_period": (-1.0, "rate mode: seconds between network runs; -1: the checkpoint's control period (every "
-                      "tick if it records none); 0: every tick"),
-    "decimation": ("hold", "rate mode, between network runs: 'hold' the last command, or 'interpolate' from the "
-                   "previous one to the newest over one policy period (smoother, one period of lag)"),
-    "command_timeout": (0.5, "seconds after the newest joint state when commanding stops"),
-    "calibration_iterations": ("0", "spiking actor calibration I: 0, 1, 2, ... or 'adaptive'"),
-    "plastic_layer": (-1, "weight layer that learns online (DSQN: r-STDP; spiking actor: node perturbation); -1: none"),
-    "max_weight_change": (0.0, "DSQN: ||dw|| per update at most this share of the trained weights' norm; 0: unbounded"),
-    "exploration": (PerturbationRule.exploration, "spiking actor: noise std in the plastic layer's currents, in thresholds"),
-    "trace_steps": (PerturbationRule.trace_steps, "spiking actor: eligibility decay time, in control steps"),
-    "reward_window": (PerturbationRule.window, "spiking actor: rewards the baseline of the prediction error averages"),
-    "step_size": (PerturbationRule.step, "spiking actor: ||dw|| per update, as a share of the trained weights' norm"),
-    "diagnostics_period": (1.0, "seconds between /diagnostics reports"),
-    "safety.fade_in": (SafetyConfig.fade_in, "seconds over which commands blend from the safe command to the "
-                       "policy's after activation or a reset; 0: none"),
-    "safety.command_low": (Parameter.Type.DOUBLE_ARRAY, "lowest command per action joint (1 value or one per "
-                           "joint); unset: the checkpoint's action bounds"),
-    "safety.command_high": (Parameter.Type.DOUBLE_ARRAY, "highest command per action joint; unset: the checkpoint's"),
-    "safety.max_rate": (list(SafetyConfig.max_rate), "largest command change per second per joint (1 value or one "
-                        "per joint), safe commands too; .inf: none"),
-    "safety.bounded_entries": (Parameter.Type.STRING_ARRAY, "observation entries with bounds, as the checkpoint "
-                               "names them (joint.field, e.g. pole_hinge.position); a reading outside trips the layer"),
-    "safety.bounds_low": (Parameter.Type.DOUBLE_ARRAY, "lower bound of each bounded entry, raw units"),
-    "safety.bounds_high": (Parameter.Type.DOUBLE_ARRAY, "upper bound of each bounded entry, raw units"),
-    "safety.max_reading": (SafetyConfig.max_reading, "|raw observation entry| beyond which a reading trips the layer"),
-    "safety.max_tilt": (SafetyConfig.max_tilt, "radians of base tilt (from odometry) that trip the layer; .inf: none"),
-    "safety.fault_limit": (SafetyConfig.fault_limit, "faulty readings in a row that trip the layer; 0: never"),
-    "safety.safe_action": (list(SafetyConfig.safe_action), "the latched command per joint (1 value or one per "
-                           "joint): 'zero', 'hold' (the last command) or 'damping' (-kd x joint velocity)"),
-    "safety.damping": (list(SafetyConfig.damping), "kd of the damping safe action, per joint (1 value or one per joint)"),
-    "autostart": (True, "configure and activate at start-up"),
-}
+FAULTS = (*FAULT_KINDS, "stale_reading", "unmatched_base", "non_finite_output", "non_finite_reward")
 
 
 class PolicyNode(LifecycleNode):
     def __init__(self, name: str = "snn_policy", **node_options):
         super().__init__(name, **node_options)
-        declare_parameters(self, PARAMETERS, dynamic_typing={"calibration_iterations"})
+        declare_parameters(self, policy_parameters.PARAMETERS, dynamic_typing={"calibration_iterations"})
         self.policy: Policy | None = None
         self.entities: list = []  # publishers, subscriptions, timers and services of the configured node
         self.active = False
@@ -139,11 +81,9 @@ class PolicyNode(LifecycleNode):
         self.reported_faults: Counter = Counter()  # as of the last /diagnostics report
         self.window: list[Inference] = []
         self.last_reading_time = None
-        self.pending = None  # rate mode: the newest observation and its stamp
-        self.joint_reading = None  # a joint state waiting for odometry as new as it, and its stamp
-        self.base_sources: tuple[str, ...] = ()  # what a floating base is read from: odometry, and maybe the IMU
-        self.base_readings: dict = {}  # per source: the newest reading and its stamp
-        self.answered = None  # the last reading acted on (stamp in ns, observation) and the command sent for it
+        self.pending = None  # rate mode: the newest observation, its stamp and the joint velocities
+        self.matcher: BaseMatcher | None = None  # the joint state waiting for its floating base's readings
+        self.answered = None  # the last reading run (stamp in ns, observation) and its command (None: not finite)
         self.repeats = 0  # readings answered again from that command
         self.safety: SafetyLayer | None = None
         self.safety_transitions = 0
@@ -151,7 +91,8 @@ class PolicyNode(LifecycleNode):
         self.said_base_missing = False
         self.command_order: np.ndarray | None = None  # the controller's joint order, as indices into the action spec's
         self.decimator: Decimator | None = None
-        self.inference_periods, self.command_periods = PeriodMeter(), PeriodMeter()  # achieved, steady clock
+        # achieved periods, on the command clock (the steady clock in rate mode, stamps in event mode)
+        self.inference_periods, self.command_periods = PeriodMeter(), PeriodMeter()
         self.jump_handle = None  # the node clock's jump callback, registered at configuration
         self.mismatches_said: set[tuple[str, ...]] = set()  # joint lists that lacked the policy's joints
         self.steady_clock = Clock(clock_type=ClockType.STEADY_TIME)
@@ -172,10 +113,10 @@ class PolicyNode(LifecycleNode):
 
     def on_configure(self, state: State) -> TransitionCallbackReturn:
         try:
-            self._check_parameters()
-            self.policy = self._load_policy()
-            self.safety = SafetyLayer(self._safety_config(), self.policy.action, self.policy.checkpoint.observation)
-            self._check_safety_sources()
+            policy_parameters.check(self.param)
+            self.policy = policy_parameters.load_policy(self.param)
+            self.safety = SafetyLayer(policy_parameters.safety_config(self.param), self.policy.action,
+                                      self.policy.checkpoint.observation)
             self._apply_contract()
             self._create_entities()
         except (CheckpointError, ValueError, OSError, NameValidationException) as error:
@@ -184,42 +125,41 @@ class PolicyNode(LifecycleNode):
             self.on_cleanup(state)
             return TransitionCallbackReturn.FAILURE
         self.get_logger().info(self._contract_line())
+        if self.decimator.period and abs(self.decimator.run_period - self.decimator.period) > 0.01 * self.decimator.period:
+            self.get_logger().warning(
+                f"the policy's period of {self.decimator.period * 1e3:g} ms is not a whole number of {self.param('rate_hz'):g} Hz "
+                f"ticks: the network runs every {self.decimator.run_period * 1e3:g} ms; set rate_hz to a multiple of "
+                f"{1 / self.decimator.period:g} Hz to keep the trained period")
         return TransitionCallbackReturn.SUCCESS
 
     def _apply_contract(self) -> None:
         """Check the robot's and the controller's joints against the checkpoint's I/O contract, and
         set what follows from it: the command order, the floating base's sources, the network's period."""
-        action, observation = self.policy.action, self.policy.checkpoint.observation
+        checkpoint, action = self.policy.checkpoint, self.policy.action
         robot = self.param("robot_joints")
-        if robot is not None:
-            needed = [*dict.fromkeys([e.name for e in observation.entries if e.source == "joint_states"]
-                                     + list(action.joints))]
-            mismatch = joint_mismatch(needed, robot, "robot_joints")
-            if mismatch is not None:
-                raise ValueError(mismatch)
+        if robot is not None and (mismatch := joint_mismatch(needed_joints(checkpoint), robot, "robot_joints")):
+            raise ValueError(mismatch)
         controller = self.param("controller_joints")
         self.command_joints = tuple(controller) if controller is not None else action.joints
         self.command_order = (command_order(action.joints, controller) if controller is not None
                               else np.arange(len(action.joints)))
-        reads_base = any(e.source == "odometry" for e in observation.entries)
-        self.base_sources = () if not reads_base else ("odometry", "imu") if self.param("base_source") == "imu" else ("odometry",)
-        self.decimator = Decimator(self._network_period(), 1.0 / self.param("rate_hz"), self.param("decimation"))
-
-    def _network_period(self) -> float:
-        """Seconds between network runs: event mode runs it on every reading."""
-        period = self.param("policy_period")
-        if self.param("mode") == "event":
-            return 0.0
-        return (self.policy.action.period or 0.0) if period < 0 else period
+        self.builder = ObservationBuilder(checkpoint.observation)
+        if np.isfinite(self.safety.config.max_tilt) and not self.builder.needs_odometry:
+            raise ValueError("safety.max_tilt needs the base's orientation, but this policy observes no floating base")
+        sources = ("odometry", "imu") if self.param("base_source") == "imu" else ("odometry",)
+        self.mode, self.timeout = self.param("mode"), self.param("command_timeout")
+        self.matcher = BaseMatcher(sources if self.builder.needs_odometry else (), self.timeout, self.faults)
+        self.decimator = Decimator(policy_parameters.network_period(self.param, action), 1.0 / self.param("rate_hz"),
+                                   self.param("decimation"))
 
     def _contract_line(self) -> str:
         """What the node reads and commands, and how often, in one line."""
         model, action = self.policy.checkpoint, self.policy.action
-        base = ", floating base from " + " and ".join(f"{source} on {self.base_topic(source)}"
-                                                      for source in self.base_sources) if self.base_sources else ""
+        base = (", floating base from " + " and ".join(f"{source} on {self.base_topic(source)}"
+                                                        for source in self.matcher.sources)) if self.matcher.sources else ""
         trained = f"trained at {action.period * 1e3:g} ms" if action.period else "training period not recorded"
         runs = ("on every joint state" if self.mode == "event"
-                else f"every {self.decimator.period * 1e3:g} ms, {self.param('decimation')} between"
+                else f"every {self.decimator.run_period * 1e3:g} ms, {self.param('decimation')} between"
                 if self.decimator.period > 0 else "on every tick")
         return (f"loaded {model.kind} from {self.param('checkpoint')}: observes "
                 f"{brief([f'{e.name}.{e.field}' for e in model.observation.entries], items=24)}{base}; commands "
@@ -228,24 +168,23 @@ class PolicyNode(LifecycleNode):
 
     def _create_entities(self) -> None:
         """Publishers, subscriptions, timers and services of the configured node, for its policy."""
-        self.builder = ObservationBuilder(self.policy.checkpoint.observation)
-        self.mode, self.timeout = self.param("mode"), self.param("command_timeout")
         stamped = self.param("command_format") == "joint_state"
         self.command_publisher = self._own(self.create_publisher(
             JointState if stamped else Float64MultiArray, self.param("command_topic"), messages.COMMAND_QOS))
+        interface = self.policy.action.interface
         self.command_message = (
-            (lambda values, stamp: messages.joint_command(self.command_joints, values, stamp)) if stamped
+            (lambda values, stamp: messages.joint_command(self.command_joints, values, stamp, interface)) if stamped
             else (lambda values, stamp: messages.float64_array(values)))
         self.diagnostics_publisher = self._own(diagnostics.diagnostics_publisher(self))
         self._own(self.create_subscription(JointState, self.param("joint_states_topic"), self.on_joint_state,
                                            messages.NEWEST_SENSOR_QOS))
-        if "odometry" in self.base_sources:
+        if "odometry" in self.matcher.sources:
             self._own(self.create_subscription(Odometry, self.param("odometry_topic"), self.on_odometry,
                                                messages.NEWEST_SENSOR_QOS))
-        if "imu" in self.base_sources:
+        if "imu" in self.matcher.sources:
             self._own(self.create_subscription(Imu, self.param("imu_topic"), self.on_imu, messages.NEWEST_SENSOR_QOS))
         # timers on the steady clock: under use_sim_time the node's clock stops with /clock
-        if self.param("mode") == "rate":
+        if self.mode == "rate":
             self._own(self.create_timer(1.0 / self.param("rate_hz"), self.on_tick, clock=self.steady_clock))
         self._own(self.create_timer(self.param("diagnostics_period"), self.publish_diagnostics, clock=self.steady_clock))
         self._own(self.create_timer(self.timeout / 4, self.on_watchdog, clock=self.steady_clock))
@@ -265,64 +204,6 @@ class PolicyNode(LifecycleNode):
             self._own(self.create_service(SetBool, "~/explore", self.on_explore))
             self.publish_plastic_weights()
 
-    def _check_parameters(self) -> None:
-        """Refuse settings that would fail half-way through configuration."""
-        if not self.param("checkpoint"):
-            raise ValueError("parameter 'checkpoint' is empty; give the path of a .safetensors policy")
-        check_choice("mode", self.param("mode"), ("event", "rate"))
-        if not self.param("max_weight_change") >= 0:
-            raise ValueError(f"max_weight_change must be >= 0 (0: unbounded), got {self.param('max_weight_change')!r}")
-        check_choice("command_format", self.param("command_format"), messages.COMMAND_FORMATS)
-        check_choice("base_source", self.param("base_source"), ("odometry", "imu"))
-        check_choice("decimation", self.param("decimation"), FILLS)
-        if not (self.param("policy_period") >= 0 or self.param("policy_period") == -1):
-            raise ValueError(f"policy_period must be seconds >= 0, or -1 for the checkpoint's, got {self.param('policy_period')!r}")
-        for key in ("rate_hz", "command_timeout", "diagnostics_period"):
-            if not self.param(key) > 0:  # NaN too
-                raise ValueError(f"{key} must be a positive number of {'Hz' if key == 'rate_hz' else 'seconds'}, "
-                                 f"got {self.param(key)!r}")
-
-    def _safety_config(self) -> SafetyConfig:
-        entries = self.param("safety.bounded_entries") or []
-        low, high = self.param("safety.bounds_low") or [], self.param("safety.bounds_high") or []
-        if not len(entries) == len(low) == len(high):
-            raise ValueError(f"safety.bounded_entries ({len(entries)}), safety.bounds_low ({len(low)}) and "
-                             f"safety.bounds_high ({len(high)}) need one value per bounded entry")
-        return SafetyConfig(
-            fade_in=self.param("safety.fade_in"),
-            command_low=tuple(self.param("safety.command_low") or ()),
-            command_high=tuple(self.param("safety.command_high") or ()),
-            max_rate=tuple(self.param("safety.max_rate")),
-            bounds=tuple(EntryBound(*bound) for bound in zip(entries, low, high)),
-            max_reading=self.param("safety.max_reading"),
-            max_tilt=self.param("safety.max_tilt"),
-            fault_limit=self.param("safety.fault_limit"),
-            safe_action=tuple(self.param("safety.safe_action")),
-            damping=tuple(self.param("safety.damping")),
-        )
-
-    def _check_safety_sources(self) -> None:
-        """A tilt bound needs the base's orientation, which only odometry gives the node."""
-        reads_odometry = any(e.source == "odometry" for e in self.policy.checkpoint.observation.entries)
-        if np.isfinite(self.safety.config.max_tilt) and not reads_odometry:
-            raise ValueError("safety.max_tilt needs the base's orientation, but this policy reads no odometry")
-
-    def _load_policy(self) -> Policy:
-        path = self.param("checkpoint")
-        iterations = self.param("calibration_iterations")
-        iterations = iterations if iterations == "adaptive" else int(iterations)
-        layer = self.param("plastic_layer")
-        model, checkpoint = load_model(path, self.param("trusted_key") or None)
-        if layer < 0:
-            return Policy(model, checkpoint, iterations=iterations)
-        if isinstance(model, DSQN):
-            rstdp = dsqn_task(checkpoint.provenance.get("env_id", "")).rstdp
-            bound = self.param("max_weight_change") or None
-            return Policy(model, checkpoint, iterations=iterations, plastic_layer=layer, rstdp=rstdp, max_change=bound)
-        rule = PerturbationRule(self.param("exploration"), self.param("trace_steps"), self.param("reward_window"),
-                                self.param("step_size"))
-        return Policy(model, checkpoint, iterations=iterations, plastic_layer=layer, perturbation=rule)
-
     def _own(self, entity):
         """Keep an entity made at configuration, so that cleanup can remove it."""
         self.entities.append(entity)
@@ -333,8 +214,7 @@ class PolicyNode(LifecycleNode):
                    Timer: self.destroy_timer, Service: self.destroy_service}
         for entity in self.entities:
             destroy[type(entity)](entity)
-        self.entities, self.policy, self.pending, self.joint_reading = [], None, None, None
-        self.base_readings.clear()
+        self.entities, self.policy, self.pending, self.matcher = [], None, None, None
         if self.jump_handle is not None:
             self.jump_handle.unregister()
             self.jump_handle = None
@@ -349,9 +229,7 @@ class PolicyNode(LifecycleNode):
 
     def on_deactivate(self, state: State) -> TransitionCallbackReturn:
         self.active = False
-        self.decimator.reset()
-        self.inference_periods.restart()
-        self.command_periods.restart()
+        self.restart_command_stream()
         self.safety.deactivate()
         self.log_safety_events()
         return super().on_deactivate(state)
@@ -359,12 +237,9 @@ class PolicyNode(LifecycleNode):
     # control --------------------------------------------------------------------------
 
     def on_joint_state(self, message: JointState) -> None:
-        if self.joint_reading is not None:  # replaced before the floating base's readings as new as it came
-            self.faults["missing_odometry"] += 1
-            self.safety.fault("missing_odometry")
         reading = JointReading(message.name, message.position, message.velocity, message.effort)
-        self.joint_reading = reading, message.header.stamp, time.monotonic()
-        missing = [source for source in self.base_sources if source not in self.base_readings]
+        self.matcher.joint_state(reading, message.header.stamp, messages.stamp_nanoseconds(message.header.stamp))
+        missing = self.matcher.missing()
         if missing and not self.said_base_missing:
             self.said_base_missing = True
             self.get_logger().warning(
@@ -373,48 +248,30 @@ class PolicyNode(LifecycleNode):
         self.observe()
 
     def on_odometry(self, message: Odometry) -> None:
-        self.base_readings["odometry"] = messages.message_odometry(message), message.header.stamp
+        self.matcher.base("odometry", messages.message_odometry(message), messages.stamp_nanoseconds(message.header.stamp))
         self.observe()
 
     def on_imu(self, message: Imu) -> None:
+        """An IMU reading; one without orientation is counted and left out (the joint state it
+        would complete waits, and is dropped once stale)."""
         try:
-            self.base_readings["imu"] = messages.message_imu(message), message.header.stamp
+            imu = messages.message_imu(message)
         except InputFault as fault:
             self.faults[fault.kind] += 1
-            self.safety.fault(fault.kind)
-            self.log_safety_events()
             return
+        self.matcher.base("imu", imu, messages.stamp_nanoseconds(message.header.stamp))
         self.observe()
 
     def base_topic(self, source: str) -> str:
         return self.resolve_topic_name(self.param(f"{source}_topic"))
 
-    def floating_base(self, stamp) -> OdometryReading | None:
-        """The floating base from readings at least as new as ``stamp``; None until they have come."""
-        readings = [self.base_readings.get(source) for source in self.base_sources]
-        at = messages.stamp_nanoseconds(stamp)
-        if any(r is None or messages.stamp_nanoseconds(r[1]) < at for r in readings):
-            return None
-        return readings[0][0] if len(readings) == 1 else with_imu(readings[0][0], readings[1][0])
-
     def observe(self) -> None:
-        """Check the waiting joint state once the floating base's readings (if needed) are as new,
-        and act on it.
-
-        A joint state that waited for them longer than ``command_timeout`` is dropped: by the
-        time they come, the robot has moved on."""
-        if self.joint_reading is None:
+        """Check the waiting joint state once its floating base's readings (if needed) have come,
+        and act on it."""
+        matched = self.matcher.take()
+        if matched is None:
             return
-        (reading, stamp, arrival), base = self.joint_reading, None
-        if self.base_sources:
-            if time.monotonic() - arrival > self.timeout:
-                self.joint_reading = None
-                self.faults["stale_reading"] += 1
-                return
-            base = self.floating_base(stamp)
-            if base is None:
-                return
-        self.joint_reading = None
+        reading, stamp, base = matched
         velocity = joint_values(reading, self.policy.action.joints, "velocity")
         try:
             raw = self.builder.raw(reading, base)
@@ -446,7 +303,7 @@ class PolicyNode(LifecycleNode):
         if names in self.mismatches_said or len(self.mismatches_said) >= 16:
             return
         self.mismatches_said.add(names)
-        mismatch = joint_mismatch(self.builder.joints, names, "joint states")
+        mismatch = joint_mismatch(observed_joints(self.policy.checkpoint), names, "joint states")
         self.get_logger().error(f"{mismatch}: no command until they match")
 
     def on_tick(self) -> None:
@@ -470,13 +327,18 @@ class PolicyNode(LifecycleNode):
         self.get_logger().warning(f"clock jumped back {-jump.delta.nanoseconds * 1e-9:.3f} s; commanding stopped "
                                   "until fresh joint states arrive")
         self.stop_commanding()
-        self.base_readings.clear()
+        self.matcher.clear(base=True)
         self.forget_answer()
         self.watchdog_stops += 1
 
     def stop_commanding(self) -> None:
         """Forget the readings and the commands in flight: the next command answers a fresh reading."""
-        self.last_reading_time, self.pending, self.joint_reading = None, None, None
+        self.last_reading_time, self.pending = None, None
+        self.matcher.clear()
+        self.restart_command_stream()
+
+    def restart_command_stream(self) -> None:
+        """The next command starts a new stream: no ramp from before, no interval across the pause."""
         self.decimator.reset()
         self.inference_periods.restart()
         self.command_periods.restart()
@@ -492,16 +354,15 @@ class PolicyNode(LifecycleNode):
             self.publish_command(self.safety.command(None, now, velocity), stamp, now)
             return
         if self.decimator.due(now):
-            policy_command = self.infer(obs, stamp)
-            if policy_command is None:
+            policy_command = self.infer(obs, stamp, now)
+            if policy_command is None:  # not finite: nothing for this reading
                 return
             self.decimator.push(policy_command, now)
-            self.inference_periods.mark(now)
         self.publish_command(self.safety.command(self.decimator.command(now), now, velocity), stamp, now)
 
-    def infer(self, obs: np.ndarray, stamp) -> np.ndarray | None:
+    def infer(self, obs: np.ndarray, stamp, now: float) -> np.ndarray | None:
         """The policy's command for a reading, None if the network's output is not finite. The same
-        reading again (a re-sent state, or a rate-mode tick with nothing newer) gets the same command
+        reading again (a re-sent state, or a rate-mode tick with nothing newer) gets the same answer
         without a second inference, which would move the network's state (eligibility trace,
         adaptive calibration) twice for one step."""
         key = messages.stamp_nanoseconds(stamp)
@@ -509,12 +370,14 @@ class PolicyNode(LifecycleNode):
             self.repeats += 1
             return self.answered[2]
         inference = self.policy.act(obs)
-        if not np.isfinite(inference.command).all():
+        self.inference_periods.mark(now)
+        finite = np.isfinite(inference.command).all()
+        self.answered = key, obs, inference.command if finite else None
+        if not finite:
             self.faults["non_finite_output"] += 1
             self.safety.fault("non_finite_output")
             self.log_safety_events()
             return None
-        self.answered = key, obs, inference.command
         self.window.append(inference)
         return inference.command
 
@@ -616,8 +479,8 @@ class PolicyNode(LifecycleNode):
                        "safety_transitions": self.safety_transitions, "watchdog_stops": self.watchdog_stops})
         values.update(self._period_values())
         new_faults, self.reported_faults = self.faults - self.reported_faults, self.faults.copy()
-        missing = [source for source in self.base_sources if source not in self.base_readings]
-        waiting = missing and self.joint_reading is not None
+        missing = self.matcher.missing()
+        waiting = missing and self.matcher.waiting()
         level = (diagnostics.ERROR if self.safety.latched
                  else diagnostics.WARN if new_faults or self.stale() else diagnostics.OK)
         message = (f"safe state latched: {self.safety.reason}; call ~/reset_safety" if self.safety.latched

@@ -36,6 +36,14 @@ def test_a_tick_a_little_early_still_runs_the_network():
     assert not decimator.due(0.089) and decimator.due(0.092)  # within half a tick of the period
 
 
+@pytest.mark.parametrize("period, ticks, run_period", [(0.1, 5, 0.1), (0.03, 2, 0.04), (0.008, 1, 0.02), (0.05, 2, 0.04)])
+def test_the_network_runs_every_whole_number_of_ticks_nearest_its_period(period, ticks, run_period):
+    decimator = Decimator(period, 0.02)
+    assert decimator.ticks == ticks and decimator.run_period == pytest.approx(run_period)
+    _, runs = stream(decimator, [0.0] * 20, 12, 0.02)
+    assert runs == list(range(0, 12, ticks))
+
+
 def test_period_zero_runs_every_tick_whatever_the_clock_does():
     decimator = Decimator(0.0, 0.02, "interpolate")
     decimator.push(np.ones(1), 5.0)

@@ -45,6 +45,16 @@ def test_commands_stay_within_the_limits_and_the_rate():
     np.testing.assert_allclose(safety.command(np.array([-3.0, -3.0]), 1.0), [-0.5, -0.5])
 
 
+def test_time_going_back_neither_reverses_the_fade_in_nor_frees_the_rate_limit():
+    safety = layer(fade_in=1.0, max_rate=(1.0,))
+    policy = np.array([3.0, 3.0])
+    np.testing.assert_allclose(safety.command(policy, 10.0), [0.0, 0.0])
+    np.testing.assert_allclose(safety.command(policy, 10.5), [0.5, 0.5])  # rate-limited: 1 per s
+    np.testing.assert_allclose(safety.command(policy, 2.0), [0.5, 0.5])  # rewound: no time passed
+    np.testing.assert_allclose(safety.command(policy, 2.25), [0.75, 0.75])  # the fade goes on from there
+    assert safety.state == FADING
+
+
 def test_default_limits_come_from_the_action_spec():
     assert ActionSpec("discrete", ("cart",), commands=((-10.0,), (10.0,))).command_limits() == ((-10.0,), (10.0,))
     np.testing.assert_allclose(layer().command(np.array([5.0, -5.0]), 0.0), [1.0, -2.0])

@@ -54,7 +54,7 @@ def test_only_dynamically_typed_parameters_take_a_value_of_another_type(make_nod
 
 
 def test_the_policy_node_declares_its_parameters_with_calibration_iterations_dynamically_typed(make_node):
-    from snn_policy_node.ros.policy_node import PARAMETERS as POLICY
+    from snn_policy_node.ros.policy_parameters import PARAMETERS as POLICY
     from snn_policy_node.ros.policy_node import PolicyNode
 
     node = make_node(PolicyNode, "policy_parameters_under_test", autostart=False, calibration_iterations="adaptive")
@@ -91,3 +91,12 @@ def test_the_diagnostics_publisher_sends_arrays_on_the_diagnostics_topic(make_no
     node = make_node()
     publisher = diagnostics.diagnostics_publisher(node)
     assert (publisher.topic_name, publisher.msg_type, publisher.qos_profile.depth) == ("/diagnostics", DiagnosticArray, 10)
+
+
+def test_a_stamped_command_fills_the_field_of_its_command_interface():
+    import numpy as np
+
+    stamp = messages.nanoseconds_stamp(1_500_000_000)
+    position = messages.joint_command(("hip", "knee"), np.array([0.1, -0.2]), stamp, "position")
+    assert list(position.position) == [0.1, -0.2] and not position.effort and position.header.stamp.sec == 1
+    assert list(messages.joint_command(("hip",), np.array([3.0]), stamp).effort) == [3.0]

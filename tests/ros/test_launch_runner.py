@@ -43,7 +43,7 @@ def test_launch_errors_name_the_problem(tmp_path, monkeypatch):
 def test_config_files_set_only_parameters_their_nodes_declare(config):
     """ROS ignores an unknown parameter silently; a misspelt one here would never take effect."""
     from sim_bridge.ros.bridge_node import PARAMETERS as BRIDGE
-    from snn_policy_node.ros.policy_node import PARAMETERS as POLICY
+    from snn_policy_node.ros.policy_parameters import PARAMETERS as POLICY
     from snn_policy_node.ros.rstdp_service import PARAMETERS as RSTDP
 
     declared = {"sim_bridge": BRIDGE, "snn_policy": POLICY, "rstdp_service": RSTDP}

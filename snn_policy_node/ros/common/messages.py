@@ -67,11 +67,12 @@ def float64_array(values: np.ndarray) -> Float64MultiArray:
     return message
 
 
-def joint_command(joints: tuple[str, ...], values: np.ndarray, stamp) -> JointState:
-    """A command as JointState efforts, stamped with the time of the state it answers."""
+def joint_command(joints: tuple[str, ...], values: np.ndarray, stamp, interface: str = "effort") -> JointState:
+    """A command as a JointState stamped with the time of the state it answers, the values in the
+    field of its command ``interface`` (effort, position or velocity)."""
     message = JointState(name=list(joints))
     message.header.stamp = stamp
-    message.effort = float64_sequence(values)
+    setattr(message, interface, float64_sequence(values))
     return message
 
 
