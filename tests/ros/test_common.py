@@ -54,8 +54,8 @@ def test_only_dynamically_typed_parameters_take_a_value_of_another_type(make_nod
 
 
 def test_the_policy_node_declares_its_parameters_with_calibration_iterations_dynamically_typed(make_node):
-    from snn_policy_node.ros.policy_parameters import PARAMETERS as POLICY
     from snn_policy_node.ros.policy_node import PolicyNode
+    from snn_policy_node.ros.policy_parameters import PARAMETERS as POLICY
 
     node = make_node(PolicyNode, "policy_parameters_under_test", autostart=False, calibration_iterations="adaptive")
     assert node.param("calibration_iterations") == "adaptive" and node.param("command_topic") == messages.COMMANDS
