@@ -100,14 +100,13 @@ def test_a_driven_protocol_pauses_while_learning_is_disabled(nodes, probe, cartp
     episodes = probe.record(String, messages.EPISODE, messages.EVENT_QOS)
     status = probe.record(String, messages.RSTDP_STATUS, messages.LATCHED_QOS)
     nodes("snn_policy_node", "snn_policy", checkpoint=str(cartpole), plastic_layer=1)
-    nodes("sim_bridge", "sim_bridge", env_id="CartPole-v0", wait_for_start=True, eval_episodes=2,
-          randomization_profile="normal", randomization_seed=53)
     nodes("rstdp_service", "rstdp_service", checkpoint=str(cartpole), protocol="paper", eval_episodes=2, train_episodes=2,
           sign=-1.0)
     assert probe.call(SetBool, "/rstdp_service/enable", SetBool.Request(data=False), timeout=30).success
-    # The episode in flight ends (its record may reach the probe before or after the call's answer,
-    # or before the probe has matched the bridge); the first training episode that ends with learning
-    # disabled pauses the protocol, and the latched status says so.
+    # The protocol waits for the bridge, so it starts only now, with learning disabled: the evaluation
+    # block runs, and the first training episode that ends pauses the protocol, as the latched status says.
+    nodes("sim_bridge", "sim_bridge", env_id="CartPole-v0", wait_for_start=True, eval_episodes=2,
+          randomization_profile="normal", randomization_seed=53)
     probe.wait_for(lambda: any(json.loads(m.data)["paused"] for m in status), timeout=60,
                    what="the protocol to pause after learning was disabled")
     paused_at = len(episodes)
