@@ -2,6 +2,7 @@
 
 import math
 from dataclasses import asdict, dataclass
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -22,8 +23,19 @@ class ActorSimulation:
     error_spikes: torch.Tensor  # [batch, hidden layers], against the source QCFS network
 
 
+class PlasticRows(NamedTuple):
+    """Variants of one weight layer as the compiled layers read them, each transposed ``[in, out]``: in
+    spiking units and in the source network's. Made once (:meth:`SpikingActor.plastic_rows`) and passed
+    to every step of an episode, a population's weights are not converted at each step."""
+
+    layer: int  # -1: none
+    folded_t: np.ndarray  # [variants, in, out]
+    source_t: np.ndarray  # [variants, in, out]
+
+
 NO_ERROR_COUNT = torch.empty(0)  # the error spikes of a simulation that skipped them
 EMPTY_3D = np.empty((0, 0, 0), dtype=np.float32)  # no plastic rows, no perturbation
+NO_PLASTIC_ROWS = PlasticRows(-1, EMPTY_3D, EMPTY_3D)
 
 
 class SpikingActor(nn.Module):
@@ -154,31 +166,32 @@ class SpikingActor(nn.Module):
         getattr(self, f"weight{layer}").copy_(weight / self._fold_scale(layer))
         self.fold_thresholds()
 
-    def source_rates(self, obs: torch.Tensor, weights: dict[int, torch.Tensor] | None = None) -> list[torch.Tensor]:
+    def source_rates(self, obs: torch.Tensor, weights: dict[int, torch.Tensor] | PlasticRows | None = None,
+                     variants: np.ndarray | None = None) -> list[torch.Tensor]:
         """a_l / lambda_l of every hidden layer of the source QCFS network, exactly (level / L);
-        ``weights`` as in :meth:`simulate`."""
+        ``weights`` and ``variants`` as in :meth:`simulate`."""
         x = _array(obs).reshape(-1, obs.shape[-1])
-        plastic_layer, plastic = self._plastic_rows(weights or {})
-        return [torch.from_numpy(rate.reshape(*obs.shape[:-1], -1)) for rate in self._source_rates(x, plastic_layer, plastic)]
-
-    def _source_rates(self, x: np.ndarray, plastic_layer: int, plastic: np.ndarray) -> tuple[np.ndarray, ...]:
+        plastic = self.plastic_rows(weights)
         rates = tuple(np.empty((len(x), len(bias)), dtype=np.float32) for bias in self._source_layers[1][:-1])
-        return if_layers.source_rates(x, *self._source_layers, self._source_thresholds, self.levels,
-                                      self._source_plastic(plastic_layer, plastic), plastic_layer, rates)
+        if_layers.source_rates(x, *self._source_layers, self._source_thresholds, self.levels, plastic.source_t,
+                               plastic.layer, _variants(variants, len(x), plastic), rates)
+        return [torch.from_numpy(rate.reshape(*obs.shape[:-1], -1)) for rate in rates]
 
-    def _source_plastic(self, plastic_layer: int, plastic: np.ndarray) -> np.ndarray:
-        """Plastic rows in source units (the folded weights over lambda_{l-1} / lambda_l)."""
-        return plastic / self._fold_scale(plastic_layer).numpy() if plastic_layer > 0 else plastic
-
-    @staticmethod
-    def _plastic_rows(weights: dict[int, torch.Tensor]) -> tuple[int, np.ndarray]:
-        """The one weight layer replaced row by row, and its rows (-1 and nothing: none)."""
+    def plastic_rows(self, weights: dict[int, torch.Tensor] | PlasticRows | None) -> PlasticRows:
+        """The one weight layer ``{k: [variants, out, in]}`` (spiking units, as :meth:`folded_weight`) that
+        replaces layer k >= 1 row by row, as the compiled layers read it; a :class:`PlasticRows` as it is."""
+        if isinstance(weights, PlasticRows):
+            return weights
+        if not weights:
+            return NO_PLASTIC_ROWS
         if len(weights) > 1:
             raise ValueError("one weight layer at most can be replaced per row")
         if 0 in weights:
             raise ValueError("only weight layers between spiking neurons (k >= 1) can be replaced per row")
-        layer, rows = next(iter(weights.items()), (-1, None))
-        return layer, EMPTY_3D if rows is None else _array(rows)
+        layer, rows = next(iter(weights.items()))
+        folded = _array(rows)
+        source = folded / self._fold_scale(layer).numpy()  # lambda_{l-1} / lambda_l unfolded
+        return PlasticRows(layer, _array(folded.transpose(0, 2, 1)), _array(source.transpose(0, 2, 1)))
 
     def source_action(self, obs: torch.Tensor) -> torch.Tensor:
         """The action of the source QCFS network."""
@@ -192,14 +205,16 @@ class SpikingActor(nn.Module):
         return max(self.timesteps, self.calibration.rho)
 
     def simulate(self, obs: torch.Tensor, iterations: int | torch.Tensor = 0, errors: bool = True,
-                 weights: dict[int, torch.Tensor] | None = None,
-                 noise: dict[int, torch.Tensor] | None = None) -> ActorSimulation:
+                 weights: dict[int, torch.Tensor] | PlasticRows | None = None,
+                 noise: dict[int, torch.Tensor] | None = None, variants: np.ndarray | None = None) -> ActorSimulation:
         """Run the spiking actor on ``obs`` ``[batch, obs_dim]`` with I calibration passes.
 
         ``errors=False`` skips the error-spike count against the source network (it runs the
         source network too), leaving ``error_spikes`` empty: the fast path of a fixed I.
-        ``weights`` {k: [batch, out, in]} replaces spiking weight layer k >= 1 row by row (a
-        population of plastic variants, in :meth:`folded_weight`'s units). ``noise`` {k: [steps,
+        ``weights`` {k: [variants, out, in]} replaces spiking weight layer k >= 1 row by row (a
+        population of plastic variants, in :meth:`folded_weight`'s units, or those
+        :meth:`plastic_rows` made of them): row b takes variant ``variants[b]`` (default: variant b).
+        ``noise`` {k: [steps,
         batch, neurons]} joins the current that weight layer k brings into hidden layer k (0 =
         first), before that layer calibrates and fires: node perturbation, for exploring online.
 
@@ -213,7 +228,7 @@ class SpikingActor(nn.Module):
             raise ValueError("one hidden layer at most can be perturbed")
         x = _array(obs).reshape(-1, obs.shape[-1])
         rows = _iterations(iterations, len(x))
-        plastic_layer, plastic = self._plastic_rows(weights or {})
+        plastic = self.plastic_rows(weights)
         noise_layer, perturbation = next(iter(noise.items()), (-1, None))
         if perturbation is not None:
             perturbation = np.ascontiguousarray(np.broadcast_to(
@@ -222,15 +237,16 @@ class SpikingActor(nn.Module):
         spikes = tuple(np.empty((steps, len(x), len(bias)), dtype=np.float32) for bias in biases[:-1])
         readout = np.empty((steps, len(x), len(biases[-1])), dtype=np.float32)
         action = np.empty((len(x), len(biases[-1])), dtype=np.float32)
-        arguments = (x, weights_t, biases, plastic, plastic_layer, EMPTY_3D if perturbation is None else perturbation,
-                     noise_layer, rows, config.rho, config.kernel_epsilon, config.accumulate, spikes, readout,
-                     self.timesteps, np.float32(self.max_action), action)
+        arguments = (x, weights_t, biases, plastic.folded_t, plastic.layer, _variants(variants, len(x), plastic),
+                     EMPTY_3D if perturbation is None else perturbation, noise_layer, rows, config.rho,
+                     config.kernel_epsilon, config.accumulate, spikes, readout, self.timesteps,
+                     np.float32(self.max_action), action)
         counts = None
         if errors:
             rates = tuple(np.empty((len(x), len(bias)), dtype=np.float32) for bias in biases[:-1])
             counts = np.empty((len(x), len(spikes)), dtype=np.float32)
             if_layers.actor_forward_counting_errors(*arguments, *self._source_layers, self._source_thresholds, self.levels,
-                                                    self._source_plastic(plastic_layer, plastic), rates, counts)
+                                                    plastic.source_t, rates, counts)
         else:
             if_layers.actor_forward(*arguments)
         lead, steps_kept = tuple(obs.shape[:-1]), self.timesteps
@@ -268,7 +284,7 @@ class ActorRunner:
         self._obs[0] = obs
         self._iterations[0] = iterations
         weights_t, biases = actor._kernel_layers
-        arguments = (self._obs, weights_t, biases, EMPTY_3D, -1, EMPTY_3D if noise is None else noise,
+        arguments = (self._obs, weights_t, biases, EMPTY_3D, -1, NO_VARIANTS, EMPTY_3D if noise is None else noise,
                      noise_layer if noise is not None else -1, self._iterations, config.rho, config.kernel_epsilon,
                      config.accumulate, self.spikes, self._readout, actor.timesteps, np.float32(actor.max_action),
                      self.action)
@@ -285,6 +301,23 @@ class ActorRunner:
         return ActorSimulation(action=torch.from_numpy(self.action),
                                spikes=[torch.from_numpy(s[:steps]) for s in self.spikes],
                                error_spikes=torch.from_numpy(self.error_spikes))
+
+
+NO_VARIANTS = np.zeros(1, dtype=np.int64)
+
+
+def _variants(variants: np.ndarray | None, rows: int, plastic: PlasticRows) -> np.ndarray:
+    """The plastic variant of every batch row, as the compiled layers read it."""
+    if plastic.layer < 0:
+        return NO_VARIANTS
+    if variants is None:
+        if len(plastic.folded_t) != rows:
+            raise ValueError(f"{len(plastic.folded_t)} plastic variants for {rows} rows: pass variants")
+        return np.arange(rows)
+    variants = np.ascontiguousarray(variants, dtype=np.int64)
+    if variants.shape != (rows,) or (rows and not 0 <= variants.min() <= variants.max() < len(plastic.folded_t)):
+        raise ValueError(f"variants must give each of the {rows} rows one of the {len(plastic.folded_t)} variants")
+    return variants
 
 
 def _iterations(iterations: int | torch.Tensor, rows: int) -> np.ndarray:

@@ -14,7 +14,7 @@ differs from a BLAS product's.
 import numba
 import numpy as np
 
-from snn_policy_node.engine.synapses import analog, over_steps, propagate, propagate_indexed
+from snn_policy_node.engine.synapses import analog, over_steps, propagate
 
 ONE, HALF, ZERO = np.float32(1.0), np.float32(0.5), np.float32(0.0)
 INF = np.float32(np.inf)
@@ -104,7 +104,13 @@ def error_counts(source_rates, spikes, timesteps, counts):
 
 
 @numba.njit(cache=True)
-def actor_forward(obs, weights_t, biases, plastic, plastic_layer, noise, noise_layer, iterations, rho, epsilon,
+def _one_variant(weight_t):
+    """A shared layer ``[in, out]`` as the synapses read a population's: ``[1, in, out]``."""
+    return weight_t.reshape((1, weight_t.shape[0], weight_t.shape[1]))
+
+
+@numba.njit(cache=True)
+def actor_forward(obs, weights_t, biases, plastic, plastic_layer, variants, noise, noise_layer, iterations, rho, epsilon,
                   accumulate, spikes, readout, timesteps, max_action, action):
     """The converted actor's forward pass: ``obs`` ``[batch, in]`` into its first IF layer as a constant
     current, every IF layer calibrated and fired in turn, the read-out's currents into ``readout``
@@ -112,22 +118,22 @@ def actor_forward(obs, weights_t, biases, plastic, plastic_layer, noise, noise_l
     ``max_action tanh`` of the read-out's mean over the first ``timesteps`` steps (eq. 10).
 
     ``weights_t[k]`` / ``biases[k]`` are spiking weight layer k (transposed) and its bias. Weight layer
-    ``plastic_layer`` (-1: none) takes row b's weights from ``plastic[b]`` ``[out, in]``; ``noise``
+    ``plastic_layer`` (-1: none) takes row b's weights from ``plastic[variants[b]]`` ``[in, out]``; ``noise``
     ``[steps, batch, neurons]`` joins the current into hidden layer ``noise_layer`` (-1: none).
     """
     steps, batch = readout.shape[0], obs.shape[0]
-    first = weights_t[0].reshape((1, weights_t[0].shape[0], weights_t[0].shape[1]))
+    shared = np.zeros(batch, dtype=np.int64)
     drive = np.empty((batch, biases[0].shape[0]), dtype=np.float32)
-    currents = over_steps(analog(obs, first, np.zeros(batch, dtype=np.int64), True, biases[0], drive), steps)
+    currents = over_steps(analog(obs, _one_variant(weights_t[0]), shared, True, biases[0], drive), steps)
     for k in range(len(spikes)):
         if k == noise_layer:
             currents += noise
         fire(currents, iterations, rho, epsilon, accumulate, spikes[k])
         currents = readout if k == len(spikes) - 1 else np.empty((steps, batch, biases[k + 1].shape[0]), np.float32)
         if k + 1 == plastic_layer:
-            propagate_indexed(spikes[k], plastic, np.arange(batch), biases[k + 1], currents)
+            propagate(spikes[k], plastic, variants, biases[k + 1], currents)
         else:
-            propagate(spikes[k], weights_t[k + 1], biases[k + 1], currents)
+            propagate(spikes[k], _one_variant(weights_t[k + 1]), shared, biases[k + 1], currents)
     for b in range(batch):
         for a in range(readout.shape[2]):
             total = ZERO
@@ -138,31 +144,31 @@ def actor_forward(obs, weights_t, biases, plastic, plastic_layer, noise, noise_l
 
 
 @numba.njit(cache=True)
-def source_rates(obs, weights_t, biases, thresholds, levels, plastic, plastic_layer, rates):
+def source_rates(obs, weights_t, biases, thresholds, levels, plastic, plastic_layer, variants, rates):
     """a / lambda of every hidden layer of the source QCFS network into ``rates[k]`` ``[batch, neurons]``
-    (``weights_t``, ``biases`` and ``thresholds`` lambda unfolded; ``plastic`` as in :func:`actor_forward`,
-    in source units). QCFS rates are mostly 0, and adding nothing is exact: only nonzero inputs are summed."""
-    x = obs
+    (``weights_t``, ``biases`` and ``thresholds`` lambda unfolded; ``plastic`` and ``variants`` as in
+    :func:`actor_forward`, in source units). QCFS rates are mostly 0, and adding nothing is exact: only
+    nonzero inputs are summed."""
+    x, shared = obs, np.zeros(obs.shape[0], dtype=np.int64)
     for k in range(len(rates)):
         if k == plastic_layer:
-            analog(x, plastic, np.arange(x.shape[0]), False, biases[k], rates[k])
+            analog(x, plastic, variants, True, biases[k], rates[k])
         else:
-            analog(x, weights_t[k].reshape((1, weights_t[k].shape[0], weights_t[k].shape[1])), np.zeros(x.shape[0], dtype=np.int64), True,
-                   biases[k], rates[k])
+            analog(x, _one_variant(weights_t[k]), shared, True, biases[k], rates[k])
         quantized_rates(rates[k], thresholds[k], levels, rates[k])
         x = rates[k] * thresholds[k]
     return rates
 
 
 @numba.njit(cache=True)
-def actor_forward_counting_errors(obs, weights_t, biases, plastic, plastic_layer, noise, noise_layer, iterations, rho,
-                                  epsilon, accumulate, spikes, readout, timesteps, max_action, action, source_weights_t,
-                                  source_biases, thresholds, levels, source_plastic, rates, counts):
+def actor_forward_counting_errors(obs, weights_t, biases, plastic, plastic_layer, variants, noise, noise_layer,
+                                  iterations, rho, epsilon, accumulate, spikes, readout, timesteps, max_action, action,
+                                  source_weights_t, source_biases, thresholds, levels, source_plastic, rates, counts):
     """:func:`actor_forward`, then Algorithm 2's error spikes ``counts[b, k]`` of every hidden layer against
     the source network (:func:`source_rates` into ``rates``): one call for adaptive I's every step."""
-    actor_forward(obs, weights_t, biases, plastic, plastic_layer, noise, noise_layer, iterations, rho, epsilon,
+    actor_forward(obs, weights_t, biases, plastic, plastic_layer, variants, noise, noise_layer, iterations, rho, epsilon,
                   accumulate, spikes, readout, timesteps, max_action, action)
-    source_rates(obs, source_weights_t, source_biases, thresholds, levels, source_plastic, plastic_layer, rates)
+    source_rates(obs, source_weights_t, source_biases, thresholds, levels, source_plastic, plastic_layer, variants, rates)
     for k in range(len(rates)):
         error_counts(rates[k], spikes[k], timesteps, counts[:, k])
     return action

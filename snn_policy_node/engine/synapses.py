@@ -12,13 +12,15 @@ ZERO = np.float32(0.0)
 
 
 @numba.njit(cache=True)
-def propagate(spikes, weight_t, bias, currents):
-    """``currents[t, b] = bias + sum_j weight_t[j]`` over the neurons j that spiked at step t
-    in row b: one weight row (``weight_t`` ``[in, out]``, the transposed layer) per spike."""
+def propagate(spikes, weights_t, rows, bias, currents):
+    """``currents[t, b] = bias + sum_j weights_t[rows[b], j]`` over the neurons j that spiked at step t
+    in row b: one contiguous weight row per spike (``weights_t`` ``[variants, in, out]``, each layer
+    transposed), so a batch shares one layer (``rows`` all 0) or each row has its own variant."""
     steps, batch, inputs = spikes.shape
-    outputs = weight_t.shape[1]
+    outputs = weights_t.shape[2]
     for t in range(steps):
         for b in range(batch):
+            weight_t = weights_t[rows[b]]
             for o in range(outputs):
                 currents[t, b, o] = bias[o]
             for j in range(inputs):
@@ -30,8 +32,8 @@ def propagate(spikes, weight_t, bias, currents):
 
 @numba.njit(cache=True)
 def propagate_indexed(spikes, weights, rows, bias, currents):
-    """:func:`propagate` with batch row b's own ``weights[rows[b]]`` ``[out, in]`` (a population of
-    variants); the same terms added in the same order."""
+    """:func:`propagate` with the layers stored ``[variants, out, in]`` (as torch keeps them, so a model's
+    own tensors are read in place); the same terms added in the same order."""
     steps, batch, inputs = spikes.shape
     outputs = weights.shape[1]
     active = np.empty(inputs, dtype=np.int64)

@@ -27,7 +27,9 @@ from snn_policy_node.evaluation.rollout import play_episodes
 from snn_policy_node.experiments.deployment import DeploymentConfig, DeploymentRuns, resume
 from snn_policy_node.policy.guard import Guard
 from snn_policy_node.policy.specs import ObservationSpec
-from snn_policy_node.snn.node_perturbation import DenseEligibility, PerturbationRule, increments
+from snn_policy_node.snn.node_perturbation import DenseEligibility, PerturbationRule
+
+FOLD_EVERY = 50  # environment steps a population's eligibility keeps as factors before one product folds them
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,7 @@ class ActorPopulation:
         ``learner_rows`` (indices, with their places in ``dense``) explore and learn."""
         rows, layer = len(seeds), self.config.layer
         adaptive = AdaptiveIterations(0, self.config.i_max, batch=rows)
+        weights = self.actor.plastic_rows({layer: plastic})  # converted once: they stay for the episode
         place = torch.full((rows,), -1, dtype=torch.long)
         if dense is not None:
             place[learner_rows] = torch.arange(len(learner_rows))
@@ -87,14 +90,14 @@ class ActorPopulation:
             if dense is not None and learning.any():
                 noise = torch.zeros(self.actor.steps, len(live), plastic.shape[1])
                 noise[:, learning] = dense.noise(self.actor.steps, place[live][learning])
-            simulation = self.actor.simulate(self.normalised(obs), adaptive.iterations[live], weights={layer: plastic[live]},
-                                             noise=None if noise is None else {layer: noise})
+            simulation = self.actor.simulate(self.normalised(obs), adaptive.iterations[live], weights=weights,
+                                             noise=None if noise is None else {layer: noise}, variants=live)
             counts = torch.zeros(rows, dtype=simulation.error_spikes.dtype)
             counts[live] = simulation.error_spikes.sum(-1)
             adaptive.update(counts)  # an ended episode's I stays at I_min
             if noise is not None:
                 pre = simulation.spikes[layer - 1][:, learning]
-                dense.observe(increments(noise[: self.actor.timesteps, learning], pre), place[live][learning])
+                dense.observe(noise[: self.actor.timesteps, learning], pre, place[live][learning])
             return simulation.action.numpy()
 
         def rewarded(rewards: np.ndarray, live: np.ndarray) -> None:
@@ -129,7 +132,7 @@ def deploy_actor(actor: SpikingActor, observation: ObservationSpec, env_id: str,
         rule = next(iter(rules))
         random = torch.tensor([arms[a].rule.direction == "random" for a in arm[learner_rows.numpy()]])
         dense = DenseEligibility(rule, plastic.shape[2], plastic.shape[1], trained[learner_rows].flatten(1).norm(dim=1),
-                                 random, config.seed)
+                                 random, config.seed, chunk=FOLD_EVERY)
     physics = [settings[s] for s in setting]
     online = np.zeros((runs, config.episodes))
     guard = Guard(torch.tensor([arms[a].guard for a in arm]), config.baseline_episodes, config.window, config.margin)

@@ -21,7 +21,8 @@ def compile_kernels() -> None:
     obs = torch.zeros(2, 3)
     actor.simulate(obs, 0, errors=False)
     actor.simulate(obs, np.zeros(2, dtype=np.int64))
-    actor.simulate(obs, 1, weights={1: actor.folded_weight(1)[None].repeat(2, 1, 1)}, noise={1: torch.zeros(actor.steps, 2, 8)})
+    actor.simulate(obs, 1, weights={1: actor.folded_weight(1)[None].repeat(2, 1, 1)}, noise={1: torch.zeros(actor.steps, 2, 8)},
+                   variants=np.array([1, 0]))
     actor.source_rates(obs)
     dsqn = DSQN(2, 2, hidden=(8, 8)).requires_grad_(False)
     dsqn.simulate(torch.zeros(2))

@@ -21,7 +21,7 @@ import torch
 
 from snn_policy_node.ann2snn.conversion import ActorSimulation, SpikingActor
 from snn_policy_node.snn.dsqn import DSQN, DSQNSimulation
-from snn_policy_node.snn.node_perturbation import DenseEligibility, PerturbationRule, increments
+from snn_policy_node.snn.node_perturbation import DenseEligibility, PerturbationRule
 from snn_policy_node.snn.rstdp import EligibilityTrace, RSTDPParams, bounded, model_amplitudes, synapse_spikes
 
 ROW = torch.tensor([0])  # a deployed policy is one run
@@ -89,7 +89,7 @@ class PerturbationPlasticity:
         self.actor, self.layer, self.pending_limit = actor, layer, pending_limit
         folded = actor.folded_weight(layer)
         self.eligibility = DenseEligibility(rule, folded.shape[1], folded.shape[0], folded.norm()[None], seed=seed)
-        self.waiting: deque[torch.Tensor] = deque()  # increments of inferences whose reward has not come
+        self.waiting: deque[tuple[torch.Tensor, torch.Tensor]] = deque()  # noise and spikes of inferences whose reward has not come
         self.exploring = True
         self.unmatched_rewards = 0
 
@@ -104,17 +104,17 @@ class PerturbationPlasticity:
     def observe(self, simulation: ActorSimulation, noise: dict[int, torch.Tensor] | None) -> None:
         if noise is None:
             return
-        delta = increments(noise[self.layer][: self.actor.timesteps], simulation.spikes[self.layer - 1])
-        self.waiting.append(delta)
+        pre = simulation.spikes[self.layer - 1].clone()  # the runner's buffer holds the next inference's
+        self.waiting.append((noise[self.layer][: self.actor.timesteps], pre))
         if len(self.waiting) > self.pending_limit:
-            self.eligibility.observe(self.waiting.popleft(), ROW)  # its reward never came: no credit
+            self.eligibility.observe(*self.waiting.popleft(), ROW)  # its reward never came: no credit
 
     def reward(self, reward: float) -> bool:
         """Credit the oldest inference still waiting; False when none waits (the reward is dropped)."""
         if not self.waiting:
             self.unmatched_rewards += self.exploring
             return False
-        self.eligibility.observe(self.waiting.popleft(), ROW)
+        self.eligibility.observe(*self.waiting.popleft(), ROW)
         self.eligibility.credit(torch.tensor([float(reward)]), ROW)
         return True
 

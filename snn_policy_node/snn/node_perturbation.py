@@ -61,49 +61,108 @@ class DenseEligibility:
 
     ``random`` (per run) turns a run into the random-direction control; ``reference_norms``
     (per run) are ||w_0||_F of the runs' trained weights.
+
+    A step's delta has rank at most its simulated steps, so the steps are kept as their factors
+    (noise and presynaptic spikes) and folded into e and G every ``chunk`` steps, in one product:
+    over steps 0..n-1 after e_0,
+
+        G += (sum_t m_t gamma^(t+1)) e_0 + sum_s c_s delta_s,   c_s = sum_(t>=s) gamma^(t-s) m_t
+        e  = gamma^n e_0 + sum_s gamma^(n-1-s) delta_s
+
+    which is the recursion above, added in another order. ``chunk`` 1 folds every step (a robot's
+    control loop: no step costs more than another); a population folds every few dozen.
     """
 
     def __init__(self, rule: PerturbationRule, n_pre: int, n_post: int, reference_norms: torch.Tensor,
-                 random: torch.Tensor | None = None, seed: int = 0):
+                 random: torch.Tensor | None = None, seed: int = 0, chunk: int = 1):
+        if chunk < 1:
+            raise ValueError(f"chunk must be at least 1, got {chunk}")
         batch = len(reference_norms)
-        self.rule = rule
-        self.e = torch.zeros(batch, n_post, n_pre)
-        self.g = torch.zeros(batch, n_post, n_pre)
+        self.rule, self.chunk = rule, chunk
+        self._e = torch.zeros(batch, n_post, n_pre)
+        self._g = torch.zeros(batch, n_post, n_pre)
         self.rewards = torch.zeros(batch, rule.window, dtype=torch.float64)
         self.heard = torch.zeros(batch, dtype=torch.long)  # rewards heard since the last reset
-        self.reference_norms = reference_norms.to(self.e.dtype)
+        self.reference_norms = reference_norms.to(self._e.dtype)
         self.random = torch.zeros(batch, dtype=torch.bool) if random is None else random
         self.decay = math.exp(-1.0 / rule.trace_steps)
         self.noise_generator = torch.Generator().manual_seed(seed)
         self.direction_generator = torch.Generator().manual_seed(seed + 1)
+        self._noise = self._pre = None  # [chunk, simulated steps, batch, n]: the steps not folded yet
+        self._m = torch.zeros(chunk, batch, dtype=torch.float64)
+        self._steps = 0
+
+    @property
+    def e(self) -> torch.Tensor:
+        self._fold()
+        return self._e
+
+    @property
+    def g(self) -> torch.Tensor:
+        self._fold()
+        return self._g
 
     def noise(self, steps: int, rows: torch.Tensor) -> torch.Tensor:
         """xi ``[steps, len(rows), n_post]`` for the runs ``rows`` (indices) at one environment step."""
-        shape = (steps, len(rows), self.e.shape[1])
+        shape = (steps, len(rows), self._e.shape[1])
         return torch.randn(shape, generator=self.noise_generator) * self.rule.exploration
 
     @torch.no_grad()
-    def observe(self, delta: torch.Tensor, rows: torch.Tensor) -> None:
-        """One environment step's :func:`increments` of runs ``rows``: e <- gamma e + delta."""
-        if len(rows) == len(self.e):  # every run: in place, without copying the traces out and back
-            self.e.mul_(self.decay).add_(delta[torch.argsort(rows)])
-        else:
-            self.e[rows] = self.decay * self.e[rows] + delta
+    def observe(self, noise: torch.Tensor, pre: torch.Tensor, rows: torch.Tensor) -> None:
+        """One environment step of runs ``rows`` (indices): its noise ``[steps, len(rows), n_post]`` and
+        presynaptic spikes ``[steps, len(rows), n_pre]``, whose :func:`increments` are delta; e <- gamma e +
+        delta. Runs left out take no delta (their e decays: time passes for every run) and, crediting
+        nothing, change no G."""
+        if self._steps == self.chunk:
+            self._fold()
+        if self._noise is None or self._noise.shape[1] != len(noise):
+            self._fold()
+            batch, (n_post, n_pre) = len(self._e), self._e.shape[1:]
+            self._noise = torch.zeros(self.chunk, len(noise), batch, n_post)
+            self._pre = torch.zeros(self.chunk, len(noise), batch, n_pre)
+        self._noise[self._steps][:, rows] = noise.to(torch.float32)
+        self._pre[self._steps][:, rows] = pre.to(torch.float32)
+        self._steps += 1
 
     @torch.no_grad()
     def credit(self, rewards: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-        """The step's rewards of runs ``rows``: G <- G + m e with m = r - r_bar; returns m."""
+        """The last observed step's rewards of runs ``rows``: G <- G + m e with m = r - r_bar; returns m.
+        After a fold (e or G read) nothing waits, and m multiplies e as it stands."""
         r = torch.as_tensor(rewards, dtype=torch.float64)
         heard = self.heard[rows]
         baseline = self.rewards[rows].sum(1) / heard.clamp(1, self.rule.window)
         m = torch.where(heard > 0, r - baseline, torch.zeros_like(r))
-        if len(rows) == len(self.e):
-            self.g.addcmul_(m.to(self.g.dtype)[torch.argsort(rows)][:, None, None], self.e)
+        if self._steps:
+            self._m[self._steps - 1, rows] = m
         else:
-            self.g[rows] += m.to(self.g.dtype)[:, None, None] * self.e[rows]
+            self._g[rows] += m.to(self._g.dtype)[:, None, None] * self._e[rows]
         self.rewards[rows, heard % self.rule.window] = r  # the oldest reward leaves the window
         self.heard[rows] = heard + 1
         return m
+
+    def _fold(self) -> None:
+        """The observed steps into e and G (the class docstring's sums), and the buffers cleared."""
+        n = self._steps
+        if n == 0:
+            return
+        m = self._m[:n]
+        powers = self.decay ** torch.arange(n, dtype=torch.float64)
+        c = torch.zeros_like(m)
+        carried = torch.zeros_like(m[0])
+        for s in range(n - 1, -1, -1):
+            carried = m[s] + self.decay * carried
+            c[s] = carried
+        a = (m * (self.decay * powers)[:, None]).sum(0)
+        weights = torch.stack([c, powers.flip(0)[:, None].expand_as(c)], -1).to(torch.float32)  # [n, batch, 2]
+        noise = self._noise[:n, :, :, None, :] * weights[:, None, :, :, None]  # [n, steps, batch, 2, n_post]
+        deltas = increments(noise.flatten(3).flatten(0, 1), self._pre[:n].flatten(0, 1))  # [batch, 2 n_post, n_pre]
+        n_post = self._e.shape[1]
+        self._g.add_(a.to(torch.float32)[:, None, None] * self._e).add_(deltas[:, :n_post])
+        self._e.mul_(self.decay ** n).add_(deltas[:, n_post:])
+        self._noise[:n] = 0.0
+        self._pre[:n] = 0.0
+        self._m[:n] = 0.0
+        self._steps = 0
 
     @torch.no_grad()
     def weight_change(self, sign: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:

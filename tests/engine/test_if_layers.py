@@ -141,3 +141,20 @@ def test_a_robot_s_batch_of_one_is_its_row_of_a_population(random_qcfs_actor):
         assert torch.equal(alone.action[0], batch.action[row])
         assert all(torch.equal(a[:, 0], b[:, row]) for a, b in zip(alone.spikes, batch.spikes))
         assert torch.equal(alone.error_spikes[0], batch.error_spikes[row])
+
+
+def test_rows_take_their_variants_by_index_as_if_each_had_its_own_copy(random_qcfs_actor):
+    actor = SpikingActor.from_qcfs(random_qcfs_actor(0))
+    obs = torch.randn(6, 11, generator=torch.Generator().manual_seed(8))
+    plastic = actor.folded_weight(1)[None].repeat(3, 1, 1) * (1 + 0.05 * torch.randn(3, 1, 1))
+    variants = np.array([2, 0, 1, 1, 2, 0])
+    indexed = actor.simulate(obs, 1, weights=actor.plastic_rows({1: plastic}), variants=variants)
+    copied = actor.simulate(obs, 1, weights={1: plastic[variants]})
+    assert torch.equal(indexed.action, copied.action) and torch.equal(indexed.error_spikes, copied.error_spikes)
+    assert all(torch.equal(a, b) for a, b in zip(indexed.spikes, copied.spikes))
+    rates = actor.source_rates(obs, actor.plastic_rows({1: plastic}), variants)
+    assert all(torch.equal(a, b) for a, b in zip(rates, actor.source_rates(obs, {1: plastic[variants]})))
+    with pytest.raises(ValueError, match="variants"):
+        actor.simulate(obs, 1, weights={1: plastic})  # 3 variants for 6 rows, and no index
+    with pytest.raises(ValueError, match="variants"):
+        actor.simulate(obs, 1, weights={1: plastic}, variants=np.array([0, 1, 2, 3, 0, 1]))

@@ -10,7 +10,7 @@ from snn_policy_node.ann2snn.conversion import SpikingActor
 from snn_policy_node.policy.checkpoint import Checkpoint
 from snn_policy_node.policy.policy import Policy
 from snn_policy_node.policy.specs import ActionSpec, ObservationEntry, ObservationSpec
-from snn_policy_node.snn.node_perturbation import DenseEligibility, PerturbationRule, increments
+from snn_policy_node.snn.node_perturbation import DenseEligibility, PerturbationRule
 from snn_policy_node.tasks import DSQN_TASKS
 
 CARTPOLE = Path(__file__).parents[2] / "models/dsqn/CartPole-v0/seed0/model.safetensors"
@@ -45,7 +45,7 @@ def test_a_reward_that_comes_after_the_next_inference_credits_its_own_step(actor
     for obs, reward in zip(observations, rewards):
         noise = {1: reference.noise(model.steps, row)}  # the same generator, so the same noise
         simulation = model.simulate(torch.tensor(obs, dtype=torch.float32)[None], noise=noise, errors=False)
-        reference.observe(increments(noise[1][: model.timesteps], simulation.spikes[0]), row)
+        reference.observe(noise[1][: model.timesteps], simulation.spikes[0], row)
         reference.credit(torch.tensor([reward]), row)
     eligibility = policy.plasticity.eligibility
     assert eligibility.g.abs().sum() > 0

@@ -23,7 +23,7 @@ def test_eligibility_decays_per_environment_step_and_the_baseline_is_the_mean_of
     deltas, rewards = (1.0, 2.0, -1.0, 0.5), (3.0, 1.0, 2.0, 4.0)
     e, g, heard = 0.0, 0.0, []
     for delta, reward in zip(deltas, rewards):
-        state.observe(torch.tensor([[[delta]]]), rows)
+        state.observe(torch.tensor([[[delta]]]), torch.ones(1, 1, 1), rows)  # delta = xi pre over one step
         m = state.credit(torch.tensor([reward]), rows)
         e = gamma * e + delta
         expected_m = 0.0 if not heard else reward - sum(heard[-2:]) / len(heard[-2:])
@@ -59,20 +59,43 @@ def test_the_random_control_moves_as_far_in_another_direction():
 
 def test_rows_in_any_order_update_their_own_runs():
     rule = PerturbationRule(window=3)
-    everyone = DenseEligibility(rule, 2, 2, torch.ones(3))
-    one_by_one = DenseEligibility(rule, 2, 2, torch.ones(3))
+    shuffled = DenseEligibility(rule, 2, 2, torch.ones(3))
+    ordered = DenseEligibility(rule, 2, 2, torch.ones(3))
     generator = torch.Generator().manual_seed(0)
+    rows = torch.tensor([2, 0, 1])
+    order = torch.argsort(rows)
     for _ in range(4):
-        delta = torch.randn(3, 2, 2, generator=generator)
+        noise, pre = torch.randn(2, 3, 2, generator=generator), torch.randn(2, 3, 2, generator=generator)
         reward = torch.randn(3, generator=generator)
-        rows = torch.tensor([2, 0, 1])
-        everyone.observe(delta, rows)
-        everyone.credit(reward, rows)
-        for k, row in enumerate(rows.tolist()):
-            one_by_one.observe(delta[k: k + 1], torch.tensor([row]))
-            one_by_one.credit(reward[k: k + 1], torch.tensor([row]))
-    torch.testing.assert_close(everyone.g, one_by_one.g)
-    torch.testing.assert_close(everyone.e, one_by_one.e)
+        shuffled.observe(noise, pre, rows)
+        shuffled.credit(reward, rows)
+        ordered.observe(noise[:, order], pre[:, order], torch.arange(3))
+        ordered.credit(reward[order], torch.arange(3))
+    assert shuffled.g.abs().sum() > 0
+    torch.testing.assert_close(shuffled.g, ordered.g)
+    torch.testing.assert_close(shuffled.e, ordered.e)
+
+
+def test_steps_folded_by_the_chunk_give_the_step_by_step_traces():
+    """Runs that stop acting part way (an episode that ended) and steps observed but never credited (a
+    reward that did not come) included; 7 does not divide the 30 steps, so a partial chunk folds too."""
+    rule = PerturbationRule(window=5, trace_steps=4.0)
+    stepwise = DenseEligibility(rule, 6, 5, torch.ones(4))
+    chunked = DenseEligibility(rule, 6, 5, torch.ones(4), chunk=7)
+    generator = torch.Generator().manual_seed(1)
+    for step in range(30):
+        rows = torch.tensor([0, 1, 2, 3] if step < 12 else [3, 1])
+        noise, pre = torch.randn(4, len(rows), 5, generator=generator), (torch.rand(4, len(rows), 6, generator=generator) < 0.3)
+        reward = torch.randn(len(rows), generator=generator, dtype=torch.float64)
+        for state in (stepwise, chunked):
+            state.observe(noise, pre, rows)
+            if step % 9 != 4:
+                state.credit(reward, rows)
+    assert stepwise.g.abs().sum() > 0
+    torch.testing.assert_close(chunked.g, stepwise.g, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(chunked.e, stepwise.e, rtol=1e-5, atol=1e-5)
+    dw_stepwise = stepwise.weight_change(torch.ones(4), torch.arange(4))
+    torch.testing.assert_close(chunked.weight_change(torch.ones(4), torch.arange(4)), dw_stepwise, rtol=1e-5, atol=1e-7)
 
 
 def test_a_reset_baseline_forgets_the_rewards_heard():
