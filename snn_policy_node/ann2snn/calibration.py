@@ -83,10 +83,10 @@ class AdaptiveIterations:
         self.iterations = np.full(batch, i_min, dtype=np.int64)
 
     def update(self, error_spike_counts: torch.Tensor | np.ndarray) -> np.ndarray:
-        """Take this action's error-spike count per environment; return the next I."""
-        raise_ = (np.asarray(error_spike_counts) > 0) & (self.iterations < self.i_max)
-        self.iterations = np.where(raise_, self.iterations + 1, self.i_min)
-        return self.iterations
+        """Take this action's error-spike counts per environment (``[batch]``, or ``[batch, layers]``
+        as the layers count them); return the next I, updated in place."""
+        counts = np.asarray(error_spike_counts).reshape(len(self.iterations), -1)
+        return if_layers.next_iterations(counts, self.iterations, self.i_min, self.i_max)
 
     def reset(self) -> None:
         """Return I to ``i_min`` in every environment (a new episode)."""

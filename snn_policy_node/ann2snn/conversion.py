@@ -36,6 +36,7 @@ class PlasticRows(NamedTuple):
 NO_ERROR_COUNT = torch.empty(0)  # the error spikes of a simulation that skipped them
 EMPTY_3D = np.empty((0, 0, 0), dtype=np.float32)  # no plastic rows, no perturbation
 NO_PLASTIC_ROWS = PlasticRows(-1, EMPTY_3D, EMPTY_3D)
+NO_VARIANTS = np.zeros(1, dtype=np.int64)  # what the kernels read for the variants of no plastic layer
 
 
 class SpikingActor(nn.Module):
@@ -261,8 +262,9 @@ class SpikingActor(nn.Module):
 
 class ActorRunner:
     """One observation at a time through the compiled layers, every buffer made once: the control
-    loop's path, free of tensor bookkeeping. It reads the actor's folded layers at every run, so
-    weight updates show; the buffers hold the last step's results until the next :meth:`run`."""
+    loop's path, free of tensor bookkeeping. Its kernel arguments are made once too, and made again
+    when the actor's folded layers or calibration change, so weight updates show; the buffers hold
+    the last step's results until the next :meth:`run`."""
 
     def __init__(self, actor: SpikingActor):
         self.actor = actor
@@ -270,30 +272,43 @@ class ActorRunner:
         self._obs = np.zeros((1, actor.weight0.shape[1]), dtype=np.float32)
         self._iterations = np.zeros(1, dtype=np.int64)
         self.spikes = tuple(np.empty((steps, 1, len(bias)), dtype=np.float32) for bias in biases[:-1])
+        self.kept_spikes = tuple(s[: actor.timesteps] for s in self.spikes)  # the T steps the read-out averages
         self._readout = np.empty((steps, 1, len(biases[-1])), dtype=np.float32)
         self.action = np.empty((1, len(biases[-1])), dtype=np.float32)
+        self._action_row = self.action[0]
         self._rates = tuple(np.empty((1, len(bias)), dtype=np.float32) for bias in biases[:-1])
         self.error_spikes = np.empty((1, len(self.spikes)), dtype=np.float32)
+        self._bound = None
+
+    def _bind(self) -> None:
+        """The kernels' arguments for the actor's layers and calibration as they are now."""
+        actor, config = self.actor, self.actor.calibration
+        weights_t, biases = actor._kernel_layers
+        self._bound = actor._kernel_layers, config
+        self._arguments = (self._obs, weights_t, biases, EMPTY_3D, -1, NO_VARIANTS, EMPTY_3D, -1, self._iterations,
+                           config.rho, config.kernel_epsilon, config.accumulate, self.spikes, self._readout,
+                           actor.timesteps, np.float32(actor.max_action), self.action)
+        self._error_arguments = (*actor._source_layers, actor._source_thresholds, actor.levels, EMPTY_3D, self._rates,
+                                 self.error_spikes)
 
     def run(self, obs: np.ndarray, iterations: int, errors: bool = False, noise: np.ndarray | None = None,
             noise_layer: int = -1) -> np.ndarray:
         """The action ``[act_dim]`` of one observation with I = ``iterations`` (a view of the buffer);
         spikes in :attr:`spikes`, and with ``errors`` Algorithm 2's counts in :attr:`error_spikes`.
         ``noise`` ``[steps, 1, neurons]`` joins the current into hidden layer ``noise_layer``."""
-        actor, config = self.actor, self.actor.calibration
+        bound = self._bound
+        if bound is None or bound[0] is not self.actor._kernel_layers or bound[1] is not self.actor.calibration:
+            self._bind()
         self._obs[0] = obs
         self._iterations[0] = iterations
-        weights_t, biases = actor._kernel_layers
-        arguments = (self._obs, weights_t, biases, EMPTY_3D, -1, NO_VARIANTS, EMPTY_3D if noise is None else noise,
-                     noise_layer if noise is not None else -1, self._iterations, config.rho, config.kernel_epsilon,
-                     config.accumulate, self.spikes, self._readout, actor.timesteps, np.float32(actor.max_action),
-                     self.action)
+        arguments = self._arguments
+        if noise is not None:
+            arguments = (*arguments[:6], noise, noise_layer, *arguments[8:])
         if errors:
-            if_layers.actor_forward_counting_errors(*arguments, *actor._source_layers, actor._source_thresholds,
-                                                    actor.levels, EMPTY_3D, self._rates, self.error_spikes)
+            if_layers.actor_forward_counting_errors(*arguments, *self._error_arguments)
         else:
             if_layers.actor_forward(*arguments)
-        return self.action[0]
+        return self._action_row
 
     def simulation(self) -> ActorSimulation:
         """The last run as an :class:`ActorSimulation` of tensors sharing the buffers (for plasticity)."""
@@ -301,9 +316,6 @@ class ActorRunner:
         return ActorSimulation(action=torch.from_numpy(self.action),
                                spikes=[torch.from_numpy(s[:steps]) for s in self.spikes],
                                error_spikes=torch.from_numpy(self.error_spikes))
-
-
-NO_VARIANTS = np.zeros(1, dtype=np.int64)
 
 
 def _variants(variants: np.ndarray | None, rows: int, plastic: PlasticRows) -> np.ndarray:

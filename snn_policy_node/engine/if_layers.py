@@ -104,6 +104,18 @@ def error_counts(source_rates, spikes, timesteps, counts):
 
 
 @numba.njit(cache=True)
+def next_iterations(counts, iterations, i_min, i_max):
+    """Algorithm 2's next I per batch row, in place: I + 1 (up to ``i_max``) after an action whose
+    ``counts[b]`` (per layer) hold an error spike, ``i_min`` otherwise and after ``i_max``."""
+    for b in range(counts.shape[0]):
+        erred = False
+        for k in range(counts.shape[1]):
+            erred = erred or counts[b, k] > 0
+        iterations[b] = iterations[b] + 1 if erred and iterations[b] < i_max else i_min
+    return iterations
+
+
+@numba.njit(cache=True)
 def _one_variant(weight_t):
     """A shared layer ``[in, out]`` as the synapses read a population's: ``[1, in, out]``."""
     return weight_t.reshape((1, weight_t.shape[0], weight_t.shape[1]))

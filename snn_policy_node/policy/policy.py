@@ -139,18 +139,21 @@ class Policy:
 
     def _act_actor(self, obs: np.ndarray):
         """The action clipped to its bounds, as a command; adaptive I follows this action's error spikes."""
-        iterations = self.adaptive.iterations[0] if self.adaptive is not None else self.iterations
-        noise = self.plasticity.noise() if self.plasticity is not None else None
-        layer, current = next(iter(noise.items())) if noise else (-1, None)
-        action = self.runner.run(obs, iterations, errors=self.adaptive is not None,
-                                 noise=None if current is None else np.ascontiguousarray(current.numpy(), np.float32),
-                                 noise_layer=layer)
-        if self.plasticity is not None:
+        adaptive = self.adaptive
+        iterations = adaptive.iterations[0] if adaptive is not None else self.iterations
+        if self.plasticity is None:
+            action = self.runner.run(obs, iterations, errors=adaptive is not None)
+        else:
+            noise = self.plasticity.noise()
+            layer, current = next(iter(noise.items())) if noise else (-1, None)
+            action = self.runner.run(obs, iterations, errors=adaptive is not None,
+                                     noise=None if current is None else np.ascontiguousarray(current.numpy(), np.float32),
+                                     noise_layer=layer)
             self.plasticity.observe(self.runner.simulation(), noise)
-        if self.adaptive is not None:
-            self.adaptive.update(self.runner.error_spikes.sum(-1))
-        clipped = np.minimum(np.maximum(action.astype(np.float64), self._low), self._high)
-        return action, self._offset + self._scale * clipped, [s[: self.model.timesteps] for s in self.runner.spikes]
+        if adaptive is not None:
+            adaptive.update(self.runner.error_spikes)
+        clipped = np.minimum(np.maximum(action, self._low), self._high)  # float64, as the bounds
+        return action, self._offset + self._scale * clipped, self.runner.kept_spikes
 
     # plasticity -----------------------------------------------------------------------
 
