@@ -49,7 +49,10 @@ setup(
         "safetensors",
         "torch>=2.4",
     ],
-    extras_require={"bench": ["onnx", "onnxruntime"]},  # snn-robot bench loop's ANN baseline
+    extras_require={
+        "bench": ["onnx", "onnxruntime"],  # snn-robot bench loop's ANN baseline
+        "nir": ["nir"],  # snn-robot export nir
+    },
     entry_points={
         "console_scripts": [
             "snn-robot = snn_policy_node.cli:main",

@@ -159,6 +159,18 @@ def _inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export_nir(args: argparse.Namespace) -> int:
+    try:
+        from snn_policy_node.policy.nir_export import export_nir
+    except ImportError as error:
+        print(f"error: {error.name} is not installed: pip install '.[nir]'", file=sys.stderr)
+        return 2
+    graph = export_nir(args.checkpoint, args.out)
+    print(f"{args.out}: {len(graph.nodes)} NIR nodes; dt {graph.metadata['dt']} s per step, "
+          f"{graph.metadata['timesteps']} steps per observation")
+    return 0
+
+
 def _train_dsqn(args: argparse.Namespace) -> int:
     import torch
 
@@ -706,6 +718,22 @@ def _add_inspect(commands) -> None:
     sign.set_defaults(run=_sign)
 
 
+def _add_export(commands) -> None:
+    """``export nir``."""
+    export = commands.add_parser("export", help="write a checkpoint's network in another format (see export nir --help)")
+    formats = export.add_subparsers(dest="format", required=True, metavar="FORMAT")
+    to_nir = formats.add_parser(
+        "nir", help="a DSQN as a NIR graph (Neuromorphic Intermediate Representation)",
+        description="Writes the DSQN as a NIR graph (HDF5): Linear layers and CubaLIF neurons whose forward-Euler "
+        "step with the graph's dt is the DSQN's discrete LIF step exactly, the read-out a CubaLIF that never fires. "
+        "The graph's input is the two-neuron encoding [relu(obs), relu(-obs)], held for the graph's timesteps; "
+        "the Q-values are the read-out's v after the last step (all in the graph's metadata; the mapping is in "
+        "snn_policy_node/policy/nir_export.py). snnTorch's import_from_nir reproduces the DSQN's Q-values and spikes.")
+    to_nir.add_argument("checkpoint", help="a DSQN .safetensors checkpoint")
+    to_nir.add_argument("out", help="the .nir file to write")
+    to_nir.set_defaults(run=_export_nir)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="snn-robot",
@@ -713,7 +741,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    for add in (_add_demo, _add_train, _add_adapt, _add_report, _add_run, _add_data, _add_bench, _add_inspect):
+    for add in (_add_demo, _add_train, _add_adapt, _add_report, _add_run, _add_data, _add_bench, _add_inspect,
+                _add_export):
         add(commands)
     return parser
 
