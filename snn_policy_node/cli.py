@@ -3,6 +3,7 @@
 import argparse
 import dataclasses
 import json
+import os
 import shlex
 import sys
 import types
@@ -168,6 +169,25 @@ def _export_nir(args: argparse.Namespace) -> int:
     graph = export_nir(args.checkpoint, args.out)
     print(f"{args.out}: {len(graph.nodes)} NIR nodes; dt {graph.metadata['dt']} s per step, "
           f"{graph.metadata['timesteps']} steps per observation")
+    return 0
+
+
+def _render(args: argparse.Namespace) -> int:
+    os.environ.setdefault("MUJOCO_GL", "egl")  # off-screen rendering, with or without a display
+    from sim_bridge.randomization import draw_settings
+    from snn_policy_node.evaluation.render import render_episode
+    from snn_policy_node.policy.model_io import load_model
+
+    _, checkpoint = load_model(args.checkpoint)
+    if args.physics and args.profile:
+        raise ValueError("give either --physics or --profile/--setting")
+    physics = dict(args.physics or ())
+    if args.profile:
+        physics = draw_settings(checkpoint.provenance.get("env_id"), args.profile, args.setting + 1, 0)[args.setting]
+    options = {"iterations": args.iterations} if checkpoint.kind == "spiking_actor" else {}
+    episode = render_episode(args.checkpoint, args.out, physics, args.seed, args.steps, args.every, **options)
+    print(f"{args.out}: {episode.frames} frames of {episode.steps} steps, return {episode.episode_return:.2f}, "
+          f"physics {physics or 'default'}; mean spike rates " + ", ".join(f"{r:.3f}" for r in episode.mean_spike_rates))
     return 0
 
 
@@ -718,6 +738,28 @@ def _add_inspect(commands) -> None:
     sign.set_defaults(run=_sign)
 
 
+def _add_render(commands) -> None:
+    """``render``."""
+    render = commands.add_parser(
+        "render", help="an episode of a policy as a GIF, the robot beside its spikes",
+        description="Plays one episode of the checkpoint's task with the policy (a spiking actor in adaptive I by "
+        "default) and writes every EVERY-th step as a frame of an animated GIF: the MuJoCo scene beside a scrolling "
+        "raster of each hidden layer's per-neuron firing rate (white: a spike at every simulated step). Physics: "
+        "default, a setting of a randomization profile (--profile normal --setting K: the K-th drawn with seed 0, as "
+        "the adaptation report draws them) or NAME=VALUE pairs. Renders off-screen through EGL unless MUJOCO_GL says otherwise.")
+    render.add_argument("checkpoint", help="a policy checkpoint whose provenance names its task")
+    render.add_argument("out", help="the .gif to write")
+    render.add_argument("--profile", choices=["normal", "extreme"], default=None, help="draw the physics from this profile")
+    render.add_argument("--setting", type=int, default=0, help="which of the profile's settings (0: the first drawn)")
+    render.add_argument("--physics", type=_physics, nargs="+", metavar="NAME=VALUE", help="explicit physics")
+    render.add_argument("--seed", type=int, default=0, help="the episode's reset seed")
+    render.add_argument("--steps", type=int, default=300, help="the episode's step limit")
+    render.add_argument("--every", type=int, default=2, help="a frame every this many control steps")
+    render.add_argument("--iterations", default="adaptive", type=lambda v: v if v == "adaptive" else int(v),
+                        help="a spiking actor's calibration I (0..3, or adaptive)")
+    render.set_defaults(run=_render)
+
+
 def _add_export(commands) -> None:
     """``export nir``."""
     export = commands.add_parser("export", help="write a checkpoint's network in another format (see export nir --help)")
@@ -742,7 +784,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     for add in (_add_demo, _add_train, _add_adapt, _add_report, _add_run, _add_data, _add_bench, _add_inspect,
-                _add_export):
+                _add_export, _add_render):
         add(commands)
     return parser
 

@@ -178,6 +178,7 @@ class DSQNRunner:
         self._encoded = np.zeros((1, 2 * model.obs_dim), dtype=np.float32)
         self._rows = (np.zeros(1, dtype=np.int64),) * len(self._weights)
         self.spikes = tuple(np.empty((model.timesteps, 1, n), dtype=np.float32) for n in model.hidden)
+        self.kept_spikes = self.spikes  # every simulated step counts (as the actor runner's T of its steps)
         self.q_values = np.empty((1, model.n_actions), dtype=np.float32)
 
     def run(self, obs: np.ndarray) -> np.ndarray:
