@@ -59,6 +59,7 @@ setup(
             "snn_policy_node = snn_policy_node.ros.policy_node:main",
             "sim_bridge = sim_bridge.ros.bridge_node:main",
             "rstdp_service = snn_policy_node.ros.rstdp_service:main",
+            "recorder = snn_policy_node.ros.recorder:main",
         ],
     },
 )

@@ -431,12 +431,15 @@ def _bench_loop(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from snn_policy_node.ros.launch_file import LaunchError, parse_launch, resolve_launch_file
+    from snn_policy_node.ros.launch_file import LaunchError, parse_launch, recording_node, resolve_launch_file
     from snn_policy_node.ros.launch_runner import run
 
     try:
         arguments = dict(_launch_argument(text) for text in args.arguments)
+        record = arguments.pop("record", None)
         nodes = parse_launch(resolve_launch_file(args.launch), arguments)
+        if record is not None:
+            nodes.insert(0, recording_node(record))  # first, so that it sees the other nodes' topics appear
     except LaunchError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -639,7 +642,9 @@ def _add_run(commands) -> None:
         "task with an actor under models/td3bc/; episodes:=5; profile:=extreme, or profile:=\"''\" for the default "
         "physics: as under ros2 launch, an empty value is written as two quotes) and two_robots (mujoco_spiking twice, "
         "under /robot1 and /robot2; robot1_env:=, robot2_env:=, episodes:=). The graph ends as under ros2 launch: when a node "
-        "marked on_exit: shutdown exits (the exit status is that node's), or when every node has exited.",
+        "marked on_exit: shutdown exits (the exit status is that node's), or when every node has exited. "
+        "record:=DIR also starts a recorder that writes every topic of the graph to the rosbag2 directory DIR "
+        "(MCAP storage: ros2 bag info, Foxglove and rosbags read it).",
     )
     launch.add_argument("launch", help="scenario name (e.g. cartpole_rstdp) or path to a .launch.yaml file")
     launch.add_argument("arguments", nargs="*", metavar="NAME:=VALUE", help="launch arguments, e.g. env:=HalfCheetah-v5 or model:=path")

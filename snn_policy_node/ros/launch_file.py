@@ -61,6 +61,11 @@ class NodeLaunch:
         return cmd
 
 
+def recording_node(path: str) -> NodeLaunch:
+    """The recorder (:mod:`snn_policy_node.ros.recorder`) writing every topic of the graph to ``path``."""
+    return NodeLaunch(_executable("recorder"), name="recorder", parameters=[("path", path)])
+
+
 def resolve_launch_file(name: str) -> Path:
     """A path, or a scenario name: ``launch/<name>.launch.yaml`` of this package."""
     path = Path(name)

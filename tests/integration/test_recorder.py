@@ -1,0 +1,70 @@
+"""The recorder over real DDS: a lockstep CartPole episode recorded to a rosbag2 directory, read back
+by two readers that share no code with the writer's side (rosbags' AnyReader and the mcap library's
+ROS 2 decoder), holding exactly the messages the probe saw."""
+
+import json
+import time
+
+import pytest
+from mcap.reader import make_reader
+from mcap_ros2.decoder import DecoderFactory
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rosbags.highlevel import AnyReader
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Float64
+
+from snn_policy_node.ros.common import messages
+
+pytestmark = pytest.mark.integration
+DEEP = QoSProfile(depth=1000, reliability=ReliabilityPolicy.BEST_EFFORT)
+
+
+def _joint_state(message) -> tuple:
+    return (message.header.stamp.sec, message.header.stamp.nanosec, tuple(message.name), tuple(message.position),
+            tuple(message.velocity), tuple(message.effort))
+
+
+def test_a_recorded_lockstep_episode_holds_every_message_the_probe_saw(nodes, probe, cartpole, tmp_path):
+    bag = tmp_path / "episode"
+    seen = {messages.JOINT_STATES: probe.record(JointState, messages.JOINT_STATES, DEEP),
+            messages.COMMANDS: probe.record(JointState, messages.COMMANDS, messages.EVENT_QOS),
+            messages.REWARD: probe.record(Float64, messages.REWARD, messages.EVENT_QOS)}
+    recorder = nodes("recorder", "recorder", path=str(bag))
+    nodes("snn_policy_node", "policy", checkpoint=str(cartpole), command_format="joint_state")
+    nodes("sim_bridge", "sim_bridge", env_id="CartPole-v0", max_episodes=1, command_format="joint_state",
+          wait_for_start=True)
+    for topic in ("/" + name.lstrip("/") for name in (*seen, messages.EPISODE)):
+        recorder.wait_for_output(f"recording {topic} ", timeout=60)
+        probe.wait_for(lambda: any(s.node_name == "recorder" for s in probe.node.get_subscriptions_info_by_topic(topic)),
+                       what=f"the recorder's reader of {topic} in the graph")
+    time.sleep(0.5)  # the publishers match the reader the probe has seen
+    episodes = probe.play_episodes(1)
+    probe.wait_for(lambda: len(seen[messages.REWARD]) == json.loads(episodes[0].data)["steps"], what="every reward")
+    assert recorder.stop() == 0
+    assert "wrote" in recorder.output
+
+    with AnyReader([bag]) as reader:
+        recorded = {topic: [] for topic in seen}
+        for connection, _, data in reader.messages(reader.connections):
+            if connection.topic.lstrip("/") in recorded:
+                recorded[connection.topic.lstrip("/")].append(reader.deserialize(data, connection.msgtype))
+        types = {c.topic: c.msgtype for c in reader.connections}
+    assert types["/joint_states"] == "sensor_msgs/msg/JointState" and types["/episode"] == "std_msgs/msg/String"
+    assert len(seen[messages.JOINT_STATES]) > 20  # a whole episode: states, commands and rewards to compare
+    for topic in (messages.JOINT_STATES, messages.COMMANDS):
+        assert [_joint_state(m) for m in recorded[topic]] == [_joint_state(m) for m in seen[topic]], topic
+    assert [m.data for m in recorded[messages.REWARD]] == [m.data for m in seen[messages.REWARD]]
+
+    with open(next(bag.glob("*.mcap")), "rb") as stream:  # the schemas in the file decode it on their own
+        decoded = [(channel.topic, message) for _, channel, _, message in
+                   make_reader(stream, decoder_factories=[DecoderFactory()]).iter_decoded_messages()]
+    episode_records = [m.data for topic, m in decoded if topic == "/episode"]
+    assert episode_records == [episodes[0].data]
+    assert [_joint_state(m) for topic, m in decoded if topic == "/joint_states"] == \
+        [_joint_state(m) for m in seen[messages.JOINT_STATES]]
+
+
+def test_the_recorder_refuses_an_existing_directory(nodes, tmp_path):
+    recorder = nodes("recorder", "recorder", path=str(tmp_path))
+    assert recorder.process.wait(30) == 2
+    assert "exists; give a new directory" in recorder.output
