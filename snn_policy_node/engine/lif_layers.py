@@ -8,7 +8,7 @@ there); spikes travel through :mod:`snn_policy_node.engine.synapses`.
 import numba
 import numpy as np
 
-from snn_policy_node.engine.synapses import analog, over_steps, propagate_indexed
+from snn_policy_node.engine.synapses import analog, over_steps, propagate
 
 ZERO = np.float32(0.0)
 
@@ -38,19 +38,19 @@ def fire(currents, alpha, beta, threshold, spikes, final):
 def dsqn_forward(encoded, weights, rows, noise, noise_layer, alpha, beta, threshold, spikes, q_values):
     """Q-values ``[batch, actions]`` of the encoded observations ``encoded`` ``[batch, 2 obs]``, injected
     as a constant current for as many steps as ``spikes[k]`` ``[steps, batch, neurons]`` has; row b uses
-    weight layer k's ``weights[k][rows[k][b]]`` ``[out, in]``. ``noise`` ``[steps, batch, neurons]`` joins
+    weight layer k's ``weights[k][rows[k][b]]``, stored transposed ``[in, out]``. ``noise`` ``[steps, batch, neurons]`` joins
     the current into hidden layer ``noise_layer`` (-1: none)."""
     steps, batch = spikes[0].shape[0], encoded.shape[0]
-    bias = np.zeros(weights[0].shape[1], dtype=np.float32)
-    drive = analog(encoded, weights[0], rows[0], False, bias, np.empty((batch, bias.shape[0]), dtype=np.float32))
+    bias = np.zeros(weights[0].shape[2], dtype=np.float32)
+    drive = analog(encoded, weights[0], rows[0], True, bias, np.empty((batch, bias.shape[0]), dtype=np.float32))
     currents = over_steps(drive, steps)
     for k in range(len(spikes)):
         if k == noise_layer:
             currents += noise
         fire(currents, alpha, beta, threshold, spikes[k], np.empty((batch, spikes[k].shape[2]), dtype=np.float32))
-        outputs = weights[k + 1].shape[1]
+        outputs = weights[k + 1].shape[2]
         currents = np.empty((steps, batch, outputs), dtype=np.float32)
-        propagate_indexed(spikes[k], weights[k + 1], rows[k + 1], np.zeros(outputs, dtype=np.float32), currents)
+        propagate(spikes[k], weights[k + 1], rows[k + 1], np.zeros(outputs, dtype=np.float32), currents)
     readout_spikes = np.empty(currents.shape, dtype=np.float32)  # none: the threshold is infinite
     fire(currents, alpha, beta, np.float32(np.inf), readout_spikes, q_values)
     return q_values

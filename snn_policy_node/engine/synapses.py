@@ -31,28 +31,6 @@ def propagate(spikes, weights_t, rows, bias, currents):
 
 
 @numba.njit(cache=True)
-def propagate_indexed(spikes, weights, rows, bias, currents):
-    """:func:`propagate` with the layers stored ``[variants, out, in]`` (as torch keeps them, so a model's
-    own tensors are read in place); the same terms added in the same order."""
-    steps, batch, inputs = spikes.shape
-    outputs = weights.shape[1]
-    active = np.empty(inputs, dtype=np.int64)
-    for t in range(steps):
-        for b in range(batch):
-            count = 0
-            for j in range(inputs):
-                if spikes[t, b, j] != ZERO:
-                    active[count] = j
-                    count += 1
-            for o in range(outputs):
-                total = bias[o]
-                for k in range(count):
-                    total = total + weights[rows[b], o, active[k]]
-                currents[t, b, o] = total
-    return currents
-
-
-@numba.njit(cache=True)
 def analog(x, weights, rows, transposed, bias, drive):
     """``drive[b] = W x[b] + bias`` for analog inputs ``x`` ``[batch, in]`` (an observation, or QCFS rates),
     with row b's ``W`` = ``weights[rows[b]]``, stored ``[in, out]`` if ``transposed`` else ``[out, in]``:

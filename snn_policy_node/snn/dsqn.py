@@ -81,7 +81,7 @@ class DSQN(nn.Module):
         self.alpha, self.beta, self.threshold = alpha, beta, threshold
         self.timesteps, self.surrogate_scale = timesteps, surrogate_scale
         self._lif_constants = np.float32(alpha), np.float32(beta), np.float32(threshold)  # as the kernels take them
-        self._layer_views = None  # the weights as the kernels read them, and the tensors they view
+        self._transposed = TransposedWeights()  # the weights as the kernels read them
 
     def config(self) -> dict:
         """Constructor arguments, for checkpoints."""
@@ -136,10 +136,10 @@ class DSQN(nn.Module):
         encoded = np.concatenate([np.maximum(x, 0), np.maximum(-x, 0)], axis=-1)
         if lead:
             encoded = np.ascontiguousarray(np.broadcast_to(encoded, (*lead, batch, encoded.shape[-1]))).reshape(rows, -1)
-            layers = tuple(_array(w).reshape(-1, *w.shape[-2:]) for w in weights)
             indices = tuple(_row_indices(w.shape[:-2], lead, batch) for w in weights)
         else:  # one network for every row
-            layers, indices = self._own_layers(weights), (np.zeros(rows, dtype=np.int64),) * len(weights)
+            indices = (np.zeros(rows, dtype=np.int64),) * len(weights)
+        layers = tuple(self._transposed(w) for w in weights)
         noise_layer, perturbation = next(iter(noise.items()), (-1, None))
         if perturbation is not None:
             perturbation = np.ascontiguousarray(np.broadcast_to(
@@ -151,17 +151,6 @@ class DSQN(nn.Module):
         shape = (*lead, batch) if obs.dim() > 1 else ()
         return DSQNSimulation(q_values=torch.from_numpy(q_values.reshape(*shape, -1)),
                               spikes=[torch.from_numpy(s.reshape(self.timesteps, *shape, -1)) for s in spikes])
-
-    def _own_layers(self, weights: list[torch.Tensor]) -> tuple[np.ndarray, ...]:
-        """``weights`` as the kernels read them, ``[1, out, in]`` each: views of the tensors' memory, so
-        in-place updates (an optimiser, r-STDP) show; kept while the same tensors are passed."""
-        key = [(w.data_ptr(), w.shape) for w in weights]  # the views keep these tensors alive
-        if self._layer_views is not None and self._layer_views[0] == key:
-            return self._layer_views[1]
-        views = tuple(_array(w)[None] for w in weights)
-        if all(w.dtype == torch.float32 and w.is_contiguous() for w in weights):  # else copies: never kept
-            self._layer_views = key, views
-        return views
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         return self.simulate(obs).q_values
@@ -186,7 +175,8 @@ class DSQNRunner:
         half = self.model.obs_dim
         np.maximum(obs, 0.0, out=self._encoded[0, :half], casting="unsafe")
         np.maximum(np.negative(obs), 0.0, out=self._encoded[0, half:], casting="unsafe")
-        lif_layers.dsqn_forward(self._encoded, self.model._own_layers(self._weights), self._rows, EMPTY_3D, -1,
+        layers = tuple(self.model._transposed(w) for w in self._weights)
+        lif_layers.dsqn_forward(self._encoded, layers, self._rows, EMPTY_3D, -1,
                                 *self.model._lif_constants, self.spikes, self.q_values)
         return self.q_values[0]
 
@@ -196,9 +186,26 @@ class DSQNRunner:
                               spikes=[torch.from_numpy(s) for s in self.spikes])
 
 
-def _array(weight: torch.Tensor) -> np.ndarray:
-    """A float32 C-contiguous array of ``weight``: a view of a model's own layer, so in-place updates show."""
-    return np.ascontiguousarray(weight.detach().numpy(), dtype=np.float32)
+class TransposedWeights:
+    """Weight tensors ``[..., out, in]`` as the synapses read them, ``[variants, in, out]`` float32 (a
+    spike's row contiguous), each made once and kept while its tensor is neither replaced nor changed
+    in place: torch counts every in-place change (an optimiser's step, an r-STDP update) in the
+    tensor's version. The kept tensors stay referenced, so their memory cannot pass to a new one."""
+
+    KEEP = 8  # tensors kept: a model's layers and a population's
+
+    def __init__(self):
+        self._kept: dict[int, tuple[torch.Tensor, int, np.ndarray]] = {}
+
+    def __call__(self, weight: torch.Tensor) -> np.ndarray:
+        kept = self._kept.get(id(weight))
+        if kept is not None and kept[0] is weight and kept[1] == weight._version:
+            return kept[2]
+        array = weight.detach().reshape(-1, *weight.shape[-2:]).mT.contiguous().to(torch.float32).numpy()
+        if len(self._kept) >= self.KEEP:
+            self._kept.pop(next(iter(self._kept)))
+        self._kept[id(weight)] = weight, weight._version, array
+        return array
 
 
 def _row_indices(weight_lead: tuple[int, ...], lead: tuple[int, ...], batch: int) -> np.ndarray:

@@ -115,3 +115,14 @@ def test_simulation_takes_an_empty_batch_a_single_observation_and_shared_observa
     assert shared.shape == (3, 5, 2)
     for r, model in enumerate(models):
         assert torch.equal(shared[r], model.simulate(obs).q_values)
+
+
+def test_a_population_s_weights_changed_in_place_show_in_the_next_pass():
+    model = DSQN(4, 2, hidden=(16, 16)).requires_grad_(False)
+    weights = [layer.weight[None].repeat(3, 1, 1) for layer in model.layers]
+    obs = torch.randn(3, 5, 4, generator=torch.Generator().manual_seed(2))
+    before = model.simulate(obs, weights).q_values.clone()
+    weights[2][1] *= 2.0  # the read-out of variant 1, in place (as an r-STDP update of a population is)
+    after = model.simulate(obs, weights).q_values
+    assert torch.equal(after[0], before[0]) and torch.equal(after[2], before[2])
+    torch.testing.assert_close(after[1], 2.0 * before[1])
