@@ -191,6 +191,17 @@ def _render(args: argparse.Namespace) -> int:
     return 0
 
 
+def _replay(args: argparse.Namespace) -> int:
+    from snn_policy_node.reports.recording import recording_summary, summary_table
+
+    if not args.summary:
+        print("error: playing a recording back into a policy node is not available yet; --summary lists what it holds",
+              file=sys.stderr)
+        return 2
+    print(summary_table(recording_summary(args.recording)))
+    return 0
+
+
 def _train_dsqn(args: argparse.Namespace) -> int:
     import torch
 
@@ -765,6 +776,18 @@ def _add_render(commands) -> None:
     render.set_defaults(run=_render)
 
 
+def _add_replay(commands) -> None:
+    """``replay``."""
+    replay = commands.add_parser(
+        "replay", help="what a recorded graph holds (record:=DIR, or ros2 bag record -s mcap)",
+        description="Reads a rosbag2 directory (the recorder's, or ros2 bag record's, MCAP or SQLite storage) and, "
+        "with --summary, lists every topic with its message type, message count, rate over its own span and the "
+        "times of its first and last message from the recording's start.")
+    replay.add_argument("recording", help="a rosbag2 directory")
+    replay.add_argument("--summary", action="store_true", help="list the topics, counts and rates")
+    replay.set_defaults(run=_replay)
+
+
 def _add_export(commands) -> None:
     """``export nir``."""
     export = commands.add_parser("export", help="write a checkpoint's network in another format (see export nir --help)")
@@ -789,7 +812,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     for add in (_add_demo, _add_train, _add_adapt, _add_report, _add_run, _add_data, _add_bench, _add_inspect,
-                _add_export, _add_render):
+                _add_export, _add_render, _add_replay):
         add(commands)
     return parser
 

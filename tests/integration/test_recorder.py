@@ -13,6 +13,7 @@ from rosbags.highlevel import AnyReader
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64
 
+from snn_policy_node.reports.recording import recording_summary
 from snn_policy_node.ros.common import messages
 
 pytestmark = pytest.mark.integration
@@ -54,6 +55,10 @@ def test_a_recorded_lockstep_episode_holds_every_message_the_probe_saw(nodes, pr
     for topic in (messages.JOINT_STATES, messages.COMMANDS):
         assert [_joint_state(m) for m in recorded[topic]] == [_joint_state(m) for m in seen[topic]], topic
     assert [m.data for m in recorded[messages.REWARD]] == [m.data for m in seen[messages.REWARD]]
+
+    summary = {t["topic"]: t for t in recording_summary(bag)["topics"]}
+    assert summary["/joint_states"]["count"] == len(seen[messages.JOINT_STATES])
+    assert summary["/episode"]["count"] == 1 and summary["/joint_states"]["rate_hz"] > 0
 
     with open(next(bag.glob("*.mcap")), "rb") as stream:  # the schemas in the file decode it on their own
         decoded = [(channel.topic, message) for _, channel, _, message in
