@@ -68,11 +68,13 @@ def play_training_episodes(
     trace: EligibilityTrace, layer: int, exploration: torch.Tensor | None = None,
     perturbation: PerturbationTrace | None = None, generator: torch.Generator | None = None,
     trace_runs: torch.Tensor | None = None, perturbation_runs: torch.Tensor | None = None,
+    held: torch.Tensor | None = None,
 ) -> np.ndarray:
     """One greedy episode per run, all from ``seed``; the trace accumulates while a run plays.
 
     With ``exploration`` (per run, std in units of the threshold) noise joins the currents into
-    the plastic layer's postsynaptic neurons, and ``perturbation`` accumulates it. ``trace`` and
+    the plastic layer's postsynaptic neurons, and ``perturbation`` accumulates it; ``held``
+    ``[runs, neurons]`` joins them at every step (the antithetic pairs' noise). ``trace`` and
     ``perturbation`` may hold only the runs ``trace_runs`` and ``perturbation_runs`` (indices; by
     default every run): a run that does not learn from an eligibility needs none computed.
     """
@@ -88,6 +90,8 @@ def play_training_episodes(
         if exploration is not None:
             shape = (model.timesteps, runs, 1, weights[layer].shape[1])
             noise = torch.randn(shape, generator=generator) * (exploration * model.threshold)[:, None, None]
+            if held is not None:
+                noise += held[:, None, :]
         simulation = model.simulate(torch.from_numpy(obs).unsqueeze(1), weights, None if noise is None else {layer: noise})
         pre, post = synapse_spikes(simulation.spikes, layer)
         mask = torch.from_numpy(~done)

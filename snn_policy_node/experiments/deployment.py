@@ -31,6 +31,7 @@ from snn_policy_node.experiments.adaptation import play_training_episodes
 from snn_policy_node.policy.guard import Guard
 from snn_policy_node.snn.dsqn import DSQN
 from snn_policy_node.snn.rstdp import (
+    AntitheticPairs,
     EligibilityTrace,
     ModulationRule,
     Modulator,
@@ -112,9 +113,15 @@ def deploy(models: list[DSQN], task: DSQNTask, settings: list[dict], arms: list[
     a_plus, a_minus = (torch.tensor([amplitudes[m][k] for m in model]) for k in (0, 1))
     learns = torch.tensor([arms[a].rule is not None for a in arm])
     guarded = torch.tensor([arms[a].guard for a in arm])
-    sign = torch.tensor([task.sign * arms[a].sign for a in arm])
+    pair = torch.tensor([arms[a].rule is not None and arms[a].rule.hold == "pair" for a in arm])
+    # The pair rule ascends the return itself; the others take the task's sign of dw = sign r c.
+    sign = torch.tensor([(1.0 if p else task.sign) * arms[a].sign for a, p in zip(arm, pair.tolist())])
     exploration = torch.tensor([arms[a].rule.exploration if arms[a].rule else 0.0 for a in arm])
     explores = exploration > 0
+    if pair.any() and config.baseline_episodes == 0:
+        raise ValueError("the pair rule scales its returns by the frozen baseline's: baseline_episodes must be >= 1")
+    pairs = AntitheticPairs(torch.where(pair, exploration, 0.0), plastic.shape[1], plastic.shape[2], config.seed + 2)
+    step_exploration = torch.where(pair, 0.0, exploration)
     # Eligibilities are kept only where a rule reads them: STDP's for rules without exploration.
     stdp_runs, perturbation_runs = torch.nonzero(learns & ~explores).flatten(), torch.nonzero(explores).flatten()
     position = torch.full((runs,), -1, dtype=torch.long)
@@ -131,33 +138,43 @@ def deploy(models: list[DSQN], task: DSQNTask, settings: list[dict], arms: list[
         modulator.baseline = state["rule_baseline"]
         modulator.generator.set_state(state["random_state"])
         generator.set_state(state["noise_state"])
+        pairs.restore(state)
     for episode in tqdm(range(first, config.episodes), initial=first, total=config.episodes,
                         desc=f"online r-STDP {task.env_id}", unit="episode", disable=not progress):
         trace = EligibilityTrace(task.rstdp, plastic.shape[2], plastic.shape[1], batch_shape=(len(stdp_runs),),
                                  amplitudes=(a_plus[stdp_runs], a_minus[stdp_runs]))
         perturbation = PerturbationTrace(plastic.shape[2], plastic.shape[1], (len(perturbation_runs),))
+        # A pair run explores only where its update may land: past the baseline, not waiting after a rollback.
+        exploring = pair & (episode >= config.baseline_episodes) & (guard.waiting == 0)
+        held = pairs.noise(exploring, models[0].threshold) if pair.any() else None
         returns = play_training_episodes(models[0], weights, task.env_id, config.train_seeds[episode], run_settings,
-                                         trace, layer, exploration if explores.any() else None, perturbation, generator,
-                                         stdp_runs, perturbation_runs)
+                                         trace, layer, step_exploration if explores.any() else None, perturbation,
+                                         generator, stdp_runs, perturbation_runs, held)
         online[:, episode] = returns
         ready = guard.may_learn(online, episode)
         if ready is None:
             continue
-        update = learns & ready
+        update = learns & ready & ~pair
         if update.any():
             index = torch.nonzero(update).flatten()
             r = torch.tensor([shapings[k](float(returns[k])) for k in index.tolist()])
             c = torch.stack([(perturbation.c if explores[k] else trace.c)[position[k]] for k in index.tolist()])
             plastic[index] += modulator.weight_change(c, r, sign[index], index)
+        if exploring.any():
+            c = torch.zeros_like(plastic)
+            c[perturbation_runs] = perturbation.c
+            index, c, r = pairs.episode_ended(c, torch.from_numpy(returns), torch.from_numpy(guard.baseline), exploring)
+            plastic[index] += modulator.weight_change(c, r, sign[index], index)
         fallen = guard.fallen(online, episode)
         plastic[fallen] = trained[fallen]
         modulator.reset(fallen)
+        pairs.drop(fallen)
         if state_path is not None and (episode + 1) % save_every == 0:
             with atomic_path(state_path) as temporary:
                 torch.save({"episode": episode + 1, "seconds": seconds + time.perf_counter() - started,
                             "plastic": plastic, "online": torch.from_numpy(online), **guard.state(),
                             "rule_baseline": modulator.baseline, "random_state": modulator.generator.get_state(),
-                            "noise_state": generator.get_state()}, temporary)
+                            "noise_state": generator.get_state(), **pairs.state()}, temporary)
     heldout = evaluate_population(models[0], weights, task.env_id, config.heldout_seeds, run_settings)
     return DeploymentRuns(arm, model, setting, online, guard.rollbacks.numpy(), heldout,
                           seconds + time.perf_counter() - started)

@@ -172,8 +172,9 @@ def acrobot_steps_modulation(episode_return: float, offset: float = 50.0, max_st
 REWARD_SHAPINGS["acrobot_code"] = acrobot_code_modulation
 REWARD_SHAPINGS["acrobot_steps"] = acrobot_steps_modulation
 
-THIRD_FACTORS = ("reward", "rpe")
+THIRD_FACTORS = ("reward", "rpe", "pair")
 DIRECTIONS = ("rule", "random")
+HOLDS = ("step", "pair")
 
 
 @dataclass(frozen=True)
@@ -194,6 +195,18 @@ class ModulationRule:
         :class:`PerturbationTrace`, sum_t xi_i(t) s_j(t), instead of the STDP eligibility: with a
         prediction error as m, E[m c] follows the gradient of the expected return (Fiete and
         Seung 2006), where a deterministic network's STDP coincidences need not.
+      - ``hold``: how long one draw of the noise lasts. ``"step"``, a fresh xi every simulated step;
+        ``"pair"``, one xi per postsynaptic neuron held over a whole episode and played with the
+        other sign over the next (antithetic episodes: :class:`AntitheticPairs`). Per-step noise
+        averages out over an episode, so an episode's return hardly depends on it; a held offset
+        moves the whole episode, and the pair's two returns measure its effect.
+      - ``"pair"`` as the third factor (with ``hold="pair"``): after the second episode of a pair,
+        m = clip((R_1 - R_2) / |R_0|, -1, 1), with R_0 the run's frozen baseline return, and the
+        eligibility c = c_1 - c_2 = xi (N_1 + N_2)^T, N_k the presynaptic spike counts of episode
+        k. This is REINFORCE with the pair's mean return as its baseline, sum_k (R_k - R_mean) c_k
+        = (R_1 - R_2) (c_1 - c_2) / 2 (Salimans et al. 2017's antithetic sampling); the update
+        takes the direction of c at a length set by m: dw = sign m ``max_norm`` ||w_0|| c / ||c||,
+        so it ascends the return (sign +1) whatever the task's shaping.
     """
 
     third_factor: str = "reward"
@@ -201,12 +214,19 @@ class ModulationRule:
     direction: str = "rule"
     max_norm: float | None = None
     exploration: float = 0.0
+    hold: str = "step"
 
     def __post_init__(self):
         if self.third_factor not in THIRD_FACTORS:
             raise ValueError(f"third_factor must be one of {THIRD_FACTORS}, got {self.third_factor!r}")
         if self.direction not in DIRECTIONS:
             raise ValueError(f"direction must be one of {DIRECTIONS}, got {self.direction!r}")
+        if self.hold not in HOLDS:
+            raise ValueError(f"hold must be one of {HOLDS}, got {self.hold!r}")
+        if (self.hold == "pair") != (self.third_factor == "pair"):
+            raise ValueError("antithetic pairs need both hold='pair' and third_factor='pair'")
+        if self.third_factor == "pair" and (self.max_norm is None or not self.exploration > 0):
+            raise ValueError("the pair rule needs exploration > 0 and max_norm (its step) set")
         if not 0 < self.baseline_rate <= 1:
             raise ValueError(f"baseline_rate must be in (0, 1], got {self.baseline_rate}")
         if self.max_norm is not None and not self.max_norm > 0:
@@ -254,18 +274,20 @@ class Modulator:
         self.rpe = torch.tensor([rule.third_factor == "rpe" for rule in rules])
         self.rate = torch.tensor([rule.baseline_rate for rule in rules], dtype=torch.float64)
         self.random = torch.tensor([rule.direction == "random" for rule in rules])
+        self.pair = torch.tensor([rule.third_factor == "pair" for rule in rules])
         bound = torch.tensor([math.inf if rule.max_norm is None else rule.max_norm for rule in rules], dtype=torch.float64)
         self.bound = bound * reference_norms.to(torch.float64)
         self.baseline = torch.full((len(rules),), math.nan, dtype=torch.float64)
         self.generator = torch.Generator().manual_seed(seed)
 
     def third_factor(self, r: torch.Tensor, runs: torch.Tensor) -> torch.Tensor:
-        """m for the runs ``runs`` (indices) from their shaped returns ``r``; updates their baselines."""
+        """m for the runs ``runs`` (indices) from their shaped returns ``r`` (a pair run's: its
+        relative return difference, :meth:`AntitheticPairs.episode_ended`); updates their baselines."""
         r = r.to(torch.float64)
         baseline = torch.where(torch.isnan(self.baseline[runs]), r, self.baseline[runs])
         m = torch.where(self.rpe[runs], r - baseline, r)
         self.baseline[runs] = baseline + self.rate[runs] * (r - baseline)
-        return m
+        return torch.where(self.pair[runs], r.clamp(-1.0, 1.0), m)
 
     def reset(self, runs: torch.Tensor) -> None:
         """Forget the baselines of ``runs`` (after a rollback their returns start again)."""
@@ -275,7 +297,68 @@ class Modulator:
         """dw ``[n, post, pre]`` of runs ``runs`` from their eligibility ``c``, returns and signs."""
         m = self.third_factor(r, runs).to(c.dtype)
         direction = c.clone()
+        pair = self.pair[runs]
+        if pair.any():  # a pair's update has the length m x the bound: its direction, normalised
+            norm = direction[pair].flatten(1).norm(dim=1).clamp_min(1e-30)
+            direction[pair] *= (self.bound[runs][pair] / norm).to(c.dtype)[:, None, None]
         random = self.random[runs]
         if random.any():
             direction[random] = random_directions(c[random], self.generator)
         return bounded((sign.to(c.dtype) * m)[:, None, None] * direction, self.bound[runs])
+
+
+class AntitheticPairs:
+    """The exploration of the pair rule (``ModulationRule(hold="pair")``) for a batch of runs.
+
+    A run's pair starts with a fresh xi ~ N(0, (``exploration`` theta)^2) per postsynaptic neuron,
+    held over its first episode; the second episode plays -xi. The first episode's eligibility
+    and return wait for the second; then :meth:`episode_ended` gives c_1 - c_2 and the relative
+    return difference (R_1 - R_2) / |R_0| that :class:`Modulator` turns into the update.
+    """
+
+    def __init__(self, exploration: torch.Tensor, n_post: int, n_pre: int, seed: int = 0):
+        """``exploration`` per run: the noise std in units of the threshold, 0 for runs without pairs."""
+        runs = len(exploration)
+        self.exploration = exploration.to(torch.float32)
+        self.xi = torch.zeros(runs, n_post)
+        self.second = torch.zeros(runs, dtype=torch.bool)  # the run plays the second episode of its pair
+        self.first_c = torch.zeros(runs, n_post, n_pre)
+        self.first_return = torch.zeros(runs, dtype=torch.float64)
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def noise(self, exploring: torch.Tensor, threshold: float) -> torch.Tensor:
+        """The held currents ``[runs, n_post]`` of the next episode: a fresh xi where an ``exploring``
+        run starts a pair, -xi where it ends one, zero where a run does not explore (its pair is dropped)."""
+        fresh = torch.randn(self.xi.shape, generator=self.generator) * (self.exploration * threshold)[:, None]
+        starts = exploring & ~self.second
+        self.xi = torch.where(starts[:, None], fresh, torch.where(self.second[:, None], -self.xi, 0.0))
+        self.xi[~exploring] = 0.0
+        self.second &= exploring
+        return self.xi
+
+    def episode_ended(self, c: torch.Tensor, returns: torch.Tensor, reference: torch.Tensor,
+                      exploring: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """After an episode in which ``exploring`` runs played their noise, with eligibilities ``c``
+        and ``returns`` per run: the runs whose pair is complete (indices), their c_1 - c_2 and
+        (R_1 - R_2) / max(|R_0|, 1), R_0 = ``reference`` (the frozen baseline's return)."""
+        complete = exploring & self.second
+        starting = exploring & ~self.second
+        self.first_c[starting] = c[starting]
+        self.first_return[starting] = returns[starting].to(torch.float64)
+        self.second = starting
+        index = torch.nonzero(complete).flatten()
+        difference = (self.first_return[index] - returns[index].to(torch.float64)) / reference[index].abs().clamp_min(1.0)
+        return index, self.first_c[index] - c[index], difference
+
+    def drop(self, runs: torch.Tensor) -> None:
+        """Forget the pairs of ``runs`` in progress (after a rollback)."""
+        self.second[runs] = False
+
+    def state(self) -> dict:
+        return {"pair_xi": self.xi, "pair_second": self.second, "pair_first_c": self.first_c,
+                "pair_first_return": self.first_return, "pair_random_state": self.generator.get_state()}
+
+    def restore(self, state: dict) -> None:
+        self.xi, self.second = state["pair_xi"], state["pair_second"]
+        self.first_c, self.first_return = state["pair_first_c"], state["pair_first_return"]
+        self.generator.set_state(state["pair_random_state"])

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from snn_policy_node.evaluation import batched
 from snn_policy_node.experiments import deployment
@@ -53,14 +54,15 @@ def test_a_guarded_run_that_falls_below_its_baseline_goes_back_to_its_trained_we
 def test_an_interrupted_deployment_resumes_exactly(tmp_path, monkeypatch):
     model = load_model(CARTPOLE)[0]
     arms = [Arm(ModulationRule("rpe", direction="random"), guard=True),
-            Arm(ModulationRule("rpe", max_norm=0.01, exploration=0.3), guard=True)]
-    config = DeploymentConfig(episodes=8, baseline_episodes=2, window=2)
+            Arm(ModulationRule("rpe", max_norm=0.01, exploration=0.3), guard=True),
+            Arm(ModulationRule("pair", max_norm=0.05, exploration=0.3, hold="pair"), guard=True)]
+    config = DeploymentConfig(episodes=9, baseline_episodes=2, window=2)
     whole = deploy([model], DSQN_TASKS["CartPole-v0"], [SETTING], arms, config)
     state, play, calls = tmp_path / "population.state.pt", deployment.play_training_episodes, []
 
     def stop_at_the_fifth(*a, **k):
         calls.append(a[3])
-        if len(calls) == 5:
+        if calls == list(config.train_seeds[:5]):
             raise KeyboardInterrupt
         return play(*a, **k)
 
@@ -69,6 +71,25 @@ def test_an_interrupted_deployment_resumes_exactly(tmp_path, monkeypatch):
         deploy([model], DSQN_TASKS["CartPole-v0"], [SETTING], arms, config, state_path=state, save_every=2)
     calls.clear()
     resumed = deploy([model], DSQN_TASKS["CartPole-v0"], [SETTING], arms, config, state_path=state, save_every=2)
-    assert calls == list(config.train_seeds[4:8])  # episodes 0-3 were saved; 4 onwards played again
+    assert calls == list(config.train_seeds[4:9])  # episodes 0-3 were saved; 4 onwards played again (a pair's second half first)
     np.testing.assert_array_equal(resumed.online, whole.online)
     np.testing.assert_array_equal(resumed.heldout, whole.heldout)
+
+
+def test_a_pair_run_explores_with_minus_xi_after_xi_and_moves_only_when_its_pair_is_complete(monkeypatch):
+    held, play = [], deployment.play_training_episodes
+
+    def record(*a, **k):
+        held.append(None if a[-1] is None else a[-1].clone())
+        return play(*a, **k)
+
+    monkeypatch.setattr(deployment, "play_training_episodes", record)
+    model = load_model(CARTPOLE)[0]
+    rule = ModulationRule("pair", max_norm=0.05, exploration=0.3, hold="pair")
+    config = DeploymentConfig(episodes=5, baseline_episodes=2, window=10)
+    runs = deploy([model], DSQN_TASKS["CartPole-v0"], [SETTING], [Arm(None), Arm(rule)], config)
+    assert held[0].abs().sum() == 0 and held[1].abs().sum() == 0  # the baseline plays the trained weights
+    assert held[2][0].abs().sum() == 0 and held[2][1].abs().sum() > 0  # only the learning run explores
+    torch.testing.assert_close(held[3], -held[2])
+    assert not torch.allclose(held[4][1], held[2][1]) and not torch.allclose(held[4][1], -held[2][1])  # a new pair
+    assert runs.online.shape == (2, 5) and not np.array_equal(runs.heldout[0], runs.heldout[1])

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from snn_policy_node.snn.rstdp import ModulationRule, Modulator, PerturbationTrace, reward_shaping
+from snn_policy_node.snn.rstdp import AntitheticPairs, ModulationRule, Modulator, PerturbationTrace, reward_shaping
 
 
 def eligibility():
@@ -83,3 +83,57 @@ def test_node_perturbation_enters_the_plastic_layers_currents_only_where_it_is_g
     loud = model.simulate(obs, noise={1: torch.full((4, 3, 16), 2.0)})
     assert all(torch.equal(a, b) for a, b in zip(clean.spikes, zero.spikes))
     assert torch.equal(loud.spikes[0], clean.spikes[0]) and not torch.equal(loud.spikes[1], clean.spikes[1])
+
+
+def pair_rule(**options):
+    return ModulationRule("pair", max_norm=0.1, exploration=0.5, hold="pair", **options)
+
+
+def test_antithetic_pairs_hold_xi_over_an_episode_then_play_minus_xi_and_start_afresh():
+    pairs = AntitheticPairs(torch.tensor([0.5, 0.0]), n_post=3, n_pre=2, seed=1)
+    both = torch.tensor([True, True])
+    first = pairs.noise(both, threshold=2.0).clone()
+    expected = torch.randn((2, 3), generator=torch.Generator().manual_seed(1)) * 0.5 * 2.0
+    torch.testing.assert_close(first[0], expected[0])  # std = exploration x threshold
+    assert first[1].abs().sum() == 0  # a run without pairs explores nothing
+    pairs.episode_ended(torch.zeros(2, 3, 2), torch.zeros(2), torch.ones(2), both)
+    torch.testing.assert_close(pairs.noise(both, 2.0), -first)
+    pairs.episode_ended(torch.zeros(2, 3, 2), torch.zeros(2), torch.ones(2), both)
+    third = pairs.noise(both, 2.0)
+    assert not torch.allclose(third[0], first[0]) and not torch.allclose(third[0], -first[0])
+
+
+def test_a_pairs_update_is_its_relative_return_difference_times_the_bound_along_c1_minus_c2():
+    pairs = AntitheticPairs(torch.tensor([0.5]), n_post=1, n_pre=2)
+    one, reference = torch.tensor([True]), torch.tensor([-200.0])
+    xi = pairs.noise(one, 1.0)[0, 0]
+    c1 = xi * torch.tensor([[[2.0, 0.0]]])  # c = xi N: N_1 = (2, 0)
+    assert len(pairs.episode_ended(c1, torch.tensor([-100.0]), reference, one)[0]) == 0  # the pair is not complete
+    pairs.noise(one, 1.0)
+    c2 = -xi * torch.tensor([[[1.0, 3.0]]])  # -xi N_2: N_2 = (1, 3)
+    runs, c, r = pairs.episode_ended(c2, torch.tensor([-150.0]), reference, one)
+    torch.testing.assert_close(c, xi * torch.tensor([[[3.0, 3.0]]]))  # xi (N_1 + N_2)
+    torch.testing.assert_close(r, torch.tensor([0.25], dtype=torch.float64))  # (-100 - -150) / |-200|
+    modulator = Modulator([pair_rule()], torch.tensor([10.0]))
+    dw = modulator.weight_change(c, r, torch.ones(1), runs)
+    # sign x clip(m) x max_norm x ||w_0|| x c / ||c|| = 0.25 x 0.1 x 10 x sign(xi) (1, 1) / sqrt(2)
+    torch.testing.assert_close(dw, torch.sign(xi) * 0.25 * torch.tensor([[[1.0, 1.0]]]) / math.sqrt(2))
+    big = modulator.weight_change(c, torch.tensor([-3.0]), torch.ones(1), runs)  # m clipped to -1
+    torch.testing.assert_close(big.norm(), torch.tensor(1.0))
+
+
+def test_a_run_that_stops_exploring_drops_its_pair():
+    pairs = AntitheticPairs(torch.tensor([0.5]), n_post=2, n_pre=2)
+    one, none = torch.tensor([True]), torch.tensor([False])
+    first = pairs.noise(one, 1.0).clone()
+    pairs.episode_ended(torch.zeros(1, 2, 2), torch.zeros(1), torch.ones(1), one)
+    assert pairs.noise(none, 1.0).abs().sum() == 0  # waiting after a rollback: no noise
+    fresh = pairs.noise(one, 1.0)
+    assert not torch.allclose(fresh, -first)  # a new pair, not the second half of the old one
+
+
+def test_the_pair_rule_needs_its_parts():
+    for bad in (dict(hold="pair"), dict(third_factor="pair"), dict(third_factor="pair", hold="pair", exploration=0.3),
+                dict(third_factor="pair", hold="pair", max_norm=0.1), dict(hold="episode")):
+        with pytest.raises(ValueError):
+            ModulationRule(**bad)
