@@ -9,3 +9,6 @@ VALIDATION_SEEDS = range(20_000, 20_100)
 # Never used to train, validate or select weights: scores r-STDP's selected weights without the
 # optimism of picking the best of many evaluations on EVAL_SEEDS.
 HELDOUT_SEEDS = range(30_000, 30_100)
+# Held-out seeds of the tuning populations, which choose a rule's settings on physics settings of
+# their own (TUNING_SETTINGS_SEEDS): the reported populations never score the seeds that chose.
+TUNING_SEEDS = range(40_000, 40_100)

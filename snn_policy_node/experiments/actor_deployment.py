@@ -27,16 +27,18 @@ from snn_policy_node.evaluation.rollout import play_episodes
 from snn_policy_node.experiments.deployment import DeploymentConfig, DeploymentRuns, resume
 from snn_policy_node.policy.guard import Guard
 from snn_policy_node.policy.specs import ObservationSpec
-from snn_policy_node.snn.node_perturbation import DenseEligibility, PerturbationRule
+from snn_policy_node.snn.node_perturbation import DenseEligibility, PerturbationRule, increments
+from snn_policy_node.snn.rstdp import AntitheticPairs, ModulationRule, Modulator
 
 FOLD_EVERY = 50  # environment steps a population's eligibility keeps as factors before one product folds them
 
 
 @dataclass(frozen=True)
 class ActorArm:
-    """One treatment: ``rule`` None keeps the trained weights (and plays without noise)."""
+    """One treatment: ``rule`` None keeps the trained weights (and plays without noise); a
+    :class:`ModulationRule` is the pair rule (antithetic episodes, its third factor the return)."""
 
-    rule: PerturbationRule | None
+    rule: PerturbationRule | ModulationRule | None
     sign: float = 1.0
     guard: bool = False
 
@@ -74,9 +76,12 @@ class ActorPopulation:
 
     @torch.no_grad()
     def play(self, seeds: Sequence[int], physics: list[dict], plastic: torch.Tensor,
-             dense: DenseEligibility | None = None, learner_rows: torch.Tensor | None = None) -> np.ndarray:
+             dense: DenseEligibility | None = None, learner_rows: torch.Tensor | None = None,
+             pairs: tuple[torch.Tensor, torch.Tensor] | None = None) -> np.ndarray:
         """One episode per row (``seeds[k]`` under ``physics[k]``, weights ``plastic[k]``); rows
-        ``learner_rows`` (indices, with their places in ``dense``) explore and learn."""
+        ``learner_rows`` (indices, with their places in ``dense``) explore and learn. ``pairs``
+        (held noise ``[rows, neurons]``, eligibility ``[rows, neurons, pre]``): the held currents join
+        every step of the rows whose noise is not zero, and their eligibility adds sum_t xi_i s_j."""
         rows, layer = len(seeds), self.config.layer
         adaptive = AdaptiveIterations(0, self.config.i_max, batch=rows)
         weights = self.actor.plastic_rows({layer: plastic})  # converted once: they stay for the episode
@@ -84,20 +89,28 @@ class ActorPopulation:
         if dense is not None:
             place[learner_rows] = torch.arange(len(learner_rows))
 
+        held, c = pairs if pairs is not None else (None, None)
+        holding = torch.zeros(rows, dtype=torch.bool) if held is None else held.abs().sum(1) > 0
+
         def act(obs: np.ndarray, live: np.ndarray) -> np.ndarray:
             live = torch.from_numpy(live)
-            noise, learning = None, place[live] >= 0
-            if dense is not None and learning.any():
+            noise, learning, paired = None, place[live] >= 0, holding[live]
+            if (dense is not None and learning.any()) or paired.any():
                 noise = torch.zeros(self.actor.steps, len(live), plastic.shape[1])
+            if dense is not None and learning.any():
                 noise[:, learning] = dense.noise(self.actor.steps, place[live][learning])
+            if paired.any():
+                noise[:, paired] += held[live[paired]]
             simulation = self.actor.simulate(self.normalised(obs), adaptive.iterations[live], weights=weights,
                                              noise=None if noise is None else {layer: noise}, variants=live)
             counts = torch.zeros(rows, dtype=simulation.error_spikes.dtype)
             counts[live] = simulation.error_spikes.sum(-1)
             adaptive.update(counts)  # an ended episode's I stays at I_min
-            if noise is not None:
+            if dense is not None and learning.any():
                 pre = simulation.spikes[layer - 1][:, learning]
                 dense.observe(noise[: self.actor.timesteps, learning], pre, place[live][learning])
+            if paired.any():
+                c[live[paired]] += increments(noise[: self.actor.timesteps, paired], simulation.spikes[layer - 1][:, paired])
             return simulation.action.numpy()
 
         def rewarded(rewards: np.ndarray, live: np.ndarray) -> None:
@@ -116,7 +129,7 @@ def deploy_actor(actor: SpikingActor, observation: ObservationSpec, env_id: str,
     """Every arm on every setting, online; learning arms share one :class:`PerturbationRule` but for
     its direction. With ``state_path`` the state is saved every ``save_every`` episodes and resumed."""
     started = time.perf_counter()
-    rules = {arm.rule for arm in arms if arm.rule is not None}
+    rules = {arm.rule for arm in arms if isinstance(arm.rule, PerturbationRule)}
     if len({(r.exploration, r.trace_steps, r.window, r.step) for r in rules}) > 1:
         raise ValueError("the learning arms of one population must share exploration, trace_steps, window and step")
     grid = [(a, s) for a in range(len(arms)) for s in range(len(settings))]
@@ -124,7 +137,14 @@ def deploy_actor(actor: SpikingActor, observation: ObservationSpec, env_id: str,
     runs, population = len(grid), ActorPopulation(actor, observation, env_id, config)
     trained = actor.folded_weight(config.layer).expand(runs, -1, -1).clone()
     plastic = trained.clone()
-    learns = torch.tensor([arms[a].rule is not None for a in arm])
+    pair = torch.tensor([isinstance(arms[a].rule, ModulationRule) for a in arm])
+    if pair.any() and config.baseline_episodes == 0:
+        raise ValueError("the pair rule scales its returns by the frozen baseline's: baseline_episodes must be >= 1")
+    pair_rules = [arms[a].rule if p else ModulationRule() for a, p in zip(arm, pair.tolist())]
+    pairs = AntitheticPairs(torch.tensor([r.exploration for r in pair_rules]) * pair, plastic.shape[1], plastic.shape[2],
+                            config.seed + 2)
+    modulator = Modulator(pair_rules, trained.flatten(1).norm(dim=1), config.seed + 3)
+    learns = torch.tensor([arms[a].rule is not None for a in arm]) & ~pair
     learner_rows = torch.nonzero(learns).flatten()
     sign = torch.tensor([arms[a].sign for a in arm], dtype=plastic.dtype)
     dense = None
@@ -135,32 +155,48 @@ def deploy_actor(actor: SpikingActor, observation: ObservationSpec, env_id: str,
                                  random, config.seed, chunk=FOLD_EVERY)
     physics = [settings[s] for s in setting]
     online = np.zeros((runs, config.episodes))
-    guard = Guard(torch.tensor([arms[a].guard for a in arm]), config.baseline_episodes, config.window, config.margin)
+    guard = Guard(torch.tensor([arms[a].guard for a in arm]), config.baseline_episodes, config.window, config.margin,
+                  config.confidence)
     state = resume(state_path, plastic, online, guard)
     first, seconds = (state["episode"], state["seconds"]) if state else (0, 0.0)
     if state and dense is not None:
         dense.rewards.copy_(state["rewards"]), dense.heard.copy_(state["heard"])
         dense.noise_generator.set_state(state["noise_state"])
         dense.direction_generator.set_state(state["direction_state"])
+    if state and pair.any():
+        pairs.restore(state)
+        modulator.generator.set_state(state["modulator_state"])
     place = torch.full((runs,), -1, dtype=torch.long)
     place[learner_rows] = torch.arange(len(learner_rows))
     for episode in tqdm(range(first, config.episodes), initial=first, total=config.episodes,
                         desc=f"online plasticity {env_id}", unit="episode", disable=not progress):
         seeds = [config.train_seeds[episode]] * runs
-        online[:, episode] = population.play(seeds, physics, plastic, dense, learner_rows)
+        exploring = pair & (episode >= config.baseline_episodes) & (guard.waiting == 0)
+        held = pairs.noise(exploring, 1.0)  # the folded layers' thresholds are 1
+        c = torch.zeros_like(plastic) if exploring.any() else None
+        online[:, episode] = population.play(seeds, physics, plastic, dense, learner_rows,
+                                             (held, c) if exploring.any() else None)
         ready = guard.may_learn(online, episode)
+        if exploring.any():
+            index, c, r = pairs.episode_ended(c, torch.from_numpy(online[:, episode]), torch.from_numpy(guard.baseline),
+                                              exploring)
+            plastic[index] += modulator.weight_change(c, r, sign[index], index).to(plastic.dtype)
         if dense is not None:
             update = (learns & ready) if ready is not None else torch.zeros(runs, dtype=torch.bool)
             index = torch.nonzero(update).flatten()
             plastic[index] += dense.weight_change(sign[index], place[index])
             dense.new_episode(place[learner_rows])  # the runs that did not update start afresh too
-            fallen = guard.fallen(online, episode) if ready is not None else torch.zeros(0, dtype=torch.long)
-            plastic[fallen] = trained[fallen]
+        fallen = guard.fallen(online, episode) if ready is not None else torch.zeros(0, dtype=torch.long)
+        plastic[fallen] = trained[fallen]
+        pairs.drop(fallen)
+        if dense is not None:
             dense.reset_baseline(place[fallen][place[fallen] >= 0])
         if state_path is not None and (episode + 1) % save_every == 0:
             extra = {} if dense is None else {
                 "rewards": dense.rewards, "heard": dense.heard, "noise_state": dense.noise_generator.get_state(),
                 "direction_state": dense.direction_generator.get_state()}
+            if pair.any():
+                extra |= {**pairs.state(), "modulator_state": modulator.generator.get_state()}
             with atomic_path(state_path) as temporary:
                 torch.save({"episode": episode + 1, "seconds": seconds + time.perf_counter() - started, "plastic": plastic,
                             "online": torch.from_numpy(online), **guard.state(), **extra}, temporary)

@@ -17,7 +17,8 @@ runs of shipped model k.
 """
 
 import json
-from dataclasses import asdict, replace
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -25,8 +26,9 @@ from scipy import stats
 
 from snn_policy_node.atomic import atomic_path
 from snn_policy_node.evaluation.batched import evaluate_population, stacked_weights
+from snn_policy_node.evaluation.seeds import TUNING_SEEDS
 from snn_policy_node.experiments.deployment import Arm, DeploymentConfig, default_heldout, deploy
-from snn_policy_node.experiments.rstdp_study import profile_settings
+from snn_policy_node.experiments.rstdp_study import TUNING_SETTINGS_SEEDS, profile_settings
 from snn_policy_node.policy.model_io import load_model
 from snn_policy_node.snn.rstdp import ModulationRule, model_amplitudes
 from snn_policy_node.tasks import dsqn_task
@@ -51,40 +53,103 @@ EXTRA_SHAPINGS = {"Acrobot-v1": ("acrobot_code", "acrobot_steps")}
 BLOCK = 20  # episodes per block of the online return
 
 
+# The pair rule (antithetic episodes of held node perturbation), studied after the first study's
+# runs, twice: with the first study's guard (study 2), and with a guard that rolls back only on a
+# significant drop (study 3, named after study 2's runs showed the first guard rolling back on noise).
+# Each study's settings are the best held-out mean of its own tuning population (TUNING_GRID on
+# CartPole-v0 extreme, TUNING_SETTINGS_SEEDS and TUNING_SEEDS): the reported populations never
+# play the settings or score the seeds that chose them.
+PAIR_HEADLINE = "pair_guarded"
+PAIR_EXPLORATION, PAIR_STEP = 0.1, 0.02
+SIGNIFICANCE_HEADLINE = "pair_significance_guarded"
+SIGNIFICANCE_EXPLORATION, SIGNIFICANCE_STEP = 0.1, 0.02
+GUARD_CONFIDENCE = 2.33  # z of a one-sided 1 % test per check, fixed before any run
+TUNING_TASK = ("CartPole-v0", "extreme")
+TUNING_GRID = tuple((exploration, step) for exploration in (0.1, 0.3, 1.0) for step in (0.005, 0.02, 0.05))
+
+
+def pair_rule(exploration: float, step: float, **options) -> ModulationRule:
+    return ModulationRule("pair", max_norm=step, exploration=exploration, hold="pair", **options)
+
+
+def with_controls(name: str, rule: ModulationRule, guard: bool) -> dict[str, Arm]:
+    """The rule, its random-direction twin, its other-sign twin."""
+    return {name: Arm(rule, guard=guard), f"{name}/random": Arm(replace(rule, direction="random"), guard=guard),
+            f"{name}/other_sign": Arm(rule, sign=-1.0, guard=guard)}
+
+
 def arms(env_id: str) -> dict[str, Arm]:
-    """Frozen, then per variant: the rule, its random-direction twin, its other-sign twin."""
+    """The first study: frozen, then every variant with its controls, and Acrobot's other shapings."""
     out = {"frozen": Arm(None)}
     for name in TASK_VARIANTS.get(env_id, VARIANTS):
-        rule = VARIANTS[name]
-        guard = name in GUARDED
-        out[name] = Arm(rule, guard=guard)
-        out[f"{name}/random"] = Arm(replace(rule, direction="random"), guard=guard)
-        out[f"{name}/other_sign"] = Arm(rule, sign=-1.0, guard=guard)
+        out.update(with_controls(name, VARIANTS[name], name in GUARDED))
     for shaping in EXTRA_SHAPINGS.get(env_id, ()):
         out[f"paper_{shaping}"] = Arm(VARIANTS["paper"], shaping=shaping)
         out[f"paper_{shaping}/random"] = Arm(ModulationRule(direction="random"), shaping=shaping)
     return out
 
 
-def population_file(work_dir: Path, env_id: str, profile: str) -> Path:
-    return work_dir / f"{env_id}-{profile}.json"
+def pair_arms(headline: str, exploration: float, step: float) -> Callable[[str], dict[str, Arm]]:
+    return lambda env_id: {"frozen": Arm(None), **with_controls(headline, pair_rule(exploration, step), guard=True)}
+
+
+def tuning_arms(headline: str) -> Callable[[str], dict[str, Arm]]:
+    return lambda env_id: {"frozen": Arm(None), **{tuning_name(headline, *point): Arm(pair_rule(*point), guard=True)
+                                                   for point in TUNING_GRID}}
+
+
+def tuning_name(headline: str, exploration: float, step: float) -> str:
+    return f"{headline}(exploration={exploration:g},step={step:g})"
+
+
+@dataclass(frozen=True)
+class Study:
+    """A population per task and profile: its arms, the compared method named before its runs,
+    whether it plays the tuning settings and scores the tuning seeds, and its guard's confidence."""
+
+    suffix: str  # of its population files
+    headline: str
+    arms: Callable[[str], dict[str, Arm]]
+    tuning: bool = False
+    confidence: float = 0.0
+
+    def config(self, config: DeploymentConfig) -> DeploymentConfig:
+        config = replace(config, confidence=self.confidence)
+        return replace(config, heldout_seeds=TUNING_SEEDS) if self.tuning else config
+
+
+STUDIES = (
+    Study("", HEADLINE, arms),
+    Study("-pairs", PAIR_HEADLINE, pair_arms(PAIR_HEADLINE, PAIR_EXPLORATION, PAIR_STEP)),
+    Study("-pairs-significance", SIGNIFICANCE_HEADLINE,
+          pair_arms(SIGNIFICANCE_HEADLINE, SIGNIFICANCE_EXPLORATION, SIGNIFICANCE_STEP), confidence=GUARD_CONFIDENCE),
+)
+TUNINGS = (  # the tuning population of studies 2 and 3
+    Study("-tuning", PAIR_HEADLINE, tuning_arms(PAIR_HEADLINE), tuning=True),
+    Study("-tuning-significance", SIGNIFICANCE_HEADLINE, tuning_arms(SIGNIFICANCE_HEADLINE), tuning=True,
+          confidence=GUARD_CONFIDENCE),
+)
+
+
+def population_file(work_dir: Path, env_id: str, profile: str, study: Study = STUDIES[0]) -> Path:
+    return work_dir / f"{env_id}-{profile}{study.suffix}.json"
 
 
 def run_population(env_id: str, profile: str, models: list[Path], work_dir: Path, config: DeploymentConfig,
-                   compute: bool = True) -> dict | None:
-    """The finished population of ``env_id`` under ``profile``: read from ``work_dir``, or run and kept there."""
-    named = arms(env_id)
+                   compute: bool = True, study: Study = STUDIES[0]) -> dict | None:
+    """The finished population of ``study`` on ``env_id`` under ``profile``: read from ``work_dir``, or run and kept there."""
+    named, config = study.arms(env_id), study.config(config)
 
     def run(state_path: Path) -> dict:
-        task, settings = dsqn_task(env_id), profile_settings(env_id, profile)
+        task, settings = dsqn_task(env_id), profile_settings(env_id, profile, study.tuning)
         loaded = [load_model(m) for m in models]
         networks = [model for model, _ in loaded]
         amplitudes = [model_amplitudes(m.layers[config.layer].weight, c.provenance) for m, c in loaded]
         runs = deploy(networks, task, settings, list(named.values()), config, amplitudes, progress=True, state_path=state_path)
         default = default_heldout(networks, task, config.heldout_seeds).mean(1).tolist()
-        return population_record(env_id, profile, list(named), models, settings, config, runs, default)
+        return population_record(env_id, profile, list(named), models, settings, config, runs, default, study.headline)
 
-    return cached_population(population_file(work_dir, env_id, profile), list(named), models, config, run, compute)
+    return cached_population(population_file(work_dir, env_id, profile, study), list(named), models, config, run, compute)
 
 
 def randomized_training_control(population: dict, models: list[Path], work_dir: Path, compute: bool = True) -> dict | None:
@@ -146,8 +211,12 @@ def population_record(env_id: str, profile: str, arm_names: list[str], models: l
     }
 
 
+LATER_FIELDS = {"confidence": 0.0}  # fields added after populations were kept: recorded only when not at these values
+
+
 def config_record(config: DeploymentConfig) -> dict:
-    return {k: (list(v) if isinstance(v, range) else v) for k, v in asdict(config).items()}
+    return {k: (list(v) if isinstance(v, range) else v) for k, v in asdict(config).items()
+            if k not in LATER_FIELDS or v != LATER_FIELDS[k]}
 
 
 def by_arm(population: dict) -> dict[str, dict[str, np.ndarray]]:
@@ -210,6 +279,17 @@ def deployment_rows(population: dict, randomized: dict | None = None) -> list[di
     return rows
 
 
+def tuning_rows(population: dict) -> list[dict]:
+    """Per grid point of the tuning population: its held-out mean beside frozen's, paired by run."""
+    arms_of = by_arm(population)
+    frozen = arms_of["frozen"]
+    frozen_blocks = _blocks(frozen["online"])
+    return [{"variant": name, "heldout": float(arm["heldout"].mean()), "gain_vs_frozen": paired(arm["heldout"], frozen["heldout"]),
+             "worst_block_vs_frozen_pct": float(100.0 * np.min((_blocks(arm["online"]) - frozen_blocks) / np.abs(frozen_blocks))),
+             "rollbacks_per_run": float(arm["rollbacks"].mean())}
+            for name, arm in arms_of.items() if name != "frozen"]
+
+
 def _versus_randomized_training(adapted: np.ndarray, trained_randomized: np.ndarray | None) -> dict:
     if trained_randomized is None:
         return {"randomized_training_heldout": None, "gain_vs_randomized_training": None}
@@ -240,23 +320,48 @@ def run_study(models: dict[str, list[Path]], profiles: list[str], work_dir: Path
               finished_only: bool = False, randomized_dir: Path | None = None) -> dict:
     """Every task and profile's population (run, or read from ``work_dir``), as rows and curves; with
     the domain-randomized models ``randomized_dir/ENV/PROFILE/seed*/`` where they have been trained."""
-    deployment, curves, timing, pending = [], {}, {}, []
+    deployment, curves, timing, pending, tuning = [], {}, {}, [], []
+    env_id, profile = TUNING_TASK
+    for study in TUNINGS if env_id in models and profile in profiles else ():
+        population = run_population(env_id, profile, models[env_id], work_dir, config, not finished_only, study)
+        if population is None:
+            pending.append(f"{env_id} {profile}{study.suffix}")
+            continue
+        tuning.append({"task": env_id, "profile": profile, "headline": study.headline, "confidence": study.confidence,
+                       "settings_seed": TUNING_SETTINGS_SEEDS[profile], "heldout_seeds": population["config"]["heldout_seeds"],
+                       "seconds": population["seconds"], "frozen_heldout": float(by_arm(population)["frozen"]["heldout"].mean()),
+                       "rows": tuning_rows(population)})
     for env_id, paths in models.items():
         for profile in profiles:
-            population = run_population(env_id, profile, paths, work_dir, config, compute=not finished_only)
-            if population is None:
-                pending.append(f"{env_id} {profile}")
-                continue
-            randomized = None
-            if randomized_dir is not None:
-                trained = sorted(Path(randomized_dir, env_id, profile).glob("seed*/model.safetensors"))
-                if len(trained) == len(paths):
-                    randomized = randomized_training_control(population, trained, work_dir, compute=not finished_only)
-                if randomized is None:
-                    pending.append(f"{env_id} {profile}: the domain-randomized control (scripts/train-randomized-dsqns.sh "
-                                   f"{env_id} {profile}, {len(trained)} of {len(paths)} trained)")
-            deployment += deployment_rows(population, randomized)
-            curves[f"{env_id} {profile}"] = learning_curves(population)
-            timing[f"{env_id} {profile}"] = population["seconds"]
+            for study in STUDIES:
+                population = run_population(env_id, profile, paths, work_dir, config, not finished_only, study)
+                if population is None:
+                    pending.append(f"{env_id} {profile}{study.suffix}")
+                    continue
+                deployment += deployment_rows(population, randomized_control(population, paths, work_dir, randomized_dir,
+                                                                              finished_only, pending))
+                curves.setdefault(f"{env_id} {profile}", {}).update(learning_curves(population))
+                timing[f"{env_id} {profile}"] = timing.get(f"{env_id} {profile}", 0.0) + population["seconds"]
     return {"work_dir": str(work_dir), "config": config_record(config), "headline": HEADLINE, "max_norm": MAX_NORM, "exploration": EXPLORATION,
+            "pair_studies": [{"headline": PAIR_HEADLINE, "exploration": PAIR_EXPLORATION, "step": PAIR_STEP, "confidence": 0.0},
+                             {"headline": SIGNIFICANCE_HEADLINE, "exploration": SIGNIFICANCE_EXPLORATION,
+                              "step": SIGNIFICANCE_STEP, "confidence": GUARD_CONFIDENCE}],
+            "tuning": tuning,
             "block": BLOCK, "deployment": deployment, "curves": curves, "seconds": timing, "pending": pending}
+
+
+def randomized_control(population: dict, paths: list[Path], work_dir: Path, randomized_dir: Path | None,
+                       finished_only: bool, pending: list[str]) -> dict | None:
+    """:func:`randomized_training_control` of the population's task and profile, where its models are all trained."""
+    if randomized_dir is None:
+        return None
+    env_id, profile = population["env_id"], population["profile"]
+    trained = sorted(Path(randomized_dir, env_id, profile).glob("seed*/model.safetensors"))
+    randomized = None
+    if len(trained) == len(paths):
+        randomized = randomized_training_control(population, trained, work_dir, compute=not finished_only)
+    message = (f"{env_id} {profile}: the domain-randomized control (scripts/train-randomized-dsqns.sh {env_id} {profile}, "
+               f"{len(trained)} of {len(paths)} trained)")
+    if randomized is None and message not in pending:
+        pending.append(message)
+    return randomized

@@ -70,7 +70,10 @@ class DeploymentConfig:
         "help": "first episodes, played with the trained weights: the frozen baseline"})
     window: int = field(default=10, metadata={"help": "episodes the guard averages, and waits after a rollback"})
     margin: float = field(default=0.05, metadata={
-        "help": "a guarded run rolls back below baseline - margin x |baseline|"})
+        "help": "a guarded run rolls back below baseline - margin x |baseline| (- the confidence term)"})
+    confidence: float = field(default=0.0, metadata={
+        "help": "z: the guard's floor also lowered by z x the baseline returns' std x sqrt(1/baseline_episodes + "
+                "1/window), so that it rolls back only on a drop significant at one-sided Phi(-z); 0: means alone"})
     layer: int = 1  # the plastic weight layer (hidden 1 -> hidden 2)
     train_seeds: Sequence[int] = ADAPT_SEEDS
     heldout_seeds: Sequence[int] = HELDOUT_SEEDS
@@ -131,7 +134,7 @@ def deploy(models: list[DSQN], task: DSQNTask, settings: list[dict], arms: list[
     shapings = [reward_shaping(arms[a].shaping or task.shaping) for a in arm]
     run_settings = [settings[s] for s in setting]
     online = np.zeros((runs, config.episodes))
-    guard = Guard(guarded, config.baseline_episodes, config.window, config.margin)
+    guard = Guard(guarded, config.baseline_episodes, config.window, config.margin, config.confidence)
     state = resume(state_path, plastic, online, guard)
     first, seconds = (state["episode"], state["seconds"]) if state else (0, 0.0)
     if state:

@@ -26,6 +26,7 @@ from snn_policy_node.tasks import dsqn_task
 
 SETTINGS_PER_PROFILE = 10
 SETTINGS_SEEDS = {"normal": 4_000, "extreme": 4_001}  # seeds of the parameter draws
+TUNING_SETTINGS_SEEDS = {"normal": 5_000, "extreme": 5_001}  # the draws a rule's settings are tuned on
 
 def stop_at(env_id: str) -> float | None:
     """The best possible evaluation mean, where one exists (CartPole: every episode at 200)."""
@@ -110,8 +111,9 @@ def adapt_cells(env_id: str, settings: list[dict], models: list[Path], state_pat
     return cells
 
 
-def profile_settings(env_id: str, profile: str) -> list[dict]:
-    return draw_settings(env_id, profile, SETTINGS_PER_PROFILE, SETTINGS_SEEDS[profile])
+def profile_settings(env_id: str, profile: str, tuning: bool = False) -> list[dict]:
+    """The profile's reported settings, or (``tuning``) the disjoint draws that tune a rule."""
+    return draw_settings(env_id, profile, SETTINGS_PER_PROFILE, (TUNING_SETTINGS_SEEDS if tuning else SETTINGS_SEEDS)[profile])
 
 
 def default_returns(env_id: str, models: list[Path], seeds=EVAL_SEEDS) -> np.ndarray:

@@ -78,7 +78,27 @@ def test_the_guard_keeps_unguarded_runs_and_resumes_from_its_state():
     assert again.may_learn(online, 2).tolist() == [False, True] == guard.may_learn(online, 2).tolist()
 
 
-@pytest.mark.parametrize("arguments", [(-1, 1, 0.0), (1, 0, 0.0), (1, 1, -0.1), (1, 1, float("nan"))])
+def test_a_confident_guard_lowers_its_floor_by_z_times_the_standard_error_of_the_two_means():
+    # baseline returns 90, 110 (mean 100, std 14.14); margin 5 %; z = 2, windows of 2:
+    # floor 95 - 2 x 14.14 x sqrt(1/2 + 1/2) = 66.7
+    online = np.array([[90.0, 110.0, 70.0, 70.0, 60.0, 60.0]])
+    plain, confident = (Guard(torch.tensor([True]), 2, 2, 0.05, confidence) for confidence in (0.0, 2.0))
+    fallen = {id(plain): [], id(confident): []}
+    for episode in range(6):
+        for guard in (plain, confident):
+            guard.may_learn(online, episode)
+            if guard.waiting[0] == 0 and len(guard.fallen(online, episode)):
+                fallen[id(guard)].append(episode)
+    assert float(confident.floor()[0]) == pytest.approx(95.0 - 2.0 * np.std([90.0, 110.0], ddof=1))
+    assert fallen[id(plain)] == [3, 5]  # 70 is below 95: a plain guard rolls back, waits, and rolls back again
+    assert fallen[id(confident)] == [4]  # 70 is within the noise of two 2-episode means; 65 is not
+    again = Guard(torch.tensor([True]), 2, 2, 0.05, 2.0)
+    again.restore(confident.state())
+    assert float(again.floor()[0]) == float(confident.floor()[0])
+
+
+@pytest.mark.parametrize("arguments", [(-1, 1, 0.0), (1, 0, 0.0), (1, 1, -0.1), (1, 1, float("nan")), (2, 1, 0.0, -1.0),
+                                       (1, 1, 0.0, 2.0)])
 def test_a_guard_refuses_meaningless_settings(arguments):
-    with pytest.raises(ValueError, match="baseline_episodes"):
+    with pytest.raises(ValueError, match="baseline episodes|baseline_episodes"):
         Guard(torch.tensor([True]), *arguments)

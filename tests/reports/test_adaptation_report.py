@@ -15,16 +15,30 @@ KEYS = {"task", "profile", "variant", "runs", "frozen_heldout", "adapted_heldout
         "default_heldout", "recovered_pct", "p_vs_frozen", "p_vs_random", "worst_block_vs_frozen_pct"}
 
 
-def test_the_report_holds_every_variant_beside_its_controls_and_reuses_finished_runs(tmp_path, monkeypatch):
+@pytest.fixture(autouse=True)
+def short_study(monkeypatch):
+    """Blocks of 4 episodes, and a tuning population of two grid points on 10 held-out seeds."""
     monkeypatch.setattr(adaptation_study, "BLOCK", 4)
+    monkeypatch.setattr(adaptation_study, "TUNING_GRID", adaptation_study.TUNING_GRID[:2])
+    monkeypatch.setattr(adaptation_study, "TUNING_SEEDS", range(40_000, 40_010))
+
+
+def test_the_report_holds_every_variant_beside_its_controls_and_reuses_finished_runs(tmp_path, monkeypatch):
     config = DeploymentConfig(episodes=8, baseline_episodes=2, window=2, heldout_seeds=range(30_000, 30_010))
     models = {"CartPole-v0": [CARTPOLE]}
     study = adaptation_study.run_study(models, ["extreme"], tmp_path / "work", config)
     report = adaptation_report.write_report(study, tmp_path / "out", "snn-robot report adaptation")
     rows = report["deployment"]
-    assert [r["variant"] for r in rows] == list(adaptation_study.VARIANTS)
+    headlines = [study.headline for study in adaptation_study.STUDIES]
+    assert [r["variant"] for r in rows] == [*adaptation_study.VARIANTS, *headlines[1:]]
     assert all(KEYS <= set(r) and r["runs"] == 10 for r in rows)
-    assert sum(r["headline"] for r in rows) == 1
+    assert [r["variant"] for r in rows if r["headline"]] == headlines
+    for tuning, study in zip(report["tuning"], adaptation_study.TUNINGS, strict=True):  # settings and seeds of their own
+        assert [r["variant"] for r in tuning["rows"]] == [adaptation_study.tuning_name(study.headline, *p)
+                                                          for p in adaptation_study.TUNING_GRID]
+        assert tuning["heldout_seeds"] == list(range(40_000, 40_010)) and tuning["settings_seed"] == 5_001
+        population = json.loads((tmp_path / "work" / f"CartPole-v0-extreme{study.suffix}.json").read_text())
+        assert population["config"].get("confidence", 0.0) == study.confidence
     written = json.loads((tmp_path / "out" / "adaptation.json").read_text())
     assert written["deployment"] == json.loads(json.dumps(rows))
     for name in ("adaptation.md", "adaptation.png"):
@@ -40,12 +54,22 @@ def test_the_report_holds_every_variant_beside_its_controls_and_reuses_finished_
         adaptation_study.run_study(models, ["extreme"], tmp_path / "work", DeploymentConfig(episodes=9, baseline_episodes=2,
                                                                                               window=2))
     pending = adaptation_study.run_study(models, ["normal"], tmp_path / "work", config, finished_only=True)
-    assert pending["pending"] == ["CartPole-v0 normal"] and pending["deployment"] == []
+    assert pending["pending"] == [f"CartPole-v0 normal{study.suffix}" for study in adaptation_study.STUDIES]
+    assert pending["deployment"] == []
+
+
+@pytest.mark.parametrize("study, chosen", [
+    (adaptation_study.TUNINGS[0], (adaptation_study.PAIR_EXPLORATION, adaptation_study.PAIR_STEP)),
+    (adaptation_study.TUNINGS[1], (adaptation_study.SIGNIFICANCE_EXPLORATION, adaptation_study.SIGNIFICANCE_STEP)),
+], ids=["pairs", "pairs-significance"])
+def test_each_pair_studys_settings_are_the_best_of_its_committed_tuning_population(study, chosen):
+    kept = Path(__file__).parents[2] / f"docs/results/adaptation_runs/CartPole-v0-extreme{study.suffix}.json"
+    best = max(adaptation_study.tuning_rows(json.loads(kept.read_text())), key=lambda r: r["heldout"])
+    assert best["variant"] == adaptation_study.tuning_name(study.headline, *chosen)
 
 
 def test_the_randomized_training_control_pairs_seed_k_with_shipped_model_k(tmp_path, monkeypatch):
     """A "randomized" model that is the shipped model itself scores exactly what frozen weights score."""
-    monkeypatch.setattr(adaptation_study, "BLOCK", 4)
     config = DeploymentConfig(episodes=6, baseline_episodes=2, window=2, heldout_seeds=range(30_000, 30_005))
     trained = tmp_path / "randomized/CartPole-v0/extreme/seed0/model.safetensors"
     trained.parent.mkdir(parents=True)
