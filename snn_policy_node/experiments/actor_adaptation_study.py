@@ -21,7 +21,6 @@ from snn_policy_node.experiments.actor_deployment import (
     deploy_actor,
 )
 from snn_policy_node.experiments.adaptation_study import (
-    GUARD_CONFIDENCE,
     SIGNIFICANCE_HEADLINE,
     Study,
     by_arm,
@@ -29,7 +28,6 @@ from snn_policy_node.experiments.adaptation_study import (
     config_record,
     deployment_rows,
     learning_curves,
-    pair_rule,
     population_file,
     population_record,
     tuning_name,
@@ -37,14 +35,13 @@ from snn_policy_node.experiments.adaptation_study import (
 )
 from snn_policy_node.policy.model_io import load_model
 from snn_policy_node.snn.node_perturbation import PerturbationRule
+from snn_policy_node.tasks.adaptation import ACTOR_SIGNIFICANCE_PAIR, GUARD_CONFIDENCE, pair_rule
 
 RULE = PerturbationRule()
 HEADLINE = "node_perturbation_guarded"  # the compared method, named before the runs
 PROFILE = "normal"
 SETTINGS = 15
 SETTINGS_SEED = 0
-# The pair rule's settings for the actors: the best held-out mean of its tuning population.
-ACTOR_PAIR_EXPLORATION, ACTOR_PAIR_STEP = 0.3, 0.02
 TUNING_TASK = "Hopper-v5"
 TUNING_GRID = ((0.3, 0.005), (0.3, 0.02), (1.0, 0.005), (1.0, 0.02))
 TUNING_SETTINGS, TUNING_SETTINGS_SEED = 5, 1
@@ -60,7 +57,7 @@ def actor_arms(env_id: str | None = None) -> dict[str, ActorArm]:
 
 
 def actor_pair_arms(env_id: str | None = None) -> dict[str, ActorArm]:
-    rule = pair_rule(ACTOR_PAIR_EXPLORATION, ACTOR_PAIR_STEP)
+    rule = pair_rule(**ACTOR_SIGNIFICANCE_PAIR)
     return {"frozen": ActorArm(None), **with_controls(SIGNIFICANCE_HEADLINE, rule)}
 
 
@@ -118,4 +115,4 @@ def run_actor_study(models: dict[str, Path], work_dir: Path, config: ActorDeploy
     return {"deployment": deployment, "curves": curves, "seconds": timing, "pending": pending,
             "actor_config": config_record(config), "actor_rule": asdict(RULE), "actor_settings": SETTINGS,
             "actor_profile": PROFILE, "actor_tuning": tuning,
-            "actor_pair": {"exploration": ACTOR_PAIR_EXPLORATION, "step": ACTOR_PAIR_STEP}}
+            "actor_pair": {**ACTOR_SIGNIFICANCE_PAIR, "confidence": GUARD_CONFIDENCE}}

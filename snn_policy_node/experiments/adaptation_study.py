@@ -32,6 +32,7 @@ from snn_policy_node.experiments.rstdp_study import TUNING_SETTINGS_SEEDS, profi
 from snn_policy_node.policy.model_io import load_model
 from snn_policy_node.snn.rstdp import ModulationRule, model_amplitudes
 from snn_policy_node.tasks import dsqn_task
+from snn_policy_node.tasks.adaptation import GUARD_CONFIDENCE, PAIR, SIGNIFICANCE_PAIR, pair_rule
 
 MAX_NORM = 0.01  # a bounded update moves the plastic weights by at most 1 % of their trained norm per episode
 EXPLORATION = 0.3  # node perturbation's noise std, in units of the threshold
@@ -59,17 +60,11 @@ BLOCK = 20  # episodes per block of the online return
 # Each study's settings are the best held-out mean of its own tuning population (TUNING_GRID on
 # CartPole-v0 extreme, TUNING_SETTINGS_SEEDS and TUNING_SEEDS): the reported populations never
 # play the settings or score the seeds that chose them.
+# The chosen settings live in tasks.adaptation, where a robot's defaults read them.
 PAIR_HEADLINE = "pair_guarded"
-PAIR_EXPLORATION, PAIR_STEP = 0.1, 0.02
 SIGNIFICANCE_HEADLINE = "pair_significance_guarded"
-SIGNIFICANCE_EXPLORATION, SIGNIFICANCE_STEP = 0.1, 0.02
-GUARD_CONFIDENCE = 2.33  # z of a one-sided 1 % test per check, fixed before any run
 TUNING_TASK = ("CartPole-v0", "extreme")
 TUNING_GRID = tuple((exploration, step) for exploration in (0.1, 0.3, 1.0) for step in (0.005, 0.02, 0.05))
-
-
-def pair_rule(exploration: float, step: float, **options) -> ModulationRule:
-    return ModulationRule("pair", max_norm=step, exploration=exploration, hold="pair", **options)
 
 
 def with_controls(name: str, rule: ModulationRule, guard: bool) -> dict[str, Arm]:
@@ -120,9 +115,9 @@ class Study:
 
 STUDIES = (
     Study("", HEADLINE, arms),
-    Study("-pairs", PAIR_HEADLINE, pair_arms(PAIR_HEADLINE, PAIR_EXPLORATION, PAIR_STEP)),
-    Study("-pairs-significance", SIGNIFICANCE_HEADLINE,
-          pair_arms(SIGNIFICANCE_HEADLINE, SIGNIFICANCE_EXPLORATION, SIGNIFICANCE_STEP), confidence=GUARD_CONFIDENCE),
+    Study("-pairs", PAIR_HEADLINE, pair_arms(PAIR_HEADLINE, **PAIR)),
+    Study("-pairs-significance", SIGNIFICANCE_HEADLINE, pair_arms(SIGNIFICANCE_HEADLINE, **SIGNIFICANCE_PAIR),
+          confidence=GUARD_CONFIDENCE),
 )
 TUNINGS = (  # the tuning population of studies 2 and 3
     Study("-tuning", PAIR_HEADLINE, tuning_arms(PAIR_HEADLINE), tuning=True),
@@ -343,9 +338,8 @@ def run_study(models: dict[str, list[Path]], profiles: list[str], work_dir: Path
                 curves.setdefault(f"{env_id} {profile}", {}).update(learning_curves(population))
                 timing[f"{env_id} {profile}"] = timing.get(f"{env_id} {profile}", 0.0) + population["seconds"]
     return {"work_dir": str(work_dir), "config": config_record(config), "headline": HEADLINE, "max_norm": MAX_NORM, "exploration": EXPLORATION,
-            "pair_studies": [{"headline": PAIR_HEADLINE, "exploration": PAIR_EXPLORATION, "step": PAIR_STEP, "confidence": 0.0},
-                             {"headline": SIGNIFICANCE_HEADLINE, "exploration": SIGNIFICANCE_EXPLORATION,
-                              "step": SIGNIFICANCE_STEP, "confidence": GUARD_CONFIDENCE}],
+            "pair_studies": [{"headline": PAIR_HEADLINE, **PAIR, "confidence": 0.0},
+                             {"headline": SIGNIFICANCE_HEADLINE, **SIGNIFICANCE_PAIR, "confidence": GUARD_CONFIDENCE}],
             "tuning": tuning,
             "block": BLOCK, "deployment": deployment, "curves": curves, "seconds": timing, "pending": pending}
 

@@ -6,8 +6,12 @@ return to the trained weights. The first ``baseline_episodes`` play the trained 
 frozen baseline); later ones learn unless the guard has rolled the run back and it still waits.
 A DSQN's modulation is sign x m, with m the third factor of the shaped return (the raw reward, or
 its prediction error against a running baseline: :class:`ModulationRule`); a spiking actor's is
-the sign alone, its third factor having come with every step's reward. The rule, the guard and
-the blocks are those of ``experiments.deployment``, so a robot runs what the tables measured.
+the sign alone, its third factor having come with every step's reward. Under the pair rule
+(``ModulationRule(hold="pair")``, either model kind) the schedule also says what the next episode
+explores (+xi starts a pair, -xi ends it, 0 none: the baseline, a wait after a rollback, learning
+off), and a pair's second episode brings m = clip((R_1 - R_2) / |R_0|, -1, 1) times the sign.
+The rule, the guard and the blocks are those of ``experiments.deployment``, so a robot runs what
+the tables measured.
 """
 
 from collections.abc import Callable
@@ -27,16 +31,23 @@ BLOCK = 20  # episodes per block of the online return
 class Decision:
     modulation: float  # for the policy: its episode's update
     rollback: str | None = None  # set when the trained weights come back instead, and why
+    explore: int = 0  # the pair rule: the next episode plays +xi of a new pair (1), -xi (-1) or no noise (0)
 
 
 class OnlineSchedule:
     """``shaping`` None: a spiking actor's schedule (modulation = sign)."""
 
     def __init__(self, shaping: Callable[[float], float] | None, sign: float, rule: ModulationRule = ModulationRule("rpe"),
-                 guard: bool = True, baseline_episodes: int = 10, window: int = 10, margin: float = 0.05):
+                 guard: bool = True, baseline_episodes: int = 10, window: int = 10, margin: float = 0.05,
+                 confidence: float = 0.0):
         self.shaping, self.sign = shaping, sign
         self.modulator = Modulator([rule], torch.ones(1))
-        self.guard = Guard(torch.tensor([guard]), baseline_episodes, window, margin)
+        self.guard = Guard(torch.tensor([guard]), baseline_episodes, window, margin, confidence)
+        self.pair = rule.hold == "pair"
+        if self.pair and baseline_episodes < 1:
+            raise ValueError("the pair rule scales its returns by the frozen baseline's: baseline_episodes must be >= 1")
+        self.explores = 0  # what the episode being played explores (the pair rule)
+        self.first_return: float | None = None  # a pair's first return, while its second episode plays
         self.returns: list[float] = []
         self.updates = 0
         self.live = "trained weights (frozen baseline)" if baseline_episodes else "adapting"
@@ -48,19 +59,46 @@ class OnlineSchedule:
         online, episode = np.array([self.returns]), len(self.returns) - 1
         ready = self.guard.may_learn(online, episode)
         if ready is None:
-            return Decision(0.0)
+            return self._next(Decision(0.0), learning and episode + 1 == self.guard.baseline_episodes)
         modulation = 0.0
         if learning and bool(ready[0]):
-            modulation = self.sign * self._third_factor(episode_return)
-            self.updates += 1
+            if self.pair:
+                modulation = self._pair_modulation(episode_return)
+            else:
+                modulation = self.sign * self._third_factor(episode_return)
+                self.updates += 1
             self.live = "adapting"
         if len(self.guard.fallen(online, episode)):
             self.modulator.reset(RUN)
             self.live = "trained weights (rolled back)"
             recent = float(online[0, -self.guard.window:].mean())
-            return Decision(0.0, f"the last {self.guard.window} online returns average {recent:.2f}, below the floor "
-                                 f"{float(self.guard.floor()[0]):.2f} (baseline {float(self.guard.baseline[0]):.2f})")
-        return Decision(modulation)
+            return self._next(Decision(0.0, f"the last {self.guard.window} online returns average {recent:.2f}, below the "
+                                            f"floor {float(self.guard.floor()[0]):.2f} (baseline "
+                                            f"{float(self.guard.baseline[0]):.2f})"), False)
+        return self._next(Decision(modulation), learning and int(self.guard.waiting[0]) == 0)
+
+    def _pair_modulation(self, episode_return: float) -> float:
+        """After a pair's first episode nothing moves; after its second, sign x its relative return difference."""
+        if self.explores == 1:
+            self.first_return = episode_return
+            return 0.0
+        if self.explores == -1 and self.first_return is not None:
+            self.updates += 1
+            reference = max(abs(float(self.guard.baseline[0])), 1.0)
+            return self.sign * float(np.clip((self.first_return - episode_return) / reference, -1.0, 1.0))
+        return 0.0
+
+    def _next(self, decision: Decision, may_explore: bool) -> Decision:
+        """The decision with the next episode's exploration (the pair rule's; 0 otherwise)."""
+        if not self.pair:
+            return decision
+        if not may_explore:
+            explore = 0
+        else:
+            explore = -1 if self.explores == 1 else 1
+        self.first_return = self.first_return if explore == -1 else None
+        self.explores = explore
+        return Decision(decision.modulation, decision.rollback, explore)
 
     def _third_factor(self, episode_return: float) -> float:
         if self.shaping is None:

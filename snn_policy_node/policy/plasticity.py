@@ -1,7 +1,10 @@
 """The plastic layer of a deployed policy: what it keeps between inferences, and how an update lands.
 
 A DSQN keeps r-STDP's eligibility trace (paper 004, eq. 4-7): the third factor comes once per
-episode as the modulation r, and dw = r c. A converted IF actor explores by node perturbation
+episode as the modulation r, and dw = r c. Either kind may instead run the pair rule
+(:class:`PairPlasticity`): a held offset xi in the plastic layer's currents, +xi over one
+episode and -xi over the next, and after the pair a step along xi (N_1 + N_2)^T whose length
+the schedule's modulation sets. A converted IF actor explores by node perturbation
 (:mod:`snn_policy_node.snn.node_perturbation`): each inference's noise and presynaptic spikes
 wait for that step's reward. Rewards are matched to inferences in order, so a reward that
 arrives after the next state has been acted on still credits the step it belongs to; at most
@@ -22,7 +25,7 @@ import torch
 from snn_policy_node.ann2snn.conversion import ActorSimulation, SpikingActor
 from snn_policy_node.snn.dsqn import DSQN, DSQNSimulation
 from snn_policy_node.snn.node_perturbation import DenseEligibility, PerturbationRule
-from snn_policy_node.snn.rstdp import EligibilityTrace, RSTDPParams, bounded, model_amplitudes, synapse_spikes
+from snn_policy_node.snn.rstdp import EligibilityTrace, ModulationRule, RSTDPParams, bounded, model_amplitudes, synapse_spikes
 
 ROW = torch.tensor([0])  # a deployed policy is one run
 
@@ -133,3 +136,85 @@ class PerturbationPlasticity:
     def reset(self) -> None:
         self.eligibility.new_episode(ROW)
         self.waiting.clear()
+
+
+class PairPlasticity:
+    """The pair rule (``ModulationRule(hold="pair")``) on weight layer ``layer`` of a DSQN or a
+    spiking actor, for one robot. The schedule says after every episode what the next one plays
+    (:meth:`apply`'s ``explore``): nothing, +xi with a fresh xi ~ N(0, (exploration theta)^2) per
+    postsynaptic neuron, or -xi. Every explored step adds xi_i s_j to c, so after a pair c = c_1 - c_2
+    = xi (N_1 + N_2)^T, and the pair's modulation m moves the weights by m step ||w_0|| c / ||c||
+    (the deployment study's update, :class:`~snn_policy_node.snn.rstdp.Modulator`)."""
+
+    def __init__(self, model: DSQN | SpikingActor, layer: int, rule: ModulationRule, seed: int = 0):
+        if rule.hold != "pair":
+            raise ValueError(f"PairPlasticity runs the pair rule (hold='pair'), got {rule}")
+        self.actor = isinstance(model, SpikingActor)
+        hidden = model.depth - 1 if self.actor else len(model.hidden)
+        if not 1 <= layer < hidden:
+            raise ValueError(f"the plastic layer must join two hidden layers: 1..{hidden - 1}, got {layer}")
+        self.model, self.layer, self.rule = model, layer, rule
+        weight = self.spiking_weight()
+        self.threshold = 1.0 if self.actor else model.threshold  # an actor's folded layers fire at 1
+        self.step = rule.max_norm * float(weight.norm())
+        self.generator = torch.Generator().manual_seed(seed)
+        self.xi = torch.zeros(weight.shape[0])
+        self.c = torch.zeros_like(weight)
+        self.phase = 0  # the current episode plays phase x xi: 0 (no exploration), +1 or -1
+
+    @property
+    def weight(self) -> torch.Tensor:
+        return getattr(self.model, f"weight{self.layer}") if self.actor else self.model.layers[self.layer].weight
+
+    def spiking_weight(self) -> torch.Tensor:
+        return self.model.folded_weight(self.layer) if self.actor else self.model.layers[self.layer].weight.detach()
+
+    def noise(self) -> dict[int, torch.Tensor] | None:
+        """This inference's held currents ``{layer: [steps, 1, neurons]}``; None while not exploring."""
+        if self.phase == 0:
+            return None
+        steps = self.model.steps if self.actor else self.model.timesteps
+        return {self.layer: (self.phase * self.xi).expand(steps, 1, -1).contiguous()}
+
+    def observe(self, simulation: DSQNSimulation | ActorSimulation, noise=None) -> None:
+        if self.phase == 0:
+            return
+        pre = simulation.spikes[self.layer - 1].sum(0)[0].to(self.c.dtype)  # [n_pre], over the simulated steps
+        self.c.add_(self.xi[:, None] * pre[None, :])
+
+    def reward(self, reward: float) -> bool:
+        """The pair rule learns from episode returns: a step's reward changes nothing here."""
+        return False
+
+    @torch.no_grad()
+    def apply(self, modulation: float, explore: int = 0) -> None:
+        """The pair's update where ``modulation`` is not 0 (its eligibility then starts afresh), and
+        the next episode's exploration: 0 none, +1 a new pair's +xi, -1 the pair's -xi."""
+        if explore not in (-1, 0, 1):
+            raise ValueError(f"explore must be -1, 0 or +1, got {explore}")
+        if explore == -1 and self.phase != 1:
+            raise ValueError("-xi follows the first episode of a pair only")
+        norm = float(self.c.norm())
+        if modulation != 0.0 and norm > 0:
+            dw = float(np.clip(modulation, -1.0, 1.0)) * self.step * self.c / norm
+            if self.actor:
+                self.model.set_folded_weight(self.layer, self.model.folded_weight(self.layer) + dw)
+            else:
+                self.weight.add_(dw)
+        if explore == 1:
+            self.xi = torch.randn(self.xi.shape, generator=self.generator) * self.rule.exploration * self.threshold
+        if explore != -1:
+            self.c.zero_()
+        self.phase = explore
+
+    @torch.no_grad()
+    def set_weight(self, weight: np.ndarray) -> None:
+        self.weight.copy_(checked_weight(weight, self.weight))
+        if self.actor:
+            self.model.fold_thresholds()
+        self.reset()
+
+    def reset(self) -> None:
+        """A dropped pair: no exploration until the schedule starts the next."""
+        self.c.zero_()
+        self.phase = 0

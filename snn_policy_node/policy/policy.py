@@ -19,10 +19,10 @@ from snn_policy_node.ann2snn.calibration import AdaptiveIterations
 from snn_policy_node.ann2snn.conversion import ActorRunner, SpikingActor
 from snn_policy_node.policy.checkpoint import Checkpoint
 from snn_policy_node.policy.model_io import load_model
-from snn_policy_node.policy.plasticity import PerturbationPlasticity, STDPPlasticity
+from snn_policy_node.policy.plasticity import PairPlasticity, PerturbationPlasticity, STDPPlasticity
 from snn_policy_node.snn.dsqn import DSQN, DSQNRunner
 from snn_policy_node.snn.node_perturbation import PerturbationRule
-from snn_policy_node.snn.rstdp import RSTDPParams
+from snn_policy_node.snn.rstdp import ModulationRule, RSTDPParams
 
 # Energy per operation in 45 nm CMOS (Horowitz, ISSCC 2014), the usual basis of SNN energy
 # estimates: a synaptic accumulate for a spike, a multiply-accumulate for an analog input.
@@ -60,12 +60,14 @@ class Policy:
     Algorithm 2 between 0 and ``i_max``. ``plastic_layer`` turns on plasticity in that weight
     layer (1 = hidden 1 -> hidden 2): a DSQN's needs its task's ``rstdp`` parameters and may
     bound its updates to ``max_change`` x the trained weights' norm; a spiking actor's explores
-    by ``perturbation``.
+    by ``perturbation``. ``pair`` (a ``ModulationRule(hold="pair")``) runs the pair rule in
+    either kind instead.
     """
 
     def __init__(self, model: DSQN | SpikingActor, checkpoint: Checkpoint, iterations: int | str = 0,
                  i_max: int = 3, plastic_layer: int | None = None, rstdp: RSTDPParams | None = None,
-                 perturbation: PerturbationRule = PerturbationRule(), max_change: float | None = None):
+                 perturbation: PerturbationRule = PerturbationRule(), max_change: float | None = None,
+                 pair: ModulationRule | None = None):
         self.model, self.checkpoint = model.requires_grad_(False), checkpoint
         self.action = checkpoint.action
         self.adaptive: AdaptiveIterations | None = None  # a spiking actor's Algorithm 2
@@ -77,7 +79,8 @@ class Policy:
                 raise ValueError(f"calibration iterations must be >= 0, got {iterations}")
         self.plasticity = None
         if plastic_layer is not None:
-            self.plasticity = self._plasticity(plastic_layer, rstdp, perturbation, max_change)
+            self.plasticity = (PairPlasticity(model, plastic_layer, pair) if pair is not None
+                               else self._plasticity(plastic_layer, rstdp, perturbation, max_change))
         self._low = np.asarray(self.action.low, dtype=np.float64)
         self._high = np.asarray(self.action.high, dtype=np.float64)
         self._commands = np.asarray(self.action.commands, dtype=np.float64)
@@ -132,9 +135,11 @@ class Policy:
 
     def _act_dsqn(self, obs: np.ndarray):
         """The greedy command; the plastic layer's spikes go into the eligibility trace."""
-        q_values = self.runner.run(obs)
+        noise = self.plasticity.noise() if self.plasticity is not None else None
+        layer, current = next(iter(noise.items())) if noise else (-1, None)
+        q_values = self.runner.run(obs, None if current is None else np.ascontiguousarray(current.numpy(), np.float32), layer)
         if self.plasticity is not None:
-            self.plasticity.observe(self.runner.simulation())
+            self.plasticity.observe(self.runner.simulation(), noise)
         return q_values, self._commands[int(q_values.argmax())], self.runner.spikes
 
     def _act_actor(self, obs: np.ndarray):
@@ -157,7 +162,7 @@ class Policy:
 
     # plasticity -----------------------------------------------------------------------
 
-    def _plastic(self) -> STDPPlasticity | PerturbationPlasticity:
+    def _plastic(self) -> STDPPlasticity | PerturbationPlasticity | PairPlasticity:
         if self.plasticity is None:
             raise ValueError("plasticity is off: construct the policy with plastic_layer")
         return self.plasticity
@@ -173,12 +178,19 @@ class Policy:
             raise ValueError(f"reward must be finite, got {reward}")
         return self._plastic().reward(reward)
 
-    def apply_modulation(self, modulation: float) -> None:
+    def apply_modulation(self, modulation: float, explore: int = 0) -> None:
         """The episode's update: dw = r c (DSQN) or a step along the rewarded direction times the
-        modulation (spiking actor); then a fresh eligibility for the next episode."""
+        modulation (spiking actor); then a fresh eligibility for the next episode. The pair rule
+        takes the next episode's exploration too (:meth:`PairPlasticity.apply`)."""
         if not np.isfinite(modulation):
             raise ValueError(f"modulation must be finite, got {modulation}")
-        self._plastic().apply(modulation)
+        plasticity = self._plastic()
+        if isinstance(plasticity, PairPlasticity):
+            plasticity.apply(modulation, explore)
+        elif explore:
+            raise ValueError("only the pair rule takes an exploration schedule with its modulation")
+        else:
+            plasticity.apply(modulation)
 
     def set_plastic_weight(self, weight: np.ndarray) -> None:
         """Replace the plastic layer's weights (restored or rolled back), checked first."""

@@ -170,13 +170,14 @@ class DSQNRunner:
         self.kept_spikes = self.spikes  # every simulated step counts (as the actor runner's T of its steps)
         self.q_values = np.empty((1, model.n_actions), dtype=np.float32)
 
-    def run(self, obs: np.ndarray) -> np.ndarray:
-        """The Q-values ``[actions]`` of one observation (a view of the buffer); spikes in :attr:`spikes`."""
+    def run(self, obs: np.ndarray, noise: np.ndarray | None = None, noise_layer: int = -1) -> np.ndarray:
+        """The Q-values ``[actions]`` of one observation (a view of the buffer); spikes in :attr:`spikes`.
+        ``noise`` ``[timesteps, 1, neurons]`` (float32) joins the current into hidden layer ``noise_layer``."""
         half = self.model.obs_dim
         np.maximum(obs, 0.0, out=self._encoded[0, :half], casting="unsafe")
         np.maximum(np.negative(obs), 0.0, out=self._encoded[0, half:], casting="unsafe")
         layers = tuple(self.model._transposed(w) for w in self._weights)
-        lif_layers.dsqn_forward(self._encoded, layers, self._rows, EMPTY_3D, -1,
+        lif_layers.dsqn_forward(self._encoded, layers, self._rows, EMPTY_3D if noise is None else noise, noise_layer,
                                 *self.model._lif_constants, self.spikes, self.q_values)
         return self.q_values[0]
 

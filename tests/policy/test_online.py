@@ -102,3 +102,22 @@ def test_a_confident_guard_lowers_its_floor_by_z_times_the_standard_error_of_the
 def test_a_guard_refuses_meaningless_settings(arguments):
     with pytest.raises(ValueError, match="baseline episodes|baseline_episodes"):
         Guard(torch.tensor([True]), *arguments)
+
+
+def test_the_pair_rule_explores_after_the_baseline_in_pairs_and_sends_each_pairs_relative_return_difference():
+    rule = ModulationRule("pair", max_norm=0.02, exploration=0.1, hold="pair")
+    schedule = OnlineSchedule(None, sign=1.0, rule=rule, guard=True, baseline_episodes=2, window=2, margin=0.05)
+    decisions = [schedule.episode_ended(r) for r in (100.0, 100.0)]  # baseline 100
+    assert [(d.modulation, d.explore) for d in decisions] == [(0.0, 0), (0.0, 1)]  # a pair starts after the baseline
+    first, second = schedule.episode_ended(120.0), schedule.episode_ended(90.0)
+    assert (first.modulation, first.explore) == (0.0, -1)
+    assert second.modulation == pytest.approx((120.0 - 90.0) / 100.0) and second.explore == 1
+    assert schedule.updates == 1
+    huge = [schedule.episode_ended(r) for r in (400.0, 100.0)]
+    assert huge[1].modulation == 1.0  # clipped
+    fallen = schedule.episode_ended(50.0)  # a pair's first half; the last two average 75, below the floor 95
+    assert fallen.rollback is not None and fallen.explore == 0 and fallen.modulation == 0.0
+    waiting = [schedule.episode_ended(100.0) for _ in range(2)]  # the wait: no noise, then a fresh pair
+    assert [d.explore for d in waiting] == [0, 1]
+    assert schedule.episode_ended(100.0, learning=False).explore == 0  # learning off: no noise, the pair dropped
+    assert schedule.episode_ended(100.0).explore == 1

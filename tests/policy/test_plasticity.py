@@ -8,9 +8,11 @@ import torch
 
 from snn_policy_node.ann2snn.conversion import SpikingActor
 from snn_policy_node.policy.checkpoint import Checkpoint
+from snn_policy_node.policy.model_io import load_model
 from snn_policy_node.policy.policy import Policy
 from snn_policy_node.policy.specs import ActionSpec, ObservationEntry, ObservationSpec
 from snn_policy_node.snn.node_perturbation import DenseEligibility, PerturbationRule
+from snn_policy_node.snn.rstdp import ModulationRule
 from snn_policy_node.tasks import DSQN_TASKS
 
 CARTPOLE = Path(__file__).parents[2] / "models/dsqn/CartPole-v0/seed0/model.safetensors"
@@ -24,7 +26,7 @@ def actor_policy(random_qcfs_actor):
         spec = ObservationSpec(tuple(ObservationEntry(f"j{k}", "position") for k in range(3)))
         action = ActionSpec("continuous", joints=("j0", "j1"), low=(-1.0, -1.0), high=(1.0, 1.0))
         checkpoint = Checkpoint("spiking_actor", model.config(), spec, action, dict(model.state_dict()))
-        return Policy(model, checkpoint, plastic_layer=1, perturbation=RULE, **options)
+        return Policy(model, checkpoint, plastic_layer=1, **({"perturbation": RULE} | options))
 
     return make
 
@@ -115,3 +117,52 @@ def test_a_bounded_dsqn_update_moves_at_most_its_share_of_the_trained_norm():
     policy.apply_modulation(1e6)  # an unbounded update would move the weights by far more than their norm
     change = (policy.plastic_weight - trained).norm().item()
     assert change == pytest.approx(0.01 * trained.norm().item(), rel=1e-4)
+
+
+PAIR = ModulationRule("pair", max_norm=0.05, exploration=0.5, hold="pair")
+
+
+def play_pair_episode(policy: Policy, observations: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """Acts on each observation; returns the plastic layer's pre- and postsynaptic spike counts."""
+    pre = post = 0
+    layer = policy.plasticity.layer
+    for obs in observations:
+        policy.act(obs)
+        pre = pre + torch.from_numpy(policy.runner.spikes[layer - 1].sum((0, 1)))
+        post = post + torch.from_numpy(policy.runner.spikes[layer].sum((0, 1)))
+    return pre, post
+
+
+@pytest.mark.parametrize("kind", ["dsqn", "actor"])
+def test_the_pair_rule_plays_xi_then_minus_xi_and_steps_along_xi_times_both_episodes_counts(kind, actor_policy):
+    if kind == "dsqn":
+        model, checkpoint = load_model(CARTPOLE)
+        policy = Policy(model, checkpoint, plastic_layer=1, pair=PAIR)
+        observations, threshold = np.random.default_rng(0).normal(0, 0.5, size=(6, 4)), model.threshold
+        weight = lambda: policy.model.layers[1].weight.detach().clone()  # noqa: E731
+    else:
+        policy = actor_policy(pair=PAIR)
+        observations, threshold = np.random.default_rng(0).normal(size=(6, 3)), 1.0
+        weight = lambda: policy.model.folded_weight(1)  # noqa: E731
+    before = weight()
+    _, quiet = play_pair_episode(policy, observations[:3])  # the schedule has not asked for exploration: no noise
+    assert policy.plasticity.noise() is None and policy.plasticity.c.abs().sum() == 0
+    policy.apply_modulation(0.0, explore=1)
+    xi = policy.plasticity.xi.clone()
+    expected = torch.randn(xi.shape, generator=torch.Generator().manual_seed(0)) * 0.5 * threshold
+    torch.testing.assert_close(xi, expected)
+    torch.testing.assert_close(policy.plasticity.noise()[1][0, 0], xi)
+    first, explored = play_pair_episode(policy, observations[:3])
+    assert not torch.equal(explored, quiet)  # the held offset changes the plastic layer's spikes
+    policy.apply_modulation(0.0, explore=-1)
+    torch.testing.assert_close(policy.plasticity.noise()[1][0, 0], -xi)
+    second, _ = play_pair_episode(policy, observations[3:])
+    c = xi[:, None] * (first + second)[None, :].to(xi.dtype)
+    torch.testing.assert_close(policy.plasticity.c, c)
+    torch.testing.assert_close(weight(), before)  # nothing moved during the pair
+    policy.apply_modulation(0.4, explore=0)
+    step = 0.4 * 0.05 * before.norm() * c / c.norm()
+    torch.testing.assert_close(weight(), before + step, rtol=1e-5, atol=1e-6)
+    assert policy.plasticity.noise() is None and policy.plasticity.c.abs().sum() == 0
+    with pytest.raises(ValueError, match="first episode of a pair"):
+        policy.apply_modulation(0.0, explore=-1)

@@ -9,6 +9,7 @@ import pytest
 from snn_policy_node.experiments import adaptation_study
 from snn_policy_node.experiments.deployment import DeploymentConfig
 from snn_policy_node.reports import adaptation as adaptation_report
+from snn_policy_node.tasks import adaptation
 
 CARTPOLE = Path(__file__).parents[2] / "models/dsqn/CartPole-v0/seed0/model.safetensors"
 KEYS = {"task", "profile", "variant", "runs", "frozen_heldout", "adapted_heldout", "random_control_heldout",
@@ -58,14 +59,13 @@ def test_the_report_holds_every_variant_beside_its_controls_and_reuses_finished_
     assert pending["deployment"] == []
 
 
-@pytest.mark.parametrize("study, chosen", [
-    (adaptation_study.TUNINGS[0], (adaptation_study.PAIR_EXPLORATION, adaptation_study.PAIR_STEP)),
-    (adaptation_study.TUNINGS[1], (adaptation_study.SIGNIFICANCE_EXPLORATION, adaptation_study.SIGNIFICANCE_STEP)),
-], ids=["pairs", "pairs-significance"])
+@pytest.mark.parametrize("study, chosen", [(adaptation_study.TUNINGS[0], adaptation.PAIR),
+                                           (adaptation_study.TUNINGS[1], adaptation.SIGNIFICANCE_PAIR)],
+                         ids=["pairs", "pairs-significance"])
 def test_each_pair_studys_settings_are_the_best_of_its_committed_tuning_population(study, chosen):
     kept = Path(__file__).parents[2] / f"docs/results/adaptation_runs/CartPole-v0-extreme{study.suffix}.json"
     best = max(adaptation_study.tuning_rows(json.loads(kept.read_text())), key=lambda r: r["heldout"])
-    assert best["variant"] == adaptation_study.tuning_name(study.headline, *chosen)
+    assert best["variant"] == adaptation_study.tuning_name(study.headline, chosen["exploration"], chosen["step"])
 
 
 def test_the_randomized_training_control_pairs_seed_k_with_shipped_model_k(tmp_path, monkeypatch):
