@@ -212,9 +212,12 @@ class PairPlasticity:
         self.weight.copy_(checked_weight(weight, self.weight))
         if self.actor:
             self.model.fold_thresholds()
-        self.reset()
+        self.drop()
 
     def reset(self) -> None:
-        """A dropped pair: no exploration until the schedule starts the next."""
+        """A new episode: a pair's eligibility spans two, so nothing is forgotten."""
+
+    def drop(self) -> None:
+        """Forget the pair in progress: no exploration until the schedule starts the next."""
         self.c.zero_()
         self.phase = 0

@@ -22,7 +22,10 @@ answers. When the r-STDP service sends the episode's modulation (``/rstdp/modula
 ``[episode, r]``) the update is applied between two inferences (DSQN dw = r c, bounded by
 ``max_weight_change``; actor one step of ``step_size`` times r), and the layer is published on
 ``/policy/plastic_weights``. Weights arriving on ``/rstdp/weights`` (restored or rolled back)
-replace the layer.
+replace the layer. With ``rule: pair`` either kind runs the pair rule instead
+(:class:`~snn_policy_node.policy.plasticity.PairPlasticity`): the modulation ``[episode, m,
+explore]`` also says what the next episode explores (a held +xi, -xi, or nothing), and a pair's
+update is a step of at most ``pair.step`` x ||w_0||.
 
 Every reading and command passes the safety layer (:mod:`snn_policy_node.policy.safety`,
 parameters ``safety.*``): a soft start after activation, command limits and rate limits, and a
@@ -59,7 +62,7 @@ from snn_policy_node.policy.checkpoint import CheckpointError
 from snn_policy_node.policy.contract import command_order, joint_mismatch, needed_joints, observed_joints
 from snn_policy_node.policy.decimation import Decimator, PeriodMeter
 from snn_policy_node.policy.observation import FAULT_KINDS, InputFault, JointReading, ObservationBuilder, joint_values
-from snn_policy_node.policy.plasticity import PerturbationPlasticity
+from snn_policy_node.policy.plasticity import PairPlasticity, PerturbationPlasticity
 from snn_policy_node.policy.policy import Inference, Policy
 from snn_policy_node.policy.safety import SafetyLayer
 from snn_policy_node.ros import policy_parameters
@@ -412,13 +415,19 @@ class PolicyNode(LifecycleNode):
     # r-STDP ---------------------------------------------------------------------------
 
     def on_modulation(self, message: Float64MultiArray) -> None:
-        if len(message.data) != 2 or not np.isfinite(message.data).all():
-            self.get_logger().warning(f"ignoring modulation {brief(message.data)}: expected finite [episode, r]")
+        """[episode, r], or [episode, m, explore] for the pair rule (explore: the next episode's -1, 0 or +1)."""
+        if len(message.data) not in (2, 3) or not np.isfinite(message.data).all():
+            self.get_logger().warning(f"ignoring modulation {brief(message.data)}: expected finite [episode, r] or "
+                                      "[episode, m, explore]")
             return
-        episode, modulation = message.data
-        self.policy.apply_modulation(modulation)
+        episode, modulation, explore = (*message.data, 0.0)[:3]
+        try:
+            self.policy.apply_modulation(modulation, int(explore) if explore == int(explore) else 2)
+        except ValueError as error:
+            self.get_logger().warning(f"ignoring modulation {brief(message.data)}: {error}")
+            return
         self.forget_answer()
-        self.get_logger().debug(f"episode {int(episode)}: applied dw = r c with r = {modulation:.4f}")
+        self.get_logger().debug(f"episode {int(episode)}: applied the update with r = {modulation:.4f}")
         self.publish_plastic_weights()
 
     def on_reward(self, message: Float64) -> None:
@@ -428,13 +437,18 @@ class PolicyNode(LifecycleNode):
         self.policy.reward(message.data)
 
     def on_explore(self, request, response):
-        explores = isinstance(self.policy.plasticity, PerturbationPlasticity)
-        if explores:
-            self.policy.plasticity.exploring = request.data
-            self.forget_answer()
+        """Node perturbation explores while on; the pair rule drops its pair when turned off (the
+        schedule starts the next), for evaluation blocks that play without noise."""
+        plasticity = self.policy.plasticity
+        explores = isinstance(plasticity, (PerturbationPlasticity, PairPlasticity))
+        if isinstance(plasticity, PerturbationPlasticity):
+            plasticity.exploring = request.data
+        elif isinstance(plasticity, PairPlasticity) and not request.data:
+            plasticity.drop()
+        self.forget_answer()
         response.success = explores
         response.message = (f"exploration {'on' if request.data else 'off'}" if explores
-                            else "only a spiking actor's plasticity explores")
+                            else "only node perturbation and the pair rule explore")
         return response
 
     def on_weights(self, message: Float32MultiArray) -> None:

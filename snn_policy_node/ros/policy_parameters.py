@@ -19,6 +19,7 @@ from snn_policy_node.ros.common.parameters import check_choice
 from snn_policy_node.snn.dsqn import DSQN
 from snn_policy_node.snn.node_perturbation import PerturbationRule
 from snn_policy_node.tasks import dsqn_task
+from snn_policy_node.tasks.adaptation import ACTOR_SIGNIFICANCE_PAIR, SIGNIFICANCE_PAIR, pair_rule
 
 Getter = Callable[[str], object]
 
@@ -49,6 +50,11 @@ PARAMETERS = {
     "command_timeout": (0.5, "seconds after the newest joint state when commanding stops"),
     "calibration_iterations": ("0", "spiking actor calibration I: 0, 1, 2, ... or 'adaptive'"),
     "plastic_layer": (-1, "weight layer that learns online (DSQN: r-STDP; spiking actor: node perturbation); -1: none"),
+    "rule": ("", "the plastic layer's rule: '' the model kind's own (DSQN r-STDP, spiking actor dense node "
+             "perturbation), or 'pair' (either kind: a held offset in the layer's currents, +xi then -xi over two "
+             "episodes, a step along the rewarded one; the r-STDP service must run third_factor 'pair')"),
+    "pair.exploration": (-1.0, "pair rule: std of xi in thresholds; -1: the deployment study's for the model kind"),
+    "pair.step": (-1.0, "pair rule: ||dw|| per pair at most this share of the trained weights' norm; -1: the study's"),
     "max_weight_change": (0.0, "DSQN: ||dw|| per update at most this share of the trained weights' norm; 0: unbounded"),
     "exploration": (PerturbationRule.exploration, "spiking actor: noise std in the plastic layer's currents, in thresholds"),
     "trace_steps": (PerturbationRule.trace_steps, "spiking actor: eligibility decay time, in control steps"),
@@ -81,6 +87,7 @@ def check(param: Getter) -> None:
     if not param("checkpoint"):
         raise ValueError("parameter 'checkpoint' is empty; give the path of a .safetensors policy")
     check_choice("mode", param("mode"), ("event", "rate"))
+    check_choice("rule", param("rule"), ("", "pair"))
     if not param("max_weight_change") >= 0:
         raise ValueError(f"max_weight_change must be >= 0 (0: unbounded), got {param('max_weight_change')!r}")
     check_choice("command_format", param("command_format"), messages.COMMAND_FORMATS)
@@ -122,6 +129,11 @@ def load_policy(param: Getter) -> Policy:
     model, checkpoint = load_model(param("checkpoint"), param("trusted_key") or None)
     if layer < 0:
         return Policy(model, checkpoint, iterations=iterations)
+    if param("rule") == "pair":
+        chosen = SIGNIFICANCE_PAIR if isinstance(model, DSQN) else ACTOR_SIGNIFICANCE_PAIR
+        exploration, step = (param(f"pair.{key}") if param(f"pair.{key}") != -1 else chosen[key]
+                             for key in ("exploration", "step"))
+        return Policy(model, checkpoint, iterations=iterations, plastic_layer=layer, pair=pair_rule(exploration, step))
     if isinstance(model, DSQN):
         rstdp = dsqn_task(checkpoint.provenance.get("env_id", "")).rstdp
         bound = param("max_weight_change") or None

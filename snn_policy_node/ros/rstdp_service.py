@@ -12,8 +12,10 @@ changes during the first ``baseline_episodes`` (the frozen baseline); then a DSQ
 sign x the third factor of its shaped return (``third_factor`` ``reward`` as paper 004, or
 ``rpe``, its prediction error), a spiking actor the sign (its third factor came with every
 reward). With ``guard``, when the last ``window`` returns average more than ``margin`` x
-|baseline| below the baseline, the trained weights come back and the run waits ``window``
-episodes before it learns again. ``/rstdp/status`` says which weights are live and why. With
+|baseline| (less ``confidence`` standard errors) below the baseline, the trained weights come back
+and the run waits ``window`` episodes before it learns again. With ``third_factor: pair`` (and the
+policy node's ``rule: pair``) episodes come in pairs that explore +xi and -xi, and the
+modulation ``[episode, m, explore]`` also says what the next episode explores. ``/rstdp/status`` says which weights are live and why. With
 ``drive_episodes`` the service starts each episode through the bridge and, with
 ``heldout_episodes``, scores the weights before and after on the bridge's evaluation seeds
 (exploration off).
@@ -49,6 +51,7 @@ from snn_policy_node.ros.common.parameters import check_choice, declare_paramete
 from snn_policy_node.ros.common.process import StartupError, end_process, run_node
 from snn_policy_node.snn.rstdp import AMPLITUDES_KEY, THIRD_FACTORS, ModulationRule, model_amplitudes, reward_shaping
 from snn_policy_node.tasks import DSQN_TASKS
+from snn_policy_node.tasks.adaptation import SIGNIFICANCE_PAIR, pair_rule
 
 PARAMETERS = {
     "checkpoint": ("", "the policy's checkpoint: the weights adaptation starts from"),
@@ -64,12 +67,16 @@ PARAMETERS = {
     "drive_episodes": (True, "run the protocol through the bridge's ~/evaluate and ~/start_episode"),
     "protocol": ("online", "'online': every episode adapts, guard rails, no evaluation needed; 'paper': evaluation "
                  "blocks between training episodes, the best weights kept (paper 004)"),
-    "third_factor": ("rpe", "online, DSQN: 'reward' (m = r, paper 004) or 'rpe' (m = r - r_bar, running mean)"),
+    "third_factor": ("rpe", "online: 'reward' (DSQN, m = r, paper 004), 'rpe' (DSQN, m = r - r_bar, running mean) or "
+                     "'pair' (either kind, with the policy node's rule 'pair': m = clip((R_1 - R_2) / |R_0|) after "
+                     "each pair of episodes, which play +xi and -xi; ascends the return, whatever sign says)"),
     "baseline_rate": (0.1, "online, DSQN: rate of the running mean r_bar"),
     "baseline_episodes": (10, "online: first episodes played unchanged; their mean return is the frozen baseline"),
     "guard": (True, "online: roll back to the trained weights when the online return falls below the baseline"),
     "window": (10, "online: episodes the guard averages, and waits after a rollback"),
-    "margin": (0.05, "online: roll back below baseline - margin x |baseline|"),
+    "margin": (0.05, "online: roll back below baseline - margin x |baseline| (- the confidence term)"),
+    "confidence": (0.0, "online: z; the floor also lowered by z x the baseline returns' std x sqrt(1/baseline_episodes "
+                   "+ 1/window), so that only a drop significant at one-sided Phi(-z) rolls back (2.33: 1 %)"),
     "heldout_episodes": (0, "online, driven: evaluation episodes before and after adapting; 0: none"),
     "bridge": ("sim_bridge", "the sim bridge node whose services are called (relative: in this node's namespace)"),
     "policy": ("snn_policy", "the policy node whose ~/reset_state is called before training episodes"),
@@ -183,10 +190,14 @@ class RSTDPService(Node):
 
     def _online_schedule(self) -> OnlineSchedule:
         check_choice("third_factor", self.p["third_factor"], THIRD_FACTORS)
-        rule = ModulationRule(self.p["third_factor"], self.p["baseline_rate"])
-        sign = self.p["sign"] if self.dsqn else (self.p["sign"] or 1.0)
+        if self.p["third_factor"] == "pair":  # the schedule needs the rule's kind; the policy node holds its settings
+            rule, sign = pair_rule(**SIGNIFICANCE_PAIR), 1.0
+        elif not self.dsqn:
+            rule, sign = ModulationRule(), self.p["sign"] or 1.0
+        else:
+            rule, sign = ModulationRule(self.p["third_factor"], self.p["baseline_rate"]), self.p["sign"]
         return OnlineSchedule(self.shaping, sign, rule, self.p["guard"], self.p["baseline_episodes"], self.p["window"],
-                              self.p["margin"])
+                              self.p["margin"], self.p["confidence"])
 
     def _take_task_defaults(self, env_id: str | None) -> None:
         """An empty shaping and a zero sign become those of the task the checkpoint was trained on."""
@@ -359,7 +370,8 @@ class RSTDPService(Node):
             self.current = self.trained.copy()
             self.weights_publisher.publish(messages.matrix_message(self.current))
         else:
-            self.modulation_publisher.publish(messages.float64_array(np.array([self.train_count, decision.modulation])))
+            modulation = [self.train_count, decision.modulation, decision.explore][: 3 if self.schedule.pair else 2]
+            self.modulation_publisher.publish(messages.float64_array(np.array(modulation)))
         self.status_reason = decision.rollback
         self.awaiting_weights = self.p["drive_episodes"]  # the next episode starts once the policy has the update
         self.publish_status(done=False)

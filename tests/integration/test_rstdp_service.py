@@ -148,3 +148,47 @@ def test_a_bridge_service_that_does_not_answer_in_time_is_asked_again(nodes, pro
     time.sleep(2.0)
     assert len(starts) == 2  # an answer, even a refusal, ends the asking
     assert "bridge refused" not in service.output
+
+
+def test_the_pair_rule_explores_in_pairs_and_moves_the_policy_by_each_pairs_return_difference(nodes, probe, cartpole):
+    """Policy node (rule pair) and service (third_factor pair) over DDS, the probe playing the robot
+    in lockstep: after the baseline each modulation says what the next episode explores, and the
+    update after a pair has the length |R_1 - R_2| / |R_0| x step x ||w_0||, in the policy's own weights."""
+    trained = load_checkpoint(cartpole).tensors["layers.1.weight"].numpy()
+    plastic = probe.record(Float32MultiArray, messages.PLASTIC_WEIGHTS, messages.LATCHED_QOS)
+    modulations = probe.record(Float64MultiArray, messages.MODULATION, messages.EVENT_QOS)
+    status = probe.record(String, messages.RSTDP_STATUS, messages.LATCHED_QOS)
+    commands = probe.record(Float64MultiArray, messages.COMMANDS, messages.COMMAND_QOS)
+    nodes("snn_policy_node", "snn_policy", checkpoint=str(cartpole), plastic_layer=1, rule="pair")
+    nodes("rstdp_service", "rstdp_service", checkpoint=str(cartpole), drive_episodes=False, baseline_episodes=2,
+          window=10, third_factor="pair", confidence=2.33)
+    states = probe.publisher(JointState, messages.JOINT_STATES, messages.SENSOR_QOS)
+    episodes = probe.publisher(String, messages.EPISODE, messages.EVENT_QOS)
+    probe.wait_for(lambda: plastic and episodes.get_subscription_count() > 0
+                   and probe.matched_publishers(messages.MODULATION) > 0, what="the policy and the service")
+    rng = np.random.default_rng(0)
+    observations = [(list(rng.normal(0, 0.05, 2)), list(rng.normal(0, 0.5, 2))) for _ in range(20)]
+
+    def episode(episode_return: float) -> np.ndarray:
+        answers = []
+        for step, (position, velocity) in enumerate(observations):  # the same states every episode
+            message = JointState(name=["cart_slider", "pole_hinge"], position=position, velocity=velocity)
+            message.header.stamp = messages.nanoseconds_stamp(len(status) * 1_000_000 + step * 1000 + 1)
+            answers.append(probe.ask(states, commands, message))
+        heard = len(status)
+        episodes.publish(messages.json_message({"episode": heard, "phase": "train", "return": episode_return}))
+        probe.wait_for(lambda: len(status) > heard and len(plastic) > heard, timeout=10,
+                       what="the service's status and the policy's weights after an episode")
+        return np.array(answers)
+
+    quiet = [episode(100.0) for _ in range(2)]  # the frozen baseline: 100, no noise
+    assert modulations[-1].data.tolist() == [2.0, 0.0, 1.0]  # the next episode starts a pair
+    episode(120.0)
+    assert modulations[-1].data.tolist() == [3.0, 0.0, -1.0]
+    np.testing.assert_array_equal(messages.message_matrix(plastic[-1]), trained)  # nothing moves mid-pair
+    episode(80.0)
+    assert modulations[-1].data.tolist() == pytest.approx([4.0, 0.4, 1.0])
+    moved = messages.message_matrix(plastic[-1]) - trained
+    assert np.linalg.norm(moved) == pytest.approx(0.4 * 0.02 * np.linalg.norm(trained), rel=1e-4)
+    assert json.loads(status[-1].data)["updates"] == 1
+    np.testing.assert_array_equal(quiet[0], quiet[1])  # unexplored episodes on the same states answer alike
