@@ -25,7 +25,17 @@ import torch
 from snn_policy_node.ann2snn.conversion import ActorSimulation, SpikingActor
 from snn_policy_node.snn.dsqn import DSQN, DSQNSimulation
 from snn_policy_node.snn.node_perturbation import DenseEligibility, PerturbationRule
-from snn_policy_node.snn.rstdp import EligibilityTrace, ModulationRule, RSTDPParams, bounded, model_amplitudes, synapse_spikes
+from snn_policy_node.snn.rstdp import (
+    AntitheticPairs,
+    EligibilityTrace,
+    ModulationRule,
+    Modulator,
+    PerturbationTrace,
+    RSTDPParams,
+    bounded,
+    model_amplitudes,
+    synapse_spikes,
+)
 
 ROW = torch.tensor([0])  # a deployed policy is one run
 
@@ -142,9 +152,13 @@ class PairPlasticity:
     """The pair rule (``ModulationRule(hold="pair")``) on weight layer ``layer`` of a DSQN or a
     spiking actor, for one robot. The schedule says after every episode what the next one plays
     (:meth:`apply`'s ``explore``): nothing, +xi with a fresh xi ~ N(0, (exploration theta)^2) per
-    postsynaptic neuron, or -xi. Every explored step adds xi_i s_j to c, so after a pair c = c_1 - c_2
-    = xi (N_1 + N_2)^T, and the pair's modulation m moves the weights by m step ||w_0|| c / ||c||
-    (the deployment study's update, :class:`~snn_policy_node.snn.rstdp.Modulator`)."""
+    postsynaptic neuron, or -xi. An explored episode's eligibility is c = sum_t xi_i s_j(t); after a
+    pair the modulation m moves the weights by m step ||w_0|| (c_1 - c_2) / ||c_1 - c_2||.
+
+    It runs the deployment study's own parts (:class:`AntitheticPairs`, :class:`PerturbationTrace`,
+    :class:`Modulator`), drawing one xi per episode as a population of one run does, so with the
+    same ``seed`` (the study's ``DeploymentConfig.seed`` + 2) a robot plays, return for return, the
+    run the tables measured."""
 
     def __init__(self, model: DSQN | SpikingActor, layer: int, rule: ModulationRule, seed: int = 0):
         if rule.hold != "pair":
@@ -156,15 +170,24 @@ class PairPlasticity:
         self.model, self.layer, self.rule = model, layer, rule
         weight = self.spiking_weight()
         self.threshold = 1.0 if self.actor else model.threshold  # an actor's folded layers fire at 1
-        self.step = rule.max_norm * float(weight.norm())
-        self.generator = torch.Generator().manual_seed(seed)
-        self.xi = torch.zeros(weight.shape[0])
-        self.c = torch.zeros_like(weight)
+        self.modulator = Modulator([rule], weight[None].flatten(1).norm(dim=1))
+        self.pairs = AntitheticPairs(torch.tensor([rule.exploration]), weight.shape[0], weight.shape[1], seed)
+        self.trace = PerturbationTrace(weight.shape[1], weight.shape[0], (1,))
         self.phase = 0  # the current episode plays phase x xi: 0 (no exploration), +1 or -1
+        self.held = self.pairs.noise(torch.tensor([False]), self.threshold)  # the first episode's draw
 
     @property
     def weight(self) -> torch.Tensor:
         return getattr(self.model, f"weight{self.layer}") if self.actor else self.model.layers[self.layer].weight
+
+    @property
+    def c(self) -> torch.Tensor:
+        """The eligibility of the pair so far: c_1, then c_1 - c_2 (zero when no pair is under way)."""
+        if self.phase == 1:
+            return self.trace.c[0]
+        if self.phase == -1:
+            return self.pairs.first_c[0] - self.trace.c[0]
+        return torch.zeros_like(self.trace.c[0])
 
     def spiking_weight(self) -> torch.Tensor:
         return self.model.folded_weight(self.layer) if self.actor else self.model.layers[self.layer].weight.detach()
@@ -174,13 +197,13 @@ class PairPlasticity:
         if self.phase == 0:
             return None
         steps = self.model.steps if self.actor else self.model.timesteps
-        return {self.layer: (self.phase * self.xi).expand(steps, 1, -1).contiguous()}
+        return {self.layer: self.held[:, None, :].expand(steps, 1, -1).contiguous()}
 
     def observe(self, simulation: DSQNSimulation | ActorSimulation, noise=None) -> None:
-        if self.phase == 0:
+        if noise is None:
             return
-        pre = simulation.spikes[self.layer - 1].sum(0)[0].to(self.c.dtype)  # [n_pre], over the simulated steps
-        self.c.add_(self.xi[:, None] * pre[None, :])
+        pre = simulation.spikes[self.layer - 1]
+        self.trace.accumulate(noise[self.layer][: pre.shape[0]], pre)
 
     def reward(self, reward: float) -> bool:
         """The pair rule learns from episode returns: a step's reward changes nothing here."""
@@ -188,23 +211,24 @@ class PairPlasticity:
 
     @torch.no_grad()
     def apply(self, modulation: float, explore: int = 0) -> None:
-        """The pair's update where ``modulation`` is not 0 (its eligibility then starts afresh), and
-        the next episode's exploration: 0 none, +1 a new pair's +xi, -1 the pair's -xi."""
+        """The episode ended: a completed pair's update by ``modulation`` (the schedule's m), and the
+        next episode's exploration: 0 none, +1 a new pair's +xi, -1 the pair's -xi."""
         if explore not in (-1, 0, 1):
             raise ValueError(f"explore must be -1, 0 or +1, got {explore}")
         if explore == -1 and self.phase != 1:
             raise ValueError("-xi follows the first episode of a pair only")
-        norm = float(self.c.norm())
-        if modulation != 0.0 and norm > 0:
-            dw = float(np.clip(modulation, -1.0, 1.0)) * self.step * self.c / norm
-            if self.actor:
-                self.model.set_folded_weight(self.layer, self.model.folded_weight(self.layer) + dw)
-            else:
-                self.weight.add_(dw)
+        if self.phase != 0:
+            runs, c, _ = self.pairs.episode_ended(self.trace.c, torch.zeros(1), torch.ones(1), torch.tensor([True]))
+            if len(runs):
+                dw = self.modulator.weight_change(c, torch.tensor([float(modulation)]), torch.ones(1), ROW)[0]
+                if self.actor:
+                    self.model.set_folded_weight(self.layer, self.model.folded_weight(self.layer) + dw)
+                else:
+                    self.weight.add_(dw)
+        self.trace.c.zero_()
         if explore == 1:
-            self.xi = torch.randn(self.xi.shape, generator=self.generator) * self.rule.exploration * self.threshold
-        if explore != -1:
-            self.c.zero_()
+            self.pairs.drop(ROW)  # a new pair, whatever the last one left
+        self.held = self.pairs.noise(torch.tensor([explore != 0]), self.threshold)
         self.phase = explore
 
     @torch.no_grad()
@@ -219,5 +243,6 @@ class PairPlasticity:
 
     def drop(self) -> None:
         """Forget the pair in progress: no exploration until the schedule starts the next."""
-        self.c.zero_()
+        self.pairs.drop(ROW)
+        self.trace.c.zero_()
         self.phase = 0

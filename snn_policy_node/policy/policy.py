@@ -61,13 +61,13 @@ class Policy:
     layer (1 = hidden 1 -> hidden 2): a DSQN's needs its task's ``rstdp`` parameters and may
     bound its updates to ``max_change`` x the trained weights' norm; a spiking actor's explores
     by ``perturbation``. ``pair`` (a ``ModulationRule(hold="pair")``) runs the pair rule in
-    either kind instead.
+    either kind instead. ``seed`` seeds the exploration noise.
     """
 
     def __init__(self, model: DSQN | SpikingActor, checkpoint: Checkpoint, iterations: int | str = 0,
                  i_max: int = 3, plastic_layer: int | None = None, rstdp: RSTDPParams | None = None,
                  perturbation: PerturbationRule = PerturbationRule(), max_change: float | None = None,
-                 pair: ModulationRule | None = None):
+                 pair: ModulationRule | None = None, seed: int = 0):
         self.model, self.checkpoint = model.requires_grad_(False), checkpoint
         self.action = checkpoint.action
         self.adaptive: AdaptiveIterations | None = None  # a spiking actor's Algorithm 2
@@ -79,8 +79,8 @@ class Policy:
                 raise ValueError(f"calibration iterations must be >= 0, got {iterations}")
         self.plasticity = None
         if plastic_layer is not None:
-            self.plasticity = (PairPlasticity(model, plastic_layer, pair) if pair is not None
-                               else self._plasticity(plastic_layer, rstdp, perturbation, max_change))
+            self.plasticity = (PairPlasticity(model, plastic_layer, pair, seed) if pair is not None
+                               else self._plasticity(plastic_layer, rstdp, perturbation, max_change, seed))
         self._low = np.asarray(self.action.low, dtype=np.float64)
         self._high = np.asarray(self.action.high, dtype=np.float64)
         self._commands = np.asarray(self.action.commands, dtype=np.float64)
@@ -107,9 +107,9 @@ class Policy:
         return cls(model, checkpoint, **options)
 
     def _plasticity(self, layer: int, rstdp: RSTDPParams | None, perturbation: PerturbationRule,
-                    max_change: float | None) -> STDPPlasticity | PerturbationPlasticity:
+                    max_change: float | None, seed: int) -> STDPPlasticity | PerturbationPlasticity:
         if isinstance(self.model, SpikingActor):
-            return PerturbationPlasticity(self.model, layer, perturbation)
+            return PerturbationPlasticity(self.model, layer, perturbation, seed)
         if rstdp is None:
             raise ValueError("a DSQN's plastic layer needs r-STDP parameters (its task's, in snn_policy_node.tasks)")
         return STDPPlasticity(self.model, layer, rstdp, self.checkpoint.provenance, max_change)

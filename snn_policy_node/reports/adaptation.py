@@ -12,8 +12,6 @@ from snn_policy_node.reports.results import write_results
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-CURVE_ARMS = ("frozen", "paper", "paper/random")  # every panel; the headline variant and its random twin join them
-
 
 def write_report(study: dict, out_dir: Path, command: str) -> dict:
     report = {"command": command, **study}
@@ -27,6 +25,7 @@ def markdown(report: dict) -> str:
         "file per task and profile, with every run's online return per episode); an empty `--work-dir` runs them again.", "",
         *summary(report["deployment"]),
         *dsqn_protocol(report),
+        *pair_protocol(report),
         *actor_protocol(report),
         "Controls: frozen weights on the same episodes; the variant's updates turned in a random direction of the same "
         "norm, with the same guard (random); the variant with the other sign; for the DSQN tasks, what a sim-to-real "
@@ -59,6 +58,7 @@ def markdown(report: dict) -> str:
                 f"({r['frozen_online_last_block']:.2f}) | {r['worst_block_vs_frozen_pct']:+.1f} % | "
                 f"{r['rollbacks_per_run']:.1f} |")
         lines.append("")
+    lines += tuning(report)
     if report["pending"]:
         lines += ["## Not finished yet", "", "`snn-robot report adaptation` runs these and reads the finished ones:", "",
                   *[f"- {p}" for p in report["pending"]], ""]
@@ -66,25 +66,67 @@ def markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
+STUDY_ORDER = ("rpe_bounded_guarded", "node_perturbation_guarded", "pair_guarded", "pair_significance_guarded")
+STUDY_COLOURS = {"rpe_bounded_guarded": "C1", "node_perturbation_guarded": "C1", "pair_guarded": "C2",
+                 "pair_significance_guarded": "C3"}
+STUDY_NAMES = {
+    "rpe_bounded_guarded": "Study 1 (DSQNs): r-STDP with a reward prediction error, bounded, guarded",
+    "node_perturbation_guarded": "Study 1 (spiking actors): dense node perturbation, guarded",
+    "pair_guarded": "Study 2: the pair rule under study 1's guard",
+    "pair_significance_guarded": "Study 3: the pair rule under the significance guard",
+}
+
+
 def summary(rows: list[dict]) -> list[str]:
-    """The compared method of every task and profile, beside its two controls."""
+    """The compared method of every study, task and profile, beside its two controls; a study after another."""
     headlines = [r for r in rows if r["headline"]]
     if not headlines:
         return []
-    better = sum(r["gain_vs_frozen"]["mean"] > 0 and r["p_vs_frozen"] < 0.05 for r in headlines)
-    beyond = sum(r["gain_vs_random"]["mean"] > 0 and r["p_vs_random"] < 0.05 for r in headlines)
     lines = ["## In short", "",
-             f"The compared method of each task (named before its runs) beats frozen weights at p < 0.05 on {better} of "
-             f"{len(headlines)} task-profiles, and its own updates turned in random directions on {beyond}.", "",
-             "| task, profile | compared method | runs | held-out: frozen / adapted | gain vs frozen [95 % CI] | p | "
-             "gain vs random [95 % CI] | p | randomized training: held-out, adapted - it [95 % CI], p |",
-             "|---|---|---:|---|---|---:|---|---:|---|"]
-    for r in sorted(headlines, key=lambda r: (r["task"], r["profile"])):
-        gain, random = r["gain_vs_frozen"], r["gain_vs_random"]
-        lines.append(f"| {r['task']}, {r['profile']} | {r['variant']} | {r['runs']} | {r['frozen_heldout']:.2f} / "
-                     f"{r['adapted_heldout']:.2f} | {_interval(gain)} | {gain['p']:.2g} | {_interval(random)} | "
-                     f"{random['p']:.2g} | {_randomized(r)} |")
-    return [*lines, ""]
+             "Each study named its compared method before its runs; a later study was designed after the earlier ones' "
+             "results, and tuned only on settings and seeds of its own (the tuning tables below).", ""]
+    for variant in sorted({r["variant"] for r in headlines}, key=lambda v: STUDY_ORDER.index(v) if v in STUDY_ORDER else 99):
+        rows_of = sorted((r for r in headlines if r["variant"] == variant), key=lambda r: (r["task"], r["profile"]))
+        better = sum(r["gain_vs_frozen"]["mean"] > 0 and r["p_vs_frozen"] < 0.05 for r in rows_of)
+        beyond = sum(r["gain_vs_random"]["mean"] > 0 and r["p_vs_random"] < 0.05 for r in rows_of)
+        lines += [f"**{STUDY_NAMES.get(variant, variant)}** (`{variant}`): beats frozen weights at p < 0.05 on {better} of "
+                  f"{len(rows_of)} task-profiles, and its own updates turned in random directions on {beyond}.", "",
+                  "| task, profile | runs | held-out: frozen / adapted | recovered | gain vs frozen [95 % CI] | p | "
+                  "gain vs random [95 % CI] | p | worst block vs frozen | randomized training: held-out, adapted - it "
+                  "[95 % CI], p |",
+                  "|---|---:|---|---:|---|---:|---|---:|---:|---|"]
+        for r in rows_of:
+            gain, random = r["gain_vs_frozen"], r["gain_vs_random"]
+            recovered = "-" if r["recovered_pct"] is None else f"{r['recovered_pct']:.0f} %"
+            lines.append(f"| {r['task']}, {r['profile']} | {r['runs']} | {r['frozen_heldout']:.2f} / "
+                         f"{r['adapted_heldout']:.2f} | {recovered} | {_interval(gain)} | {gain['p']:.2g} | "
+                         f"{_interval(random)} | {random['p']:.2g} | {r['worst_block_vs_frozen_pct']:+.1f} % | "
+                         f"{_randomized(r)} |")
+        lines.append("")
+    return lines
+
+
+def tuning(report: dict) -> list[str]:
+    """The tuning populations: every grid point's held-out mean on the tuning settings and seeds."""
+    populations = [*report.get("tuning", []), *([report["actor_tuning"]] if report.get("actor_tuning") else [])]
+    lines = []
+    for t in populations:
+        seeds = t["heldout_seeds"]
+        settings = f"{t['settings']} settings" if "settings" in t else "10 settings"
+        lines += [f"### Tuning `{t['headline']}` on {t['task']} {t['profile']} ({t['seconds'] / 60:.1f} min here)", "",
+                  f"{settings} of the profile drawn with seed {t['settings_seed']} (the reported populations draw "
+                  f"others), scored on held-out seeds {seeds[0]}-{seeds[-1]}; guard confidence z = {t['confidence']:g}. "
+                  f"Frozen {t['frozen_heldout']:.2f}. The reported study takes the best held-out mean.", "",
+                  "| setting | held-out | gain vs frozen [95 % CI] | p | worst block vs frozen | rollbacks per run |",
+                  "|---|---:|---|---:|---:|---:|"]
+        best = max(t["rows"], key=lambda r: r["heldout"])["variant"]
+        for r in t["rows"]:
+            name = f"**{r['variant']}**" if r["variant"] == best else r["variant"]
+            gain = r["gain_vs_frozen"]
+            lines.append(f"| {name} | {r['heldout']:.2f} | {_interval(gain)} | {gain['p']:.2g} | "
+                         f"{r['worst_block_vs_frozen_pct']:+.1f} % | {r['rollbacks_per_run']:.1f} |")
+        lines.append("")
+    return ["## Tuning populations", "", *lines] if lines else []
 
 
 def _randomized(row: dict) -> str:
@@ -119,6 +161,32 @@ def dsqn_protocol(report: dict) -> list[str]:
     ]
 
 
+def pair_protocol(report: dict) -> list[str]:
+    """The pair rule's studies, when the report holds them."""
+    studies = report.get("pair_studies")
+    if not studies or not any(r["variant"].startswith("pair") for r in report["deployment"]):
+        return []
+    settings = "; ".join(f"`{s['headline']}` exploration {s['exploration']:g}, step {s['step']:g}, guard confidence "
+                         f"z = {s['confidence']:g}" for s in studies)
+    actor = report.get("actor_pair")
+    actors = "" if actor is None else (f" The spiking actors (threshold 1 after folding) run it with exploration "
+                                       f"{actor['exploration']:g}, step {actor['step']:g}, z = {actor['confidence']:g}, "
+                                       "on their dense rewards summed into the episode return.")
+    return [
+        "The pair rule (`ModulationRule(hold=\"pair\")`, studies 2 and 3): after the baseline, a run draws xi ~ "
+        "N(0, (exploration x threshold)^2) per postsynaptic neuron of the plastic layer, adds it to their currents at "
+        "every simulated step of one episode and -xi over the next. Its eligibility c_k = sum_t xi_i s_j(t), and after "
+        "the pair dw = clip((R_1 - R_2) / |R_0|, -1, 1) x step x ||w_0|| x (c_1 - c_2) / ||c_1 - c_2||, R_0 the frozen "
+        "baseline's return: REINFORCE with the pair's mean return as its baseline, which ascends the return whatever "
+        "the task's shaping. Per-step noise, as `perturbation_guarded` uses, averages out over an episode, so its return "
+        "hardly depends on it; a held offset moves the whole episode, and the pair's two returns measure its effect. "
+        "Runs explore only where an update may land (not in the baseline, not while a rolled-back run waits). The "
+        "significance guard lowers the floor by z x the baseline returns' std x sqrt(1/10 + 1/10): study 1's guard "
+        "rolled frozen weights back about 3 times per 100 CartPole episodes on noise alone, which study 2's runs "
+        f"showed (tuning settings: {settings}).{actors}", "",
+    ]
+
+
 def actor_protocol(report: dict) -> list[str]:
     """The MuJoCo tasks' protocol, when the report holds them."""
     config, rule = report.get("actor_config"), report.get("actor_rule")
@@ -142,22 +210,30 @@ def actor_protocol(report: dict) -> list[str]:
 
 
 def figure(report: dict, path: Path) -> None:
+    """Per task and profile, the rolling online return of frozen weights and of every study's compared
+    method (solid) beside its random-direction twin (dashed, same colour), mean and 95 % interval."""
     panels = list(report["curves"])
-    fig, axes = plt.subplots(1, max(len(panels), 1), figsize=(4.5 * max(len(panels), 1), 3.6), squeeze=False)
-    headline = {f"{r['task']} {r['profile']}": r["variant"] for r in report["deployment"] if r["headline"]}
-    for ax, panel in zip(axes[0], panels):
-        compared = headline.get(panel, report["headline"])
-        for color, name in enumerate((*CURVE_ARMS, compared, f"{compared}/random")):  # a colour per role, every panel
+    columns = min(len(panels), 4) or 1
+    rows = (len(panels) + columns - 1) // columns or 1
+    fig, axes = plt.subplots(rows, columns, figsize=(4.6 * columns, 3.6 * rows), squeeze=False)
+    for ax in axes.flat[len(panels):]:
+        ax.set_visible(False)
+    for ax, panel in zip(axes.flat, panels):
+        compared = sorted({r["variant"] for r in report["deployment"] if r["headline"] and f"{r['task']} {r['profile']}" == panel},
+                          key=lambda v: STUDY_ORDER.index(v) if v in STUDY_ORDER else 99)
+        roles = [("frozen", "C0", "-")] + [(n, STUDY_COLOURS.get(v, "C7"), style) for v in compared
+                                           for n, style in ((v, "-"), (f"{v}/random", "--"))]
+        for name, color, style in roles:
             curve = report["curves"][panel].get(name)
             if curve is None:
                 continue
             x = np.arange(len(curve["mean"])) + 10
-            ax.plot(x, curve["mean"], label=name, color=f"C{color}")
-            ax.fill_between(x, curve["low"], curve["high"], alpha=0.15, color=f"C{color}")
+            ax.plot(x, curve["mean"], label=name, color=color, linestyle=style, linewidth=1.2)
+            ax.fill_between(x, curve["low"], curve["high"], alpha=0.12, color=color)
         ax.set_title(panel)
         ax.set_xlabel("online episode")
         ax.set_ylabel("return, mean of the last 10")
         ax.legend(fontsize=6)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=100)
     plt.close(fig)

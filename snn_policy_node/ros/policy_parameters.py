@@ -55,6 +55,7 @@ PARAMETERS = {
              "episodes, a step along the rewarded one; the r-STDP service must run third_factor 'pair')"),
     "pair.exploration": (-1.0, "pair rule: std of xi in thresholds; -1: the deployment study's for the model kind"),
     "pair.step": (-1.0, "pair rule: ||dw|| per pair at most this share of the trained weights' norm; -1: the study's"),
+    "pair.seed": (0, "pair rule: seed of xi's draws (one per episode; the study's runs draw with its seed + 2)"),
     "max_weight_change": (0.0, "DSQN: ||dw|| per update at most this share of the trained weights' norm; 0: unbounded"),
     "exploration": (PerturbationRule.exploration, "spiking actor: noise std in the plastic layer's currents, in thresholds"),
     "trace_steps": (PerturbationRule.trace_steps, "spiking actor: eligibility decay time, in control steps"),
@@ -133,7 +134,8 @@ def load_policy(param: Getter) -> Policy:
         chosen = SIGNIFICANCE_PAIR if isinstance(model, DSQN) else ACTOR_SIGNIFICANCE_PAIR
         exploration, step = (param(f"pair.{key}") if param(f"pair.{key}") != -1 else chosen[key]
                              for key in ("exploration", "step"))
-        return Policy(model, checkpoint, iterations=iterations, plastic_layer=layer, pair=pair_rule(exploration, step))
+        return Policy(model, checkpoint, iterations=iterations, plastic_layer=layer, pair=pair_rule(exploration, step),
+                      seed=param("pair.seed"))
     if isinstance(model, DSQN):
         rstdp = dsqn_task(checkpoint.provenance.get("env_id", "")).rstdp
         bound = param("max_weight_change") or None

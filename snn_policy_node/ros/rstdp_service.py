@@ -365,13 +365,15 @@ class RSTDPService(Node):
             return
         decision = self.schedule.episode_ended(episode_return, self.learning)
         self.train_count += 1
+        if self.schedule.pair:  # every episode, a rolled-back one too (first): the policy draws its next xi with it
+            modulation = [self.train_count, decision.modulation, decision.explore]
+            self.modulation_publisher.publish(messages.float64_array(np.array(modulation)))
+        elif decision.rollback is None:
+            self.modulation_publisher.publish(messages.float64_array(np.array([self.train_count, decision.modulation])))
         if decision.rollback is not None:
             self.get_logger().warning(f"online episode {self.train_count}: rolled back to the trained weights: {decision.rollback}")
             self.current = self.trained.copy()
             self.weights_publisher.publish(messages.matrix_message(self.current))
-        else:
-            modulation = [self.train_count, decision.modulation, decision.explore][: 3 if self.schedule.pair else 2]
-            self.modulation_publisher.publish(messages.float64_array(np.array(modulation)))
         self.status_reason = decision.rollback
         self.awaiting_weights = self.p["drive_episodes"]  # the next episode starts once the policy has the update
         self.publish_status(done=False)

@@ -78,12 +78,16 @@ def test_online_rstdp_in_the_graph_plays_the_library_deployment(tmp_path, cartpo
 
     model, _ = load_model(cartpole)
     setting = draw_settings("CartPole-v0", "normal", 1, config["/**/sim_bridge"]["ros__parameters"]["randomization_seed"])
-    arms = [Arm(None), adaptation_study.arms("CartPole-v0")[adaptation_study.HEADLINE]]
-    library = deploy([model], dsqn_task("CartPole-v0"), setting, arms,
-                     DeploymentConfig(episodes=25, baseline_episodes=5, window=5, heldout_seeds=range(30_000, 30_005)))
-    assert final["returns"] == list(library.online[1]) and final["rollbacks"] == library.rollbacks[1]
-    blocks = [library.online[1, :20].mean(), library.online[1, 20:].mean()]
-    heldout = library.heldout.mean(axis=1)
+    study = adaptation_study.STUDIES[2]  # the scenario's rule: a population of its one run draws the same xi
+    library_config = DeploymentConfig(episodes=25, baseline_episodes=5, window=5, heldout_seeds=range(30_000, 30_005),
+                                      confidence=study.confidence)
+    library = deploy([model], dsqn_task("CartPole-v0"), setting, [study.arms("CartPole-v0")[study.headline]],
+                     library_config)
+    frozen = deploy([model], dsqn_task("CartPole-v0"), setting, [Arm(None)], library_config)
+    assert final["returns"] == list(library.online[0]) and final["rollbacks"] == library.rollbacks[0]
+    assert final["updates"] > 0 and not np.array_equal(library.heldout, frozen.heldout)  # the weights moved
+    blocks = [library.online[0, :20].mean(), library.online[0, 20:].mean()]
+    heldout = [frozen.heldout.mean(), library.heldout.mean()]
     assert [float(v) for v in match.groups()[:4]] == pytest.approx([*blocks, *heldout], abs=0.005)
     assert final["heldout"] == {"before": heldout[0], "after": heldout[1]}
     current = load_checkpoint(adapted / "current.safetensors")
