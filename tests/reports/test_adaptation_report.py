@@ -98,3 +98,12 @@ def test_paired_statistics_are_taken_over_runs():
     assert result["ci95"][0] < 1.5 < result["ci95"][1]
     assert 0 < result["p"] < 0.05
     assert adaptation_study.paired(np.ones(3), np.ones(3))["p"] == 1.0
+
+
+def test_the_actors_pair_settings_are_the_best_of_their_committed_tuning_population():
+    from snn_policy_node.experiments import actor_adaptation_study as actors
+
+    kept = Path(__file__).parents[2] / f"docs/results/adaptation_runs/{actors.TUNING_TASK}-normal{actors.ACTOR_TUNING.suffix}.json"
+    best = max(adaptation_study.tuning_rows(json.loads(kept.read_text())), key=lambda r: r["heldout"])
+    chosen = adaptation.ACTOR_SIGNIFICANCE_PAIR
+    assert best["variant"] == adaptation_study.tuning_name(actors.ACTOR_TUNING.headline, chosen["exploration"], chosen["step"])
