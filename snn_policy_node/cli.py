@@ -194,12 +194,28 @@ def _render(args: argparse.Namespace) -> int:
 def _replay(args: argparse.Namespace) -> int:
     from snn_policy_node.reports.recording import recording_summary, summary_table
 
-    if not args.summary:
-        print("error: playing a recording back into a policy node is not available yet; --summary lists what it holds",
-              file=sys.stderr)
+    if not Path(args.recording, "metadata.yaml").exists():
+        print(f"error: {args.recording} is not a rosbag2 directory (no metadata.yaml)", file=sys.stderr)
         return 2
-    print(summary_table(recording_summary(args.recording)))
-    return 0
+    if not args.summary and not args.policy:
+        print("error: say what to do: --summary (what the recording holds) or --policy CHECKPOINT (replay into a "
+              "policy node)", file=sys.stderr)
+        return 2
+    if args.summary:
+        print(summary_table(recording_summary(args.recording)))
+    if not args.policy:
+        return 0
+    from snn_policy_node.ros.launch_file import LaunchError
+    from snn_policy_node.ros.replay import replay
+
+    try:
+        parameters = dict(_launch_argument(text) for text in args.param)
+        result = replay(args.recording, args.policy, parameters, args.command_topic)
+    except (LaunchError, ValueError, RuntimeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(result.line())
+    return 0 if result.reproduced else 1
 
 
 def _train_dsqn(args: argparse.Namespace) -> int:
@@ -779,12 +795,22 @@ def _add_render(commands) -> None:
 def _add_replay(commands) -> None:
     """``replay``."""
     replay = commands.add_parser(
-        "replay", help="what a recorded graph holds (record:=DIR, or ros2 bag record -s mcap)",
-        description="Reads a rosbag2 directory (the recorder's, or ros2 bag record's, MCAP or SQLite storage) and, "
-        "with --summary, lists every topic with its message type, message count, rate over its own span and the "
-        "times of its first and last message from the recording's start.")
+        "replay", help="what a recorded graph holds, or its readings played back into a policy node",
+        description="Reads a rosbag2 directory (the recorder's, or ros2 bag record's, MCAP or SQLite storage). With "
+        "--summary, lists every topic with its message type, message count, rate over its own span and the times of "
+        "its first and last message from the recording's start. With --policy, starts a policy node with that "
+        "checkpoint (in the namespace /replay, on this ROS domain), publishes every recorded joint state, odometry "
+        "and IMU message again in recorded order, each joint state waiting for its answer, and compares the answers "
+        "with the recorded commands: exit 0 when every command is reproduced, 1 otherwise. Give the recorded run's "
+        "policy parameters with --param (a recording holds topics, not parameters); the command format follows the "
+        "recorded commands' type.")
     replay.add_argument("recording", help="a rosbag2 directory")
     replay.add_argument("--summary", action="store_true", help="list the topics, counts and rates")
+    replay.add_argument("--policy", metavar="CHECKPOINT", help="replay into a policy node with this checkpoint")
+    replay.add_argument("--param", action="append", default=[], metavar="NAME:=VALUE",
+                        help="a policy node parameter of the recorded run (repeatable)")
+    replay.add_argument("--command-topic", default="policy_controller/commands",
+                        help="the recorded commands' topic (default: %(default)s)")
     replay.set_defaults(run=_replay)
 
 

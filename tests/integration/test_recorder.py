@@ -3,6 +3,8 @@ by two readers that share no code with the writer's side (rosbags' AnyReader and
 ROS 2 decoder), holding exactly the messages the probe saw."""
 
 import json
+import subprocess
+import sys
 import time
 
 import pytest
@@ -25,20 +27,27 @@ def _joint_state(message) -> tuple:
             tuple(message.velocity), tuple(message.effort))
 
 
+def recording_graph(nodes, probe, cartpole, bag, topics):
+    """A recorder, the shipped DSQN's policy node and a lockstep CartPole bridge waiting for its episode,
+    once the recorder reads every one of ``topics``."""
+    recorder = nodes("recorder", "recorder", path=str(bag))
+    nodes("snn_policy_node", "policy", checkpoint=str(cartpole), command_format="joint_state")
+    nodes("sim_bridge", "sim_bridge", env_id="CartPole-v0", max_episodes=1, command_format="joint_state",
+          wait_for_start=True)
+    for topic in ("/" + name.lstrip("/") for name in topics):
+        recorder.wait_for_output(f"recording {topic} ", timeout=60)
+        probe.wait_for(lambda: any(s.node_name == "recorder" for s in probe.node.get_subscriptions_info_by_topic(topic)),
+                       what=f"the recorder's reader of {topic} in the graph")
+    time.sleep(0.5)  # the publishers match the reader the probe has seen
+    return recorder
+
+
 def test_a_recorded_lockstep_episode_holds_every_message_the_probe_saw(nodes, probe, cartpole, tmp_path):
     bag = tmp_path / "episode"
     seen = {messages.JOINT_STATES: probe.record(JointState, messages.JOINT_STATES, DEEP),
             messages.COMMANDS: probe.record(JointState, messages.COMMANDS, messages.EVENT_QOS),
             messages.REWARD: probe.record(Float64, messages.REWARD, messages.EVENT_QOS)}
-    recorder = nodes("recorder", "recorder", path=str(bag))
-    nodes("snn_policy_node", "policy", checkpoint=str(cartpole), command_format="joint_state")
-    nodes("sim_bridge", "sim_bridge", env_id="CartPole-v0", max_episodes=1, command_format="joint_state",
-          wait_for_start=True)
-    for topic in ("/" + name.lstrip("/") for name in (*seen, messages.EPISODE)):
-        recorder.wait_for_output(f"recording {topic} ", timeout=60)
-        probe.wait_for(lambda: any(s.node_name == "recorder" for s in probe.node.get_subscriptions_info_by_topic(topic)),
-                       what=f"the recorder's reader of {topic} in the graph")
-    time.sleep(0.5)  # the publishers match the reader the probe has seen
+    recorder = recording_graph(nodes, probe, cartpole, bag, (*seen, messages.EPISODE))
     episodes = probe.play_episodes(1)
     probe.wait_for(lambda: len(seen[messages.REWARD]) == json.loads(episodes[0].data)["steps"], what="every reward")
     assert recorder.stop() == 0
@@ -73,3 +82,26 @@ def test_the_recorder_refuses_an_existing_directory(nodes, tmp_path):
     recorder = nodes("recorder", "recorder", path=str(tmp_path))
     assert recorder.process.wait(30) == 2
     assert "exists; give a new directory" in recorder.output
+
+
+def test_a_recorded_episode_replayed_into_a_policy_node_gives_its_commands_again(nodes, probe, cartpole, tmp_path):
+    """Record a lockstep episode of the shipped DSQN, then play its joint states into fresh policy nodes
+    (`snn-robot replay`): the same checkpoint reproduces every command; another one diverges, and says where."""
+    bag = tmp_path / "episode"
+    recorder = recording_graph(nodes, probe, cartpole, bag, (messages.JOINT_STATES, messages.COMMANDS, messages.EPISODE))
+    episode = json.loads(probe.play_episodes(1)[0].data)
+    time.sleep(0.5)
+    assert recorder.stop() == 0
+
+    def replay(checkpoint) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "snn_policy_node.cli", "replay", str(bag), "--policy", str(checkpoint)],
+                              capture_output=True, text=True, timeout=300)
+
+    same = replay(cartpole)
+    steps = episode["steps"]
+    assert same.returncode == 0, same.stdout + same.stderr
+    assert f"{steps} joint states replayed, {steps} answered, {steps} commands identical" in same.stdout
+    assert "first divergence none" in same.stdout
+    other = replay(cartpole.parent.parent / "seed1" / "model.safetensors")
+    assert other.returncode == 1, other.stdout + other.stderr
+    assert "first divergence at joint state" in other.stdout
