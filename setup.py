@@ -52,6 +52,7 @@ setup(
     extras_require={
         "bench": ["onnx", "onnxruntime"],  # snn-robot bench loop's ANN baseline
         "nir": ["nir"],  # snn-robot export nir
+        "viz": ["foxglove-sdk"],  # the live view: snn-robot run SCENARIO live:=PORT
     },
     entry_points={
         "console_scripts": [
@@ -60,6 +61,7 @@ setup(
             "sim_bridge = sim_bridge.ros.bridge_node:main",
             "rstdp_service = snn_policy_node.ros.rstdp_service:main",
             "recorder = snn_policy_node.ros.recorder:main",
+            "live_view = snn_policy_node.ros.live_view:main",
         ],
     },
 )

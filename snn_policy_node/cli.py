@@ -458,13 +458,15 @@ def _bench_loop(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from snn_policy_node.ros.launch_file import LaunchError, parse_launch, recording_node, resolve_launch_file
+    from snn_policy_node.ros.launch_file import LaunchError, live_view_node, parse_launch, recording_node, resolve_launch_file
     from snn_policy_node.ros.launch_runner import run
 
     try:
         arguments = dict(_launch_argument(text) for text in args.arguments)
-        record = arguments.pop("record", None)
+        record, live = arguments.pop("record", None), arguments.pop("live", None)
         nodes = parse_launch(resolve_launch_file(args.launch), arguments)
+        if live is not None:
+            nodes.insert(0, live_view_node(live))
         if record is not None:
             nodes.insert(0, recording_node(record))  # first, so that it sees the other nodes' topics appear
     except LaunchError as error:
@@ -671,7 +673,9 @@ def _add_run(commands) -> None:
         "under /robot1 and /robot2; robot1_env:=, robot2_env:=, episodes:=). The graph ends as under ros2 launch: when a node "
         "marked on_exit: shutdown exits (the exit status is that node's), or when every node has exited. "
         "record:=DIR also starts a recorder that writes every topic of the graph to the rosbag2 directory DIR "
-        "(MCAP storage: ros2 bag info, Foxglove and rosbags read it).",
+        "(MCAP storage: ros2 bag info, Foxglove and rosbags read it). live:=PORT also starts a live view: every "
+        "topic streamed to Foxglove over its WebSocket protocol on ws://127.0.0.1:PORT (pip install '.[viz]'; "
+        "layout in docs/foxglove_layout.json).",
     )
     launch.add_argument("launch", help="scenario name (e.g. cartpole_rstdp) or path to a .launch.yaml file")
     launch.add_argument("arguments", nargs="*", metavar="NAME:=VALUE", help="launch arguments, e.g. env:=HalfCheetah-v5 or model:=path")

@@ -66,6 +66,11 @@ def recording_node(path: str) -> NodeLaunch:
     return NodeLaunch(_executable("recorder"), name="recorder", parameters=[("path", path)])
 
 
+def live_view_node(port: str) -> NodeLaunch:
+    """The live view (:mod:`snn_policy_node.ros.live_view`) streaming every topic to Foxglove on ``port``."""
+    return NodeLaunch(_executable("live_view"), name="live_view", parameters=[("port", port)])
+
+
 def resolve_launch_file(name: str) -> Path:
     """A path, or a scenario name: ``launch/<name>.launch.yaml`` of this package."""
     path = Path(name)
