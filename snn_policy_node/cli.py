@@ -707,9 +707,27 @@ def _add_data(commands) -> None:
     generate.set_defaults(run=_data_generate)
 
 
+def _bench_recording(args: argparse.Namespace) -> int:
+    from snn_policy_node.reports.recording import write_overhead_report
+    from snn_policy_node.ros.bench_loop import as_records, run_recording_bench
+
+    try:
+        results = run_recording_bench(args.model, args.rate, args.seconds, args.windows)
+    except RuntimeError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    report = write_overhead_report(as_records(results), args.model, args.seconds,
+                                   recorded_command("snn-robot bench recording"), Path(args.out))
+    for rate, ratio in report["ratios"].items():
+        print(f"{rate} Hz: recorded p99 / plain p99 {ratio['p99_over_policy']['median']:.3f} "
+              f"[{ratio['p99_over_policy']['min']:.3f}, {ratio['p99_over_policy']['max']:.3f}] over {ratio['windows']} windows")
+    print(f"report written to {args.out}/recording_overhead.md")
+    return 0
+
+
 def _add_bench(commands) -> None:
-    """``bench loop``."""
-    bench = commands.add_parser("bench", help="benchmarks that print figures (see bench loop --help)")
+    """``bench loop`` and ``bench recording``."""
+    bench = commands.add_parser("bench", help="benchmarks that print figures (see bench loop --help, bench recording --help)")
     benches = bench.add_subparsers(dest="bench", required=True, metavar="BENCHMARK")
     loop = benches.add_parser(
         "loop",
@@ -730,6 +748,18 @@ def _add_bench(commands) -> None:
     loop.add_argument("--soak-rate", type=float, default=500.0, help="joint-state rate of the soak in Hz")
     loop.add_argument("--out", default="docs/results", help="where bench.md, .json and .png go")
     loop.set_defaults(run=_bench_loop)
+    recording = benches.add_parser(
+        "recording", help="what recording (record:=DIR) costs the policy's round trip",
+        description="Runs two policy nodes of MODEL side by side (each in its own process, real DDS on loopback) and "
+        "the recorder on every topic of the second, drives both with joint states at RATE in alternating windows of "
+        "SECONDS, WINDOWS per node, and reports the recorded node's round-trip p99 and drops over the plain one's, "
+        "window by window. Writes recording_overhead.md, .json and .png to OUT.")
+    recording.add_argument("--model", default="models/dsqn/CartPole-v0/seed0/model.safetensors", help="policy checkpoint")
+    recording.add_argument("--rate", type=float, default=100.0, help="joint-state rate in Hz")
+    recording.add_argument("--seconds", type=float, default=5.0, help="length of one window")
+    recording.add_argument("--windows", type=int, default=10, help="windows per node")
+    recording.add_argument("--out", default="docs/results", help="where recording_overhead.md, .json and .png go")
+    recording.set_defaults(run=_bench_recording)
 
 
 def _add_inspect(commands) -> None:

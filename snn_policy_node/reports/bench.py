@@ -34,17 +34,17 @@ def _spread(values: list[float]) -> dict:
     return {"median": float(np.median(values)), "min": float(np.min(values)), "max": float(np.max(values))}
 
 
-def loop_ratios(loop: list[dict]) -> dict[str, dict]:
-    """Per rate: the policy's p99 and drops over the echo's (drops floored at 1), window by window."""
+def loop_ratios(loop: list[dict], target: str = "policy", baseline: str = "echo") -> dict[str, dict]:
+    """Per rate: ``target``'s p99 and drops over ``baseline``'s (drops floored at 1), window by window."""
     windows: dict[float, dict[int, dict]] = {}
     for record in loop:
         windows.setdefault(record["rate_hz"], {}).setdefault(record["window"], {})[record["target"]] = record
     ratios = {}
     for rate, pairs in windows.items():
-        complete = [pair for pair in pairs.values() if {"echo", "policy"} <= pair.keys()]
+        complete = [pair for pair in pairs.values() if {baseline, target} <= pair.keys()]
         ratios[f"{rate:g}"] = {
-            "p99_over_echo": _spread([p["policy"]["p99_ms"] / p["echo"]["p99_ms"] for p in complete]),
-            "drops_over_echo": _spread([p["policy"]["dropped"] / max(p["echo"]["dropped"], 1) for p in complete]),
+            f"p99_over_{baseline}": _spread([p[target]["p99_ms"] / p[baseline]["p99_ms"] for p in complete]),
+            f"drops_over_{baseline}": _spread([p[target]["dropped"] / max(p[baseline]["dropped"], 1) for p in complete]),
             "windows": len(complete)}
     return ratios
 

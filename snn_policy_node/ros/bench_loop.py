@@ -58,10 +58,10 @@ class Driver:
     come back. Requests carry increasing stamps (nanoseconds) across windows, so a late reply is never
     taken for an answer to a later window's request."""
 
-    def __init__(self, joint_names: tuple[str, ...]):
+    def __init__(self, joint_names: tuple[str, ...], targets: tuple[str, ...] = TARGETS):
         self.node = rclpy.create_node(f"bench_driver_{os.getpid()}")
-        self.publishers, self.arrivals = {}, {target: {} for target in TARGETS}
-        for target in TARGETS:
+        self.publishers, self.arrivals = {}, {target: {} for target in targets}
+        for target in targets:
             states, commands = topics(target)
             self.publishers[target] = self.node.create_publisher(JointState, states, messages.SENSOR_QOS)
             self.node.create_subscription(JointState, commands, lambda message, t=target: self.on_reply(t, message),
@@ -119,6 +119,7 @@ class Driver:
 
 
 def start_target(target: str, checkpoint: str, log) -> subprocess.Popen:
+    """The echo node, or (any other target) a policy node, on the target's topics."""
     states, commands = topics(target)
     if target == "echo":
         command = [sys.executable, "-m", "snn_policy_node.ros.echo_node", "--ros-args"]
@@ -126,8 +127,7 @@ def start_target(target: str, checkpoint: str, log) -> subprocess.Popen:
         command = [sys.executable, "-m", "snn_policy_node.ros.policy_node", "--ros-args", "-p", f"checkpoint:={checkpoint}",
                    "-p", "diagnostics_period:=5.0", "-p", "command_format:=joint_state"]
     command += ["-p", f"command_topic:={commands}", "-p", f"joint_states_topic:={states}"]
-    env = {**os.environ, "ROS_AUTOMATIC_DISCOVERY_RANGE": os.environ.get("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")}
-    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log, text=True)
+    return subprocess.Popen(command, env=_loopback(), stdout=subprocess.DEVNULL, stderr=log, text=True)
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -180,37 +180,82 @@ def run_loop_bench(checkpoint: str, rates: list[float], seconds: float, windows:
                    soak_rate: float = 500.0, progress=print) -> tuple[list[LoopResult], dict | None]:
     """``windows`` alternating windows of ``seconds`` per node and rate, both nodes running throughout;
     then, if ``soak_seconds``, the policy alone at ``soak_rate``."""
-    from snn_policy_node.policy.model_io import load_model
-
-    _, loaded = load_model(checkpoint)
-    joints = tuple(dict.fromkeys(e.name for e in loaded.observation.entries))
-    rclpy.init()
-    results, soaked = [], None
     with ExitStack() as stack:
-        stack.callback(rclpy.try_shutdown)
-        driver = Driver(joints)
-        stack.callback(driver.close)
-        logs = {target: stack.enter_context(tempfile.TemporaryFile("w+")) for target in TARGETS}
-        processes = {target: start_target(target, checkpoint, logs[target]) for target in TARGETS}
-        for process in processes.values():
-            stack.callback(stop, process)
-        for target in TARGETS:
-            try:
-                driver.wait_until_answered(target)
-            except RuntimeError:
-                logs[target].seek(0)
-                raise RuntimeError(f"the {target} node never answered a joint state; its output:\n{logs[target].read()}") from None
-        for rate in rates:
-            for window in range(windows):
-                for target in TARGETS if window % 2 == 0 else TARGETS[::-1]:
-                    results.append(measure(driver, target, processes[target].pid, rate, seconds, window))
-                progress(f"{rate:6.0f} Hz, window {window + 1}/{windows}: " + ", ".join(
-                    f"{r.target} p99 {r.p99_ms:.3f} ms, dropped {r.dropped}, CPU {r.cpu_percent:.0f} %" for r in results[-2:]))
+        driver, processes = start_bench(stack, checkpoint, TARGETS)
+        results = alternate(driver, processes, rates, seconds, windows, progress)
+        soaked = None
         if soak_seconds > 0:
             progress(f"soak: the policy alone at {soak_rate:.0f} Hz for {soak_seconds:.0f} s")
             soaked = soak(driver, soak_rate, soak_seconds)
             progress(f"soak: p99 {soaked['p99_ms']:.3f} ms, p99.9 {soaked['p999_ms']:.3f} ms, dropped {soaked['dropped']}")
     return results, soaked
+
+
+def run_recording_bench(checkpoint: str, rate: float, seconds: float, windows: int = 6,
+                        progress=print) -> list[LoopResult]:
+    """Two policy nodes of ``checkpoint`` side by side, a recorder (:mod:`snn_policy_node.ros.recorder`)
+    writing every topic of the second ("recorded") to a bag, driven in alternating windows at ``rate``."""
+    with ExitStack() as stack:
+        directory = stack.enter_context(tempfile.TemporaryDirectory())
+        log = stack.enter_context(tempfile.TemporaryFile("w+"))
+        recorder = subprocess.Popen([sys.executable, "-m", "snn_policy_node.ros.recorder", "--ros-args", "-p",
+                                     f"path:={directory}/bag", "-p", "include:=^/bench/recorded/"],
+                                    env=_loopback(), stdout=log, stderr=log, text=True)
+        stack.callback(stop, recorder)
+        driver, processes = start_bench(stack, checkpoint, RECORDING_TARGETS)
+        log.seek(0)
+        deadline = time.monotonic() + 30
+        while log.read().count("recording /bench/recorded/") < 2:  # its joint states and commands both
+            if time.monotonic() > deadline or recorder.poll() is not None:
+                log.seek(0)
+                raise RuntimeError(f"the recorder never took the recorded node's topics; its output:\n{log.read()}")
+            time.sleep(0.2)
+            log.seek(0)
+        return alternate(driver, processes, [rate], seconds, windows, progress)
+
+
+RECORDING_TARGETS = ("policy", "recorded")
+
+
+def start_bench(stack: ExitStack, checkpoint: str, targets: tuple[str, ...]) -> tuple[Driver, dict]:
+    """rclpy, a driver and one node per target, each answering (closed and stopped by ``stack``)."""
+    from snn_policy_node.policy.model_io import load_model
+
+    _, loaded = load_model(checkpoint)
+    joints = tuple(dict.fromkeys(e.name for e in loaded.observation.entries))
+    rclpy.init()
+    stack.callback(rclpy.try_shutdown)
+    driver = Driver(joints, targets)
+    stack.callback(driver.close)
+    logs = {target: stack.enter_context(tempfile.TemporaryFile("w+")) for target in targets}
+    processes = {target: start_target(target, checkpoint, logs[target]) for target in targets}
+    for process in processes.values():
+        stack.callback(stop, process)
+    for target in targets:
+        try:
+            driver.wait_until_answered(target)
+        except RuntimeError:
+            logs[target].seek(0)
+            raise RuntimeError(f"the {target} node never answered a joint state; its output:\n{logs[target].read()}") from None
+    return driver, processes
+
+
+def alternate(driver: Driver, processes: dict, rates: list[float], seconds: float, windows: int,
+              progress) -> list[LoopResult]:
+    """``windows`` windows per target and rate, the targets' order reversed every other window."""
+    targets, results = tuple(processes), []
+    for rate in rates:
+        for window in range(windows):
+            for target in targets if window % 2 == 0 else targets[::-1]:
+                results.append(measure(driver, target, processes[target].pid, rate, seconds, window))
+            progress(f"{rate:6.0f} Hz, window {window + 1}/{windows}: " + ", ".join(
+                f"{r.target} p99 {r.p99_ms:.3f} ms, dropped {r.dropped}, CPU {r.cpu_percent:.0f} %"
+                for r in results[-len(targets):]))
+    return results
+
+
+def _loopback() -> dict:
+    return {**os.environ, "ROS_AUTOMATIC_DISCOVERY_RANGE": os.environ.get("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")}
 
 
 def as_records(results: list[LoopResult]) -> list[dict]:

@@ -105,3 +105,19 @@ def test_a_recorded_episode_replayed_into_a_policy_node_gives_its_commands_again
     other = replay(cartpole.parent.parent / "seed1" / "model.safetensors")
     assert other.returncode == 1, other.stdout + other.stderr
     assert "first divergence at joint state" in other.stdout
+
+
+def test_a_recorder_with_include_takes_only_the_topics_that_match(nodes, probe, tmp_path):
+    bag = tmp_path / "only_rewards"
+    rewards = probe.publisher(Float64, messages.REWARD, messages.EVENT_QOS)
+    states = probe.publisher(JointState, messages.JOINT_STATES, messages.SENSOR_QOS)
+    recorder = nodes("recorder", "recorder", path=str(bag), include="^/reward$")
+    recorder.wait_for_output("recording /reward ", timeout=60)
+    probe.wait_for(lambda: rewards.get_subscription_count() > 0, what="the recorder's reader of /reward")
+    for value in (1.0, 2.0, 3.0):
+        rewards.publish(Float64(data=value))
+        states.publish(JointState(name=["j"], position=[value]))
+    time.sleep(1.0)
+    assert recorder.stop() == 0
+    summary = {t["topic"]: t["count"] for t in recording_summary(bag)["topics"]}
+    assert summary == {"/reward": 3}

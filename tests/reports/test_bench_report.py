@@ -50,3 +50,20 @@ def test_a_soak_adds_its_histogram(tmp_path):
     assert "### Soak: the policy alone at 500 Hz for 600 s" in text and "12 dropped" in text and "p99.9 4.000 ms" in text
     assert json.loads((tmp_path / "bench.json").read_text())["soak"]["counts"] == [10, 20, 1]
 
+
+
+def test_the_recording_overhead_is_the_recorded_nodes_p99_over_the_plain_ones_window_by_window(tmp_path):
+    from snn_policy_node.reports.recording import write_overhead_report
+
+    records = []
+    for window, (plain, recorded) in enumerate(((2.0, 2.2), (2.0, 2.0), (4.0, 4.1))):  # ratios 1.1, 1.0, 1.025
+        for target, p99 in (("policy", plain), ("recorded", recorded)):
+            records.append({"target": target, "rate_hz": 100.0, "window": window, "seconds": 1.0, "sent": 100,
+                            "received": 100, "dropped": 0, "p50_ms": 1.0, "p99_ms": p99, "max_ms": 5.0, "late_sends": 0,
+                            "cpu_percent": 5.0})
+    report = write_overhead_report(records, "model", 1.0, "snn-robot bench recording", tmp_path)
+    assert report["ratios"]["100"]["p99_over_policy"] == pytest.approx({"median": 1.025, "min": 1.0, "max": 1.1})
+    assert report["met"] == {"100": True}  # the median, 1.025, is within 1.05
+    written = json.loads((tmp_path / "recording_overhead.json").read_text())
+    assert written["ratios"] == report["ratios"]
+    assert "| 100 | 3 | 2.000 | 2.200 | 1.025 [1.000, 1.100] | 0 / 0 | <= 1.05: met |" in (tmp_path / "recording_overhead.md").read_text()

@@ -8,6 +8,7 @@ them to a bag, the live view streams them to Foxglove.
 """
 
 import importlib
+import re
 
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
@@ -21,6 +22,7 @@ TAP_PARAMETERS = {
     "topics": ([""], "TOPIC:TYPE pairs to take from the start, before their publishers appear "
                      "(e.g. /joint_states:sensor_msgs/msg/JointState); others are taken as they appear"),
     "discovery_period": (0.5, "seconds between two looks at the graph for new topics"),
+    "include": (".*", "regular expression a discovered topic's name must match to be taken (as ros2 bag record --regex)"),
 }
 
 
@@ -40,6 +42,10 @@ class GraphTap(Node):
         self._named = [pair.partition(":") for pair in filter(None, self.p["topics"])]
         if any(not type_name for _, _, type_name in self._named):
             raise StartupError(f"{name}: topics are TOPIC:TYPE pairs, got {self.p['topics']}")
+        try:
+            self.include = re.compile(self.p["include"])
+        except re.error as error:
+            raise StartupError(f"{name}: include is not a regular expression: {error}") from None
         self.typestore = get_typestore(Stores.ROS2_KILTED)
         self.tapped: set[str] = set()
         self.counts: dict[str, int] = {}
@@ -53,7 +59,7 @@ class GraphTap(Node):
 
     def discover(self) -> None:
         for topic, types in self.get_topic_names_and_types():
-            if topic not in self.tapped and len(types) == 1:
+            if topic not in self.tapped and len(types) == 1 and self.include.search(topic):
                 publishers = self.get_publishers_info_by_topic(topic)
                 if publishers:
                     self.tap(topic, types[0], offered_qos(publishers))
