@@ -10,7 +10,6 @@ request by the stamp; a request never answered is a drop.
 """
 
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,7 @@ from rclpy.executors import SingleThreadedExecutor
 from sensor_msgs.msg import JointState
 
 from snn_policy_node.ros.common import messages
+from snn_policy_node.ros.common.process import loopback_env, stop_process
 
 TARGETS = ("echo", "policy")
 
@@ -127,16 +127,7 @@ def start_target(target: str, checkpoint: str, log) -> subprocess.Popen:
         command = [sys.executable, "-m", "snn_policy_node.ros.policy_node", "--ros-args", "-p", f"checkpoint:={checkpoint}",
                    "-p", "diagnostics_period:=5.0", "-p", "command_format:=joint_state"]
     command += ["-p", f"command_topic:={commands}", "-p", f"joint_states_topic:={states}"]
-    return subprocess.Popen(command, env=_loopback(), stdout=subprocess.DEVNULL, stderr=log, text=True)
-
-
-def stop(process: subprocess.Popen) -> None:
-    process.send_signal(signal.SIGINT)
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    return subprocess.Popen(command, env=loopback_env(), stdout=subprocess.DEVNULL, stderr=log, text=True)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -200,8 +191,8 @@ def run_recording_bench(checkpoint: str, rate: float, seconds: float, windows: i
         log = stack.enter_context(tempfile.TemporaryFile("w+"))
         recorder = subprocess.Popen([sys.executable, "-m", "snn_policy_node.ros.recorder", "--ros-args", "-p",
                                      f"path:={directory}/bag", "-p", "include:=^/bench/recorded/"],
-                                    env=_loopback(), stdout=log, stderr=log, text=True)
-        stack.callback(stop, recorder)
+                                    env=loopback_env(), stdout=log, stderr=log, text=True)
+        stack.callback(stop_process, recorder)
         driver, processes = start_bench(stack, checkpoint, RECORDING_TARGETS)
         log.seek(0)
         deadline = time.monotonic() + 30
@@ -230,7 +221,7 @@ def start_bench(stack: ExitStack, checkpoint: str, targets: tuple[str, ...]) -> 
     logs = {target: stack.enter_context(tempfile.TemporaryFile("w+")) for target in targets}
     processes = {target: start_target(target, checkpoint, logs[target]) for target in targets}
     for process in processes.values():
-        stack.callback(stop, process)
+        stack.callback(stop_process, process)
     for target in targets:
         try:
             driver.wait_until_answered(target)
@@ -252,10 +243,6 @@ def alternate(driver: Driver, processes: dict, rates: list[float], seconds: floa
                 f"{r.target} p99 {r.p99_ms:.3f} ms, dropped {r.dropped}, CPU {r.cpu_percent:.0f} %"
                 for r in results[-len(targets):]))
     return results
-
-
-def _loopback() -> dict:
-    return {**os.environ, "ROS_AUTOMATIC_DISCOVERY_RANGE": os.environ.get("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")}
 
 
 def as_records(results: list[LoopResult]) -> list[dict]:

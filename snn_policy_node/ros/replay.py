@@ -9,8 +9,6 @@ answered with the command it got, without running the network again). The policy
 readings as the recorded run did, and a deterministic policy gives the recorded commands, in order.
 """
 
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -27,6 +25,7 @@ from sensor_msgs.msg import Imu, JointState
 from std_msgs.msg import Float64MultiArray
 
 from snn_policy_node.ros.common import messages
+from snn_policy_node.ros.common.process import loopback_env, stop_process
 
 NAMESPACE = "/replay"
 READINGS = {"sensor_msgs/msg/JointState": JointState, "nav_msgs/msg/Odometry": Odometry, "sensor_msgs/msg/Imu": Imu}
@@ -130,7 +129,7 @@ def replay(path: str | Path, checkpoint: str, parameters: dict[str, str] | None 
         executor.shutdown()
         node.destroy_node()
         rclpy.shutdown()
-        stop(process)
+        stop_process(process)
 
 
 def _answer(executor, publisher, message, answers: list, count: int, timeout: float, process) -> None:
@@ -164,15 +163,6 @@ def start_policy(checkpoint: str, parameters: dict[str, str]) -> subprocess.Pope
                "-r", "__node:=snn_policy", "-p", f"checkpoint:={checkpoint}"]
     for name, value in parameters.items():
         command += ["-p", f"{name}:={value}"]
-    env = {**os.environ, "ROS_AUTOMATIC_DISCOVERY_RANGE": os.environ.get("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")}
-    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(command, env=loopback_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()

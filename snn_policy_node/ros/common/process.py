@@ -5,7 +5,9 @@ kHz rates). Its C++ spin does not return on SIGINT, so the process handles SIGIN
 SIGTERM itself and spins in short slices, checking between them whether to stop.
 """
 
+import os
 import signal
+import subprocess
 import sys
 import weakref
 from collections.abc import Callable
@@ -55,3 +57,20 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None) -> int:
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()
+
+
+def loopback_env(**extra: str) -> dict[str, str]:
+    """This process's environment for a node it starts: DDS on this machine unless the user said otherwise."""
+    return {**os.environ, "ROS_AUTOMATIC_DISCOVERY_RANGE": os.environ.get("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST"),
+            **extra}
+
+
+def stop_process(process: subprocess.Popen, timeout: float = 10.0) -> None:
+    """SIGINT, as a user's Ctrl-C; SIGKILL if the node has not ended within ``timeout`` s."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
