@@ -12,6 +12,7 @@ import signal
 import subprocess
 import threading
 
+from snn_policy_node.ros.common.process import loopback_env
 from snn_policy_node.ros.launch_file import NodeLaunch
 
 
@@ -19,8 +20,7 @@ def run(nodes: list[NodeLaunch], stop_timeout: float = 5.0) -> int:
     """Start every node and relay its output, as ``ros2 launch`` does: the graph ends when a node
     with ``on_exit: shutdown`` exits (its exit code), when every node has exited (the first
     non-zero code, else 0), or on SIGINT/SIGTERM (130)."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "RCUTILS_COLORIZED_OUTPUT": "0"}
-    env.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    env = loopback_env(PYTHONUNBUFFERED="1", RCUTILS_COLORIZED_OUTPUT="0")
     width = max(len(n.label) for n in nodes)
     processes, exits = [], queue.SimpleQueue()  # SimpleQueue: safe to put from a signal handler
     for index, node in enumerate(nodes):
