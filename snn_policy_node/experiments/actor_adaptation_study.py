@@ -99,8 +99,10 @@ def run_actor_study(models: dict[str, Path], work_dir: Path, config: ActorDeploy
         if population is None:
             pending.append(f"{TUNING_TASK} {PROFILE}: the pair rule's tuning population")
         else:
-            tuning = {"task": TUNING_TASK, "profile": PROFILE, "settings": TUNING_SETTINGS, "confidence": ACTOR_TUNING.confidence,
-                      "settings_seed": TUNING_SETTINGS_SEED, "heldout_seeds": population["config"]["heldout_seeds"],
+            tuning = {"task": TUNING_TASK, "profile": PROFILE, "headline": ACTOR_TUNING.headline, "settings": TUNING_SETTINGS,
+                      "confidence": ACTOR_TUNING.confidence,
+                      "settings_seed": TUNING_SETTINGS_SEED,
+                      "heldout_seeds": population["config"]["heldout_seeds"][: config.heldout_episodes],
                       "seconds": population["seconds"], "frozen_heldout": float(by_arm(population)["frozen"]["heldout"].mean()),
                       "rows": tuning_rows(population)}
     for env_id, model in models.items():

@@ -117,7 +117,7 @@ def tuning(report: dict) -> list[str]:
                   f"{settings} of the profile drawn with seed {t['settings_seed']} (the reported populations draw "
                   f"others), scored on held-out seeds {seeds[0]}-{seeds[-1]}; guard confidence z = {t['confidence']:g}. "
                   f"Frozen {t['frozen_heldout']:.2f}. The reported study takes the best held-out mean.", "",
-                  "| setting | held-out | gain vs frozen [95 % CI] | p | worst block vs frozen | rollbacks per run |",
+                  "| rule and its settings | held-out | gain vs frozen [95 % CI] | p | worst block vs frozen | rollbacks per run |",
                   "|---|---:|---|---:|---:|---:|"]
         best = max(t["rows"], key=lambda r: r["heldout"])["variant"]
         for r in t["rows"]:
@@ -210,8 +210,9 @@ def actor_protocol(report: dict) -> list[str]:
 
 
 def figure(report: dict, path: Path) -> None:
-    """Per task and profile, the rolling online return of frozen weights and of every study's compared
-    method (solid) beside its random-direction twin (dashed, same colour), mean and 95 % interval."""
+    """Per task and profile, every study's compared method (solid) and its random-direction twin (dashed,
+    same colour): the rolling online return minus frozen weights' on the same episodes, mean and 95 %
+    interval over runs (frozen is the zero line)."""
     panels = list(report["curves"])
     columns = min(len(panels), 4) or 1
     rows = (len(panels) + columns - 1) // columns or 1
@@ -221,18 +222,19 @@ def figure(report: dict, path: Path) -> None:
     for ax, panel in zip(axes.flat, panels):
         compared = sorted({r["variant"] for r in report["deployment"] if r["headline"] and f"{r['task']} {r['profile']}" == panel},
                           key=lambda v: STUDY_ORDER.index(v) if v in STUDY_ORDER else 99)
-        roles = [("frozen", "C0", "-")] + [(n, STUDY_COLOURS.get(v, "C7"), style) for v in compared
-                                           for n, style in ((v, "-"), (f"{v}/random", "--"))]
+        roles = [(n, STUDY_COLOURS.get(v, "C7"), style) for v in compared for n, style in ((v, "-"), (f"{v}/random", "--"))]
+        ax.axhline(0.0, color="C0", linewidth=1.0, label="frozen")
         for name, color, style in roles:
-            curve = report["curves"][panel].get(name)
+            curve = report["curves"][panel].get(name, {}).get("gain")
             if curve is None:
                 continue
             x = np.arange(len(curve["mean"])) + 10
             ax.plot(x, curve["mean"], label=name, color=color, linestyle=style, linewidth=1.2)
-            ax.fill_between(x, curve["low"], curve["high"], alpha=0.12, color=color)
+            if style == "-":
+                ax.fill_between(x, curve["low"], curve["high"], alpha=0.15, color=color)
         ax.set_title(panel)
         ax.set_xlabel("online episode")
-        ax.set_ylabel("return, mean of the last 10")
+        ax.set_ylabel("rolling return (10) - frozen's")
         ax.legend(fontsize=6)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
