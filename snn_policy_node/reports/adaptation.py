@@ -84,7 +84,9 @@ def summary(rows: list[dict]) -> list[str]:
         return []
     lines = ["## In short", "",
              "Each study named its compared method before its runs; a later study was designed after the earlier ones' "
-             "results, and tuned only on settings and seeds of its own (the tuning tables below).", ""]
+             "results, and tuned only on settings and seeds of its own (the tuning tables below). Every arm of a study "
+             "ran in one population, by one version of the code; populations of different studies may not have (and "
+             "closed-loop returns amplify float-level differences), so compare arms within a study.", ""]
     for variant in sorted({r["variant"] for r in headlines}, key=lambda v: STUDY_ORDER.index(v) if v in STUDY_ORDER else 99):
         rows_of = sorted((r for r in headlines if r["variant"] == variant), key=lambda r: (r["task"], r["profile"]))
         better = sum(r["gain_vs_frozen"]["mean"] > 0 and r["p_vs_frozen"] < 0.05 for r in rows_of)
