@@ -397,6 +397,8 @@ class RSTDPService(Node):
             f"online adaptation done after {self.train_count} episodes: online return first block {blocks[0]:.2f}, last "
             f"block {blocks[-1]:.2f}{held}; {self.schedule.updates} updates, {self.schedule.status()['rollbacks']} rollbacks")
         self.learning = False
+        if self.schedule.pair:  # the last decision may have started a pair: the adapted policy plays without noise
+            self.modulation_publisher.publish(messages.float64_array(np.array([self.train_count, 0.0, 0.0])))
         self.save()
         self.publish_status(done=True)
         if self.p["exit_when_done"]:

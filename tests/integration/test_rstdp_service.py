@@ -161,7 +161,7 @@ def test_the_pair_rule_explores_in_pairs_and_moves_the_policy_by_each_pairs_retu
     commands = probe.record(Float64MultiArray, messages.COMMANDS, messages.COMMAND_QOS)
     nodes("snn_policy_node", "snn_policy", checkpoint=str(cartpole), plastic_layer=1, rule="pair")
     nodes("rstdp_service", "rstdp_service", checkpoint=str(cartpole), drive_episodes=False, baseline_episodes=2,
-          window=10, third_factor="pair", confidence=2.33)
+          window=10, third_factor="pair", confidence=2.33, train_episodes=4)
     states = probe.publisher(JointState, messages.JOINT_STATES, messages.SENSOR_QOS)
     episodes = probe.publisher(String, messages.EPISODE, messages.EVENT_QOS)
     probe.wait_for(lambda: plastic and episodes.get_subscription_count() > 0
@@ -186,8 +186,9 @@ def test_the_pair_rule_explores_in_pairs_and_moves_the_policy_by_each_pairs_retu
     episode(120.0)
     assert modulations[-1].data.tolist() == [3.0, 0.0, -1.0]
     np.testing.assert_array_equal(messages.message_matrix(plastic[-1]), trained)  # nothing moves mid-pair
-    episode(80.0)
-    assert modulations[-1].data.tolist() == pytest.approx([4.0, 0.4, 1.0])
+    episode(80.0)  # the last of train_episodes: after its update, the protocol's end stops the exploration
+    probe.wait_for(lambda: modulations[-1].data.tolist() == [4.0, 0.0, 0.0], timeout=10, what="the protocol's last modulation")
+    assert modulations[-2].data.tolist() == pytest.approx([4.0, 0.4, 1.0])
     moved = messages.message_matrix(plastic[-1]) - trained
     assert np.linalg.norm(moved) == pytest.approx(0.4 * 0.02 * np.linalg.norm(trained), rel=1e-4)
     assert json.loads(status[-1].data)["updates"] == 1
