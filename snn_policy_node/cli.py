@@ -8,12 +8,13 @@ import shlex
 import sys
 import types
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from snn_policy_node.experiments.actor_deployment import ActorDeploymentConfig
 from snn_policy_node.experiments.adaptation import AdaptationConfig
 from snn_policy_node.experiments.deployment import DeploymentConfig
+from snn_policy_node.grid import Grid, GridOptions
 from snn_policy_node.policy.checkpoint import CheckpointError
 from snn_policy_node.provenance import recorded_command
 from snn_policy_node.tasks import DSQN_TASKS, MUJOCO_TASKS
@@ -337,8 +338,16 @@ def _report_adaptation(args: argparse.Namespace) -> int:
         return 2
     config = DeploymentConfig(**config_values(args, DeploymentConfig))
     actor_config = ActorDeploymentConfig(episodes=args.actor_episodes)
-    study = run_study(models, args.profiles, Path(args.work_dir), config, args.finished_only, Path(args.randomized_dir))
-    actor_study = run_actor_study(actors, Path(args.work_dir), actor_config, args.finished_only)
+    work_dir, randomized_dir = Path(args.work_dir), Path(args.randomized_dir)
+
+    def register(grid: Grid) -> None:
+        run_study(models, args.profiles, work_dir, config, grid, randomized_dir)
+        run_actor_study(actors, work_dir, actor_config, grid)
+
+    if not args.finished_only and not run_grid(register, args, "adaptation populations"):
+        return 1
+    study = run_study(models, args.profiles, work_dir, config, False, randomized_dir)
+    actor_study = run_actor_study(actors, work_dir, actor_config, False)
     for key, value in actor_study.items():  # rows and pending lists join, curves and timings merge, the rest is new
         if isinstance(value, list):
             study[key] += value
@@ -354,6 +363,33 @@ def _report_adaptation(args: argparse.Namespace) -> int:
               f"{row['online_last_block']:.2f}")
     print(f"report written to {args.out}/adaptation.md")
     return 0
+
+
+def run_grid(register: Callable[[Grid], None], args: argparse.Namespace, description: str) -> bool:
+    """Run the units that ``register`` finds unfinished as a Ray grid, round after round (a unit may
+    need another's result, as a control needs its population), until none is left; False if one failed."""
+    grid = Grid()
+    register(grid)
+    while grid.units:
+        failed = grid.run(GridOptions(args.workers, args.cpus_per_unit, args.ray_address, logs=Path(args.grid_logs)),
+                          description)
+        if failed:
+            print(f"error: {len(failed)} units failed: {', '.join(failed)}", file=sys.stderr)
+            return False
+        register(grid)
+    return True
+
+
+def _add_grid_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of a job whose units run as a Ray grid (:mod:`snn_policy_node.grid`)."""
+    group = parser.add_argument_group("grid (Ray)", "independent units run as Ray tasks: on a local Ray started on "
+                                      "127.0.0.1, or on a running cluster (ray start --head; ray start --address)")
+    group.add_argument("--workers", type=int, default=GridOptions.workers,
+                       help="units at a time on the local Ray (a cluster runs as many as its CPUs allow)")
+    group.add_argument("--cpus-per-unit", type=float, default=GridOptions.cpus_per_unit, help="CPUs Ray gives each unit")
+    group.add_argument("--ray-address", default=None,
+                       help="a running Ray cluster's address (default: RAY_ADDRESS, else a local Ray)")
+    group.add_argument("--grid-logs", default=str(GridOptions.logs), help="each unit's output, NAME.log")
 
 
 def _device(name: str) -> str:
@@ -432,6 +468,36 @@ def _report_calibration(args: argparse.Namespace) -> int:
     for env_id, shipped in report.get("shipped", {}).items():
         print(f"{args.models_dir}/{env_id}: {shipped['run']} (adaptive I {shipped['adaptive_score']:.1f})")
     print(f"report written to {args.out}/calibration.md")
+    return 0
+
+
+def _report_fidelity(args: argparse.Namespace) -> int:
+    import time
+
+    import torch
+    from tqdm import tqdm
+
+    from snn_policy_node.experiments.conversion_fidelity import TIMESTEPS, VARIANTS, fidelity
+    from snn_policy_node.policy.model_io import load_model
+    from snn_policy_node.reports.fidelity import write_report
+
+    torch.set_num_threads(1)
+    actors = {env_id: Path(args.actors_dir, env_id, "spiking_actor.safetensors") for env_id in args.envs}
+    missing = [str(path) for path in actors.values() if not path.exists()]
+    if missing:
+        print(f"error: no shipped spiking actor at {missing} (snn-robot report calibration ships them)", file=sys.stderr)
+        return 2
+    started, tasks = time.perf_counter(), {}
+    with tqdm(total=len(actors) * len(TIMESTEPS) * (len(VARIANTS) + 2), desc="open-loop fidelity", unit="variant") as bar:
+        for env_id, path in actors.items():
+            bar.set_postfix_str(env_id)
+            actor, checkpoint = load_model(path)
+            tasks[env_id] = fidelity(actor, checkpoint.observation, env_id, bar)
+    report = write_report(tasks, time.perf_counter() - started, Path(args.out), recorded_command("snn-robot report fidelity"))
+    for env_id, row in report["summary"]["tasks"].items():
+        print(f"{env_id}: adaptive I / I = 0 at T = 4 {row['adaptive_over_i0']:.3f}; adaptive I at T = 4 "
+              f"{row['adaptive_t4']:.5f}, CRPI at T = 16 {row['crpi_t16']:.5f}")
+    print(f"report written to {args.out}/conversion_fidelity.md")
     return 0
 
 
@@ -570,8 +636,9 @@ def _add_adapt(commands) -> None:
 
 
 def _add_report(commands) -> None:
-    """``report rstdp``, ``report adaptation`` and ``report calibration``."""
-    report = commands.add_parser("report", help="results reports: report rstdp (paper 004), report adaptation (online r-STDP), report calibration (paper 000)")
+    """``report rstdp``, ``report adaptation``, ``report calibration`` and ``report fidelity``."""
+    report = commands.add_parser("report", help="results reports: report rstdp (paper 004), report adaptation (online r-STDP), "
+                                 "report calibration (paper 000), report fidelity (conversion, open loop)")
     reports = report.add_subparsers(dest="report", required=True, metavar="REPORT")
     rstdp_report = reports.add_parser(
         "rstdp",
@@ -629,6 +696,7 @@ def _add_report(commands) -> None:
     add_config_options(adaptation, DeploymentConfig, ["episodes", "baseline_episodes", "window", "margin"])
     adaptation.add_argument("--finished-only", action="store_true",
                             help="report the populations that have finished and list the others, running nothing")
+    _add_grid_arguments(adaptation)
     adaptation.set_defaults(run=_report_adaptation)
 
     calibration = reports.add_parser(
@@ -656,6 +724,22 @@ def _add_report(commands) -> None:
                              "runs are not under RUNS_DIR; by default they are kept (runs made on another machine or "
                              "in an earlier checkout), and the report says which")
     calibration.set_defaults(run=_report_calibration)
+
+    fidelity = reports.add_parser(
+        "fidelity",
+        help="open-loop fidelity of conversion: every calibration variant and CRPI against the source QCFS network",
+        description="For each shipped spiking actor (ACTORS_DIR/ENV/spiking_actor.safetensors): its source QCFS "
+        "network plays 10 held-out episodes on default physics (seeds 90000-90009), and every converted variant "
+        "replays their states in order: I = 0 with V(0) = 0 and theta/2, I = 1..3 and adaptive I under the "
+        "accumulating and the literal reading of Algorithm 1, and CRPI's residual carry-over alone and with adaptive "
+        "I (alpha chosen on seeds 80000-80004), at T = 4, 8 and 16. Reports the mean |a - a_QCFS|, error spikes per "
+        "layer and time per action. Writes conversion_fidelity.md, .json (every episode's figures) and .png to OUT; "
+        "a later `snn-robot report calibration` takes its summary into calibration.json.",
+    )
+    fidelity.add_argument("--envs", nargs="+", default=list(MUJOCO_TASKS), choices=list(MUJOCO_TASKS), help="tasks")
+    fidelity.add_argument("--actors-dir", default="models/td3bc", help="shipped spiking actors: ACTORS_DIR/ENV/")
+    fidelity.add_argument("--out", default="docs/results", help="where conversion_fidelity.md, .json and .png go")
+    fidelity.set_defaults(run=_report_fidelity)
 
 
 def _add_run(commands) -> None:

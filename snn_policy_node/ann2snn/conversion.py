@@ -1,5 +1,6 @@
 """ANN-to-SNN conversion of a QCFS actor into an IF spiking actor (paper 000, section 3)."""
 
+import functools
 import math
 from dataclasses import asdict, dataclass
 from typing import NamedTuple
@@ -31,6 +32,30 @@ class PlasticRows(NamedTuple):
     layer: int  # -1: none
     folded_t: np.ndarray  # [variants, in, out]
     source_t: np.ndarray  # [variants, in, out]
+
+
+@dataclass(frozen=True)
+class Membrane:
+    """How the IF neurons start each observation, in units of their threshold.
+
+    ``initial`` is V(0) before calibration: 1/2, the QCFS shift phi that makes T = L steps reproduce
+    QCFS (the paper's), or 0 (SpikingJelly's default). ``carry`` is the alpha of CRPI's cross-step
+    residual potential initialisation (Xu et al., ICML 2026): with alpha > 0 a neuron starts the next
+    observation of an episode at initial + clip(alpha (max(sum_t C(t), 0) - N), -1/2, 1/2), the charge
+    of the last T steps that it did not turn into its N spikes; with 0 every observation starts afresh.
+    """
+
+    initial: float = 0.5
+    carry: float = 0.0
+
+    def __post_init__(self):
+        if not (0.0 <= self.initial < 1.0 and 0.0 <= self.carry <= 1.0):
+            raise ValueError(f"need 0 <= initial < threshold = 1 and 0 <= carry <= 1, got {self}")
+
+    @functools.cached_property
+    def kernel(self) -> tuple[np.float32, np.float32]:
+        """(initial, carry) as the compiled layers read them."""
+        return np.float32(self.initial), np.float32(self.carry)
 
 
 NO_ERROR_COUNT = torch.empty(0)  # the error spikes of a simulation that skipped them
@@ -83,6 +108,7 @@ class SpikingActor(nn.Module):
         self.timesteps = timesteps
         self.max_action = max_action
         self.calibration = calibration
+        self.membrane = Membrane()
         self.fold_thresholds()
         self.register_load_state_dict_post_hook(lambda module, _keys: module.fold_thresholds())
 
@@ -205,9 +231,24 @@ class SpikingActor(nn.Module):
         """Simulated steps per observation: T, or rho where calibration needs more."""
         return max(self.timesteps, self.calibration.rho)
 
+    def starts(self, batch: int) -> tuple[np.ndarray, ...]:
+        """Every hidden layer's uncalibrated V(0) ``[batch, neurons]`` at an episode's first observation."""
+        return tuple(np.full((batch, len(bias)), self.membrane.initial, dtype=np.float32)
+                     for bias in self._kernel_layers[1][:-1])
+
+    def _checked_starts(self, starts: tuple[np.ndarray, ...] | None, rows: int) -> tuple[np.ndarray, ...]:
+        if starts is None:
+            return self.starts(rows)
+        shapes = [(rows, len(bias)) for bias in self._kernel_layers[1][:-1]]
+        if [getattr(s, "shape", None) for s in starts] != shapes or any(
+                s.dtype != np.float32 or not s.flags.c_contiguous for s in starts):
+            raise ValueError(f"starts must be float32 arrays shaped {shapes}, as starts({rows}) makes them")
+        return tuple(starts)
+
     def simulate(self, obs: torch.Tensor, iterations: int | torch.Tensor = 0, errors: bool = True,
                  weights: dict[int, torch.Tensor] | PlasticRows | None = None,
-                 noise: dict[int, torch.Tensor] | None = None, variants: np.ndarray | None = None) -> ActorSimulation:
+                 noise: dict[int, torch.Tensor] | None = None, variants: np.ndarray | None = None,
+                 starts: tuple[np.ndarray, ...] | None = None) -> ActorSimulation:
         """Run the spiking actor on ``obs`` ``[batch, obs_dim]`` with I calibration passes.
 
         ``errors=False`` skips the error-spike count against the source network (it runs the
@@ -223,6 +264,10 @@ class SpikingActor(nn.Module):
         predecessor really emits, then run for T steps. With rho > T the layers run rho
         steps so that the next layer has rho steps of input to calibrate on. The layers run
         compiled (:mod:`snn_policy_node.engine.if_layers`), in float32.
+
+        ``starts`` (from :meth:`starts`, one row per observation) carry each neuron's start from one
+        observation of an episode to the next, updated in place, as :attr:`membrane` says; without
+        them every observation is an episode's first.
         """
         noise, steps, config = noise or {}, self.steps, self.calibration
         if len(noise) > 1:
@@ -240,7 +285,8 @@ class SpikingActor(nn.Module):
         action = np.empty((len(x), len(biases[-1])), dtype=np.float32)
         arguments = (x, weights_t, biases, plastic.folded_t, plastic.layer, _variants(variants, len(x), plastic),
                      EMPTY_3D if perturbation is None else perturbation, noise_layer, rows, config.rho,
-                     config.kernel_epsilon, config.accumulate, spikes, readout, self.timesteps,
+                     config.kernel_epsilon, config.accumulate, self._checked_starts(starts, len(x)),
+                     self.membrane.kernel, spikes, readout, self.timesteps,
                      np.float32(self.max_action), action)
         counts = None
         if errors:
@@ -263,14 +309,16 @@ class SpikingActor(nn.Module):
 class ActorRunner:
     """One observation at a time through the compiled layers, every buffer made once: the control
     loop's path, free of tensor bookkeeping. Its kernel arguments are made once too, and made again
-    when the actor's folded layers or calibration change, so weight updates show; the buffers hold
-    the last step's results until the next :meth:`run`."""
+    when the actor's folded layers, calibration or membrane change, so weight updates show; the
+    buffers hold the last step's results until the next :meth:`run`, and :attr:`starts` what a
+    carrying membrane takes to the next observation until :meth:`reset`."""
 
     def __init__(self, actor: SpikingActor):
         self.actor = actor
         steps, biases = actor.steps, actor._kernel_layers[1]
         self._obs = np.zeros((1, actor.weight0.shape[1]), dtype=np.float32)
         self._iterations = np.zeros(1, dtype=np.int64)
+        self.starts = actor.starts(1)
         self.spikes = tuple(np.empty((steps, 1, len(bias)), dtype=np.float32) for bias in biases[:-1])
         self.kept_spikes = tuple(s[: actor.timesteps] for s in self.spikes)  # the T steps the read-out averages
         self._readout = np.empty((steps, 1, len(biases[-1])), dtype=np.float32)
@@ -284,9 +332,10 @@ class ActorRunner:
         """The kernels' arguments for the actor's layers and calibration as they are now."""
         actor, config = self.actor, self.actor.calibration
         weights_t, biases = actor._kernel_layers
-        self._bound = actor._kernel_layers, config
+        self._bound = actor._kernel_layers, config, actor.membrane
         self._arguments = (self._obs, weights_t, biases, EMPTY_3D, -1, NO_VARIANTS, EMPTY_3D, -1, self._iterations,
-                           config.rho, config.kernel_epsilon, config.accumulate, self.spikes, self._readout,
+                           config.rho, config.kernel_epsilon, config.accumulate, self.starts, actor.membrane.kernel,
+                           self.spikes, self._readout,
                            actor.timesteps, np.float32(actor.max_action), self.action)
         self._error_arguments = (*actor._source_layers, actor._source_thresholds, actor.levels, EMPTY_3D, self._rates,
                                  self.error_spikes)
@@ -297,7 +346,8 @@ class ActorRunner:
         spikes in :attr:`spikes`, and with ``errors`` Algorithm 2's counts in :attr:`error_spikes`.
         ``noise`` ``[steps, 1, neurons]`` joins the current into hidden layer ``noise_layer``."""
         bound = self._bound
-        if bound is None or bound[0] is not self.actor._kernel_layers or bound[1] is not self.actor.calibration:
+        if (bound is None or bound[0] is not self.actor._kernel_layers or bound[1] is not self.actor.calibration
+                or bound[2] is not self.actor.membrane):
             self._bind()
         self._obs[0] = obs
         self._iterations[0] = iterations
@@ -309,6 +359,11 @@ class ActorRunner:
         else:
             if_layers.actor_forward(*arguments)
         return self._action_row
+
+    def reset(self) -> None:
+        """Start the next observation as an episode's first (what :attr:`SpikingActor.membrane` carries is dropped)."""
+        for start in self.starts:
+            start.fill(self.actor.membrane.initial)
 
     def simulation(self) -> ActorSimulation:
         """The last run as an :class:`ActorSimulation` of tensors sharing the buffers (for plasticity)."""

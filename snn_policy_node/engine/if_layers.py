@@ -21,11 +21,12 @@ INF = np.float32(np.inf)
 
 
 @numba.njit(cache=True)
-def _initial_potential(currents, b, n, iterations, epsilon, accumulate):
+def _initial_potential(currents, b, n, iterations, epsilon, accumulate, start):
     """V(0) of neuron ``n`` in batch row ``b`` after ``iterations`` passes of Algorithm 1 over
-    ``currents[:, b, n]``: each pass corrects the spike count by one (Conclusions 1 and 2).
-    ``epsilon`` is (eps, 1 + eps), each rounded to float32 as the tensor code rounds it."""
-    v0 = HALF
+    ``currents[:, b, n]`` from the uncalibrated ``start``: each pass corrects the spike count by one
+    (Conclusions 1 and 2). ``epsilon`` is (eps, 1 + eps), each rounded to float32 as the tensor code
+    rounds it."""
+    v0 = start
     for _ in range(iterations):
         v, lowest_firing, highest_silent = v0, INF, -INF
         for t in range(currents.shape[0]):
@@ -35,43 +36,56 @@ def _initial_potential(currents, b, n, iterations, epsilon, accumulate):
                 lowest_firing = min(lowest_firing, v)
             else:
                 highest_silent = max(highest_silent, v)
-        earlier_shift = v0 - HALF if accumulate else ZERO
+        earlier_shift = v0 - start if accumulate else ZERO
         final = v - earlier_shift
         shift = ZERO
         if final >= ONE and highest_silent > -INF:  # one spike too few: raise by D_s
             shift = max(epsilon[1] - highest_silent, ONE)
         elif final < ZERO and lowest_firing < INF:  # one spike too many: lower by D_f
             shift = -max(lowest_firing + epsilon[0], ONE)
-        v0 = HALF + earlier_shift + shift
+        v0 = start + earlier_shift + shift
     return v0
 
 
 @numba.njit(cache=True)
 def initial_potentials(currents, iterations, epsilon, accumulate, v0):
-    """Algorithm 1's V(0) ``[batch, neurons]`` of every neuron, each row after its own I passes."""
+    """Algorithm 1's V(0) ``[batch, neurons]`` of every neuron, each row after its own I passes from 1/2."""
     for b in range(currents.shape[1]):
         for n in range(currents.shape[2]):
-            v0[b, n] = _initial_potential(currents, b, n, iterations[b], epsilon, accumulate)
+            v0[b, n] = _initial_potential(currents, b, n, iterations[b], epsilon, accumulate, HALF)
     return v0
 
 
 @numba.njit(cache=True)
-def fire(currents, iterations, rho, epsilon, accumulate, spikes):
+def fire(currents, iterations, rho, epsilon, accumulate, starts, membrane, timesteps, spikes):
     """Spikes ``[steps, batch, neurons]`` of an IF layer (threshold 1, soft reset) driven by
-    ``currents`` of the same shape, each neuron started at V(0) calibrated by its row's I
-    (``iterations`` ``[batch]``) on the first ``rho`` steps. Writes into ``spikes``."""
+    ``currents`` of the same shape, each neuron started at ``starts[b, n]`` calibrated by its row's
+    I (``iterations`` ``[batch]``) on the first ``rho`` steps. Writes into ``spikes``.
+
+    ``membrane`` is (initial, carry). With carry > 0 (CRPI's alpha), ``starts[b, n]`` becomes what the
+    next observation starts from: initial + clip(carry (max(sum_t C(t), 0) - N), -1/2, 1/2) over the
+    first ``timesteps`` steps, the charge the neuron did not turn into its N spikes."""
     steps, batch, neurons = currents.shape
     head = currents[:rho]
+    initial, carry = membrane
     for b in range(batch):
         for n in range(neurons):
-            v = _initial_potential(head, b, n, iterations[b], epsilon, accumulate) if iterations[b] else HALF
+            start = starts[b, n]
+            v = _initial_potential(head, b, n, iterations[b], epsilon, accumulate, start) if iterations[b] else start
+            charge, fired = ZERO, ZERO
             for t in range(steps):
                 v = v + currents[t, b, n]
+                if t < timesteps:
+                    charge += currents[t, b, n]
                 if v >= ONE:
                     v = v - ONE
                     spikes[t, b, n] = ONE
+                    if t < timesteps:
+                        fired += ONE
                 else:
                     spikes[t, b, n] = ZERO
+            if carry > ZERO:
+                starts[b, n] = initial + min(max(carry * (max(charge, ZERO) - fired), -HALF), HALF)
     return spikes
 
 
@@ -123,7 +137,7 @@ def _one_variant(weight_t):
 
 @numba.njit(cache=True)
 def actor_forward(obs, weights_t, biases, plastic, plastic_layer, variants, noise, noise_layer, iterations, rho, epsilon,
-                  accumulate, spikes, readout, timesteps, max_action, action):
+                  accumulate, starts, membrane, spikes, readout, timesteps, max_action, action):
     """The converted actor's forward pass: ``obs`` ``[batch, in]`` into its first IF layer as a constant
     current, every IF layer calibrated and fired in turn, the read-out's currents into ``readout``
     ``[steps, batch, actions]``, each hidden layer's spikes into ``spikes[k]``, and into ``action``
@@ -132,6 +146,7 @@ def actor_forward(obs, weights_t, biases, plastic, plastic_layer, variants, nois
     ``weights_t[k]`` / ``biases[k]`` are spiking weight layer k (transposed) and its bias. Weight layer
     ``plastic_layer`` (-1: none) takes row b's weights from ``plastic[variants[b]]`` ``[in, out]``; ``noise``
     ``[steps, batch, neurons]`` joins the current into hidden layer ``noise_layer`` (-1: none).
+    ``starts[k]`` and ``membrane`` start hidden layer k's neurons as :func:`fire` says.
     """
     steps, batch = readout.shape[0], obs.shape[0]
     shared = np.zeros(batch, dtype=np.int64)
@@ -140,7 +155,7 @@ def actor_forward(obs, weights_t, biases, plastic, plastic_layer, variants, nois
     for k in range(len(spikes)):
         if k == noise_layer:
             currents += noise
-        fire(currents, iterations, rho, epsilon, accumulate, spikes[k])
+        fire(currents, iterations, rho, epsilon, accumulate, starts[k], membrane, timesteps, spikes[k])
         currents = readout if k == len(spikes) - 1 else np.empty((steps, batch, biases[k + 1].shape[0]), np.float32)
         if k + 1 == plastic_layer:
             propagate(spikes[k], plastic, variants, biases[k + 1], currents)
@@ -174,12 +189,12 @@ def source_rates(obs, weights_t, biases, thresholds, levels, plastic, plastic_la
 
 @numba.njit(cache=True)
 def actor_forward_counting_errors(obs, weights_t, biases, plastic, plastic_layer, variants, noise, noise_layer,
-                                  iterations, rho, epsilon, accumulate, spikes, readout, timesteps, max_action, action,
-                                  source_weights_t, source_biases, thresholds, levels, source_plastic, rates, counts):
+                                  iterations, rho, epsilon, accumulate, starts, membrane, spikes, readout, timesteps,
+                                  max_action, action, source_weights_t, source_biases, thresholds, levels, source_plastic, rates, counts):
     """:func:`actor_forward`, then Algorithm 2's error spikes ``counts[b, k]`` of every hidden layer against
     the source network (:func:`source_rates` into ``rates``): one call for adaptive I's every step."""
     actor_forward(obs, weights_t, biases, plastic, plastic_layer, variants, noise, noise_layer, iterations, rho, epsilon,
-                  accumulate, spikes, readout, timesteps, max_action, action)
+                  accumulate, starts, membrane, spikes, readout, timesteps, max_action, action)
     source_rates(obs, source_weights_t, source_biases, thresholds, levels, source_plastic, plastic_layer, variants, rates)
     for k in range(len(rates)):
         error_counts(rates[k], spikes[k], timesteps, counts[:, k])

@@ -33,6 +33,7 @@ from snn_policy_node.experiments.adaptation_study import (
     tuning_name,
     tuning_rows,
 )
+from snn_policy_node.grid import Compute
 from snn_policy_node.policy.model_io import load_model
 from snn_policy_node.snn.node_perturbation import PerturbationRule
 from snn_policy_node.tasks.adaptation import ACTOR_SIGNIFICANCE_PAIR, GUARD_CONFIDENCE, pair_rule
@@ -73,7 +74,7 @@ ACTOR_TUNING = Study("-tuning-significance", SIGNIFICANCE_HEADLINE, actor_tuning
 
 
 def run_actor_population(env_id: str, model: Path, work_dir: Path, config: ActorDeploymentConfig,
-                         compute: bool = True, study: Study = ACTOR_STUDIES[0]) -> dict | None:
+                         compute: Compute = True, study: Study = ACTOR_STUDIES[0]) -> dict | None:
     """The finished population of ``study`` on ``env_id``'s actor ``model``: read from ``work_dir``, or run and kept there."""
     named, config = study.arms(env_id), study.config(config)
 
@@ -90,12 +91,12 @@ def run_actor_population(env_id: str, model: Path, work_dir: Path, config: Actor
 
 
 def run_actor_study(models: dict[str, Path], work_dir: Path, config: ActorDeploymentConfig,
-                    finished_only: bool = False) -> dict:
+                    compute: Compute = True) -> dict:
     """Every task's populations (run, or read from ``work_dir``), as rows and curves; the tuning
     population first, where its task is asked for."""
     deployment, curves, timing, pending, tuning = [], {}, {}, [], None
     if TUNING_TASK in models:
-        population = run_actor_population(TUNING_TASK, models[TUNING_TASK], work_dir, config, not finished_only, ACTOR_TUNING)
+        population = run_actor_population(TUNING_TASK, models[TUNING_TASK], work_dir, config, compute, ACTOR_TUNING)
         if population is None:
             pending.append(f"{TUNING_TASK} {PROFILE}: the pair rule's tuning population")
         else:
@@ -107,7 +108,7 @@ def run_actor_study(models: dict[str, Path], work_dir: Path, config: ActorDeploy
                       "rows": tuning_rows(population)}
     for env_id, model in models.items():
         for study in ACTOR_STUDIES:
-            population = run_actor_population(env_id, model, work_dir, config, not finished_only, study)
+            population = run_actor_population(env_id, model, work_dir, config, compute, study)
             if population is None:
                 pending.append(f"{env_id} {PROFILE}{study.suffix}")
                 continue

@@ -16,6 +16,7 @@ seeds). Its seed-k model is scored on the same settings and held-out seeds, and 
 runs of shipped model k.
 """
 
+import functools
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
@@ -29,6 +30,7 @@ from snn_policy_node.evaluation.batched import evaluate_population, stacked_weig
 from snn_policy_node.evaluation.seeds import TUNING_SEEDS
 from snn_policy_node.experiments.deployment import Arm, DeploymentConfig, default_heldout, deploy
 from snn_policy_node.experiments.rstdp_study import TUNING_SETTINGS_SEEDS, profile_settings
+from snn_policy_node.grid import Compute, Grid
 from snn_policy_node.policy.model_io import load_model
 from snn_policy_node.snn.rstdp import ModulationRule, model_amplitudes
 from snn_policy_node.tasks import dsqn_task
@@ -131,7 +133,7 @@ def population_file(work_dir: Path, env_id: str, profile: str, study: Study = ST
 
 
 def run_population(env_id: str, profile: str, models: list[Path], work_dir: Path, config: DeploymentConfig,
-                   compute: bool = True, study: Study = STUDIES[0]) -> dict | None:
+                   compute: Compute = True, study: Study = STUDIES[0]) -> dict | None:
     """The finished population of ``study`` on ``env_id`` under ``profile``: read from ``work_dir``, or run and kept there."""
     named, config = study.arms(env_id), study.config(config)
 
@@ -147,10 +149,10 @@ def run_population(env_id: str, profile: str, models: list[Path], work_dir: Path
     return cached_population(population_file(work_dir, env_id, profile, study), list(named), models, config, run, compute)
 
 
-def randomized_training_control(population: dict, models: list[Path], work_dir: Path, compute: bool = True) -> dict | None:
+def randomized_training_control(population: dict, models: list[Path], work_dir: Path, compute: Compute = True) -> dict | None:
     """Held-out returns (per episode, and their mean) of the domain-randomized ``models`` (seed k
     beside shipped model k) on the population's settings and held-out seeds: read from
-    ``work_dir``, or scored and kept there."""
+    ``work_dir``, or scored and kept there (``compute``: see :func:`cached_population`)."""
     env_id, profile, seeds = population["env_id"], population["profile"], population["config"]["heldout_seeds"]
     path = work_dir / f"{env_id}-{profile}-randomized-training.json"
     if path.exists():
@@ -158,7 +160,9 @@ def randomized_training_control(population: dict, models: list[Path], work_dir: 
         if kept["models"] != [str(m) for m in models] or kept["settings"] != population["settings"]:
             raise ValueError(f"{path} scored other models or settings; move it away to score these")
         return kept
-    if not compute:
+    if isinstance(compute, Grid):
+        compute.add(path.stem, functools.partial(randomized_training_control, population, models, work_dir))
+    if compute is not True:
         return None
     networks = [load_model(m)[0] for m in models]
     settings = population["settings"]
@@ -174,14 +178,17 @@ def randomized_training_control(population: dict, models: list[Path], work_dir: 
     return control
 
 
-def cached_population(path: Path, arm_names: list[str], models: list[Path], config, run, compute: bool = True) -> dict | None:
-    """The population kept at ``path`` (checked to be this one), else ``run(state_path)``'s, kept there."""
+def cached_population(path: Path, arm_names: list[str], models: list[Path], config, run, compute: Compute = True) -> dict | None:
+    """The population kept at ``path`` (checked to be this one), else ``run(state_path)``'s, kept there.
+    ``compute`` False leaves a missing population alone; a :class:`Grid` takes it as a unit to run."""
     if path.exists():
         kept = json.loads(path.read_text())
         if kept["arms"] != arm_names or kept["models"] != [str(m) for m in models] or kept["config"] != config_record(config):
             raise ValueError(f"{path} holds another population (arms, models or settings differ); give another --work-dir")
         return kept
-    if not compute:
+    if isinstance(compute, Grid):
+        compute.add(path.stem, functools.partial(cached_population, path, arm_names, models, config, run))
+    if compute is not True:
         return None
     state_path = path.with_suffix(".state.pt")
     population = run(state_path)
@@ -316,13 +323,14 @@ def _band(values: np.ndarray) -> dict[str, list[float]]:
 
 
 def run_study(models: dict[str, list[Path]], profiles: list[str], work_dir: Path, config: DeploymentConfig,
-              finished_only: bool = False, randomized_dir: Path | None = None) -> dict:
-    """Every task and profile's population (run, or read from ``work_dir``), as rows and curves; with
-    the domain-randomized models ``randomized_dir/ENV/PROFILE/seed*/`` where they have been trained."""
+              compute: Compute = True, randomized_dir: Path | None = None) -> dict:
+    """Every task and profile's population (run as ``compute`` says, or read from ``work_dir``), as rows
+    and curves; with the domain-randomized models ``randomized_dir/ENV/PROFILE/seed*/`` where they have
+    been trained."""
     deployment, curves, timing, pending, tuning = [], {}, {}, [], []
     env_id, profile = TUNING_TASK
     for study in TUNINGS if env_id in models and profile in profiles else ():
-        population = run_population(env_id, profile, models[env_id], work_dir, config, not finished_only, study)
+        population = run_population(env_id, profile, models[env_id], work_dir, config, compute, study)
         if population is None:
             pending.append(f"{env_id} {profile}{study.suffix}")
             continue
@@ -333,12 +341,12 @@ def run_study(models: dict[str, list[Path]], profiles: list[str], work_dir: Path
     for env_id, paths in models.items():
         for profile in profiles:
             for study in STUDIES:
-                population = run_population(env_id, profile, paths, work_dir, config, not finished_only, study)
+                population = run_population(env_id, profile, paths, work_dir, config, compute, study)
                 if population is None:
                     pending.append(f"{env_id} {profile}{study.suffix}")
                     continue
                 deployment += deployment_rows(population, randomized_control(population, paths, work_dir, randomized_dir,
-                                                                              finished_only, pending))
+                                                                              compute, pending))
                 curves.setdefault(f"{env_id} {profile}", {}).update(learning_curves(population))
                 timing[f"{env_id} {profile}"] = timing.get(f"{env_id} {profile}", 0.0) + population["seconds"]
     return {"work_dir": str(work_dir), "config": config_record(config), "headline": HEADLINE, "max_norm": MAX_NORM, "exploration": EXPLORATION,
@@ -349,7 +357,7 @@ def run_study(models: dict[str, list[Path]], profiles: list[str], work_dir: Path
 
 
 def randomized_control(population: dict, paths: list[Path], work_dir: Path, randomized_dir: Path | None,
-                       finished_only: bool, pending: list[str]) -> dict | None:
+                       compute: Compute, pending: list[str]) -> dict | None:
     """:func:`randomized_training_control` of the population's task and profile, where its models are all trained."""
     if randomized_dir is None:
         return None
@@ -357,7 +365,7 @@ def randomized_control(population: dict, paths: list[Path], work_dir: Path, rand
     trained = sorted(Path(randomized_dir, env_id, profile).glob("seed*/model.safetensors"))
     randomized = None
     if len(trained) == len(paths):
-        randomized = randomized_training_control(population, trained, work_dir, compute=not finished_only)
+        randomized = randomized_training_control(population, trained, work_dir, compute)
     message = (f"{env_id} {profile}: the domain-randomized control (scripts/train-randomized-dsqns.sh {env_id} {profile}, "
                f"{len(trained)} of {len(paths)} trained)")
     if randomized is None and message not in pending:

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from snn_policy_node.ann2snn.calibration import CalibrationConfig, calibrate_layer
-from snn_policy_node.ann2snn.conversion import SpikingActor
+from snn_policy_node.ann2snn.conversion import ActorRunner, Membrane, SpikingActor
 from snn_policy_node.engine import if_layers
 from snn_policy_node.policy.model_io import load_model
 from snn_policy_node.snn.neurons import IFNeuron
@@ -98,10 +98,63 @@ def test_compiled_firing_gives_the_neuron_s_spikes_bit_for_bit():
     v0 = torch.rand(20, 1000, generator=torch.Generator().manual_seed(3))
     config = CalibrationConfig()
     no_passes = np.zeros(20, dtype=np.int64)
-    spikes = if_layers.fire(currents.numpy(), no_passes, config.rho, config.kernel_epsilon, True, np.empty((6, 20, 1000), np.float32))
-    expected = run_if(currents, torch.full_like(v0, 0.5))[0]
+    starts = v0.numpy().copy()
+    spikes = if_layers.fire(currents.numpy(), no_passes, config.rho, config.kernel_epsilon, True, starts,
+                            Membrane().kernel, 6, np.empty((6, 20, 1000), np.float32))
+    expected = run_if(currents, v0)[0]
     assert 0.2 < expected.mean() < 0.8
     assert torch.equal(torch.from_numpy(spikes), expected)
+    assert torch.equal(torch.from_numpy(starts), v0)  # nothing carried
+
+
+def crpi_residual(currents: torch.Tensor, spikes: torch.Tensor, membrane: Membrane) -> torch.Tensor:
+    """CRPI's next start: initial + clip(alpha max(V(T) - V(0), -N), -1/2, 1/2), V(T) - V(0) written as
+    the charge minus the spikes (threshold 1, soft reset)."""
+    residual = torch.maximum(currents.sum(0) - spikes.sum(0), -spikes.sum(0))
+    return membrane.initial + torch.clamp(membrane.carry * residual, -0.5, 0.5)
+
+
+@pytest.mark.parametrize("iterations", [0, 2])
+def test_a_carrying_layer_starts_the_next_observation_with_crpi_s_residual(iterations):
+    currents = random_currents(4, 20_000, seed=4).reshape(4, 20, 1000).contiguous()
+    config, membrane = CalibrationConfig(), Membrane(carry=0.6)
+    starts = np.full((20, 1000), 0.5, np.float32)
+    rows = np.full(20, iterations, dtype=np.int64)
+    spikes = if_layers.fire(currents.numpy(), rows, config.rho, config.kernel_epsilon, True, starts,
+                            membrane.kernel, 4, np.empty((4, 20, 1000), np.float32))
+    v0 = algorithm_1(currents, iterations, config) if iterations else torch.full((20, 1000), 0.5)
+    expected_spikes, _ = run_if(currents, v0)
+    assert torch.equal(torch.from_numpy(spikes), expected_spikes)
+    expected = crpi_residual(currents, expected_spikes, membrane)
+    torch.testing.assert_close(torch.from_numpy(starts), expected, rtol=0, atol=1e-6)
+    assert ((expected - 0.5).abs() == 0.5).sum() > 20 and ((expected - 0.5).abs() < 0.5).sum() > 1000  # both regimes
+
+
+def test_an_actor_carries_its_residual_through_an_episode_and_restarts_from_its_initial_potential(random_qcfs_actor):
+    """Each observation starts where CRPI's residual of the one before left it; a runner's reset, and a
+    call without starts, begin an episode; V(0) = 0 starts every neuron empty."""
+    actor = SpikingActor.from_qcfs(random_qcfs_actor(0))
+    observations = torch.randn(5, 3, 11, generator=torch.Generator().manual_seed(9))
+    actor.membrane = Membrane(carry=0.5)
+    starts, runner = actor.starts(3), ActorRunner(actor)
+    for step, obs in enumerate(observations):
+        before = tuple(s.copy() for s in starts)
+        simulation = actor.simulate(obs, 1, starts=starts)
+        assert np.array_equal(runner.run(obs[0].numpy(), 1), simulation.action[0].numpy())  # row 0's episode alone
+        assert (step == 0) == all(np.all(b == 0.5) for b in before)
+        assert not all(np.array_equal(b, s) for b, s in zip(before, starts))
+    fresh = actor.simulate(observations[0], 1)
+    runner.reset()
+    assert np.array_equal(runner.run(observations[0, 0].numpy(), 1), fresh.action[0].numpy())
+    actor.membrane = Membrane(initial=0.0)
+    empty = actor.simulate(observations[0], 0)
+    weight, bias = actor._folded[0]
+    first = run_if((observations[0] @ weight.T + bias).expand(actor.steps, 3, -1), torch.zeros(3, 256))[0]
+    assert torch.equal(empty.spikes[0], first[: actor.timesteps])
+    with pytest.raises(ValueError, match="starts must be"):
+        actor.simulate(observations[0], 0, starts=actor.starts(2))
+    with pytest.raises(ValueError, match="carry"):
+        Membrane(carry=1.5)
 
 
 def actors(random_qcfs_actor):

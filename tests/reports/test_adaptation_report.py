@@ -54,7 +54,7 @@ def test_the_report_holds_every_variant_beside_its_controls_and_reuses_finished_
     with pytest.raises(ValueError, match="holds another population"):
         adaptation_study.run_study(models, ["extreme"], tmp_path / "work", DeploymentConfig(episodes=9, baseline_episodes=2,
                                                                                               window=2))
-    pending = adaptation_study.run_study(models, ["normal"], tmp_path / "work", config, finished_only=True)
+    pending = adaptation_study.run_study(models, ["normal"], tmp_path / "work", config, compute=False)
     assert pending["pending"] == [f"CartPole-v0 normal{study.suffix}" for study in adaptation_study.STUDIES]
     assert pending["deployment"] == []
 

@@ -1,0 +1,149 @@
+"""The Ray grid on a local Ray head that each test starts on loopback (and stops): units run and write
+their results, a unit whose worker is killed resumes from its checkpoint, a driver killed and started
+again (while its worker may still run a unit) finishes the rest, and no result is lost or written twice."""
+
+import importlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from snn_policy_node.atomic import atomic_path
+from snn_policy_node.experiments.adaptation_study import run_population
+from snn_policy_node.experiments.deployment import DeploymentConfig
+from snn_policy_node.grid import LOOPBACK, Grid, GridOptions
+
+os.environ.update(LOOPBACK)  # as the grid sets it before it imports Ray
+ray = importlib.import_module("ray")
+ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers need not import this test module
+
+
+def counting_unit(folder: Path, name: str, steps: int, die_at: int | None = None, pause: float = 0.02) -> None:
+    """Count to ``steps``, checkpointing after every step; the first attempt with ``die_at`` kills its
+    own worker process there. Every step done and every result written goes into the ledgers."""
+    checkpoint, result = folder / f"{name}.checkpoint", folder / f"{name}.json"
+    if result.exists():
+        return
+    start = int(checkpoint.read_text()) if checkpoint.exists() else 0
+    print(f"{name} resumed at step {start}", flush=True)
+    for step in range(start, steps):
+        if step == die_at and not (folder / f"{name}.died").exists():
+            (folder / f"{name}.died").touch()
+            os.kill(os.getpid(), signal.SIGKILL)
+        time.sleep(pause)
+        with open(folder / "steps.ledger", "a") as ledger:
+            ledger.write(f"{name} {step}\n")
+        with atomic_path(checkpoint) as temporary:
+            temporary.write_text(str(step + 1))
+    with atomic_path(result) as temporary:
+        temporary.write_text(json.dumps({"name": name, "count": steps}))
+    with open(folder / "results.ledger", "a") as ledger:
+        ledger.write(f"{name}\n")
+
+
+def failing_unit() -> None:
+    raise RuntimeError("this unit cannot work")
+
+
+def register(grid: Grid, folder: Path, names, steps: int, die_at: dict | None = None) -> None:
+    for name in names:
+        if not (folder / f"{name}.json").exists():
+            grid.add(name, lambda name=name: counting_unit(folder, name, steps, (die_at or {}).get(name)))
+
+
+def lines(path: Path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def test_a_killed_worker_s_unit_is_retried_and_resumes_from_its_checkpoint(tmp_path):
+    grid, options = Grid(), GridOptions(workers=2, logs=tmp_path / "logs")
+    register(grid, tmp_path, ["a", "b", "c"], steps=8, die_at={"a": 3})
+    grid.add("broken", failing_unit)
+    assert grid.run(options) == ["broken"]
+    assert sorted(lines(tmp_path / "results.ledger")) == ["a", "b", "c"]  # each result written once
+    assert sorted(lines(tmp_path / "steps.ledger")) == sorted(f"{n} {s}" for n in "abc" for s in range(8))
+    assert (tmp_path / "a.died").exists()
+    log = (tmp_path / "logs/a.log").read_text()
+    assert "a resumed at step 0" in log and "a resumed at step 3" in log and log.count("--- attempt") == 2
+    assert log.count(" on 127.0.0.1") == 2  # the local Ray listens on loopback only
+    assert "this unit cannot work" in (tmp_path / "logs/broken.log").read_text()
+    assert list(grid.units) == ["broken"]  # what failed stays registered; the rest left the grid
+    again = Grid()
+    register(again, tmp_path, ["a", "b", "c"], steps=8)
+    assert not again.units and again.run(options) == []  # all finished: nothing to run, no Ray started
+
+
+DRIVER = textwrap.dedent("""
+    import sys
+    from pathlib import Path
+    import ray
+    sys.path.insert(0, {tests!r})
+    import test_grid
+    ray.cloudpickle.register_pickle_by_value(test_grid)
+    from snn_policy_node.grid import Grid, GridOptions
+    folder = Path({folder!r})
+    grid = Grid()
+    test_grid.register(grid, folder, ["u0", "u1", "u2", "u3"], steps=30)
+    sys.exit(1 if grid.run(GridOptions(workers=1, logs=folder / "logs")) else 0)
+""")
+
+
+def test_a_driver_killed_and_started_again_finishes_the_rest_without_losing_or_repeating_a_result(tmp_path):
+    script = DRIVER.format(tests=str(Path(__file__).parent), folder=str(tmp_path))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[1]), os.environ.get("PYTHONPATH", "")])}
+    driver = subprocess.Popen([sys.executable, "-c", script], env=env, start_new_session=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 120
+    while not (lines(tmp_path / "results.ledger") and _in_progress(tmp_path)):
+        assert driver.poll() is None, driver.stdout.read().decode()
+        assert time.monotonic() < deadline, "no unit finished while another was half done"
+        time.sleep(0.05)
+    os.killpg(driver.pid, signal.SIGKILL)  # the driver; the worker of its local Ray may run on a while
+    driver.wait()
+    finished_before = lines(tmp_path / "results.ledger")
+    assert 1 <= len(finished_before) < 4
+    restarted = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert restarted.returncode == 0, restarted.stdout + restarted.stderr
+    assert sorted(lines(tmp_path / "results.ledger")) == ["u0", "u1", "u2", "u3"]  # nothing lost, nothing twice
+    assert all(json.loads((tmp_path / f"u{k}.json").read_text())["count"] == 30 for k in range(4))
+    for name in finished_before:  # what had finished was not run again
+        assert (tmp_path / "logs" / f"{name}.log").read_text().count("--- attempt") == 1
+
+
+def _in_progress(folder: Path) -> bool:
+    """A unit is half done: its checkpoint is past a few steps and it has no result."""
+    return any(3 <= int(c.read_text() or 0) < 30 and not c.with_suffix(".json").exists()
+               for c in folder.glob("*.checkpoint"))
+
+
+@pytest.fixture(autouse=True)
+def _no_ray_left_running():
+    yield
+    if ray.is_initialized():
+        ray.shutdown()
+
+
+CARTPOLE = Path(__file__).parents[1] / "models/dsqn/CartPole-v0/seed0/model.safetensors"
+
+
+def test_a_population_run_as_a_grid_unit_is_the_one_run_here(tmp_path):
+    """The adaptation study's unit on a Ray worker gives the population it gives in this process."""
+    config = DeploymentConfig(episodes=6, baseline_episodes=2, window=2, heldout_seeds=range(30_000, 30_005))
+    here = run_population("CartPole-v0", "extreme", [CARTPOLE], tmp_path / "here", config)
+    grid = Grid()
+    assert run_population("CartPole-v0", "extreme", [CARTPOLE], tmp_path / "grid", config, grid) is None
+    assert list(grid.units) == ["CartPole-v0-extreme"]
+    assert grid.run(GridOptions(workers=1, logs=tmp_path / "logs")) == []
+    there = json.loads((tmp_path / "grid/CartPole-v0-extreme.json").read_text())
+    here = json.loads(json.dumps(here))
+    assert there.pop("seconds") > 0 and here.pop("seconds") > 0
+    assert there == here
+    again = Grid()
+    run_population("CartPole-v0", "extreme", [CARTPOLE], tmp_path / "grid", config, again)
+    assert not again.units  # a finished unit is not registered again
