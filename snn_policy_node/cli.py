@@ -310,8 +310,15 @@ def _report_rstdp(args: argparse.Namespace) -> int:
     if models is None:
         return 2
     command = recorded_command("snn-robot report rstdp")
-    study = run_study(models, args.profiles, Path(args.work_dir), args.sign, args.episodes, args.sweep_points,
-                      args.sweep_parameters, args.finished_only)
+    work_dir = Path(args.work_dir)
+
+    def register(grid: Grid) -> None:
+        run_study(models, args.profiles, work_dir, args.sign, args.episodes, args.sweep_points, args.sweep_parameters, grid)
+
+    if not args.finished_only and not run_grid(register, args, "r-STDP populations"):
+        return 1
+    study = run_study(models, args.profiles, work_dir, args.sign, args.episodes, args.sweep_points,
+                      args.sweep_parameters, False)
     report = write_report(study, Path(args.out), command)
     for env_id, profiles in report["results"].items():
         for profile, r in profiles.items():
@@ -432,20 +439,12 @@ def _train_td3bc(args: argparse.Namespace) -> int:
 def _data_generate(args: argparse.Namespace) -> int:
     import torch
 
-    from snn_policy_node.training.datasets import build_datasets, datasets_current, train_online
+    from snn_policy_node.training.datasets import generate_datasets
 
     torch.set_num_threads(args.threads)
     config = OnlineConfig(**config_values(args, OnlineConfig))
     out = Path(args.out or f"runs/data/{config.env_id}/seed{config.seed}")
-    run = train_online(config, out, device=_device(args.device))
-    summary_file = out / "datasets.json"
-    summary = json.loads(summary_file.read_text()) if summary_file.exists() else {}
-    if datasets_current(run, config.start_steps, summary, Path(args.minari_root)):
-        print(f"datasets of this run already built ({summary_file})")
-    else:
-        summary = build_datasets(run, config.start_steps, config.env_id, args.dataset_steps, Path(args.minari_root),
-                                 seed=config.seed)
-        summary_file.write_text(json.dumps(summary, indent=2) + "\n")
+    summary = generate_datasets(config, out, Path(args.minari_root), args.dataset_steps, _device(args.device))
     print(f"{config.env_id}: expert = TD3 at step {summary['expert_step']} (evaluation return {summary['expert_eval_return']:.1f}), "
           f"medium = step {summary['medium_step']} ({summary['medium_eval_return']:.1f})")
     for level, d in summary["datasets"].items():
@@ -454,13 +453,28 @@ def _data_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _reproduce_calibration(args: argparse.Namespace) -> int:
+    from snn_policy_node.experiments.calibration_pipeline import Pipeline, register
+
+    pipeline = Pipeline(tuple(args.envs), tuple(args.levels), tuple(args.seeds), args.online_steps, args.dataset_steps,
+                        args.td3bc_steps, args.episodes, Path(args.runs_dir), Path(args.data_dir))
+    if not run_grid(lambda grid: register(grid, pipeline, args.rescore), args, "calibration pipeline"):
+        return 1
+    args.rescore = False  # rescored, where asked, by the grid
+    return _write_calibration_report(args, "snn-robot reproduce calibration")
+
+
 def _report_calibration(args: argparse.Namespace) -> int:
+    return _write_calibration_report(args, "snn-robot report calibration")
+
+
+def _write_calibration_report(args: argparse.Namespace, fallback_command: str) -> int:
     import torch
 
     from snn_policy_node.reports.calibration import write_report
 
     torch.set_num_threads(1)
-    command = recorded_command("snn-robot report calibration")
+    command = recorded_command(fallback_command)
     report = write_report(Path(args.runs_dir), Path(args.out), args.episodes, command, Path(args.data_dir),
                           Path(args.models_dir) if args.models_dir else None, args.rescore, not args.drop_missing)
     for name, result in report["results"].items():
@@ -635,6 +649,50 @@ def _add_adapt(commands) -> None:
     rstdp.set_defaults(run=_adapt_rstdp)
 
 
+def _add_calibration_report_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where paper 000's runs are, and where its report and shipped actors go."""
+    parser.add_argument("--runs-dir", default="runs/td3bc", help="runs of snn-robot train td3bc")
+    parser.add_argument("--data-dir", default="runs/data", help="runs of snn-robot data generate (datasets.json)")
+    parser.add_argument("--episodes", type=int, default=10, help="evaluation episodes per training seed")
+    parser.add_argument("--out", default="docs/results", help="where calibration.md, .json and .png go")
+    parser.add_argument("--models-dir", default="models/td3bc",
+                        help="where each task's best spiking actor (adaptive I) goes, with its card: "
+                        "MODELS_DIR/ENV/; '' ships nothing")
+    parser.add_argument("--rescore", action="store_true",
+                        help="score every run again; by default a run's scores.json is reused while its actors "
+                        "and --episodes are unchanged (after a change to the evaluation code, rescore)")
+    parser.add_argument("--drop-missing", action="store_true",
+                        help="leave out the pairs, datasets and shipped models of the report already in OUT whose "
+                        "runs are not under RUNS_DIR; by default they are kept (runs made on another machine or "
+                        "in an earlier checkout), and the report says which")
+
+
+def _add_reproduce(commands) -> None:
+    """``reproduce calibration``: paper 000's whole pipeline as a Ray grid."""
+    reproduce = commands.add_parser("reproduce", help="a paper's whole pipeline, as a Ray grid: reproduce calibration")
+    pipelines = reproduce.add_subparsers(dest="pipeline", required=True, metavar="PIPELINE")
+    calibration = pipelines.add_parser(
+        "calibration",
+        help="paper 000 on this machine's own data: online TD3 -> datasets -> TD3+BC actors -> scores -> report",
+        description="Runs every unit of paper 000's pipeline that has not finished, as Ray tasks: per task, online "
+        "TD3 and its four Minari datasets (runs/data/ENV/seed0/); per dataset, activation (QCFS and ReLU) and seed, a "
+        "TD3+BC run (runs/td3bc/); per training seed, the scores of every variant (scores.json); then writes the "
+        "report as `snn-robot report calibration` does. Every unit resumes from its own checkpoint, so the same "
+        "command, run again after an interruption, goes on where it stopped.",
+    )
+    calibration.add_argument("--envs", nargs="+", default=["Hopper-v5"], choices=list(MUJOCO_TASKS), help="tasks")
+    calibration.add_argument("--levels", nargs="+", default=["medium", "expert", "medium-replay", "medium-expert"],
+                             choices=["medium", "expert", "medium-replay", "medium-expert"], help="dataset levels")
+    calibration.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="TD3+BC seeds")
+    calibration.add_argument("--online-steps", type=int, default=None,
+                             help="online TD3 steps per task (default 500000; Ant-v5 300000)")
+    calibration.add_argument("--dataset-steps", type=int, default=200_000, help="transitions per rolled-out dataset")
+    calibration.add_argument("--td3bc-steps", type=int, default=100_000, help="TD3+BC gradient steps per run")
+    _add_calibration_report_arguments(calibration)
+    _add_grid_arguments(calibration)
+    calibration.set_defaults(run=_reproduce_calibration)
+
+
 def _add_report(commands) -> None:
     """``report rstdp``, ``report adaptation``, ``report calibration`` and ``report fidelity``."""
     report = commands.add_parser("report", help="results reports: report rstdp (paper 004), report adaptation (online r-STDP), "
@@ -667,6 +725,7 @@ def _add_report(commands) -> None:
                               help="report the populations that have finished and list the others with how far they "
                               "got, adapting nothing (the default returns are still played); for a look at a long "
                               "report while it runs, best with another --out")
+    _add_grid_arguments(rstdp_report)
     rstdp_report.set_defaults(run=_report_rstdp)
 
     adaptation = reports.add_parser(
@@ -709,20 +768,7 @@ def _add_report(commands) -> None:
         "best spiking actor (by its adaptive-I score) with its card to MODELS_DIR/ENV/. Each run's scores are kept "
         "in its scores.json, so a re-run scores only the runs that are new or changed.",
     )
-    calibration.add_argument("--runs-dir", default="runs/td3bc", help="runs of snn-robot train td3bc")
-    calibration.add_argument("--data-dir", default="runs/data", help="runs of snn-robot data generate (datasets.json)")
-    calibration.add_argument("--episodes", type=int, default=10, help="evaluation episodes per training seed")
-    calibration.add_argument("--out", default="docs/results", help="where calibration.md, .json and .png go")
-    calibration.add_argument("--models-dir", default="models/td3bc",
-                             help="where each task's best spiking actor (adaptive I) goes, with its card: "
-                             "MODELS_DIR/ENV/; '' ships nothing")
-    calibration.add_argument("--rescore", action="store_true",
-                             help="score every run again; by default a run's scores.json is reused while its actors "
-                             "and --episodes are unchanged (after a change to the evaluation code, rescore)")
-    calibration.add_argument("--drop-missing", action="store_true",
-                             help="leave out the pairs, datasets and shipped models of the report already in OUT whose "
-                             "runs are not under RUNS_DIR; by default they are kept (runs made on another machine or "
-                             "in an earlier checkout), and the report says which")
+    _add_calibration_report_arguments(calibration)
     calibration.set_defaults(run=_report_calibration)
 
     fidelity = reports.add_parser(
@@ -955,8 +1001,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    for add in (_add_demo, _add_train, _add_adapt, _add_report, _add_run, _add_data, _add_bench, _add_inspect,
-                _add_export, _add_render, _add_replay):
+    for add in (_add_demo, _add_train, _add_adapt, _add_report, _add_reproduce, _add_run, _add_data, _add_bench,
+                _add_inspect, _add_export, _add_render, _add_replay):
         add(commands)
     return parser
 

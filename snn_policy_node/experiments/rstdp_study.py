@@ -7,6 +7,7 @@ is saved every 10 episodes; an interrupted study resumes where it stopped. Finis
 populations are kept as JSON in the work directory, from which the report is rebuilt.
 """
 
+import functools
 import json
 import os
 from pathlib import Path
@@ -20,6 +21,7 @@ from snn_policy_node.atomic import atomic_path
 from snn_policy_node.evaluation.batched import evaluate
 from snn_policy_node.evaluation.seeds import EVAL_SEEDS, HELDOUT_SEEDS
 from snn_policy_node.experiments.adaptation import AdaptationConfig, adapt_population, saved_population_returns, saved_timing
+from snn_policy_node.grid import Compute, Grid
 from snn_policy_node.policy.model_io import load_model
 from snn_policy_node.snn.rstdp import model_amplitudes
 from snn_policy_node.tasks import dsqn_task
@@ -40,19 +42,22 @@ def population_files(work_dir: Path, env_id: str, name: str, sign: float) -> tup
 
 
 def run_cells(env_id: str, name: str, settings: list[dict], models: list[Path], work_dir: Path,
-              sign: float, episodes: int, compute: bool = True) -> list[dict] | None:
+              sign: float, episodes: int, compute: Compute = True) -> list[dict] | None:
     """Adapt every model under every setting as one population; resume from ``work_dir``.
 
     Every run's trained and selected weights are also scored on the held-out seeds. With
-    ``compute`` false a population that has not finished is left alone and None returned."""
+    ``compute`` false a population that has not finished is left alone and None returned; a
+    :class:`Grid` takes it as a unit to run."""
     path, state_path = population_files(work_dir, env_id, name, sign)
     config = AdaptationConfig(episodes=episodes, sign=sign, stop_at=stop_at(env_id))
     if path.exists():
         cells = json.loads(path.read_text())
         check_cells(path, cells, models, settings, episodes)
-    elif compute:
+    elif compute is True:
         cells = adapt_cells(env_id, settings, models, state_path, config)
     else:
+        if isinstance(compute, Grid):
+            compute.add(path.stem, functools.partial(run_cells, env_id, name, settings, models, work_dir, sign, episodes))
         return None
     if "heldout_after" not in cells[0]:
         trained, selected = saved_population_returns(
@@ -188,13 +193,13 @@ def summarise_sweep(parameter: str, settings: list[dict], cells: list[dict], env
 
 
 def run_study(models: dict[str, list[Path]], profiles: list[str], work_dir: Path, sign: float | None, episodes: int,
-              sweep_points: int = 0, sweep_parameters: list[str] | None = None, finished_only: bool = False) -> dict:
+              sweep_points: int = 0, sweep_parameters: list[str] | None = None, compute: Compute = True) -> dict:
     """Every population of the study, run or resumed, summarised (what ``reports.rstdp`` writes).
 
     ``sign`` None: each task's own (``DSQNTask.sign``). Runs of the other sign found in
     ``work_dir`` are summarised as an ablation. ``sweep_parameters`` None sweeps every parameter
-    of a task; a list sweeps those of them that the task has. ``finished_only`` summarises the
-    populations that have finished and lists the others with their progress."""
+    of a task; a list sweeps those of them that the task has. ``compute`` as :func:`run_cells` takes
+    it: False summarises the populations that have finished and lists the others with their progress."""
     if sweep_parameters is not None:
         known = {name for env_id in models for name in physics_defaults(env_id)}
         if unknown := set(sweep_parameters) - known:
@@ -204,7 +209,7 @@ def run_study(models: dict[str, list[Path]], profiles: list[str], work_dir: Path
     results, sweeps, ablation, signs, pending = {}, {}, {}, {}, []
 
     def cells_of(env_id: str, name: str, settings: list[dict]) -> list[dict] | None:
-        cells = run_cells(env_id, name, settings, models[env_id], work_dir, signs[env_id], episodes, not finished_only)
+        cells = run_cells(env_id, name, settings, models[env_id], work_dir, signs[env_id], episodes, compute)
         if cells is None:
             pending.append({"env_id": env_id, "population": name, "progress": progress(env_id, name, work_dir, signs[env_id])})
         return cells

@@ -9,6 +9,7 @@
 """
 
 import csv
+import json
 import os
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -208,6 +209,22 @@ def datasets_current(run: OnlineRun, start_steps: int, summary: dict, root: Path
     local = minari.list_local_datasets()
     return (summary.get("expert_step") == int(expert["step"]) and summary.get("medium_step") == int(medium["step"])
             and all(d["id"] in local for d in summary.get("datasets", {}).values()) and len(summary["datasets"]) == len(LEVELS))
+
+
+def generate_datasets(config: OnlineConfig, out: Path, root: Path, dataset_steps: int, device: str = "cpu",
+                      progress: bool = True) -> dict:
+    """Online TD3 (resumed from ``out``) and its four datasets under ``root``, unless they are built
+    from the run as it stands; their summary, also in ``out/datasets.json``."""
+    run = train_online(config, out, progress=progress, device=device)
+    summary_file = out / "datasets.json"
+    summary = json.loads(summary_file.read_text()) if summary_file.exists() else {}
+    if datasets_current(run, config.start_steps, summary, root):
+        print(f"datasets of this run already built ({summary_file})")
+        return summary
+    summary = build_datasets(run, config.start_steps, config.env_id, dataset_steps, root, seed=config.seed)
+    with atomic_path(summary_file) as temporary:
+        temporary.write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
 
 
 def build_datasets(run: OnlineRun, start_steps: int, env_id: str, steps: int, root: Path, noise: float = 0.1,

@@ -75,7 +75,7 @@ def test_a_finished_only_report_runs_nothing_and_lists_what_has_not_finished(tmp
     study_and_report({"CartPole-v0": [model_path]}, profiles=["normal"], **args)
     monkeypatch.setattr(rstdp_study, "adapt_population", lambda *a, **k: pytest.fail("ran a population"))
     report = study_and_report({"CartPole-v0": [model_path]}, profiles=["normal", "extreme"], sweep_points=1,
-                                       finished_only=True, **args)
+                                       compute=False, **args)
     assert list(report["results"]["CartPole-v0"]) == ["normal"] and not report["sweeps"]
     assert {p["population"] for p in report["pending"]} == {"extreme", "sweep-force_mag", "sweep-length", "sweep-masspole"}
     text = (tmp_path / "out" / "rstdp.md").read_text()
