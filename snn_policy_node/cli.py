@@ -455,16 +455,24 @@ def _data_generate(args: argparse.Namespace) -> int:
 
 def _reproduce_calibration(args: argparse.Namespace) -> int:
     from snn_policy_node.experiments.calibration_pipeline import Pipeline, register
+    from snn_policy_node.experiments.calibration_study import drop_scores
 
     pipeline = Pipeline(tuple(args.envs), tuple(args.levels), tuple(args.seeds), args.online_steps, args.dataset_steps,
                         args.td3bc_steps, args.episodes, Path(args.runs_dir), Path(args.data_dir))
-    if not run_grid(lambda grid: register(grid, pipeline, args.rescore), args, "calibration pipeline"):
+    if args.rescore:
+        drop_scores(pipeline.runs_dir)
+    if not run_grid(lambda grid: register(grid, pipeline), args, "calibration pipeline"):
         return 1
-    args.rescore = False  # rescored, where asked, by the grid
     return _write_calibration_report(args, "snn-robot reproduce calibration")
 
 
 def _report_calibration(args: argparse.Namespace) -> int:
+    from snn_policy_node.experiments.calibration_study import drop_scores, register_scores
+
+    if args.rescore:
+        drop_scores(Path(args.runs_dir))
+    if not run_grid(lambda grid: register_scores(grid, Path(args.runs_dir), args.episodes), args, "calibration scores"):
+        return 1
     return _write_calibration_report(args, "snn-robot report calibration")
 
 
@@ -476,7 +484,7 @@ def _write_calibration_report(args: argparse.Namespace, fallback_command: str) -
     torch.set_num_threads(1)
     command = recorded_command(fallback_command)
     report = write_report(Path(args.runs_dir), Path(args.out), args.episodes, command, Path(args.data_dir),
-                          Path(args.models_dir) if args.models_dir else None, args.rescore, not args.drop_missing)
+                          Path(args.models_dir) if args.models_dir else None, keep_missing=not args.drop_missing)
     for name, result in report["results"].items():
         print(name + ": " + ", ".join(f"{k} {v['mean']:.1f}" for k, v in result.items() if isinstance(v, dict)))
     for env_id, shipped in report.get("shipped", {}).items():
@@ -769,6 +777,7 @@ def _add_report(commands) -> None:
         "in its scores.json, so a re-run scores only the runs that are new or changed.",
     )
     _add_calibration_report_arguments(calibration)
+    _add_grid_arguments(calibration)
     calibration.set_defaults(run=_report_calibration)
 
     fidelity = reports.add_parser(
@@ -856,8 +865,8 @@ def _bench_recording(args: argparse.Namespace) -> int:
 
 
 def _add_bench(commands) -> None:
-    """``bench loop`` and ``bench recording``."""
-    bench = commands.add_parser("bench", help="benchmarks that print figures (see bench loop --help, bench recording --help)")
+    """``bench loop``, ``bench recording`` and ``bench grid``."""
+    bench = commands.add_parser("bench", help="benchmarks that print figures (bench loop, bench recording, bench grid)")
     benches = bench.add_subparsers(dest="bench", required=True, metavar="BENCHMARK")
     loop = benches.add_parser(
         "loop",
@@ -890,6 +899,36 @@ def _add_bench(commands) -> None:
     recording.add_argument("--windows", type=int, default=10, help="windows per node")
     recording.add_argument("--out", default="docs/results", help="where recording_overhead.md, .json and .png go")
     recording.set_defaults(run=_bench_recording)
+    _add_bench_grid(benches)
+
+
+def _add_bench_grid(benches) -> None:
+    grid = benches.add_parser(
+        "grid", help="the Ray grid's throughput on a slice of the calibration pipeline, with 1 and 2 workers",
+        description="Makes small Hopper datasets once, then runs the calibration pipeline's TD3+BC round on them (4 "
+        "units: expert and medium, QCFS and ReLU) through the grid with 1 and with 2 workers, alternating, "
+        "REPETITIONS times each, every time from scratch on a fresh local Ray; times a grid of one empty unit (Ray's "
+        "start-up); writes grid_throughput.md, .json and .png to OUT, with the scaling plan for a cluster read from "
+        "the committed reports in RESULTS.")
+    grid.add_argument("--td3bc-steps", type=int, default=3000, help="gradient steps per TD3+BC unit of the slice")
+    grid.add_argument("--repetitions", type=int, default=2, help="runs of the slice per worker count")
+    grid.add_argument("--work-dir", default="runs/bench-grid", help="where the slice's datasets and runs go")
+    grid.add_argument("--results", default="docs/results", help="the committed reports the scaling plan reads")
+    grid.add_argument("--out", default="docs/results", help="where grid_throughput.md, .json and .png go")
+    grid.set_defaults(run=_bench_grid)
+
+
+def _bench_grid(args: argparse.Namespace) -> int:
+    from snn_policy_node.experiments.grid_bench import grid_bench
+    from snn_policy_node.reports.grid import write_report
+
+    measured = grid_bench(Path(args.work_dir), args.td3bc_steps, args.repetitions)
+    report = write_report(measured, Path(args.results), Path(args.out), recorded_command("snn-robot bench grid"))
+    s = report["summary"]
+    print(f"2 workers over 1: {s['speedup_2_over_1']:.2f} x; units per hour {s['units_per_hour'][1]:.0f} (1 worker), "
+          f"{s['units_per_hour'][2]:.0f} (2); Ray start-up {s['startup_seconds']:.1f} s")
+    print(f"report written to {args.out}/grid_throughput.md")
+    return 0
 
 
 def _add_inspect(commands) -> None:

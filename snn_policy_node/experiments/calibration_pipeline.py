@@ -8,7 +8,7 @@ import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from snn_policy_node.experiments.calibration_study import SCORES_FILE, scored_seed
+from snn_policy_node.experiments.calibration_study import register_score
 from snn_policy_node.grid import Grid
 from snn_policy_node.tasks import mujoco_task
 from snn_policy_node.training.datasets import LEVELS, OnlineConfig, generate_datasets, use_minari_root
@@ -45,7 +45,7 @@ class Pipeline:
         return self.runs_dir / dataset_id.replace("/", "_") / f"{activation}-seed{seed}"
 
 
-def register(grid: Grid, pipeline: Pipeline, rescore: bool = False) -> None:
+def register(grid: Grid, pipeline: Pipeline) -> None:
     """Every unit whose inputs are ready and whose outputs are not yet written."""
     for env_id in pipeline.envs:
         online = pipeline.online(env_id)
@@ -63,10 +63,8 @@ def register(grid: Grid, pipeline: Pipeline, rescore: bool = False) -> None:
                         config = TD3BCConfig(dataset_id, activation, seed, steps=pipeline.td3bc_steps,
                                              **pipeline.td3bc_options)
                         grid.add(f"td3bc-{out.parent.name}-{out.name}", functools.partial(_train, config, out, pipeline))
-                if all(outputs_written(out, a) for a, out in runs.items()) and (
-                        rescore or not (runs["qcfs"] / SCORES_FILE).exists()):
-                    grid.add(f"score-{runs['qcfs'].parent.name}-seed{seed}", functools.partial(
-                        scored_seed, runs["relu"] / "actor.pt", runs["qcfs"] / "actor.pt", env_id, pipeline.episodes, rescore))
+                if all(outputs_written(out, a) for a, out in runs.items()):
+                    register_score(grid, runs["relu"] / "actor.pt", runs["qcfs"] / "actor.pt", env_id, pipeline.episodes)
 
 
 def _datasets(online: OnlineConfig, out: Path, pipeline: Pipeline) -> None:

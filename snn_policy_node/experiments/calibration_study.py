@@ -3,6 +3,7 @@
 scores only new or retrained runs), summarised over seeds, with each run's training cost and
 learning curve and the datasets it learned from."""
 
+import functools
 import hashlib
 import json
 import re
@@ -13,6 +14,7 @@ from tqdm import tqdm
 
 from snn_policy_node.atomic import atomic_path
 from snn_policy_node.evaluation.actor_variants import VARIANTS, evaluate_variants
+from snn_policy_node.grid import Grid
 from snn_policy_node.tasks import mujoco_task_of_dataset
 from snn_policy_node.training.logs import last_row, rows
 
@@ -79,18 +81,28 @@ def summarise(per_seed: list[dict]) -> dict:
 SCORES_FILE = "scores.json"  # beside a QCFS run's actor.pt
 
 
+def kept_scores(relu_path: Path | None, qcfs_path: Path, episodes: int) -> dict | None:
+    """The scores kept beside a QCFS run for exactly these actors and ``episodes``, else None."""
+    key = score_key(relu_path, qcfs_path, episodes)
+    saved = qcfs_path.parent / SCORES_FILE
+    try:
+        kept = json.loads(saved.read_text())
+        return kept["results"] if kept.get("key") == key else None
+    except (FileNotFoundError, json.JSONDecodeError, AttributeError, KeyError, TypeError):
+        return None  # missing or unreadable: scored again and replaced
+
+
+def score_key(relu_path: Path | None, qcfs_path: Path, episodes: int) -> dict:
+    return {"episodes": episodes, "qcfs": file_digest(qcfs_path), "relu": file_digest(relu_path) if relu_path else None}
+
+
 def scored_seed(relu_path: Path | None, qcfs_path: Path, env_id: str, episodes: int, rescore: bool = False) -> dict:
     """``evaluate_variants`` of one training seed, kept in the QCFS run's scores.json with the
     digests of the actors it scored, so that a report re-run scores only new or retrained runs."""
-    key = {"episodes": episodes, "qcfs": file_digest(qcfs_path), "relu": file_digest(relu_path) if relu_path else None}
+    if not rescore and (kept := kept_scores(relu_path, qcfs_path, episodes)) is not None:
+        return kept
+    key = score_key(relu_path, qcfs_path, episodes)
     saved = qcfs_path.parent / SCORES_FILE
-    if saved.exists() and not rescore:
-        try:
-            kept = json.loads(saved.read_text())
-            if kept.get("key") == key:
-                return kept["results"]
-        except (json.JSONDecodeError, AttributeError, KeyError):
-            pass  # unreadable: scored again and replaced
     results = evaluate_variants(relu_path, qcfs_path, env_id, episodes)
     with atomic_path(saved) as temporary:
         temporary.write_text(json.dumps({"key": key, "results": results}))
@@ -99,6 +111,28 @@ def scored_seed(relu_path: Path | None, qcfs_path: Path, env_id: str, episodes: 
 
 def file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def register_scores(grid: Grid, runs_dir: Path, episodes: int) -> None:
+    """Every QCFS run under ``runs_dir`` without its current scores, as a unit of ``grid``."""
+    for name, runs in find_runs(runs_dir).items():
+        env_id = mujoco_task_of_dataset(dataset_key(name)[0]).env_id
+        relu_by_seed = {p.parent.name.split("seed")[1]: p for p in runs.get("relu", [])}
+        for path in runs.get("qcfs", []):
+            register_score(grid, relu_by_seed.get(path.parent.name.split("seed")[1]), path, env_id, episodes)
+
+
+def register_score(grid: Grid, relu_path: Path | None, qcfs_path: Path, env_id: str, episodes: int) -> None:
+    """The scoring of one training seed as a unit of ``grid``, unless its current scores are kept."""
+    if kept_scores(relu_path, qcfs_path, episodes) is None:
+        grid.add(f"score-{qcfs_path.parent.parent.name}-{qcfs_path.parent.name}",
+                 functools.partial(scored_seed, relu_path, qcfs_path, env_id, episodes))
+
+
+def drop_scores(runs_dir: Path) -> None:
+    """Forget every run's kept scores (``--rescore``): the next scoring scores them all again."""
+    for path in runs_dir.glob(f"*/*-seed*/{SCORES_FILE}"):
+        path.unlink()
 
 
 def score_runs(runs_dir: Path, episodes: int, rescore: bool = False) -> tuple[dict, dict, dict, dict]:

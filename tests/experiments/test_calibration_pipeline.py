@@ -34,7 +34,7 @@ def test_the_pipeline_runs_in_rounds_and_each_unit_gives_what_the_sequential_pat
     assert rounds[0] == ["data-Hopper-v5"]
     assert rounds[1] == [f"td3bc-snn-robot_hopper_{level}-v0-{activation}-seed0"
                          for level in ("expert", "medium") for activation in ("qcfs", "relu")]
-    assert rounds[2] == ["score-snn-robot_hopper_expert-v0-seed0", "score-snn-robot_hopper_medium-v0-seed0"]
+    assert rounds[2] == ["score-snn-robot_hopper_expert-v0-qcfs-seed0", "score-snn-robot_hopper_medium-v0-qcfs-seed0"]
     assert rounds[3] == []  # everything finished: nothing registered again
     scores = json.loads((pipeline.runs_dir / "snn-robot_hopper_expert-v0/qcfs-seed0/scores.json").read_text())
     assert {"qcfs", "relu", "i0", "adaptive"} <= set(scores["results"])

@@ -103,27 +103,34 @@ def test_paper_values_are_read_from_the_tables_text():
     assert all(np.isfinite(paper_value(v)) for row in PAPER.values() for v in row.values())
 
 
-def test_a_report_rerun_scores_only_the_runs_that_changed(tmp_path, monkeypatch):
-    from snn_policy_node.experiments import calibration_study
-
+def test_a_report_rerun_scores_only_the_runs_that_changed(tmp_path):
+    """Scoring runs as grid units (Ray workers): which runs were scored shows in which scores.json were written."""
     runs, data_dir = make_runs(tmp_path)
+    dataset = runs / "snn-robot_hopper_medium-v0"
     args = ["report", "calibration", "--runs-dir", str(runs), "--episodes", "2", "--data-dir", str(data_dir),
-            "--models-dir", ""]
+            "--models-dir", "", "--grid-logs", str(tmp_path / "logs")]
+
+    def written() -> dict[str, int]:
+        return {p.parent.name: p.stat().st_mtime_ns for p in sorted(dataset.glob("qcfs-seed*/scores.json"))}
+
+    def scored_since(before: dict[str, int]) -> list[str]:
+        return [name for name, stamp in written().items() if before.get(name) != stamp]
+
     assert main([*args, "--out", str(tmp_path / "first")]) == 0
-    scored = []
-    monkeypatch.setattr(calibration_study, "evaluate_variants",
-                        lambda *a: scored.append(a[1].parent.name) or evaluate_variants(*a))
+    before = written()
+    assert list(before) == ["qcfs-seed0", "qcfs-seed1", "qcfs-seed2"]
     assert main([*args, "--out", str(tmp_path / "again")]) == 0
     first, again = (json.loads((tmp_path / out / "calibration.json").read_text())["results"] for out in ("first", "again"))
-    assert scored == [] and again == first
+    assert scored_since(before) == [] and again == first
 
-    dataset = runs / "snn-robot_hopper_medium-v0"
     (dataset / "qcfs-seed0" / "scores.json").write_text('{"key": ')  # truncated
     save_actor(dataset / "relu-seed2" / "actor.pt", MLPActor(11, 3, activation="relu"), np.zeros(11), np.ones(11))
+    before = written()
     assert main([*args, "--out", str(tmp_path / "changed")]) == 0
-    assert scored == ["qcfs-seed0", "qcfs-seed2"]  # seed 2's ReLU run finished since
+    assert scored_since(before) == ["qcfs-seed0", "qcfs-seed2"]  # seed 2's ReLU run finished since
+    before = written()
     assert main([*args, "--out", str(tmp_path / "rescored"), "--rescore"]) == 0
-    assert scored == ["qcfs-seed0", "qcfs-seed2", "qcfs-seed0", "qcfs-seed1", "qcfs-seed2"]
+    assert scored_since(before) == ["qcfs-seed0", "qcfs-seed1", "qcfs-seed2"]
 
 
 def test_a_report_keeps_the_pairs_whose_runs_are_gone_and_refuses_a_foreign_file(tmp_path, capsys):
