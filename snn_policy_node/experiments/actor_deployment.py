@@ -26,6 +26,7 @@ from snn_policy_node.atomic import atomic_path
 from snn_policy_node.evaluation.rollout import play_episodes
 from snn_policy_node.experiments.deployment import DeploymentConfig, DeploymentRuns, resume
 from snn_policy_node.policy.guard import Guard
+from snn_policy_node.policy.observation import ObservationBuilder
 from snn_policy_node.policy.specs import ObservationSpec
 from snn_policy_node.snn.node_perturbation import DenseEligibility, PerturbationRule, increments
 from snn_policy_node.snn.rstdp import AntitheticPairs, ModulationRule, Modulator
@@ -66,13 +67,10 @@ class ActorPopulation:
         if not 1 <= config.layer < actor.depth - 1:
             raise ValueError(f"the plastic layer must join two hidden layers: 1..{actor.depth - 2}, got {config.layer}")
         self.actor, self.env_id, self.config = actor.requires_grad_(False), env_id, config
-        self.mean = np.zeros(observation.size) if observation.mean is None else np.asarray(observation.mean)
-        self.std = np.ones(observation.size) if observation.std is None else np.asarray(observation.std)
-        self.clip = None if observation.clip is None else np.asarray(observation.clip)
+        self.builder = ObservationBuilder(observation)
 
     def normalised(self, obs: np.ndarray) -> torch.Tensor:
-        obs = obs if self.clip is None else np.clip(obs, -self.clip, self.clip)
-        return torch.as_tensor((obs - self.mean) / self.std, dtype=torch.float32)
+        return torch.as_tensor(self.builder.normalise(obs), dtype=torch.float32)
 
     @torch.no_grad()
     def play(self, seeds: Sequence[int], physics: list[dict], plastic: torch.Tensor,

@@ -15,11 +15,14 @@ import torch
 
 from snn_policy_node.ann2snn.calibration import AdaptiveIterations
 from snn_policy_node.ann2snn.conversion import ActorRunner, Membrane, SpikingActor
+from snn_policy_node.evaluation.actor_variants import spiking_player
 from snn_policy_node.evaluation.rollout import play_episodes
+from snn_policy_node.policy.observation import ObservationBuilder
 from snn_policy_node.policy.specs import ObservationSpec
 
 VALIDATION_SEEDS = range(80_000, 80_005)  # choose CRPI's alpha
 HELDOUT_SEEDS = range(90_000, 90_010)  # score every variant
+CLOSED_LOOP_SEEDS = range(70_000, 70_050)  # the shipped actors in closed loop
 TIMESTEPS = (4, 8, 16)
 ALPHAS = tuple(round(0.1 * k, 1) for k in range(1, 11))  # CRPI's own sweep
 ADAPTIVE = (0, 3)  # Algorithm 2's I_min, I_max
@@ -79,14 +82,11 @@ class Episodes:
 def source_episodes(actor: SpikingActor, observation: ObservationSpec, env_id: str, seeds, **make_options) -> Episodes:
     """The states the source QCFS network visits on ``seeds`` (default physics), one episode per seed
     (``make_options`` as the task's environment takes them, e.g. ``max_episode_steps``)."""
-    mean = np.zeros(observation.size) if observation.mean is None else np.asarray(observation.mean)
-    std = np.ones(observation.size) if observation.std is None else np.asarray(observation.std)
-    clip = None if observation.clip is None else np.asarray(observation.clip)
     visited: list[list[np.ndarray]] = [[] for _ in seeds]
+    builder = ObservationBuilder(observation)
 
     def act(obs: np.ndarray, live: np.ndarray) -> np.ndarray:
-        obs = obs if clip is None else np.clip(obs, -clip, clip)
-        x = ((obs - mean) / std).astype(np.float32)
+        x = builder.normalise(obs).astype(np.float32)
         for row, k in enumerate(live):
             visited[k].append(x[row])
         return actor.source_action(torch.from_numpy(x)).numpy()
@@ -143,7 +143,8 @@ def microseconds_per_action(actors: dict[str, tuple[SpikingActor, int | None]], 
 
 def fidelity(actor: SpikingActor, observation: ObservationSpec, env_id: str, progress=None) -> dict:
     """Every variant of :data:`VARIANTS` and CRPI at every T of :data:`TIMESTEPS` on ``env_id``'s
-    held-out episodes; CRPI's alpha chosen on the validation episodes (lowest mean action error)."""
+    held-out episodes; CRPI's alpha chosen on the validation episodes (lowest mean action error);
+    then the shipped actor in closed loop (:func:`closed_loop`)."""
     validation = source_episodes(actor, observation, env_id, VALIDATION_SEEDS)
     heldout = source_episodes(actor, observation, env_id, HELDOUT_SEEDS)
     result = {"env_id": env_id, "validation_seeds": list(VALIDATION_SEEDS), "heldout_seeds": list(HELDOUT_SEEDS),
@@ -168,4 +169,24 @@ def fidelity(actor: SpikingActor, observation: ObservationSpec, env_id: str, pro
             rows[name]["microseconds_per_action"] = microseconds
         result["timesteps"][str(timesteps)] = {"crpi_alpha": alpha, "alpha_sweep": {str(a): e for a, e in sweep.items()},
                                                "variants": rows}
+    result["closed_loop"] = {"seeds": list(CLOSED_LOOP_SEEDS),
+                             "returns": closed_loop(actor, observation, env_id, CLOSED_LOOP_SEEDS)}
     return result
+
+
+@torch.no_grad()
+def closed_loop(actor: SpikingActor, observation: ObservationSpec, env_id: str, seeds=CLOSED_LOOP_SEEDS,
+                **make_options) -> dict[str, list[float]]:
+    """Returns of the source QCFS network, I = 0 and adaptive I, each on the same episodes (one per
+    seed, default physics): the shipped actor as a robot runs it, paired by seed."""
+    seeds, builder = list(seeds), ObservationBuilder(observation)
+    players = {"QCFS": lambda x, live: actor.source_action(x), "I = 0": _actions(spiking_player(actor, 0, len(seeds))),
+               "adaptive I": _actions(spiking_player(actor, ADAPTIVE, len(seeds)))}
+    return {name: play_episodes(env_id, lambda obs, live, p=player: p(torch.from_numpy(builder.normalise(obs).astype(np.float32)),
+                                                                      live).numpy(), seeds, **make_options).tolist()
+            for name, player in players.items()}
+
+
+def _actions(player):
+    """A spiking player's actions alone."""
+    return lambda x, live: player(x, live)[0]

@@ -242,7 +242,7 @@ def write_report(runs_dir: Path, out: Path, episodes: int, command: str, data_di
     return write_results(out, "calibration", report, markdown, figure)
 
 
-FIDELITY_KEYS = ("open_loop_error_ratio_adaptive_over_i0", "crpi_compared", "literal_mode_reported")
+FIDELITY_KEYS = ("open_loop_error_ratio_adaptive_over_i0", "crpi_compared", "literal_mode_reported", "shipped_heldout")
 
 
 def fidelity_summary(out: Path) -> dict:

@@ -9,6 +9,7 @@ from scipy import stats
 
 from snn_policy_node.experiments.conversion_fidelity import TIMESTEPS, VARIANTS
 from snn_policy_node.reports.results import write_results
+from snn_policy_node.tasks import normalised_score
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -22,6 +23,9 @@ COMPARISONS = [
     "CRPI's residual carry-over (alpha chosen per task and T on the validation episodes, from 0.1 to 1.0) at "
     "T = 4, 8, 16, alone and with adaptive I; the calibrated actor at T = 4 against CRPI at T = 16 (target: at least "
     "as faithful).",
+    "In closed loop, on 50 held-out seeds of default physics: the shipped actor with adaptive I (as the policy node "
+    "runs it) against I = 0 and against its source QCFS network, paired by seed (t-tests over episodes of one "
+    "trained actor per task: they compare conversions of that actor, not training runs).",
 ]
 HEADLINE_T = "4"
 
@@ -47,12 +51,31 @@ def summary(report: dict) -> dict:
     ratios = [r["adaptive_over_i0"] for r in rows.values()]
     at4 = [task["timesteps"][HEADLINE_T]["variants"] for task in report["tasks"].values()]
     mean_error = {v.name: float(np.mean([np.mean(t[v.name]["action_error"]) for t in at4])) for v in VARIANTS}
-    return {"tasks": rows, "mean_error_t4": mean_error,
+    closed = {env_id: closed_loop_row(env_id, task["closed_loop"]["returns"]) for env_id, task in report["tasks"].items()}
+    return {"tasks": rows, "mean_error_t4": mean_error, "closed_loop": closed,
+            "shipped_heldout": {env_id: row["adaptive I"]["normalised"] for env_id, row in closed.items()},
             "open_loop_error_ratio_adaptive_over_i0": float(np.mean(ratios)),
             "ratio_target_met_on_every_task": all(r <= 0.25 for r in ratios), "crpi_compared": True,
             "crpi_error_grows_with_alpha": [int(np.all(np.diff(sweep) >= 0)) for sweep in sweeps],
             "crpi_beats_i0": [int(beats) for beats in crpi_beats_i0],
             "literal_mode_reported": True}
+
+
+def closed_loop_row(env_id: str, returns: dict[str, list[float]]) -> dict:
+    """Per variant: mean return with its 95 % interval, D4RL-normalised; adaptive I against the others,
+    paired by seed."""
+    row = {}
+    for name, values in returns.items():
+        values = np.asarray(values)
+        half = stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
+        row[name] = {"mean": float(values.mean()), "ci95": [float(values.mean() - half), float(values.mean() + half)],
+                     "normalised": normalised_score(env_id, float(values.mean()))}
+    adaptive = np.asarray(returns["adaptive I"])
+    for other in ("I = 0", "QCFS"):
+        difference = adaptive - np.asarray(returns[other])
+        row[f"adaptive minus {other}"] = {"mean": float(difference.mean()),
+                                          "p": float(stats.ttest_rel(adaptive, returns[other]).pvalue)}
+    return row
 
 
 def _crpi_name(timestep: dict) -> str:
@@ -95,6 +118,19 @@ def markdown(report: dict) -> str:
         lines.append(f"| {env_id} | {row['adaptive_over_i0']:.3f} | {row['adaptive_vs_i0_p']:.2g} | "
                      f"{row['adaptive_t4']:.5f} | {row['crpi_t16']:.5f} | "
                      f"{'yes' if row['adaptive_t4_at_least_as_faithful_as_crpi_t16'] else 'no'} |")
+    lines += ["", "## Closed loop, on held-out seeds", "",
+              "The shipped actors as the policy node runs them (adaptive I), beside I = 0 and their source QCFS "
+              "network, each on the same 50 episodes of default physics (seeds "
+              f"{_seed_span(report)}). Mean return [95 % interval] (D4RL-normalised); "
+              "differences paired by seed. Closed-loop returns amplify float-level differences between CPUs: another "
+              "machine gives other episodes and other means within these intervals' reach.", "",
+              "| task | QCFS | I = 0 | adaptive I | adaptive - I = 0 (p) | adaptive - QCFS (p) |",
+              "|---|---:|---:|---:|---:|---:|"]
+    for env_id, row in s["closed_loop"].items():
+        cells = [f"{row[n]['mean']:.0f} [{row[n]['ci95'][0]:.0f}, {row[n]['ci95'][1]:.0f}] ({row[n]['normalised']:.1f})"
+                 for n in ("QCFS", "I = 0", "adaptive I")]
+        tests = [f"{row[k]['mean']:+.0f} ({row[k]['p']:.2g})" for k in ("adaptive minus I = 0", "adaptive minus QCFS")]
+        lines.append(f"| {env_id} | " + " | ".join(cells + tests) + " |")
     for env_id, task in report["tasks"].items():
         lines += ["", f"## {env_id}", "",
                   f"{len(task['heldout_seeds'])} held-out episodes (seeds {task['heldout_seeds'][0]}-"
@@ -112,6 +148,11 @@ def markdown(report: dict) -> str:
             spikes = " / ".join(f"{v:.2f}" for v in np.mean(at4["error_spikes"], axis=0))
             lines.append(f"| {name} | " + " | ".join(cells) + f" | {spikes} | {at4['microseconds_per_action']:.0f} |")
     return "\n".join(lines) + "\n"
+
+
+def _seed_span(report: dict) -> str:
+    seeds = next(iter(report["tasks"].values()))["closed_loop"]["seeds"]
+    return f"{seeds[0]}-{seeds[-1]}"
 
 
 def _variant_names(task: dict) -> list[str]:

@@ -44,6 +44,15 @@ def test_two_accumulating_passes_reproduce_the_source_and_a_literal_second_pass_
     assert error(actor, by_name["I = 0, V(0) = 0"], episodes) > i0  # without phi = 1/2 the first layer errs too
 
 
+def test_in_closed_loop_every_variant_plays_the_same_seeds_and_i0_is_not_the_source(hopper):
+    actor, checkpoint, _ = hopper
+    returns = fidelity.closed_loop(actor, checkpoint.observation, "Hopper-v5", [70_000, 70_001], max_episode_steps=80)
+    assert set(returns) == {"QCFS", "I = 0", "adaptive I"} and all(len(r) == 2 for r in returns.values())
+    again = fidelity.closed_loop(actor, checkpoint.observation, "Hopper-v5", [70_000, 70_001], max_episode_steps=80)
+    assert again == returns  # seeded: the same episodes
+    assert returns["I = 0"] != returns["QCFS"]
+
+
 def test_crpi_s_carry_changes_the_actions_it_carries_into(hopper):
     actor, _, episodes = hopper
     alone, carried = fidelity.crpi_variants(0.5)
@@ -56,6 +65,7 @@ def test_the_report_names_its_comparisons_and_feeds_the_calibration_summary(hopp
     monkeypatch.setattr(fidelity, "VALIDATION_SEEDS", range(80_000, 80_001))
     monkeypatch.setattr(fidelity, "HELDOUT_SEEDS", range(90_000, 90_002))
     monkeypatch.setattr(fidelity, "ALPHAS", (0.3, 0.9))
+    monkeypatch.setattr(fidelity, "CLOSED_LOOP_SEEDS", range(70_000, 70_003))
     monkeypatch.setattr(fidelity, "source_episodes", lambda *a: _short(*a))
     task = fidelity.fidelity(actor, checkpoint.observation, "Hopper-v5")
     assert set(task["timesteps"]) == {"4", "8", "16"}
@@ -69,8 +79,13 @@ def test_the_report_names_its_comparisons_and_feeds_the_calibration_summary(hopp
     assert "named before the run" in text and "I = 2, literal" in text and "CRPI + adaptive I" in text
     assert (tmp_path / "conversion_fidelity.png").stat().st_size > 10_000
     assert json.loads((tmp_path / "conversion_fidelity.json").read_text())["summary"] == report["summary"]
+    closed = report["summary"]["closed_loop"]["Hopper-v5"]
+    returns = task["closed_loop"]["returns"]
+    assert closed["adaptive minus I = 0"]["mean"] == pytest.approx(np.mean(returns["adaptive I"]) - np.mean(returns["I = 0"]))
+    assert "## Closed loop, on held-out seeds" in text
     assert fidelity_summary(tmp_path) == {"open_loop_error_ratio_adaptive_over_i0": row["adaptive_over_i0"],
-                                          "crpi_compared": True, "literal_mode_reported": True}
+                                          "crpi_compared": True, "literal_mode_reported": True,
+                                          "shipped_heldout": {"Hopper-v5": closed["adaptive I"]["normalised"]}}
     assert fidelity_summary(tmp_path / "elsewhere") == {}
 
 
