@@ -378,12 +378,16 @@ def run_grid(register: Callable[[Grid], None], args: argparse.Namespace, descrip
     grid = Grid()
     register(grid)
     while grid.units:
+        ran = set(grid.units)
         failed = grid.run(GridOptions(args.workers, args.cpus_per_unit, args.ray_address, logs=Path(args.grid_logs)),
                           description)
         if failed:
             print(f"error: {len(failed)} units failed: {', '.join(failed)}", file=sys.stderr)
             return False
         register(grid)
+        if again := ran & set(grid.units):
+            print(f"error: units finished without writing their results: {', '.join(sorted(again))}", file=sys.stderr)
+            return False
     return True
 
 

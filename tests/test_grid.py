@@ -147,3 +147,16 @@ def test_a_population_run_as_a_grid_unit_is_the_one_run_here(tmp_path):
     again = Grid()
     run_population("CartPole-v0", "extreme", [CARTPOLE], tmp_path / "grid", config, again)
     assert not again.units  # a finished unit is not registered again
+
+
+def test_a_unit_that_finishes_without_its_result_stops_the_rounds(tmp_path, capsys):
+    from argparse import Namespace
+
+    from snn_policy_node.cli import run_grid
+
+    def register(grid: Grid) -> None:  # finds the unit unfinished every time: it writes nothing
+        grid.add("forgetful", lambda: None)
+
+    options = Namespace(workers=1, cpus_per_unit=1.0, ray_address=None, grid_logs=str(tmp_path / "logs"))
+    assert not run_grid(register, options, "rounds")
+    assert "units finished without writing their results: forgetful" in capsys.readouterr().err
