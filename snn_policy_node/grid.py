@@ -77,6 +77,7 @@ def _run_on_ray(units: list[Unit], options: GridOptions, description: str) -> li
     remote = ray.remote(max_retries=options.retries, num_cpus=options.cpus_per_unit)(_run_unit)
     refs = {remote.remote(unit.run, str(options.logs / f"{unit.name}.log")): unit for unit in units}
     failed: list[str] = []
+    slots = max(int(ray.cluster_resources().get("CPU", 1) // options.cpus_per_unit), 1)  # units that run at once
     try:
         with tqdm(total=len(units), desc=description, unit="unit") as bar:
             waiting = list(refs)
@@ -91,7 +92,8 @@ def _run_on_ray(units: list[Unit], options: GridOptions, description: str) -> li
                         print(f"{unit.name} failed ({type(error).__name__}); its log: {options.logs / unit.name}.log",
                               file=sys.stderr)
                     bar.update()
-                bar.set_postfix(running=len(waiting), failed=len(failed))
+                running = min(len(waiting), slots)
+                bar.set_postfix(running=running, queued=len(waiting) - running, failed=len(failed))
     finally:
         if started_here:
             ray.shutdown()
