@@ -51,7 +51,7 @@ setup(
     ],
     extras_require={
         "bench": ["onnx", "onnxruntime"],  # snn-robot bench loop's ANN baseline
-        "grid": ["ray"],  # the long jobs' units as Ray tasks, here or on a cluster (snn_policy_node.grid)
+        "grid": ["ray"],  # the long jobs' units as Ray tasks, here or on a cluster (snn_policy_node.experiments.grid)
         "nir": ["nir"],  # snn-robot export nir
         "viz": ["foxglove-sdk"],  # the live view: snn-robot run SCENARIO live:=PORT
     },

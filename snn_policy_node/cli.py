@@ -14,7 +14,7 @@ from pathlib import Path
 from snn_policy_node.experiments.actor_deployment import ActorDeploymentConfig
 from snn_policy_node.experiments.adaptation import AdaptationConfig
 from snn_policy_node.experiments.deployment import DeploymentConfig
-from snn_policy_node.grid import Grid, GridOptions
+from snn_policy_node.experiments.grid import Grid, GridOptions
 from snn_policy_node.policy.checkpoint import CheckpointError
 from snn_policy_node.provenance import recorded_command
 from snn_policy_node.tasks import DSQN_TASKS, MUJOCO_TASKS
@@ -392,7 +392,7 @@ def run_grid(register: Callable[[Grid], None], args: argparse.Namespace, descrip
 
 
 def _add_grid_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of a job whose units run as a Ray grid (:mod:`snn_policy_node.grid`)."""
+    """The options of a job whose units run as a Ray grid (:mod:`snn_policy_node.experiments.grid`)."""
     group = parser.add_argument_group("grid (Ray)", "independent units run as Ray tasks: on a local Ray started on "
                                       "127.0.0.1, or on a running cluster (ray start --head; ray start --address)")
     group.add_argument("--workers", type=int, default=GridOptions.workers,

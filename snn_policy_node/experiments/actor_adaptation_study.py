@@ -33,7 +33,7 @@ from snn_policy_node.experiments.adaptation_study import (
     tuning_name,
     tuning_rows,
 )
-from snn_policy_node.grid import Compute
+from snn_policy_node.experiments.grid import Compute
 from snn_policy_node.policy.model_io import load_model
 from snn_policy_node.snn.node_perturbation import PerturbationRule
 from snn_policy_node.tasks.adaptation import ACTOR_SIGNIFICANCE_PAIR, GUARD_CONFIDENCE, pair_rule

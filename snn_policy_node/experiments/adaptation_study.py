@@ -29,8 +29,8 @@ from snn_policy_node.atomic import atomic_path
 from snn_policy_node.evaluation.batched import evaluate_population, stacked_weights
 from snn_policy_node.evaluation.seeds import TUNING_SEEDS
 from snn_policy_node.experiments.deployment import Arm, DeploymentConfig, default_heldout, deploy
+from snn_policy_node.experiments.grid import Compute, Grid
 from snn_policy_node.experiments.rstdp_study import TUNING_SETTINGS_SEEDS, profile_settings
-from snn_policy_node.grid import Compute, Grid
 from snn_policy_node.policy.model_io import load_model
 from snn_policy_node.snn.rstdp import ModulationRule, model_amplitudes
 from snn_policy_node.tasks import dsqn_task

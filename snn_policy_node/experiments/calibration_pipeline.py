@@ -1,4 +1,4 @@
-"""Paper 000's pipeline as units of a grid (:mod:`snn_policy_node.grid`): per task, online TD3 and its
+"""Paper 000's pipeline as units of a grid (:mod:`snn_policy_node.experiments.grid`): per task, online TD3 and its
 four datasets; per dataset, activation and seed, a TD3+BC run; per training seed, the scores of every
 variant. Each unit resumes from its own files and a finished one is not registered again, so the same
 command, run again, goes on where the last one stopped. A unit waits for the units before it: the
@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from snn_policy_node.experiments.calibration_study import register_score
-from snn_policy_node.grid import Grid
+from snn_policy_node.experiments.grid import Grid
 from snn_policy_node.tasks import mujoco_task
 from snn_policy_node.training.datasets import LEVELS, OnlineConfig, generate_datasets, use_minari_root
 from snn_policy_node.training.td3bc import TD3BCConfig, outputs_written, train_td3bc

@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from snn_policy_node.atomic import atomic_path
 from snn_policy_node.evaluation.actor_variants import VARIANTS, evaluate_variants
-from snn_policy_node.grid import Grid
+from snn_policy_node.experiments.grid import Grid
 from snn_policy_node.tasks import mujoco_task_of_dataset
 from snn_policy_node.training.logs import last_row, rows
 

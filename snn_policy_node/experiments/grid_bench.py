@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from snn_policy_node.experiments.calibration_pipeline import Pipeline, register
-from snn_policy_node.grid import Grid, GridOptions
+from snn_policy_node.experiments.grid import Grid, GridOptions
 
 
 def bench_pipeline(folder: Path, runs: str, td3bc_steps: int) -> Pipeline:

@@ -21,7 +21,7 @@ from snn_policy_node.atomic import atomic_path
 from snn_policy_node.evaluation.batched import evaluate
 from snn_policy_node.evaluation.seeds import EVAL_SEEDS, HELDOUT_SEEDS
 from snn_policy_node.experiments.adaptation import AdaptationConfig, adapt_population, saved_population_returns, saved_timing
-from snn_policy_node.grid import Compute, Grid
+from snn_policy_node.experiments.grid import Compute, Grid
 from snn_policy_node.policy.model_io import load_model
 from snn_policy_node.snn.rstdp import model_amplitudes
 from snn_policy_node.tasks import dsqn_task

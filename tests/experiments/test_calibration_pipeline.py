@@ -9,7 +9,7 @@ import torch
 
 from snn_policy_node.cli import run_grid
 from snn_policy_node.experiments.calibration_pipeline import Pipeline, register
-from snn_policy_node.grid import Grid
+from snn_policy_node.experiments.grid import Grid
 from snn_policy_node.training.datasets import use_minari_root
 from snn_policy_node.training.td3bc import TD3BCConfig, train_td3bc
 

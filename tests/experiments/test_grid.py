@@ -17,7 +17,7 @@ import pytest
 from snn_policy_node.atomic import atomic_path
 from snn_policy_node.experiments.adaptation_study import run_population
 from snn_policy_node.experiments.deployment import DeploymentConfig
-from snn_policy_node.grid import LOOPBACK, Grid, GridOptions
+from snn_policy_node.experiments.grid import LOOPBACK, Grid, GridOptions
 
 os.environ.update(LOOPBACK)  # as the grid sets it before it imports Ray
 ray = importlib.import_module("ray")
@@ -86,7 +86,7 @@ DRIVER = textwrap.dedent("""
     sys.path.insert(0, {tests!r})
     import test_grid
     ray.cloudpickle.register_pickle_by_value(test_grid)
-    from snn_policy_node.grid import Grid, GridOptions
+    from snn_policy_node.experiments.grid import Grid, GridOptions
     folder = Path({folder!r})
     grid = Grid()
     test_grid.register(grid, folder, ["u0", "u1", "u2", "u3"], steps=30)
@@ -96,7 +96,7 @@ DRIVER = textwrap.dedent("""
 
 def test_a_driver_killed_and_started_again_finishes_the_rest_without_losing_or_repeating_a_result(tmp_path):
     script = DRIVER.format(tests=str(Path(__file__).parent), folder=str(tmp_path))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[1]), os.environ.get("PYTHONPATH", "")])}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[2]), os.environ.get("PYTHONPATH", "")])}
     driver = subprocess.Popen([sys.executable, "-c", script], env=env, start_new_session=True,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 120
@@ -129,7 +129,7 @@ def _no_ray_left_running():
         ray.shutdown()
 
 
-CARTPOLE = Path(__file__).parents[1] / "models/dsqn/CartPole-v0/seed0/model.safetensors"
+CARTPOLE = Path(__file__).parents[2] / "models/dsqn/CartPole-v0/seed0/model.safetensors"
 
 
 def test_a_population_run_as_a_grid_unit_is_the_one_run_here(tmp_path):
