@@ -160,3 +160,16 @@ def test_a_unit_that_finishes_without_its_result_stops_the_rounds(tmp_path, caps
     options = Namespace(workers=1, cpus_per_unit=1.0, ray_address=None, grid_logs=str(tmp_path / "logs"))
     assert not run_grid(register, options, "rounds")
     assert "units finished without writing their results: forgetful" in capsys.readouterr().err
+
+
+def test_commands_that_need_no_grid_never_import_ray(tmp_path):
+    """The command line, and a report whose units are all finished, leave Ray unimported."""
+    script = textwrap.dedent("""
+        import sys
+        from snn_policy_node.cli import main
+        assert main(["report", "rstdp", "--finished-only", "--out", sys.argv[1]]) == 0
+        assert "ray" not in sys.modules, "Ray was imported"
+    """)
+    run = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, timeout=300,
+                         cwd=Path(__file__).parents[2])
+    assert run.returncode == 0, run.stdout + run.stderr
