@@ -58,7 +58,11 @@ class ReplayResult:
 
 
 def read_recording(path: str | Path, command_topic: str = messages.COMMANDS) -> Recorded:
-    """The policy's inputs and the commands of a rosbag2 recording, as rclpy messages."""
+    """The policy's inputs and the commands of a rosbag2 recording, as rclpy messages.
+
+    With stamped commands (joint_state) a lockstep bridge's re-offered state, and the policy's second
+    answer to it, are one step: readings that repeat their topic's last stamp and commands that repeat
+    the last command's stamp are dropped, so that reading k still pairs with command k."""
     command_name = "/" + command_topic.lstrip("/")
     readings, commands, command_type = [], [], None
     with AnyReader([Path(path)]) as reader:
@@ -68,15 +72,31 @@ def read_recording(path: str | Path, command_topic: str = messages.COMMANDS) -> 
                     raise ValueError(f"{command_name} holds {connection.msgtype}; a policy's commands are "
                                      f"{' or '.join(COMMAND_TYPES)}")
                 command_type = connection.msgtype
-                message = deserialize_message(data, COMMAND_TYPES[command_type])
-                commands.append(np.asarray(message.effort if command_type.startswith("sensor") else message.data))
+                commands.append(deserialize_message(data, COMMAND_TYPES[command_type]))
             elif connection.msgtype in READINGS:
                 readings.append((connection.topic.lstrip("/"), deserialize_message(data, READINGS[connection.msgtype])))
     if command_type is None:
         raise ValueError(f"{path} holds no commands on {command_name}; give the recorded command topic")
     if not any(isinstance(message, JointState) for _, message in readings):
         raise ValueError(f"{path} holds no joint states to replay")
-    return Recorded(readings, commands, "joint_state" if command_type.startswith("sensor") else "float64_multiarray")
+    stamped = command_type.startswith("sensor")
+    if stamped:
+        readings = _first_of_each_stamp(readings)
+        commands = [message for _, message in _first_of_each_stamp([(command_name, m) for m in commands])]
+    values = [np.asarray(message.effort if stamped else message.data) for message in commands]
+    return Recorded(readings, values, "joint_state" if stamped else "float64_multiarray")
+
+
+def _first_of_each_stamp(messages_in_order: list[tuple[str, object]]) -> list[tuple[str, object]]:
+    """Each (topic, message) but those stamped as their topic's previous message (a re-sent one)."""
+    last: dict[str, int] = {}
+    kept = []
+    for topic, message in messages_in_order:
+        stamp = messages.stamp_nanoseconds(message.header.stamp)
+        if last.get(topic) != stamp:
+            kept.append((topic, message))
+        last[topic] = stamp
+    return kept
 
 
 def compare(answers: list[np.ndarray], recorded: list[np.ndarray], readings: int) -> ReplayResult:
