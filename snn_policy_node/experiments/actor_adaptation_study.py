@@ -1,15 +1,17 @@
 """The deployment study of the converted IF actors' online plasticity, per MuJoCo task.
 
-Two studies, each fixed before its runs: dense node perturbation (``RULE``, ``HEADLINE``), and
+Three studies, each fixed before its runs: dense node perturbation (``RULE``, ``HEADLINE``);
 the pair rule (antithetic episodes) with the significance guard (``adaptation_study.SIGNIFICANCE_HEADLINE``),
 whose settings its tuning population chose on Hopper-v5 (``TUNING_SETTINGS`` settings drawn from
-``TUNING_SETTINGS_SEED``, scored on ``TUNING_SEEDS``). Each runs guarded, beside frozen weights,
+``TUNING_SETTINGS_SEED``, scored on ``TUNING_SEEDS``); and the same, its exploration shrunk at every
+rollback (``adaptation_study.CAUTIOUS_HEADLINE``, ``tasks.adaptation.ROLLBACK_SHRINK``). Each runs guarded, beside frozen weights,
 the same steps in a random direction, and the other sign. The shipped actor of a task plays
 ``SETTINGS`` settings of the MuJoCo "normal" profile (drawn from ``SETTINGS_SEED``); populations
 are kept as JSON in the same format as the DSQNs', so the same rows, statistics and curves
 (:mod:`adaptation_study`) read them.
 """
 
+from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from snn_policy_node.experiments.actor_deployment import (
     deploy_actor,
 )
 from snn_policy_node.experiments.adaptation_study import (
+    CAUTIOUS_HEADLINE,
     SIGNIFICANCE_HEADLINE,
     Study,
     by_arm,
@@ -36,7 +39,7 @@ from snn_policy_node.experiments.adaptation_study import (
 from snn_policy_node.experiments.grid import Compute
 from snn_policy_node.policy.model_io import load_model
 from snn_policy_node.snn.node_perturbation import PerturbationRule
-from snn_policy_node.tasks.adaptation import ACTOR_SIGNIFICANCE_PAIR, GUARD_CONFIDENCE, pair_rule
+from snn_policy_node.tasks.adaptation import ACTOR_SIGNIFICANCE_PAIR, GUARD_CONFIDENCE, ROLLBACK_SHRINK, pair_rule
 
 RULE = PerturbationRule()
 HEADLINE = "node_perturbation_guarded"  # the compared method, named before the runs
@@ -57,9 +60,9 @@ def actor_arms(env_id: str | None = None) -> dict[str, ActorArm]:
     return {"frozen": ActorArm(None), **with_controls(HEADLINE, RULE)}
 
 
-def actor_pair_arms(env_id: str | None = None) -> dict[str, ActorArm]:
-    rule = pair_rule(**ACTOR_SIGNIFICANCE_PAIR)
-    return {"frozen": ActorArm(None), **with_controls(SIGNIFICANCE_HEADLINE, rule)}
+def actor_pair_arms(headline: str, **options) -> Callable[[str | None], dict[str, ActorArm]]:
+    rule = pair_rule(**ACTOR_SIGNIFICANCE_PAIR, **options)
+    return lambda env_id=None: {"frozen": ActorArm(None), **with_controls(headline, rule)}
 
 
 def actor_tuning_arms(env_id: str | None = None) -> dict[str, ActorArm]:
@@ -68,7 +71,10 @@ def actor_tuning_arms(env_id: str | None = None) -> dict[str, ActorArm]:
 
 
 ACTOR_STUDIES = (Study("", HEADLINE, actor_arms),
-                 Study("-pairs-significance", SIGNIFICANCE_HEADLINE, actor_pair_arms, confidence=GUARD_CONFIDENCE))
+                 Study("-pairs-significance", SIGNIFICANCE_HEADLINE, actor_pair_arms(SIGNIFICANCE_HEADLINE),
+                       confidence=GUARD_CONFIDENCE),
+                 Study("-pairs-cautious", CAUTIOUS_HEADLINE,
+                       actor_pair_arms(CAUTIOUS_HEADLINE, rollback_shrink=ROLLBACK_SHRINK), confidence=GUARD_CONFIDENCE))
 ACTOR_TUNING = Study("-tuning-significance", SIGNIFICANCE_HEADLINE, actor_tuning_arms, tuning=True,
                      confidence=GUARD_CONFIDENCE)
 
@@ -118,4 +124,4 @@ def run_actor_study(models: dict[str, Path], work_dir: Path, config: ActorDeploy
     return {"deployment": deployment, "curves": curves, "seconds": timing, "pending": pending,
             "actor_config": config_record(config), "actor_rule": asdict(RULE), "actor_settings": SETTINGS,
             "actor_profile": PROFILE, "actor_tuning": tuning,
-            "actor_pair": {**ACTOR_SIGNIFICANCE_PAIR, "confidence": GUARD_CONFIDENCE}}
+            "actor_pair": {**ACTOR_SIGNIFICANCE_PAIR, "confidence": GUARD_CONFIDENCE, "rollback_shrink": ROLLBACK_SHRINK}}

@@ -140,7 +140,7 @@ def deploy_actor(actor: SpikingActor, observation: ObservationSpec, env_id: str,
         raise ValueError("the pair rule scales its returns by the frozen baseline's: baseline_episodes must be >= 1")
     pair_rules = [arms[a].rule if p else ModulationRule() for a, p in zip(arm, pair.tolist())]
     pairs = AntitheticPairs(torch.tensor([r.exploration for r in pair_rules]) * pair, plastic.shape[1], plastic.shape[2],
-                            config.seed + 2)
+                            config.seed + 2, torch.tensor([r.rollback_shrink for r in pair_rules]))
     modulator = Modulator(pair_rules, trained.flatten(1).norm(dim=1), config.seed + 3)
     learns = torch.tensor([arms[a].rule is not None for a in arm]) & ~pair
     learner_rows = torch.nonzero(learns).flatten()
@@ -186,7 +186,7 @@ def deploy_actor(actor: SpikingActor, observation: ObservationSpec, env_id: str,
             dense.new_episode(place[learner_rows])  # the runs that did not update start afresh too
         fallen = guard.fallen(online, episode) if ready is not None else torch.zeros(0, dtype=torch.long)
         plastic[fallen] = trained[fallen]
-        pairs.drop(fallen)
+        pairs.rolled_back(fallen)
         if dense is not None:
             dense.reset_baseline(place[fallen][place[fallen] >= 0])
         if state_path is not None and (episode + 1) % save_every == 0:

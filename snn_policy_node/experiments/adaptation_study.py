@@ -34,7 +34,7 @@ from snn_policy_node.experiments.rstdp_study import TUNING_SETTINGS_SEEDS, profi
 from snn_policy_node.policy.model_io import load_model
 from snn_policy_node.snn.rstdp import ModulationRule, model_amplitudes
 from snn_policy_node.tasks import dsqn_task
-from snn_policy_node.tasks.adaptation import GUARD_CONFIDENCE, PAIR, SIGNIFICANCE_PAIR, pair_rule
+from snn_policy_node.tasks.adaptation import GUARD_CONFIDENCE, PAIR, ROLLBACK_SHRINK, SIGNIFICANCE_PAIR, pair_rule
 
 MAX_NORM = 0.01  # a bounded update moves the plastic weights by at most 1 % of their trained norm per episode
 EXPLORATION = 0.3  # node perturbation's noise std, in units of the threshold
@@ -65,6 +65,7 @@ BLOCK = 20  # episodes per block of the online return
 # The chosen settings live in tasks.adaptation, where a robot's defaults read them.
 PAIR_HEADLINE = "pair_guarded"
 SIGNIFICANCE_HEADLINE = "pair_significance_guarded"
+CAUTIOUS_HEADLINE = "pair_cautious_guarded"  # study 4: study 3 with tasks.adaptation.ROLLBACK_SHRINK
 TUNING_TASK = ("CartPole-v0", "extreme")
 TUNING_GRID = tuple((exploration, step) for exploration in (0.1, 0.3, 1.0) for step in (0.005, 0.02, 0.05))
 
@@ -86,8 +87,8 @@ def arms(env_id: str) -> dict[str, Arm]:
     return out
 
 
-def pair_arms(headline: str, exploration: float, step: float) -> Callable[[str], dict[str, Arm]]:
-    return lambda env_id: {"frozen": Arm(None), **with_controls(headline, pair_rule(exploration, step), guard=True)}
+def pair_arms(headline: str, exploration: float, step: float, **options) -> Callable[[str], dict[str, Arm]]:
+    return lambda env_id: {"frozen": Arm(None), **with_controls(headline, pair_rule(exploration, step, **options), guard=True)}
 
 
 def tuning_arms(headline: str) -> Callable[[str], dict[str, Arm]]:
@@ -120,6 +121,8 @@ STUDIES = (
     Study("-pairs", PAIR_HEADLINE, pair_arms(PAIR_HEADLINE, **PAIR)),
     Study("-pairs-significance", SIGNIFICANCE_HEADLINE, pair_arms(SIGNIFICANCE_HEADLINE, **SIGNIFICANCE_PAIR),
           confidence=GUARD_CONFIDENCE),
+    Study("-pairs-cautious", CAUTIOUS_HEADLINE,
+          pair_arms(CAUTIOUS_HEADLINE, **SIGNIFICANCE_PAIR, rollback_shrink=ROLLBACK_SHRINK), confidence=GUARD_CONFIDENCE),
 )
 TUNINGS = (  # the tuning population of studies 2 and 3
     Study("-tuning", PAIR_HEADLINE, tuning_arms(PAIR_HEADLINE), tuning=True),
@@ -351,7 +354,9 @@ def run_study(models: dict[str, list[Path]], profiles: list[str], work_dir: Path
                 timing[f"{env_id} {profile}"] = timing.get(f"{env_id} {profile}", 0.0) + population["seconds"]
     return {"work_dir": str(work_dir), "config": config_record(config), "headline": HEADLINE, "max_norm": MAX_NORM, "exploration": EXPLORATION,
             "pair_studies": [{"headline": PAIR_HEADLINE, **PAIR, "confidence": 0.0},
-                             {"headline": SIGNIFICANCE_HEADLINE, **SIGNIFICANCE_PAIR, "confidence": GUARD_CONFIDENCE}],
+                             {"headline": SIGNIFICANCE_HEADLINE, **SIGNIFICANCE_PAIR, "confidence": GUARD_CONFIDENCE},
+                             {"headline": CAUTIOUS_HEADLINE, **SIGNIFICANCE_PAIR, "confidence": GUARD_CONFIDENCE,
+                              "rollback_shrink": ROLLBACK_SHRINK}],
             "tuning": tuning,
             "block": BLOCK, "deployment": deployment, "curves": curves, "seconds": timing, "pending": pending}
 

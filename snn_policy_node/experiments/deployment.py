@@ -6,7 +6,8 @@ episode's eligibility and return. The first ``baseline_episodes`` play the train
 unchanged; their mean return is the frozen baseline a guarded run compares itself with. A
 guarded run whose mean return over its last ``window`` episodes falls below that baseline by
 more than ``margin`` x |baseline| goes back to its trained weights, forgets its reward baseline,
-and skips its next ``window`` updates (:class:`~snn_policy_node.policy.guard.Guard`). Every decision rests on returns
+and skips its next ``window`` updates (:class:`~snn_policy_node.policy.guard.Guard`); a pair run's
+exploration then shrinks by its rule's ``rollback_shrink``. Every decision rests on returns
 the run has already experienced. The weights a run holds after its last episode are scored on
 held-out seeds that no episode here used.
 
@@ -123,7 +124,8 @@ def deploy(models: list[DSQN], task: DSQNTask, settings: list[dict], arms: list[
     explores = exploration > 0
     if pair.any() and config.baseline_episodes == 0:
         raise ValueError("the pair rule scales its returns by the frozen baseline's: baseline_episodes must be >= 1")
-    pairs = AntitheticPairs(torch.where(pair, exploration, 0.0), plastic.shape[1], plastic.shape[2], config.seed + 2)
+    shrink = torch.tensor([arms[a].rule.rollback_shrink if arms[a].rule else 1.0 for a in arm])
+    pairs = AntitheticPairs(torch.where(pair, exploration, 0.0), plastic.shape[1], plastic.shape[2], config.seed + 2, shrink)
     step_exploration = torch.where(pair, 0.0, exploration)
     # Eligibilities are kept only where a rule reads them: STDP's for rules without exploration.
     stdp_runs, perturbation_runs = torch.nonzero(learns & ~explores).flatten(), torch.nonzero(explores).flatten()
@@ -171,7 +173,7 @@ def deploy(models: list[DSQN], task: DSQNTask, settings: list[dict], arms: list[
         fallen = guard.fallen(online, episode)
         plastic[fallen] = trained[fallen]
         modulator.reset(fallen)
-        pairs.drop(fallen)
+        pairs.rolled_back(fallen)
         if state_path is not None and (episode + 1) % save_every == 0:
             with atomic_path(state_path) as temporary:
                 torch.save({"episode": episode + 1, "seconds": seconds + time.perf_counter() - started,

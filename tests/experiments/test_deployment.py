@@ -1,5 +1,6 @@
 """The deployment protocol: online episodes only, frozen runs untouched, the guard's rollback."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -93,3 +94,29 @@ def test_a_pair_run_explores_with_minus_xi_after_xi_and_moves_only_when_its_pair
     torch.testing.assert_close(held[3], -held[2])
     assert not torch.allclose(held[4][1], held[2][1]) and not torch.allclose(held[4][1], -held[2][1])  # a new pair
     assert runs.online.shape == (2, 5) and not np.array_equal(runs.heldout[0], runs.heldout[1])
+
+
+def test_a_pair_run_rolled_back_explores_with_its_noise_shrunk_once_per_rollback(monkeypatch):
+    """Margin 0 and no confidence term: the guard rolls runs back on noise, so rollbacks happen."""
+    made, held, play = [], [], deployment.play_training_episodes
+
+    class Recorded(deployment.AntitheticPairs):
+        def __init__(self, *a, **k):
+            super().__init__(*a, **k)
+            made.append(self)
+
+    def record(*a, **k):
+        held.append(a[-1].clone())
+        return play(*a, **k)
+
+    monkeypatch.setattr(deployment, "AntitheticPairs", Recorded)
+    monkeypatch.setattr(deployment, "play_training_episodes", record)
+    model = load_model(CARTPOLE)[0]
+    shrinking = ModulationRule("pair", max_norm=0.05, exploration=0.3, hold="pair", rollback_shrink=0.5)
+    arms = [Arm(replace(shrinking, rollback_shrink=1.0), sign=-1.0, guard=True), Arm(shrinking, sign=-1.0, guard=True)]
+    config = DeploymentConfig(episodes=24, baseline_episodes=2, window=2, margin=0.0)
+    runs = deploy([model], DSQN_TASKS["CartPole-v0"], [{"force_mag": 4.0, "length": 1.2, "masspole": 0.3}], arms, config)
+    assert runs.rollbacks.min() >= 1
+    torch.testing.assert_close(made[0].exploration, torch.tensor([0.3, 0.3 * 0.5 ** int(runs.rollbacks[1])]))
+    std = [float(h[1].std()) for h in held if h[1].abs().sum() > 0]  # the shrinking run's held currents
+    assert std[-1] < 0.5 * std[0]

@@ -132,8 +132,26 @@ def test_a_run_that_stops_exploring_drops_its_pair():
     assert not torch.allclose(fresh, -first)  # a new pair, not the second half of the old one
 
 
+def test_a_rolled_back_run_explores_less_by_its_factor_and_its_state_keeps_it():
+    """xi ~ N(0, (exploration theta)^2): after two rollbacks with factor 0.5 the same draw is a quarter."""
+    pairs = AntitheticPairs(torch.tensor([0.4, 0.4]), n_post=3, n_pre=2, seed=7, rollback_shrink=torch.tensor([0.5, 1.0]))
+    state = {k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in pairs.state().items()}
+    pairs.rolled_back(torch.tensor([0]))
+    pairs.rolled_back(torch.tensor([0, 1]))
+    torch.testing.assert_close(pairs.exploration, torch.tensor([0.1, 0.4]))
+    shrunk = pairs.noise(torch.tensor([True, True]), 2.0).clone()
+    saved = pairs.state()
+    pairs.restore(state)  # the draw of a fresh pair from the same generator state, at full exploration
+    full = pairs.noise(torch.tensor([True, True]), 2.0)
+    torch.testing.assert_close(shrunk, full * torch.tensor([[0.25], [1.0]]))
+    pairs.restore(saved)
+    torch.testing.assert_close(pairs.exploration, torch.tensor([0.1, 0.4]))
+
+
 def test_the_pair_rule_needs_its_parts():
     for bad in (dict(hold="pair"), dict(third_factor="pair"), dict(third_factor="pair", hold="pair", exploration=0.3),
-                dict(third_factor="pair", hold="pair", max_norm=0.1), dict(hold="episode")):
+                dict(third_factor="pair", hold="pair", max_norm=0.1), dict(hold="episode"),
+                dict(third_factor="pair", hold="pair", max_norm=0.1, exploration=0.3, rollback_shrink=0.0),
+                dict(third_factor="pair", hold="pair", max_norm=0.1, exploration=0.3, rollback_shrink=1.5)):
         with pytest.raises(ValueError):
             ModulationRule(**bad)
