@@ -9,7 +9,9 @@ its prediction error against a running baseline: :class:`ModulationRule`); a spi
 the sign alone, its third factor having come with every step's reward. Under the pair rule
 (``ModulationRule(hold="pair")``, either model kind) the schedule also says what the next episode
 explores (+xi starts a pair, -xi ends it, 0 none: the baseline, a wait after a rollback, learning
-off), and a pair's second episode brings m = clip((R_1 - R_2) / |R_0|, -1, 1) times the sign.
+off), and a pair's second episode brings m = clip((R_1 - R_2) / |R_0|, -1, 1) times the sign. Its
+exploration starts at the rule's and multiplies by the rule's ``rollback_shrink`` at every rollback:
+the schedule says it as the magnitude of ``explore`` (+s: a new pair at s x the rule's exploration).
 The rule, the guard and the blocks are those of ``experiments.deployment``, so a robot runs what
 the tables measured.
 """
@@ -31,7 +33,7 @@ BLOCK = 20  # episodes per block of the online return
 class Decision:
     modulation: float  # for the policy: its episode's update
     rollback: str | None = None  # set when the trained weights come back instead, and why
-    explore: int = 0  # the pair rule: the next episode plays +xi of a new pair (1), -xi (-1) or no noise (0)
+    explore: float = 0.0  # the pair rule: the next episode plays +xi of a new pair (+s), -xi (-s) or no noise (0), s the scale
 
 
 class OnlineSchedule:
@@ -44,6 +46,8 @@ class OnlineSchedule:
         self.modulator = Modulator([rule], torch.ones(1))
         self.guard = Guard(torch.tensor([guard]), baseline_episodes, window, margin, confidence)
         self.pair = rule.hold == "pair"
+        self.shrink = rule.rollback_shrink
+        self.scale = 1.0  # of the rule's exploration: multiplied by shrink at every rollback
         if self.pair and baseline_episodes < 1:
             raise ValueError("the pair rule scales its returns by the frozen baseline's: baseline_episodes must be >= 1")
         self.explores = 0  # what the episode being played explores (the pair rule)
@@ -70,6 +74,7 @@ class OnlineSchedule:
             self.live = "adapting"
         if len(self.guard.fallen(online, episode)):
             self.modulator.reset(RUN)
+            self.scale *= self.shrink
             self.live = "trained weights (rolled back)"
             recent = float(online[0, -self.guard.window:].mean())
             return self._next(Decision(0.0, f"the last {self.guard.window} online returns average {recent:.2f}, below the "
@@ -98,7 +103,7 @@ class OnlineSchedule:
             explore = -1 if self.explores == 1 else 1
         self.first_return = self.first_return if explore == -1 else None
         self.explores = explore
-        return Decision(decision.modulation, decision.rollback, explore)
+        return Decision(decision.modulation, decision.rollback, explore * self.scale)
 
     def _third_factor(self, episode_return: float) -> float:
         if self.shaping is None:
@@ -113,5 +118,6 @@ class OnlineSchedule:
         baseline = None if self.guard.baseline is None else float(self.guard.baseline[0])
         return {"episodes": len(self.returns), "updates": self.updates, "live": self.live,
                 "rollbacks": int(self.guard.rollbacks[0]), "waiting": int(self.guard.waiting[0]),
+                **({"exploration_scale": self.scale} if self.pair else {}),
                 "baseline": baseline, "floor": None if baseline is None else float(self.guard.floor()[0]),
                 "blocks": self.blocks(), "returns": self.returns}

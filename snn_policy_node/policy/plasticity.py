@@ -210,12 +210,13 @@ class PairPlasticity:
         return False
 
     @torch.no_grad()
-    def apply(self, modulation: float, explore: int = 0) -> None:
+    def apply(self, modulation: float, explore: float = 0.0) -> None:
         """The episode ended: a completed pair's update by ``modulation`` (the schedule's m), and the
-        next episode's exploration: 0 none, +1 a new pair's +xi, -1 the pair's -xi."""
-        if explore not in (-1, 0, 1):
-            raise ValueError(f"explore must be -1, 0 or +1, got {explore}")
-        if explore == -1 and self.phase != 1:
+        next episode's exploration: 0 none, +s a new pair's +xi drawn at s x the rule's exploration
+        (0 < s <= 1: the schedule shrinks it after rollbacks), -s the pair's -xi."""
+        if not (np.isfinite(explore) and -1.0 <= explore <= 1.0):
+            raise ValueError(f"explore must be in [-1, 1], got {explore}")
+        if explore < 0 and self.phase != 1:
             raise ValueError("-xi follows the first episode of a pair only")
         if self.phase != 0:
             runs, c, _ = self.pairs.episode_ended(self.trace.c, torch.zeros(1), torch.ones(1), torch.tensor([True]))
@@ -226,10 +227,11 @@ class PairPlasticity:
                 else:
                     self.weight.add_(dw)
         self.trace.c.zero_()
-        if explore == 1:
+        if explore > 0:
             self.pairs.drop(ROW)  # a new pair, whatever the last one left
+            self.pairs.exploration[0] = torch.tensor(self.rule.exploration) * torch.tensor(explore, dtype=torch.float32)
         self.held = self.pairs.noise(torch.tensor([explore != 0]), self.threshold)
-        self.phase = explore
+        self.phase = int(np.sign(explore))
 
     @torch.no_grad()
     def set_weight(self, weight: np.ndarray) -> None:

@@ -178,7 +178,7 @@ class Policy:
             raise ValueError(f"reward must be finite, got {reward}")
         return self._plastic().reward(reward)
 
-    def apply_modulation(self, modulation: float, explore: int = 0) -> None:
+    def apply_modulation(self, modulation: float, explore: float = 0.0) -> None:
         """The episode's update: dw = r c (DSQN) or a step along the rewarded direction times the
         modulation (spiking actor); then a fresh eligibility for the next episode. The pair rule
         takes the next episode's exploration too (:meth:`PairPlasticity.apply`)."""

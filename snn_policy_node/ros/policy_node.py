@@ -415,14 +415,14 @@ class PolicyNode(LifecycleNode):
     # r-STDP ---------------------------------------------------------------------------
 
     def on_modulation(self, message: Float64MultiArray) -> None:
-        """[episode, r], or [episode, m, explore] for the pair rule (explore: the next episode's -1, 0 or +1)."""
+        """[episode, r], or [episode, m, explore] for the pair rule (explore: the next episode's +s, -s or 0)."""
         if len(message.data) not in (2, 3) or not np.isfinite(message.data).all():
             self.get_logger().warning(f"ignoring modulation {brief(message.data)}: expected finite [episode, r] or "
                                       "[episode, m, explore]")
             return
         episode, modulation, explore = (*message.data, 0.0)[:3]
         try:
-            self.policy.apply_modulation(modulation, int(explore) if explore == int(explore) else 2)
+            self.policy.apply_modulation(modulation, explore)
         except ValueError as error:
             self.get_logger().warning(f"ignoring modulation {brief(message.data)}: {error}")
             return

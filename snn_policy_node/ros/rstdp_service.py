@@ -77,6 +77,8 @@ PARAMETERS = {
     "margin": (0.05, "online: roll back below baseline - margin x |baseline| (- the confidence term)"),
     "confidence": (0.0, "online: z; the floor also lowered by z x the baseline returns' std x sqrt(1/baseline_episodes "
                    "+ 1/window), so that only a drop significant at one-sided Phi(-z) rolls back (2.33: 1 %)"),
+    "rollback_shrink": (1.0, "online, pair rule: the exploration multiplies by this at every rollback (0 < f <= 1; 1: "
+                        "never shrinks); the next pair's scale goes to the policy node as the magnitude of explore"),
     "heldout_episodes": (0, "online, driven: evaluation episodes before and after adapting; 0: none"),
     "bridge": ("sim_bridge", "the sim bridge node whose services are called (relative: in this node's namespace)"),
     "policy": ("snn_policy", "the policy node whose ~/reset_state is called before training episodes"),
@@ -191,7 +193,7 @@ class RSTDPService(Node):
     def _online_schedule(self) -> OnlineSchedule:
         check_choice("third_factor", self.p["third_factor"], THIRD_FACTORS)
         if self.p["third_factor"] == "pair":  # the schedule needs the rule's kind; the policy node holds its settings
-            rule, sign = pair_rule(**SIGNIFICANCE_PAIR), 1.0
+            rule, sign = pair_rule(**SIGNIFICANCE_PAIR, rollback_shrink=self.p["rollback_shrink"]), 1.0
         elif not self.dsqn:
             rule, sign = ModulationRule(), self.p["sign"] or 1.0
         else:

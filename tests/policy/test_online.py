@@ -121,3 +121,15 @@ def test_the_pair_rule_explores_after_the_baseline_in_pairs_and_sends_each_pairs
     assert [d.explore for d in waiting] == [0, 1]
     assert schedule.episode_ended(100.0, learning=False).explore == 0  # learning off: no noise, the pair dropped
     assert schedule.episode_ended(100.0).explore == 1
+
+
+def test_the_pair_rules_exploration_shrinks_by_its_factor_at_every_rollback():
+    rule = ModulationRule("pair", max_norm=0.02, exploration=0.1, hold="pair", rollback_shrink=0.5)
+    schedule = OnlineSchedule(None, sign=1.0, rule=rule, guard=True, baseline_episodes=2, window=2, margin=0.05)
+    explores = [schedule.episode_ended(r).explore for r in (100.0, 100.0, 100.0, 100.0)]
+    assert explores == [0, 1.0, -1.0, 1.0]
+    assert schedule.episode_ended(50.0).rollback is not None  # 100 and 50 average 75, below the floor 95
+    explores = [schedule.episode_ended(r).explore for r in (100.0, 100.0, 100.0, 100.0)]
+    assert explores == [0, 0.5, -0.5, 0.5] and schedule.status()["exploration_scale"] == 0.5
+    assert schedule.episode_ended(40.0).rollback is not None
+    assert [schedule.episode_ended(100.0).explore for _ in range(3)] == [0, 0.25, -0.25]

@@ -167,3 +167,17 @@ def test_the_pair_rule_plays_xi_then_minus_xi_and_steps_along_xi_times_both_epis
     assert policy.plasticity.noise() is None and policy.plasticity.c.abs().sum() == 0
     with pytest.raises(ValueError, match="first episode of a pair"):
         policy.apply_modulation(0.0, explore=-1)
+
+
+def test_a_pair_started_at_a_shrunk_scale_draws_xi_that_much_smaller(actor_policy):
+    """The same generator draw as a full-scale pair, times the schedule's scale: what a shrunk run of
+    a population plays (AntitheticPairs.rolled_back)."""
+    full, shrunk = actor_policy(pair=PAIR), actor_policy(pair=PAIR)
+    full.apply_modulation(0.0, explore=1)
+    shrunk.apply_modulation(0.0, explore=0.25)
+    torch.testing.assert_close(shrunk.plasticity.held, 0.25 * full.plasticity.held)
+    shrunk.apply_modulation(0.0, explore=-0.25)
+    torch.testing.assert_close(shrunk.plasticity.held, -0.25 * full.plasticity.held)
+    for bad in (1.5, float("nan")):
+        with pytest.raises(ValueError, match=r"\[-1, 1\]"):
+            shrunk.apply_modulation(0.0, explore=bad)
