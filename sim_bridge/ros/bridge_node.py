@@ -41,6 +41,7 @@ from sim_bridge.simulators.robots import robot_for
 from sim_bridge.simulators.xml_robot import MujocoXmlEnv
 from sim_bridge.tasks import make_task_env, step_period
 from snn_policy_node.brief import brief
+from snn_policy_node.evaluation.statistics import mean_interval
 from snn_policy_node.ros.common import diagnostics, messages
 from snn_policy_node.ros.common.parameters import check_choice, declare_parameters
 from snn_policy_node.ros.common.process import StartupError, end_process, run_node
@@ -191,8 +192,9 @@ class SimBridge(Node):
         self.get_logger().debug(f"episode {self.episode} ({self.phase}, seed {self.seed}): return {self.total:.2f} "
                                 f"in {self.steps} steps")
         if self.p["max_episodes"] and self.episode >= self.p["max_episodes"]:
-            self.get_logger().info(f"{self.episode} episodes: return {np.mean(self.returns):.2f} "
-                                   f"+- {np.std(self.returns):.2f}")
+            interval = mean_interval(self.returns)["ci95"]
+            self.get_logger().info(f"{self.episode} episodes: return {np.mean(self.returns):.2f} +- "
+                                   f"{np.std(self.returns):.2f} (95 % CI of the mean [{interval[0]:.2f}, {interval[1]:.2f}])")
             self.finished = True
             if not self.episode_publisher.wait_for_all_acked(Duration(seconds=2.0)):
                 self.get_logger().warning("exiting before every subscriber acknowledged the episode records")

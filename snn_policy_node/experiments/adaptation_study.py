@@ -28,6 +28,7 @@ from scipy import stats
 from snn_policy_node.atomic import atomic_path
 from snn_policy_node.evaluation.batched import evaluate_population, stacked_weights
 from snn_policy_node.evaluation.seeds import TUNING_SEEDS
+from snn_policy_node.evaluation.statistics import mean_interval
 from snn_policy_node.experiments.deployment import Arm, DeploymentConfig, default_heldout, deploy
 from snn_policy_node.experiments.grid import Compute, Grid
 from snn_policy_node.experiments.rstdp_study import TUNING_SETTINGS_SEEDS, profile_settings
@@ -239,9 +240,8 @@ def by_arm(population: dict) -> dict[str, dict[str, np.ndarray]]:
 def paired(a: np.ndarray, b: np.ndarray) -> dict:
     """Mean of a - b over runs, its 95 % confidence interval and the paired t-test's p."""
     diff = a - b
-    half = stats.t.ppf(0.975, len(diff) - 1) * diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else np.nan
     p = float(stats.ttest_rel(a, b).pvalue) if np.any(diff != 0) else 1.0
-    return {"mean": float(diff.mean()), "ci95": [float(diff.mean() - half), float(diff.mean() + half)], "p": p}
+    return {**mean_interval(diff), "p": p}
 
 
 def deployment_rows(population: dict, randomized: dict | None = None) -> list[dict]:

@@ -7,6 +7,7 @@ import matplotlib
 import numpy as np
 from scipy import stats
 
+from snn_policy_node.evaluation.statistics import mean_interval
 from snn_policy_node.experiments.conversion_fidelity import TIMESTEPS, VARIANTS
 from snn_policy_node.reports.results import write_results
 from snn_policy_node.tasks import normalised_score
@@ -66,10 +67,7 @@ def closed_loop_row(env_id: str, returns: dict[str, list[float]]) -> dict:
     paired by seed."""
     row = {}
     for name, values in returns.items():
-        values = np.asarray(values)
-        half = stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
-        row[name] = {"mean": float(values.mean()), "ci95": [float(values.mean() - half), float(values.mean() + half)],
-                     "normalised": normalised_score(env_id, float(values.mean()))}
+        row[name] = {**mean_interval(values), "normalised": normalised_score(env_id, float(np.mean(values)))}
     adaptive = np.asarray(returns["adaptive I"])
     for other in ("I = 0", "QCFS"):
         difference = adaptive - np.asarray(returns[other])
