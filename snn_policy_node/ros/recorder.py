@@ -5,9 +5,12 @@ with the ROS 2 message definitions), so ``ros2 bag info`` and ``ros2 bag play`` 
 opens the ``.mcap``, and rosbags reads both. Topics are taken as they appear
 (:class:`~snn_policy_node.ros.common.graph_tap.GraphTap`), and their messages are written as the CDR
 bytes that came over DDS, stamped with their arrival on the system clock. The bag is closed, and
-complete, when the node ends.
+complete, when the node ends. The recorder runs at a lower CPU priority (``nice``) than the nodes it
+records: where cores are shared, the control loop goes first and the recorder catches up from its
+subscriptions' queues.
 """
 
+import os
 import time
 from pathlib import Path
 
@@ -16,7 +19,8 @@ from rosbags.rosbag2 import StoragePlugin, Writer
 from snn_policy_node.ros.common.graph_tap import GraphTap
 from snn_policy_node.ros.common.process import StartupError, run_node
 
-PARAMETERS = {"path": ("", "the rosbag2 directory to write (must not exist yet)")}
+PARAMETERS = {"path": ("", "the rosbag2 directory to write (must not exist yet)"),
+              "nice": (10, "added to the recorder's CPU niceness at start-up (0-19), so the control loop goes first")}
 
 
 class Recorder(GraphTap):
@@ -24,6 +28,9 @@ class Recorder(GraphTap):
         super().__init__("recorder", PARAMETERS)
         if not self.p["path"]:
             raise StartupError("recorder: parameter path is empty")
+        if not 0 <= self.p["nice"] <= 19:
+            raise StartupError(f"recorder: nice must be in 0-19, got {self.p['nice']}")
+        os.nice(self.p["nice"])
         path = Path(self.p["path"])
         if path.exists():
             raise StartupError(f"recorder: {path} exists; give a new directory")

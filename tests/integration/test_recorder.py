@@ -3,6 +3,7 @@ by two readers that share no code with the writer's side (rosbags' AnyReader and
 ROS 2 decoder), holding exactly the messages the probe saw."""
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -113,6 +114,7 @@ def test_a_recorder_with_include_takes_only_the_topics_that_match(nodes, probe, 
     states = probe.publisher(JointState, messages.JOINT_STATES, messages.SENSOR_QOS)
     recorder = nodes("recorder", "recorder", path=str(bag), include="^/reward$")
     recorder.wait_for_output("recording /reward ", timeout=60)
+    assert os.getpriority(os.PRIO_PROCESS, recorder.process.pid) == min(os.getpriority(os.PRIO_PROCESS, 0) + 10, 19)
     probe.wait_for(lambda: rewards.get_subscription_count() > 0, what="the recorder's reader of /reward")
     for value in (1.0, 2.0, 3.0):
         rewards.publish(Float64(data=value))
