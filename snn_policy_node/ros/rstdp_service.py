@@ -51,7 +51,7 @@ from snn_policy_node.ros.common.parameters import check_choice, declare_paramete
 from snn_policy_node.ros.common.process import StartupError, end_process, run_node
 from snn_policy_node.snn.rstdp import AMPLITUDES_KEY, THIRD_FACTORS, ModulationRule, model_amplitudes, reward_shaping
 from snn_policy_node.tasks import DSQN_TASKS
-from snn_policy_node.tasks.adaptation import SIGNIFICANCE_PAIR, pair_rule
+from snn_policy_node.tasks.adaptation import ROLLBACK_SHRINK, SIGNIFICANCE_PAIR, pair_rule
 
 PARAMETERS = {
     "checkpoint": ("", "the policy's checkpoint: the weights adaptation starts from"),
@@ -77,8 +77,9 @@ PARAMETERS = {
     "margin": (0.05, "online: roll back below baseline - margin x |baseline| (- the confidence term)"),
     "confidence": (0.0, "online: z; the floor also lowered by z x the baseline returns' std x sqrt(1/baseline_episodes "
                    "+ 1/window), so that only a drop significant at one-sided Phi(-z) rolls back (2.33: 1 %)"),
-    "rollback_shrink": (1.0, "online, pair rule: the exploration multiplies by this at every rollback (0 < f <= 1; 1: "
-                        "never shrinks); the next pair's scale goes to the policy node as the magnitude of explore"),
+    "rollback_shrink": (ROLLBACK_SHRINK, "online, pair rule: the exploration multiplies by this at every rollback (0 < f "
+                        "<= 1; 1: never shrinks, as study 3); the next pair's scale goes to the policy node as the "
+                        "magnitude of explore"),
     "heldout_episodes": (0, "online, driven: evaluation episodes before and after adapting; 0: none"),
     "bridge": ("sim_bridge", "the sim bridge node whose services are called (relative: in this node's namespace)"),
     "policy": ("snn_policy", "the policy node whose ~/reset_state is called before training episodes"),
