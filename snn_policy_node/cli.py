@@ -505,7 +505,8 @@ def _report_fidelity(args: argparse.Namespace) -> int:
 
     from snn_policy_node.experiments.conversion_fidelity import TIMESTEPS, VARIANTS, fidelity
     from snn_policy_node.policy.model_io import load_model
-    from snn_policy_node.reports.fidelity import write_report
+    from snn_policy_node.reports.fidelity import heldout_line, write_report
+    from snn_policy_node.reports.shipping import write_heldout
 
     torch.set_num_threads(1)
     actors = {env_id: Path(args.actors_dir, env_id, "spiking_actor.safetensors") for env_id in args.envs}
@@ -519,7 +520,10 @@ def _report_fidelity(args: argparse.Namespace) -> int:
             bar.set_postfix_str(env_id)
             actor, checkpoint = load_model(path)
             tasks[env_id] = fidelity(actor, checkpoint.observation, env_id, bar)
-    report = write_report(tasks, time.perf_counter() - started, Path(args.out), recorded_command("snn-robot report fidelity"))
+    command = recorded_command("snn-robot report fidelity")
+    report = write_report(tasks, time.perf_counter() - started, Path(args.out), command)
+    for env_id, path in actors.items():
+        write_heldout(path.parent, heldout_line(env_id, tasks[env_id], command))
     for env_id, row in report["summary"]["tasks"].items():
         print(f"{env_id}: adaptive I / I = 0 at T = 4 {row['adaptive_over_i0']:.3f}; adaptive I at T = 4 "
               f"{row['adaptive_t4']:.5f}, CRPI at T = 16 {row['crpi_t16']:.5f}")
@@ -792,8 +796,10 @@ def _add_report(commands) -> None:
         "replays their states in order: I = 0 with V(0) = 0 and theta/2, I = 1..3 and adaptive I under the "
         "accumulating and the literal reading of Algorithm 1, and CRPI's residual carry-over alone and with adaptive "
         "I (alpha chosen on seeds 80000-80004), at T = 4, 8 and 16. Reports the mean |a - a_QCFS|, error spikes per "
-        "layer and time per action. Writes conversion_fidelity.md, .json (every episode's figures) and .png to OUT; "
-        "a later `snn-robot report calibration` takes its summary into calibration.json.",
+        "layer and time per action, and in closed loop (50 held-out episodes, seeds 70000-70049) the return of the "
+        "QCFS network, I = 0 and adaptive I. Writes conversion_fidelity.md, .json (every episode's figures) and .png "
+        "to OUT, and each actor's held-out score into its card (ACTORS_DIR/ENV/card.md); a later `snn-robot report "
+        "calibration` takes its summary into calibration.json.",
     )
     fidelity.add_argument("--envs", nargs="+", default=list(MUJOCO_TASKS), choices=list(MUJOCO_TASKS), help="tasks")
     fidelity.add_argument("--actors-dir", default="models/td3bc", help="shipped spiking actors: ACTORS_DIR/ENV/")

@@ -1,5 +1,6 @@
 """Shipping a task's best spiking actor to ``models/td3bc/<task>/``: its checkpoint, training
-log, datasets.json and a card that says why it was chosen."""
+log, datasets.json and a card that says why it was chosen and, once ``snn-robot report fidelity``
+has scored it on seeds that did not choose it, its held-out score."""
 
 import shutil
 from collections import Counter
@@ -65,3 +66,14 @@ def write_card(target: Path, card: str, env_id: str, runs: int, score: float, co
     with atomic_path(target / "card.md") as temporary:
         temporary.write_text(card + SHIPPED_LINE + f"finished one of {runs} QCFS actors scored for {env_id}, by "
                              f"the spiking actor's score with adaptive I ({score:.1f}), by `{command}`.\n")
+
+
+HELDOUT_LINE = "\n- Held-out: "
+
+
+def write_heldout(target: Path, text: str) -> None:
+    """The card in ``target`` with its held-out line set to ``text`` (a line written before is replaced;
+    shipping another actor rewrites the card without one)."""
+    card = (target / "card.md").read_text().split(HELDOUT_LINE)[0].rstrip("\n")
+    with atomic_path(target / "card.md") as temporary:
+        temporary.write_text(card + HELDOUT_LINE + text + "\n")

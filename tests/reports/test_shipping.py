@@ -1,0 +1,34 @@
+"""A shipped card's held-out line: written from the fidelity report's closed-loop returns, replaced, never doubled."""
+
+import pytest
+
+from snn_policy_node.reports.fidelity import heldout_line
+from snn_policy_node.reports.shipping import write_card, write_heldout
+from snn_policy_node.tasks import normalised_score
+
+CARD = "# Calibrated spiking actor for Hopper-v5\n\n- Trained by TD3+BC."
+
+
+def test_the_held_out_line_states_the_score_its_interval_and_seeds():
+    returns = [1000.0, 2000.0, 3000.0]  # mean 2000, s = 1000, t(0.975, 2) = 4.302653
+    task = {"closed_loop": {"seeds": [70000, 70001, 70002], "returns": {"QCFS": returns, "I = 0": returns,
+                                                                            "adaptive I": returns}}}
+    line = heldout_line("Hopper-v5", task, "snn-robot report fidelity")
+    half = 4.302652729749464 * 1000.0 / 3 ** 0.5
+    low, high = normalised_score("Hopper-v5", 2000.0 - half), normalised_score("Hopper-v5", 2000.0 + half)
+    assert line.startswith(f"D4RL-normalised {normalised_score('Hopper-v5', 2000.0):.1f} [95 % CI {low:.1f}, {high:.1f}]")
+    assert "over 3 episodes of default physics (seeds 70000-70002)" in line
+
+
+def test_a_card_keeps_one_held_out_line_after_its_shipped_line(tmp_path):
+    write_card(tmp_path, CARD, "Hopper-v5", 12, 66.8, "snn-robot report calibration")
+    write_heldout(tmp_path, "D4RL-normalised 70.0, first")
+    write_heldout(tmp_path, "D4RL-normalised 71.0, again")
+    card = (tmp_path / "card.md").read_text()
+    assert card.startswith(CARD + "\n- Shipped as the best finished one of 12 QCFS actors")
+    assert card.endswith("\n- Held-out: D4RL-normalised 71.0, again\n") and card.count("Held-out") == 1
+
+
+def test_no_card_no_line(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        write_heldout(tmp_path, "anything")
