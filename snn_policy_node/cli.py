@@ -523,7 +523,8 @@ def _report_fidelity(args: argparse.Namespace) -> int:
     command = recorded_command("snn-robot report fidelity")
     report = write_report(tasks, time.perf_counter() - started, Path(args.out), command)
     for env_id, path in actors.items():
-        write_heldout(path.parent, heldout_line(env_id, tasks[env_id], command))
+        row = report["summary"]["closed_loop"][env_id]["adaptive I"]
+        write_heldout(path.parent, heldout_line(env_id, row, tasks[env_id]["closed_loop"]["seeds"], command))
     for env_id, row in report["summary"]["tasks"].items():
         print(f"{env_id}: adaptive I / I = 0 at T = 4 {row['adaptive_over_i0']:.3f}; adaptive I at T = 4 "
               f"{row['adaptive_t4']:.5f}, CRPI at T = 16 {row['crpi_t16']:.5f}")

@@ -76,9 +76,9 @@ def closed_loop_row(env_id: str, returns: dict[str, list[float]]) -> dict:
     return row
 
 
-def heldout_line(env_id: str, task: dict, command: str) -> str:
-    """A shipped card's held-out line: the adaptive-I actor's closed-loop score on the report's held-out seeds."""
-    row, seeds = closed_loop_row(env_id, task["closed_loop"]["returns"])["adaptive I"], task["closed_loop"]["seeds"]
+def heldout_line(env_id: str, row: dict, seeds: list[int], command: str) -> str:
+    """A shipped card's held-out line: the adaptive-I actor's closed-loop ``row`` (:func:`closed_loop_row`'s)
+    on the report's held-out ``seeds``."""
     low, high = (normalised_score(env_id, bound) for bound in row["ci95"])
     return (f"D4RL-normalised {row['normalised']:.1f} [95 % CI {low:.1f}, {high:.1f}] with adaptive I over {len(seeds)} "
             f"episodes of default physics (seeds {seeds[0]}-{seeds[-1]}), none of them among those that chose it; "

@@ -2,7 +2,7 @@
 
 import pytest
 
-from snn_policy_node.reports.fidelity import heldout_line
+from snn_policy_node.reports.fidelity import closed_loop_row, heldout_line
 from snn_policy_node.reports.shipping import write_card, write_heldout
 from snn_policy_node.tasks import normalised_score
 
@@ -11,9 +11,8 @@ CARD = "# Calibrated spiking actor for Hopper-v5\n\n- Trained by TD3+BC."
 
 def test_the_held_out_line_states_the_score_its_interval_and_seeds():
     returns = [1000.0, 2000.0, 3000.0]  # mean 2000, s = 1000, t(0.975, 2) = 4.302653
-    task = {"closed_loop": {"seeds": [70000, 70001, 70002], "returns": {"QCFS": returns, "I = 0": returns,
-                                                                            "adaptive I": returns}}}
-    line = heldout_line("Hopper-v5", task, "snn-robot report fidelity")
+    row = closed_loop_row("Hopper-v5", {"QCFS": returns, "I = 0": returns, "adaptive I": returns})["adaptive I"]
+    line = heldout_line("Hopper-v5", row, [70000, 70001, 70002], "snn-robot report fidelity")
     half = 4.302652729749464 * 1000.0 / 3 ** 0.5
     low, high = normalised_score("Hopper-v5", 2000.0 - half), normalised_score("Hopper-v5", 2000.0 + half)
     assert line.startswith(f"D4RL-normalised {normalised_score('Hopper-v5', 2000.0):.1f} [95 % CI {low:.1f}, {high:.1f}]")
