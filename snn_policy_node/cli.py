@@ -331,11 +331,15 @@ def _report_rstdp(args: argparse.Namespace) -> int:
 def _report_adaptation(args: argparse.Namespace) -> int:
     import torch
 
-    from snn_policy_node.experiments.actor_adaptation_study import run_actor_study
-    from snn_policy_node.experiments.adaptation_study import run_study
+    from snn_policy_node.experiments.actor_adaptation_study import ACTOR_STUDIES, run_actor_study
+    from snn_policy_node.experiments.adaptation_study import STUDIES, run_study
     from snn_policy_node.reports.adaptation import write_report
 
     torch.set_num_threads(1)
+    known = {study.headline for study in (*STUDIES, *ACTOR_STUDIES)}
+    if unknown := set(args.studies or ()) - known:
+        print(f"error: no study compares {sorted(unknown)}; the studies' methods: {sorted(known)}", file=sys.stderr)
+        return 2
     models = _dsqn_models(args.models_dir, [env_id for env_id in args.envs if env_id in DSQN_TASKS])
     actors = {env_id: Path(args.actors_dir, env_id, "spiking_actor.safetensors") for env_id in args.envs if env_id in MUJOCO_TASKS}
     missing = [str(path) for path in actors.values() if not path.exists()]
@@ -348,8 +352,8 @@ def _report_adaptation(args: argparse.Namespace) -> int:
     work_dir, randomized_dir = Path(args.work_dir), Path(args.randomized_dir)
 
     def register(grid: Grid) -> None:
-        run_study(models, args.profiles, work_dir, config, grid, randomized_dir)
-        run_actor_study(actors, work_dir, actor_config, grid)
+        run_study(models, args.profiles, work_dir, config, grid, randomized_dir, args.studies)
+        run_actor_study(actors, work_dir, actor_config, grid, args.studies)
 
     if not args.finished_only and not run_grid(register, args, "adaptation populations"):
         return 1
@@ -772,6 +776,9 @@ def _add_report(commands) -> None:
     add_config_options(adaptation, DeploymentConfig, ["episodes", "baseline_episodes", "window", "margin"])
     adaptation.add_argument("--finished-only", action="store_true",
                             help="report the populations that have finished and list the others, running nothing")
+    adaptation.add_argument("--studies", nargs="+", metavar="METHOD",
+                            help="run only the missing populations of these studies, named by their compared method "
+                            "(e.g. pair_earned_guarded); the others are read where finished (default: run all)")
     _add_grid_arguments(adaptation)
     adaptation.set_defaults(run=_report_adaptation)
 

@@ -1,17 +1,19 @@
 """The deployment study of the converted IF actors' online plasticity, per MuJoCo task.
 
-Three studies, each fixed before its runs: dense node perturbation (``RULE``, ``HEADLINE``);
+Four studies, each fixed before its runs: dense node perturbation (``RULE``, ``HEADLINE``);
 the pair rule (antithetic episodes) with the significance guard (``adaptation_study.SIGNIFICANCE_HEADLINE``),
 whose settings its tuning population chose on Hopper-v5 (``TUNING_SETTINGS`` settings drawn from
-``TUNING_SETTINGS_SEED``, scored on ``TUNING_SEEDS``); and the same, its exploration shrunk at every
-rollback (``adaptation_study.CAUTIOUS_HEADLINE``, ``tasks.adaptation.ROLLBACK_SHRINK``). Each runs guarded, beside frozen weights,
+``TUNING_SETTINGS_SEED``, scored on ``TUNING_SEEDS``); the same, its exploration shrunk at every
+rollback (``adaptation_study.CAUTIOUS_HEADLINE``, ``tasks.adaptation.ROLLBACK_SHRINK``); and that, its
+exploration started small and earned (``adaptation_study.EARNED_HEADLINE``,
+``tasks.adaptation.EARNED_EXPLORATION``). Each runs guarded, beside frozen weights,
 the same steps in a random direction, and the other sign. The shipped actor of a task plays
 ``SETTINGS`` settings of the MuJoCo "normal" profile (drawn from ``SETTINGS_SEED``); populations
 are kept as JSON in the same format as the DSQNs', so the same rows, statistics and curves
 (:mod:`adaptation_study`) read them.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -24,6 +26,7 @@ from snn_policy_node.experiments.actor_deployment import (
 )
 from snn_policy_node.experiments.adaptation_study import (
     CAUTIOUS_HEADLINE,
+    EARNED_HEADLINE,
     SIGNIFICANCE_HEADLINE,
     Study,
     by_arm,
@@ -33,13 +36,20 @@ from snn_policy_node.experiments.adaptation_study import (
     learning_curves,
     population_file,
     population_record,
+    study_compute,
     tuning_name,
     tuning_rows,
 )
 from snn_policy_node.experiments.grid import Compute
 from snn_policy_node.policy.model_io import load_model
 from snn_policy_node.snn.node_perturbation import PerturbationRule
-from snn_policy_node.tasks.adaptation import ACTOR_SIGNIFICANCE_PAIR, GUARD_CONFIDENCE, ROLLBACK_SHRINK, pair_rule
+from snn_policy_node.tasks.adaptation import (
+    ACTOR_SIGNIFICANCE_PAIR,
+    EARNED_EXPLORATION,
+    GUARD_CONFIDENCE,
+    ROLLBACK_SHRINK,
+    pair_rule,
+)
 
 RULE = PerturbationRule()
 HEADLINE = "node_perturbation_guarded"  # the compared method, named before the runs
@@ -74,7 +84,10 @@ ACTOR_STUDIES = (Study("", HEADLINE, actor_arms),
                  Study("-pairs-significance", SIGNIFICANCE_HEADLINE, actor_pair_arms(SIGNIFICANCE_HEADLINE),
                        confidence=GUARD_CONFIDENCE),
                  Study("-pairs-cautious", CAUTIOUS_HEADLINE,
-                       actor_pair_arms(CAUTIOUS_HEADLINE, rollback_shrink=ROLLBACK_SHRINK), confidence=GUARD_CONFIDENCE))
+                       actor_pair_arms(CAUTIOUS_HEADLINE, rollback_shrink=ROLLBACK_SHRINK), confidence=GUARD_CONFIDENCE),
+                 Study("-pairs-earned", EARNED_HEADLINE,
+                       actor_pair_arms(EARNED_HEADLINE, rollback_shrink=ROLLBACK_SHRINK, **EARNED_EXPLORATION),
+                       confidence=GUARD_CONFIDENCE))
 ACTOR_TUNING = Study("-tuning-significance", SIGNIFICANCE_HEADLINE, actor_tuning_arms, tuning=True,
                      confidence=GUARD_CONFIDENCE)
 
@@ -97,12 +110,13 @@ def run_actor_population(env_id: str, model: Path, work_dir: Path, config: Actor
 
 
 def run_actor_study(models: dict[str, Path], work_dir: Path, config: ActorDeploymentConfig,
-                    compute: Compute = True) -> dict:
+                    compute: Compute = True, studies: Collection[str] | None = None) -> dict:
     """Every task's populations (run, or read from ``work_dir``), as rows and curves; the tuning
-    population first, where its task is asked for."""
+    population first, where its task is asked for. ``studies`` limits what runs (``study_compute``)."""
     deployment, curves, timing, pending, tuning = [], {}, {}, [], None
     if TUNING_TASK in models:
-        population = run_actor_population(TUNING_TASK, models[TUNING_TASK], work_dir, config, compute, ACTOR_TUNING)
+        population = run_actor_population(TUNING_TASK, models[TUNING_TASK], work_dir, config,
+                                          study_compute(compute, ACTOR_TUNING, studies), ACTOR_TUNING)
         if population is None:
             pending.append(f"{TUNING_TASK} {PROFILE}: the pair rule's tuning population")
         else:
@@ -114,7 +128,7 @@ def run_actor_study(models: dict[str, Path], work_dir: Path, config: ActorDeploy
                       "rows": tuning_rows(population)}
     for env_id, model in models.items():
         for study in ACTOR_STUDIES:
-            population = run_actor_population(env_id, model, work_dir, config, compute, study)
+            population = run_actor_population(env_id, model, work_dir, config, study_compute(compute, study, studies), study)
             if population is None:
                 pending.append(f"{env_id} {PROFILE}{study.suffix}")
                 continue

@@ -29,7 +29,7 @@ from snn_policy_node.policy.guard import Guard
 from snn_policy_node.policy.observation import ObservationBuilder
 from snn_policy_node.policy.specs import ObservationSpec
 from snn_policy_node.snn.node_perturbation import DenseEligibility, PerturbationRule, increments
-from snn_policy_node.snn.rstdp import AntitheticPairs, ModulationRule, Modulator
+from snn_policy_node.snn.rstdp import AntitheticPairs, ExplorationScale, ModulationRule, Modulator
 
 FOLD_EVERY = 50  # environment steps a population's eligibility keeps as factors before one product folds them
 
@@ -140,7 +140,7 @@ def deploy_actor(actor: SpikingActor, observation: ObservationSpec, env_id: str,
         raise ValueError("the pair rule scales its returns by the frozen baseline's: baseline_episodes must be >= 1")
     pair_rules = [arms[a].rule if p else ModulationRule() for a, p in zip(arm, pair.tolist())]
     pairs = AntitheticPairs(torch.tensor([r.exploration for r in pair_rules]) * pair, plastic.shape[1], plastic.shape[2],
-                            config.seed + 2, torch.tensor([r.rollback_shrink for r in pair_rules]))
+                            config.seed + 2, ExplorationScale.of(pair_rules, config.window))
     modulator = Modulator(pair_rules, trained.flatten(1).norm(dim=1), config.seed + 3)
     learns = torch.tensor([arms[a].rule is not None for a in arm]) & ~pair
     learner_rows = torch.nonzero(learns).flatten()

@@ -18,7 +18,7 @@ runs of shipped model k.
 
 import functools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -35,7 +35,14 @@ from snn_policy_node.experiments.rstdp_study import TUNING_SETTINGS_SEEDS, profi
 from snn_policy_node.policy.model_io import load_model
 from snn_policy_node.snn.rstdp import ModulationRule, model_amplitudes
 from snn_policy_node.tasks import dsqn_task
-from snn_policy_node.tasks.adaptation import GUARD_CONFIDENCE, PAIR, ROLLBACK_SHRINK, SIGNIFICANCE_PAIR, pair_rule
+from snn_policy_node.tasks.adaptation import (
+    EARNED_EXPLORATION,
+    GUARD_CONFIDENCE,
+    PAIR,
+    ROLLBACK_SHRINK,
+    SIGNIFICANCE_PAIR,
+    pair_rule,
+)
 
 MAX_NORM = 0.01  # a bounded update moves the plastic weights by at most 1 % of their trained norm per episode
 EXPLORATION = 0.3  # node perturbation's noise std, in units of the threshold
@@ -67,6 +74,7 @@ BLOCK = 20  # episodes per block of the online return
 PAIR_HEADLINE = "pair_guarded"
 SIGNIFICANCE_HEADLINE = "pair_significance_guarded"
 CAUTIOUS_HEADLINE = "pair_cautious_guarded"  # study 4: study 3 with tasks.adaptation.ROLLBACK_SHRINK
+EARNED_HEADLINE = "pair_earned_guarded"  # study 5: study 4 with tasks.adaptation.EARNED_EXPLORATION
 TUNING_TASK = ("CartPole-v0", "extreme")
 TUNING_GRID = tuple((exploration, step) for exploration in (0.1, 0.3, 1.0) for step in (0.005, 0.02, 0.05))
 
@@ -124,12 +132,21 @@ STUDIES = (
           confidence=GUARD_CONFIDENCE),
     Study("-pairs-cautious", CAUTIOUS_HEADLINE,
           pair_arms(CAUTIOUS_HEADLINE, **SIGNIFICANCE_PAIR, rollback_shrink=ROLLBACK_SHRINK), confidence=GUARD_CONFIDENCE),
+    Study("-pairs-earned", EARNED_HEADLINE,
+          pair_arms(EARNED_HEADLINE, **SIGNIFICANCE_PAIR, rollback_shrink=ROLLBACK_SHRINK, **EARNED_EXPLORATION),
+          confidence=GUARD_CONFIDENCE),
 )
 TUNINGS = (  # the tuning population of studies 2 and 3
     Study("-tuning", PAIR_HEADLINE, tuning_arms(PAIR_HEADLINE), tuning=True),
     Study("-tuning-significance", SIGNIFICANCE_HEADLINE, tuning_arms(SIGNIFICANCE_HEADLINE), tuning=True,
           confidence=GUARD_CONFIDENCE),
 )
+
+
+def study_compute(compute: Compute, study: Study, studies: Collection[str] | None) -> Compute:
+    """What runs ``study``'s missing populations: ``compute``, unless ``studies`` names others only
+    (their compared methods); then they are read where finished and left pending where not."""
+    return compute if studies is None or study.headline in studies else False
 
 
 def population_file(work_dir: Path, env_id: str, profile: str, study: Study = STUDIES[0]) -> Path:
@@ -326,14 +343,15 @@ def _band(values: np.ndarray) -> dict[str, list[float]]:
 
 
 def run_study(models: dict[str, list[Path]], profiles: list[str], work_dir: Path, config: DeploymentConfig,
-              compute: Compute = True, randomized_dir: Path | None = None) -> dict:
+              compute: Compute = True, randomized_dir: Path | None = None, studies: Collection[str] | None = None) -> dict:
     """Every task and profile's population (run as ``compute`` says, or read from ``work_dir``), as rows
     and curves; with the domain-randomized models ``randomized_dir/ENV/PROFILE/seed*/`` where they have
-    been trained."""
+    been trained. ``studies`` (compared methods) limits what runs: :func:`study_compute`."""
     deployment, curves, timing, pending, tuning = [], {}, {}, [], []
     env_id, profile = TUNING_TASK
     for study in TUNINGS if env_id in models and profile in profiles else ():
-        population = run_population(env_id, profile, models[env_id], work_dir, config, compute, study)
+        population = run_population(env_id, profile, models[env_id], work_dir, config,
+                                    study_compute(compute, study, studies), study)
         if population is None:
             pending.append(f"{env_id} {profile}{study.suffix}")
             continue
@@ -344,7 +362,8 @@ def run_study(models: dict[str, list[Path]], profiles: list[str], work_dir: Path
     for env_id, paths in models.items():
         for profile in profiles:
             for study in STUDIES:
-                population = run_population(env_id, profile, paths, work_dir, config, compute, study)
+                population = run_population(env_id, profile, paths, work_dir, config,
+                                            study_compute(compute, study, studies), study)
                 if population is None:
                     pending.append(f"{env_id} {profile}{study.suffix}")
                     continue
@@ -356,7 +375,9 @@ def run_study(models: dict[str, list[Path]], profiles: list[str], work_dir: Path
             "pair_studies": [{"headline": PAIR_HEADLINE, **PAIR, "confidence": 0.0},
                              {"headline": SIGNIFICANCE_HEADLINE, **SIGNIFICANCE_PAIR, "confidence": GUARD_CONFIDENCE},
                              {"headline": CAUTIOUS_HEADLINE, **SIGNIFICANCE_PAIR, "confidence": GUARD_CONFIDENCE,
-                              "rollback_shrink": ROLLBACK_SHRINK}],
+                              "rollback_shrink": ROLLBACK_SHRINK},
+                             {"headline": EARNED_HEADLINE, **SIGNIFICANCE_PAIR, "confidence": GUARD_CONFIDENCE,
+                              "rollback_shrink": ROLLBACK_SHRINK, **EARNED_EXPLORATION}],
             "tuning": tuning,
             "block": BLOCK, "deployment": deployment, "curves": curves, "seconds": timing, "pending": pending}
 

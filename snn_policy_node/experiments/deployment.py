@@ -7,7 +7,8 @@ unchanged; their mean return is the frozen baseline a guarded run compares itsel
 guarded run whose mean return over its last ``window`` episodes falls below that baseline by
 more than ``margin`` x |baseline| goes back to its trained weights, forgets its reward baseline,
 and skips its next ``window`` updates (:class:`~snn_policy_node.policy.guard.Guard`); a pair run's
-exploration then shrinks by its rule's ``rollback_shrink``. Every decision rests on returns
+exploration then shrinks by its rule's ``rollback_shrink`` (and grows by its ``success_grow``
+after each window whose explored episodes kept the baseline: :class:`ExplorationScale`). Every decision rests on returns
 the run has already experienced. The weights a run holds after its last episode are scored on
 held-out seeds that no episode here used.
 
@@ -34,6 +35,7 @@ from snn_policy_node.snn.dsqn import DSQN
 from snn_policy_node.snn.rstdp import (
     AntitheticPairs,
     EligibilityTrace,
+    ExplorationScale,
     ModulationRule,
     Modulator,
     PerturbationTrace,
@@ -124,8 +126,8 @@ def deploy(models: list[DSQN], task: DSQNTask, settings: list[dict], arms: list[
     explores = exploration > 0
     if pair.any() and config.baseline_episodes == 0:
         raise ValueError("the pair rule scales its returns by the frozen baseline's: baseline_episodes must be >= 1")
-    shrink = torch.tensor([arms[a].rule.rollback_shrink if arms[a].rule else 1.0 for a in arm])
-    pairs = AntitheticPairs(torch.where(pair, exploration, 0.0), plastic.shape[1], plastic.shape[2], config.seed + 2, shrink)
+    scale = ExplorationScale.of([arms[a].rule or ModulationRule() for a in arm], config.window)
+    pairs = AntitheticPairs(torch.where(pair, exploration, 0.0), plastic.shape[1], plastic.shape[2], config.seed + 2, scale)
     step_exploration = torch.where(pair, 0.0, exploration)
     # Eligibilities are kept only where a rule reads them: STDP's for rules without exploration.
     stdp_runs, perturbation_runs = torch.nonzero(learns & ~explores).flatten(), torch.nonzero(explores).flatten()

@@ -10,8 +10,9 @@ the sign alone, its third factor having come with every step's reward. Under the
 (``ModulationRule(hold="pair")``, either model kind) the schedule also says what the next episode
 explores (+xi starts a pair, -xi ends it, 0 none: the baseline, a wait after a rollback, learning
 off), and a pair's second episode brings m = clip((R_1 - R_2) / |R_0|, -1, 1) times the sign. Its
-exploration starts at the rule's and multiplies by the rule's ``rollback_shrink`` at every rollback:
-the schedule says it as the magnitude of ``explore`` (+s: a new pair at s x the rule's exploration).
+exploration is the rule's times a scale s that starts at the rule's ``exploration_start``, shrinks at
+every rollback and grows after windows that kept the baseline (:class:`ExplorationScale`): the
+schedule says it as the magnitude of ``explore`` (+s: a new pair at s x the rule's exploration).
 The rule, the guard and the blocks are those of ``experiments.deployment``, so a robot runs what
 the tables measured.
 """
@@ -23,7 +24,7 @@ import numpy as np
 import torch
 
 from snn_policy_node.policy.guard import Guard
-from snn_policy_node.snn.rstdp import ModulationRule, Modulator
+from snn_policy_node.snn.rstdp import ExplorationScale, ModulationRule, Modulator
 
 RUN = torch.tensor([0])
 BLOCK = 20  # episodes per block of the online return
@@ -46,8 +47,7 @@ class OnlineSchedule:
         self.modulator = Modulator([rule], torch.ones(1))
         self.guard = Guard(torch.tensor([guard]), baseline_episodes, window, margin, confidence)
         self.pair = rule.hold == "pair"
-        self.shrink = rule.rollback_shrink
-        self.scale = 1.0  # of the rule's exploration: multiplied by shrink at every rollback
+        self.exploration = ExplorationScale.of([rule], window)
         if self.pair and baseline_episodes < 1:
             raise ValueError("the pair rule scales its returns by the frozen baseline's: baseline_episodes must be >= 1")
         self.explores = 0  # what the episode being played explores (the pair rule)
@@ -74,7 +74,7 @@ class OnlineSchedule:
             self.live = "adapting"
         if len(self.guard.fallen(online, episode)):
             self.modulator.reset(RUN)
-            self.scale *= self.shrink
+            self.exploration.rolled_back(RUN)
             self.live = "trained weights (rolled back)"
             recent = float(online[0, -self.guard.window:].mean())
             return self._next(Decision(0.0, f"the last {self.guard.window} online returns average {recent:.2f}, below the "
@@ -89,6 +89,8 @@ class OnlineSchedule:
             return 0.0
         if self.explores == -1 and self.first_return is not None:
             self.updates += 1
+            self.exploration.pair_completed(RUN, torch.tensor([self.first_return + episode_return]),
+                                            self.guard.baseline)
             reference = max(abs(float(self.guard.baseline[0])), 1.0)
             return self.sign * float(np.clip((self.first_return - episode_return) / reference, -1.0, 1.0))
         return 0.0
@@ -104,6 +106,11 @@ class OnlineSchedule:
         self.first_return = self.first_return if explore == -1 else None
         self.explores = explore
         return Decision(decision.modulation, decision.rollback, explore * self.scale)
+
+    @property
+    def scale(self) -> float:
+        """The fraction of the rule's exploration that the next pair draws."""
+        return float(self.exploration.scale[0])
 
     def _third_factor(self, episode_return: float) -> float:
         if self.shaping is None:

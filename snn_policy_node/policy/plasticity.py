@@ -213,7 +213,7 @@ class PairPlasticity:
     def apply(self, modulation: float, explore: float = 0.0) -> None:
         """The episode ended: a completed pair's update by ``modulation`` (the schedule's m), and the
         next episode's exploration: 0 none, +s a new pair's +xi drawn at s x the rule's exploration
-        (0 < s <= 1: the schedule shrinks it after rollbacks), -s the pair's -xi."""
+        (0 < s <= 1: the schedule's :class:`~snn_policy_node.snn.rstdp.ExplorationScale`), -s the pair's -xi."""
         if not (np.isfinite(explore) and -1.0 <= explore <= 1.0):
             raise ValueError(f"explore must be in [-1, 1], got {explore}")
         if explore < 0 and self.phase != 1:
@@ -229,7 +229,7 @@ class PairPlasticity:
         self.trace.c.zero_()
         if explore > 0:
             self.pairs.drop(ROW)  # a new pair, whatever the last one left
-            self.pairs.exploration[0] = torch.tensor(self.rule.exploration) * torch.tensor(explore, dtype=torch.float32)
+            self.pairs.scale.scale[0] = explore
         self.held = self.pairs.noise(torch.tensor([explore != 0]), self.threshold)
         self.phase = int(np.sign(explore))
 

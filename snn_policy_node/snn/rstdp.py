@@ -212,6 +212,12 @@ class ModulationRule:
         0.3 thresholds costs a MuJoCo actor ~8 % of its return): a run that the guard keeps catching
         below its floor explores less, and the cost, ~ exploration^2, falls by 4 at each halving. Its
         updates shrink with it, since m ~ R_1 - R_2 ~ exploration.
+      - ``exploration_start`` and ``success_grow``: a pair run starts at ``exploration_start`` x
+        ``exploration`` and earns the rest: after every ``window`` explored episodes (the guard's
+        window) whose mean return is at least the frozen baseline R_0, its exploration multiplies by
+        ``success_grow``, up to ``exploration`` (:class:`ExplorationScale`). A run then pays the
+        exploring cost only where its own online returns showed that it can, instead of paying the
+        full cost before the guard has seen a window.
     """
 
     third_factor: str = "reward"
@@ -221,6 +227,8 @@ class ModulationRule:
     exploration: float = 0.0
     hold: str = "step"
     rollback_shrink: float = 1.0
+    exploration_start: float = 1.0
+    success_grow: float = 1.0
 
     def __post_init__(self):
         if self.third_factor not in THIRD_FACTORS:
@@ -241,6 +249,10 @@ class ModulationRule:
             raise ValueError(f"exploration must be >= 0, got {self.exploration}")
         if not 0 < self.rollback_shrink <= 1:
             raise ValueError(f"rollback_shrink must be in (0, 1], got {self.rollback_shrink}")
+        if not 0 < self.exploration_start <= 1:
+            raise ValueError(f"exploration_start must be in (0, 1], got {self.exploration_start}")
+        if not 1 <= self.success_grow < math.inf:
+            raise ValueError(f"success_grow must be >= 1 and finite, got {self.success_grow}")
 
 
 class PerturbationTrace:
@@ -315,22 +327,66 @@ class Modulator:
         return bounded((sign.to(c.dtype) * m)[:, None, None] * direction, self.bound[runs])
 
 
+class ExplorationScale:
+    """Per run, the fraction s of its rule's exploration that its next pair draws: s starts at the
+    rule's ``exploration_start``, multiplies by ``rollback_shrink`` at every rollback, and by
+    ``success_grow`` (up to 1) after every ``window`` explored episodes (counted in whole pairs) whose
+    mean return is at least the run's frozen baseline R_0 (:class:`ModulationRule`). A rollback also
+    starts a new window."""
+
+    def __init__(self, start: torch.Tensor, shrink: torch.Tensor, grow: torch.Tensor, window: int):
+        if window < 1:
+            raise ValueError(f"a window holds at least one episode, got {window}")
+        self.scale = start.to(torch.float32).clone()
+        self.shrink, self.grow, self.window = shrink.to(torch.float32), grow.to(torch.float32), window
+        self.total = torch.zeros(len(start), dtype=torch.float64)  # the returns of the window's explored episodes
+        self.count = torch.zeros(len(start), dtype=torch.long)
+
+    @classmethod
+    def of(cls, rules: list[ModulationRule], window: int) -> "ExplorationScale":
+        """The scales of runs playing ``rules`` under a guard of ``window`` episodes."""
+        return cls(*(torch.tensor([getattr(rule, name) for rule in rules])
+                     for name in ("exploration_start", "rollback_shrink", "success_grow")), window)
+
+    def pair_completed(self, runs: torch.Tensor, returns: torch.Tensor, reference: torch.Tensor) -> None:
+        """``runs`` (indices) completed a pair with these summed ``returns`` R_1 + R_2; ``reference``
+        (a tensor or an array) holds every run's R_0."""
+        self.total[runs] += returns.to(torch.float64)
+        self.count[runs] += 2
+        due = runs[self.count[runs] >= self.window]
+        earned = due[self.total[due] / self.count[due] >= torch.as_tensor(reference)[due].to(torch.float64)]
+        self.scale[earned] = (self.scale[earned] * self.grow[earned]).clamp_max(1.0)
+        self.total[due], self.count[due] = 0.0, 0
+
+    def rolled_back(self, runs: torch.Tensor) -> None:
+        self.scale[runs] *= self.shrink[runs]
+        self.total[runs], self.count[runs] = 0.0, 0
+
+    def state(self) -> dict:
+        return {"pair_scale": self.scale, "pair_scale_total": self.total, "pair_scale_count": self.count}
+
+    def restore(self, state: dict) -> None:
+        self.scale, self.total, self.count = state["pair_scale"], state["pair_scale_total"], state["pair_scale_count"]
+
+
 class AntitheticPairs:
     """The exploration of the pair rule (``ModulationRule(hold="pair")``) for a batch of runs.
 
-    A run's pair starts with a fresh xi ~ N(0, (``exploration`` theta)^2) per postsynaptic neuron,
-    held over its first episode; the second episode plays -xi. The first episode's eligibility
-    and return wait for the second; then :meth:`episode_ended` gives c_1 - c_2 and the relative
-    return difference (R_1 - R_2) / |R_0| that :class:`Modulator` turns into the update.
+    A run's pair starts with a fresh xi ~ N(0, (s ``exploration`` theta)^2) per postsynaptic neuron,
+    s its :class:`ExplorationScale`, held over its first episode; the second episode plays -xi. The
+    first episode's eligibility and return wait for the second; then :meth:`episode_ended` gives
+    c_1 - c_2 and the relative return difference (R_1 - R_2) / |R_0| that :class:`Modulator` turns
+    into the update.
     """
 
     def __init__(self, exploration: torch.Tensor, n_post: int, n_pre: int, seed: int = 0,
-                 rollback_shrink: torch.Tensor | None = None):
-        """``exploration`` per run: the noise std in units of the threshold, 0 for runs without pairs;
-        ``rollback_shrink`` per run (default 1): its factor at each :meth:`rolled_back`."""
+                 scale: ExplorationScale | None = None):
+        """``exploration`` per run: its rule's noise std in units of the threshold, 0 for runs without
+        pairs; ``scale`` (default: 1 for every run, never changing) the fraction of it a pair draws."""
         runs = len(exploration)
         self.exploration = exploration.to(torch.float32)
-        self.rollback_shrink = torch.ones(runs) if rollback_shrink is None else rollback_shrink.to(torch.float32)
+        ones = torch.ones(runs)
+        self.scale = ExplorationScale(ones, ones, ones, 2) if scale is None else scale
         self.xi = torch.zeros(runs, n_post)
         self.second = torch.zeros(runs, dtype=torch.bool)  # the run plays the second episode of its pair
         self.first_c = torch.zeros(runs, n_post, n_pre)
@@ -340,7 +396,8 @@ class AntitheticPairs:
     def noise(self, exploring: torch.Tensor, threshold: float) -> torch.Tensor:
         """The held currents ``[runs, n_post]`` of the next episode: a fresh xi where an ``exploring``
         run starts a pair, -xi where it ends one, zero where a run does not explore (its pair is dropped)."""
-        fresh = torch.randn(self.xi.shape, generator=self.generator) * (self.exploration * threshold)[:, None]
+        std = self.exploration * self.scale.scale * threshold
+        fresh = torch.randn(self.xi.shape, generator=self.generator) * std[:, None]
         starts = exploring & ~self.second
         self.xi = torch.where(starts[:, None], fresh, torch.where(self.second[:, None], -self.xi, 0.0))
         self.xi[~exploring] = 0.0
@@ -358,7 +415,9 @@ class AntitheticPairs:
         self.first_return[starting] = returns[starting].to(torch.float64)
         self.second = starting
         index = torch.nonzero(complete).flatten()
-        difference = (self.first_return[index] - returns[index].to(torch.float64)) / reference[index].abs().clamp_min(1.0)
+        second = returns[index].to(torch.float64)
+        self.scale.pair_completed(index, self.first_return[index] + second, reference)
+        difference = (self.first_return[index] - second) / reference[index].abs().clamp_min(1.0)
         return index, self.first_c[index] - c[index], difference
 
     def drop(self, runs: torch.Tensor) -> None:
@@ -368,15 +427,15 @@ class AntitheticPairs:
     def rolled_back(self, runs: torch.Tensor) -> None:
         """The guard rolled ``runs`` back: their pairs are dropped and their exploration shrinks."""
         self.drop(runs)
-        self.exploration[runs] *= self.rollback_shrink[runs]
+        self.scale.rolled_back(runs)
 
     def state(self) -> dict:
         return {"pair_xi": self.xi, "pair_second": self.second, "pair_first_c": self.first_c,
                 "pair_first_return": self.first_return, "pair_random_state": self.generator.get_state(),
-                "pair_exploration": self.exploration}
+                **self.scale.state()}
 
     def restore(self, state: dict) -> None:
-        self.exploration = state.get("pair_exploration", self.exploration)  # states saved before shrinking hold none
+        self.scale.restore(state)
         self.xi, self.second = state["pair_xi"], state["pair_second"]
         self.first_c, self.first_return = state["pair_first_c"], state["pair_first_return"]
         self.generator.set_state(state["pair_random_state"])

@@ -113,10 +113,13 @@ def test_a_pair_run_rolled_back_explores_with_its_noise_shrunk_once_per_rollback
     monkeypatch.setattr(deployment, "play_training_episodes", record)
     model = load_model(CARTPOLE)[0]
     shrinking = ModulationRule("pair", max_norm=0.05, exploration=0.3, hold="pair", rollback_shrink=0.5)
-    arms = [Arm(replace(shrinking, rollback_shrink=1.0), sign=-1.0, guard=True), Arm(shrinking, sign=-1.0, guard=True)]
+    arms = [Arm(replace(shrinking, rollback_shrink=1.0), sign=-1.0, guard=True), Arm(shrinking, sign=-1.0, guard=True),
+            Arm(replace(shrinking, exploration_start=0.25), sign=-1.0, guard=True)]
     config = DeploymentConfig(episodes=24, baseline_episodes=2, window=2, margin=0.0)
     runs = deploy([model], DSQN_TASKS["CartPole-v0"], [{"force_mag": 4.0, "length": 1.2, "masspole": 0.3}], arms, config)
     assert runs.rollbacks.min() >= 1
-    torch.testing.assert_close(made[0].exploration, torch.tensor([0.3, 0.3 * 0.5 ** int(runs.rollbacks[1])]))
+    torch.testing.assert_close(made[0].exploration, torch.tensor([0.3, 0.3, 0.3]))
+    torch.testing.assert_close(made[0].scale.scale, torch.tensor([1.0, 0.5 ** int(runs.rollbacks[1]),
+                                                                  0.25 * 0.5 ** int(runs.rollbacks[2])]))
     std = [float(h[1].std()) for h in held if h[1].abs().sum() > 0]  # the shrinking run's held currents
     assert std[-1] < 0.5 * std[0]

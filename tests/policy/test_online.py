@@ -133,3 +133,14 @@ def test_the_pair_rules_exploration_shrinks_by_its_factor_at_every_rollback():
     assert explores == [0, 0.5, -0.5, 0.5] and schedule.status()["exploration_scale"] == 0.5
     assert schedule.episode_ended(40.0).rollback is not None
     assert [schedule.episode_ended(100.0).explore for _ in range(3)] == [0, 0.25, -0.25]
+
+
+def test_the_pair_rules_exploration_starts_small_and_doubles_after_a_window_that_kept_the_baseline():
+    rule = ModulationRule("pair", max_norm=0.02, exploration=0.1, hold="pair", exploration_start=0.25, success_grow=2.0)
+    schedule = OnlineSchedule(None, sign=1.0, rule=rule, guard=True, baseline_episodes=2, window=4, margin=0.5)
+    explores = [schedule.episode_ended(r).explore for r in (100.0, 100.0, 100.0, 100.0)]
+    assert explores == [0, 0.25, -0.25, 0.25]  # one pair: half a window, no verdict yet
+    explores = [schedule.episode_ended(r).explore for r in (101.0, 98.0, 110.0, 90.0)]  # window 100, 100, 101, 98: 99.75
+    assert explores == [-0.25, 0.25, -0.25, 0.25]  # below the baseline 100: the scale stays
+    explores = [schedule.episode_ended(r).explore for r in (101.0, 99.0, 100.0, 100.0)]  # window 110, 90, 101, 99: 100
+    assert explores == [-0.25, 0.5, -0.5, 0.5] and schedule.status()["exploration_scale"] == 0.5

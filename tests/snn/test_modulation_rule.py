@@ -5,7 +5,14 @@ import math
 import pytest
 import torch
 
-from snn_policy_node.snn.rstdp import AntitheticPairs, ModulationRule, Modulator, PerturbationTrace, reward_shaping
+from snn_policy_node.snn.rstdp import (
+    AntitheticPairs,
+    ExplorationScale,
+    ModulationRule,
+    Modulator,
+    PerturbationTrace,
+    reward_shaping,
+)
 
 
 def eligibility():
@@ -134,24 +141,55 @@ def test_a_run_that_stops_exploring_drops_its_pair():
 
 def test_a_rolled_back_run_explores_less_by_its_factor_and_its_state_keeps_it():
     """xi ~ N(0, (exploration theta)^2): after two rollbacks with factor 0.5 the same draw is a quarter."""
-    pairs = AntitheticPairs(torch.tensor([0.4, 0.4]), n_post=3, n_pre=2, seed=7, rollback_shrink=torch.tensor([0.5, 1.0]))
+    rules = [pair_rule(rollback_shrink=0.5), pair_rule()]
+    pairs = AntitheticPairs(torch.tensor([0.4, 0.4]), n_post=3, n_pre=2, seed=7, scale=ExplorationScale.of(rules, 10))
     state = {k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in pairs.state().items()}
     pairs.rolled_back(torch.tensor([0]))
     pairs.rolled_back(torch.tensor([0, 1]))
-    torch.testing.assert_close(pairs.exploration, torch.tensor([0.1, 0.4]))
+    torch.testing.assert_close(pairs.scale.scale, torch.tensor([0.25, 1.0]))
     shrunk = pairs.noise(torch.tensor([True, True]), 2.0).clone()
     saved = pairs.state()
     pairs.restore(state)  # the draw of a fresh pair from the same generator state, at full exploration
     full = pairs.noise(torch.tensor([True, True]), 2.0)
     torch.testing.assert_close(shrunk, full * torch.tensor([[0.25], [1.0]]))
     pairs.restore(saved)
-    torch.testing.assert_close(pairs.exploration, torch.tensor([0.1, 0.4]))
+    torch.testing.assert_close(pairs.scale.scale, torch.tensor([0.25, 1.0]))
+
+
+def play_pairs(pairs: AntitheticPairs, first: list[float], second: list[float], reference: list[float]) -> None:
+    """One pair of every run, with these returns, against these frozen baselines."""
+    exploring, c = torch.ones(len(first), dtype=torch.bool), torch.zeros(len(first), 2, 2)
+    for returns in (first, second):
+        pairs.noise(exploring, 1.0)
+        pairs.episode_ended(c, torch.tensor(returns), torch.tensor(reference), exploring)
+
+
+def test_a_run_earns_its_exploration_by_windows_that_keep_the_baseline():
+    """s starts at 0.25; after a window of 4 explored episodes averaging >= R_0 it doubles (up to 1),
+    after one below R_0 it stays; a rollback halves it and starts a new window."""
+    rule = pair_rule(rollback_shrink=0.5, exploration_start=0.25, success_grow=2.0)
+    pairs = AntitheticPairs(torch.tensor([0.4, 0.4]), n_post=2, n_pre=2, scale=ExplorationScale.of([rule, rule], 4))
+    play_pairs(pairs, [12.0, 12.0], [8.0, 7.0], [10.0, 10.0])
+    torch.testing.assert_close(pairs.scale.scale, torch.tensor([0.25, 0.25]))  # half a window: no verdict yet
+    play_pairs(pairs, [10.0, 10.0], [10.0, 10.0], [10.0, 10.0])  # means 10.0 and 9.75 over the window
+    torch.testing.assert_close(pairs.scale.scale, torch.tensor([0.5, 0.25]))
+    for _ in range(4):
+        play_pairs(pairs, [11.0, 11.0], [11.0, 11.0], [10.0, 10.0])
+    torch.testing.assert_close(pairs.scale.scale, torch.tensor([1.0, 1.0]))  # capped at the rule's exploration
+    play_pairs(pairs, [20.0, 20.0], [20.0, 20.0], [10.0, 10.0])
+    pairs.rolled_back(torch.tensor([0]))  # the window's first pair is forgotten with the rollback
+    play_pairs(pairs, [20.0, 20.0], [20.0, 20.0], [10.0, 10.0])
+    torch.testing.assert_close(pairs.scale.scale, torch.tensor([0.5, 1.0]))
+    play_pairs(pairs, [0.0, 0.0], [0.0, 0.0], [10.0, 10.0])  # run 0's window: 20, 20, 0, 0 -> 10 >= 10
+    torch.testing.assert_close(pairs.scale.scale, torch.tensor([1.0, 1.0]))
 
 
 def test_the_pair_rule_needs_its_parts():
     for bad in (dict(hold="pair"), dict(third_factor="pair"), dict(third_factor="pair", hold="pair", exploration=0.3),
                 dict(third_factor="pair", hold="pair", max_norm=0.1), dict(hold="episode"),
                 dict(third_factor="pair", hold="pair", max_norm=0.1, exploration=0.3, rollback_shrink=0.0),
-                dict(third_factor="pair", hold="pair", max_norm=0.1, exploration=0.3, rollback_shrink=1.5)):
+                dict(third_factor="pair", hold="pair", max_norm=0.1, exploration=0.3, rollback_shrink=1.5),
+                dict(third_factor="pair", hold="pair", max_norm=0.1, exploration=0.3, exploration_start=0.0),
+                dict(third_factor="pair", hold="pair", max_norm=0.1, exploration=0.3, success_grow=0.5)):
         with pytest.raises(ValueError):
             ModulationRule(**bad)
