@@ -689,8 +689,9 @@ def _add_calibration_report_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_reproduce(commands) -> None:
-    """``reproduce calibration``: paper 000's whole pipeline as a Ray grid."""
-    reproduce = commands.add_parser("reproduce", help="a paper's whole pipeline, as a Ray grid: reproduce calibration")
+    """``reproduce calibration`` and ``reproduce dsqn``: a paper's pipeline as a Ray grid."""
+    reproduce = commands.add_parser("reproduce", help="a paper's pipeline, as a Ray grid: reproduce calibration, "
+                                    "reproduce dsqn")
     pipelines = reproduce.add_subparsers(dest="pipeline", required=True, metavar="PIPELINE")
     calibration = pipelines.add_parser(
         "calibration",
@@ -712,6 +713,41 @@ def _add_reproduce(commands) -> None:
     _add_calibration_report_arguments(calibration)
     _add_grid_arguments(calibration)
     calibration.set_defaults(run=_reproduce_calibration)
+    _add_reproduce_dsqn(pipelines)
+
+
+def _add_reproduce_dsqn(pipelines) -> None:
+    dsqn = pipelines.add_parser(
+        "dsqn",
+        help="paper 004's DSQNs: the shipped models and their domain-randomized controls, trained as a grid",
+        description="Trains, as Ray tasks, every DSQN not yet written: per task, randomization and seed, `snn-robot "
+        "train dsqn` into models/dsqn/ENV/seedK (default physics) or models/dsqn-randomized/ENV/PROFILE/seedK. A "
+        "finished model (its model.safetensors) is skipped, so the same command, run again, trains only what is "
+        "missing; a unit whose worker died trains again from its start, to the same model.",
+    )
+    dsqn.add_argument("--envs", nargs="+", default=list(DSQN_TASKS), choices=list(DSQN_TASKS), help="tasks")
+    dsqn.add_argument("--randomizations", nargs="+", default=["none"], choices=["none", "normal", "extreme"],
+                      help="physics to train under: none (default physics: the shipped models) or a Table 2 profile")
+    dsqn.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="training seeds")
+    dsqn.add_argument("--models-dir", default="models/dsqn", help="where default-physics models go: DIR/ENV/seedK")
+    dsqn.add_argument("--randomized-dir", default="models/dsqn-randomized",
+                      help="where randomized models go: DIR/ENV/PROFILE/seedK")
+    _add_grid_arguments(dsqn)
+    dsqn.set_defaults(run=_reproduce_dsqn)
+
+
+def _reproduce_dsqn(args: argparse.Namespace) -> int:
+    from snn_policy_node.experiments.dsqn_training import model_dir, register
+
+    randomizations = [None if r == "none" else r for r in args.randomizations]
+    folders = Path(args.models_dir), Path(args.randomized_dir)
+    if not run_grid(lambda grid: register(grid, args.envs, randomizations, args.seeds, *folders), args, "DSQN models"):
+        return 1
+    for env_id in args.envs:
+        for randomization in randomizations:
+            for seed in args.seeds:
+                print(f"{model_dir(env_id, randomization, seed, *folders)}/model.safetensors")
+    return 0
 
 
 def _add_report(commands) -> None:

@@ -36,6 +36,7 @@ from snn_policy_node.experiments.adaptation_study import (
     learning_curves,
     population_file,
     population_record,
+    study_comparisons,
     study_compute,
     tuning_name,
     tuning_rows,
@@ -126,16 +127,21 @@ def run_actor_study(models: dict[str, Path], work_dir: Path, config: ActorDeploy
                       "heldout_seeds": population["config"]["heldout_seeds"][: config.heldout_episodes],
                       "seconds": population["seconds"], "frozen_heldout": float(by_arm(population)["frozen"]["heldout"].mean()),
                       "rows": tuning_rows(population)}
+    comparisons = []
     for env_id, model in models.items():
+        finished = {}
         for study in ACTOR_STUDIES:
             population = run_actor_population(env_id, model, work_dir, config, study_compute(compute, study, studies), study)
             if population is None:
                 pending.append(f"{env_id} {PROFILE}{study.suffix}")
                 continue
+            finished[study.suffix] = population
             deployment += deployment_rows(population)
             curves.setdefault(f"{env_id} {PROFILE}", {}).update(learning_curves(population))
             timing[f"{env_id} {PROFILE}"] = timing.get(f"{env_id} {PROFILE}", 0.0) + population["seconds"]
+        comparisons += study_comparisons(finished)
     return {"deployment": deployment, "curves": curves, "seconds": timing, "pending": pending,
+            "study_comparisons": comparisons,
             "actor_config": config_record(config), "actor_rule": asdict(RULE), "actor_settings": SETTINGS,
             "actor_profile": PROFILE, "actor_tuning": tuning,
             "actor_pair": {**ACTOR_SIGNIFICANCE_PAIR, "confidence": GUARD_CONFIDENCE, "rollback_shrink": ROLLBACK_SHRINK}}

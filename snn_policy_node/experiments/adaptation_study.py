@@ -301,6 +301,31 @@ def deployment_rows(population: dict, randomized: dict | None = None) -> list[di
     return rows
 
 
+def study_against(later: dict, earlier: dict) -> dict:
+    """``later``'s compared method against ``earlier``'s (two studies' populations of one task and
+    profile), paired by (model, setting): sound only where the two frozen arms played identical
+    returns, which ``frozen_identical`` says."""
+    new, old = by_arm(later), by_arm(earlier)
+    frozen_identical = all(np.array_equal(new["frozen"][key], old["frozen"][key]) for key in ("online", "heldout"))
+    a, b = new[later["headline"]], old[earlier["headline"]]
+    frozen_blocks = _blocks(new["frozen"]["online"])
+    return {"task": later["env_id"], "profile": later["profile"], "later": later["headline"],
+            "earlier": earlier["headline"], "runs": len(a["heldout"]), "frozen_identical": frozen_identical,
+            "heldout_gain": paired(a["heldout"], b["heldout"]),
+            "first_block_gain": paired(a["online"][:, :BLOCK].mean(1), b["online"][:, :BLOCK].mean(1)),
+            "online_gain": paired(a["online"].mean(1), b["online"].mean(1)),
+            "worst_block_vs_frozen_pct": {name: float(100.0 * np.min((_blocks(arm["online"]) - frozen_blocks)
+                                                                     / np.abs(frozen_blocks)))
+                                          for name, arm in ((later["headline"], a), (earlier["headline"], b))}}
+
+
+def study_comparisons(populations: dict[str, dict]) -> list[dict]:
+    """Study 5 against study 4 (its pre-registered comparison), where both populations of a task and
+    profile (``populations``, by study suffix) have finished."""
+    later, earlier = (populations.get(suffix) for suffix in ("-pairs-earned", "-pairs-cautious"))
+    return [] if later is None or earlier is None else [study_against(later, earlier)]
+
+
 def tuning_rows(population: dict) -> list[dict]:
     """Per grid point of the tuning population: its held-out mean beside frozen's, paired by run."""
     arms_of = by_arm(population)
@@ -359,18 +384,22 @@ def run_study(models: dict[str, list[Path]], profiles: list[str], work_dir: Path
                        "settings_seed": TUNING_SETTINGS_SEEDS[profile], "heldout_seeds": population["config"]["heldout_seeds"],
                        "seconds": population["seconds"], "frozen_heldout": float(by_arm(population)["frozen"]["heldout"].mean()),
                        "rows": tuning_rows(population)})
+    comparisons = []
     for env_id, paths in models.items():
         for profile in profiles:
+            finished = {}
             for study in STUDIES:
                 population = run_population(env_id, profile, paths, work_dir, config,
                                             study_compute(compute, study, studies), study)
                 if population is None:
                     pending.append(f"{env_id} {profile}{study.suffix}")
                     continue
+                finished[study.suffix] = population
                 deployment += deployment_rows(population, randomized_control(population, paths, work_dir, randomized_dir,
                                                                               compute, pending))
                 curves.setdefault(f"{env_id} {profile}", {}).update(learning_curves(population))
                 timing[f"{env_id} {profile}"] = timing.get(f"{env_id} {profile}", 0.0) + population["seconds"]
+            comparisons += study_comparisons(finished)
     return {"work_dir": str(work_dir), "config": config_record(config), "headline": HEADLINE, "max_norm": MAX_NORM, "exploration": EXPLORATION,
             "pair_studies": [{"headline": PAIR_HEADLINE, **PAIR, "confidence": 0.0},
                              {"headline": SIGNIFICANCE_HEADLINE, **SIGNIFICANCE_PAIR, "confidence": GUARD_CONFIDENCE},
@@ -379,7 +408,8 @@ def run_study(models: dict[str, list[Path]], profiles: list[str], work_dir: Path
                              {"headline": EARNED_HEADLINE, **SIGNIFICANCE_PAIR, "confidence": GUARD_CONFIDENCE,
                               "rollback_shrink": ROLLBACK_SHRINK, **EARNED_EXPLORATION}],
             "tuning": tuning,
-            "block": BLOCK, "deployment": deployment, "curves": curves, "seconds": timing, "pending": pending}
+            "block": BLOCK, "deployment": deployment, "curves": curves, "seconds": timing, "pending": pending,
+            "study_comparisons": comparisons}
 
 
 def randomized_control(population: dict, paths: list[Path], work_dir: Path, randomized_dir: Path | None,

@@ -58,6 +58,7 @@ def markdown(report: dict) -> str:
                 f"({r['frozen_online_last_block']:.2f}) | {r['worst_block_vs_frozen_pct']:+.1f} % | "
                 f"{r['rollbacks_per_run']:.1f} |")
         lines.append("")
+    lines += study_comparison(report.get("study_comparisons", []))
     lines += tuning(report)
     if report["pending"]:
         lines += ["## Not finished yet", "", "`snn-robot report adaptation` runs these and reads the finished ones:", "",
@@ -109,6 +110,27 @@ def summary(rows: list[dict]) -> list[str]:
                          f"{_randomized(r)} |")
         lines.append("")
     return lines
+
+
+def study_comparison(comparisons: list[dict]) -> list[str]:
+    """Study 5 against study 4 on each task and profile where both have run: its third pre-registered comparison."""
+    if not comparisons:
+        return []
+    lines = ["## Study 5 against study 4", "",
+             "Each run of `pair_earned_guarded` paired with the run of `pair_cautious_guarded` on the same model and "
+             "setting, from the two studies' populations: sound where their frozen arms played identical returns "
+             "(the same code and episodes), which the second column says. Differences are study 5 - study 4, with "
+             "their 95 % intervals and paired p.", "",
+             "| task, profile | frozen identical | runs | held-out | p | first block (online) | p | whole online mean "
+             "| p | worst block vs frozen: study 5 / study 4 |",
+             "|---|---|---:|---|---:|---|---:|---|---:|---|"]
+    for c in comparisons:
+        worst = c["worst_block_vs_frozen_pct"]
+        lines.append(f"| {c['task']} {c['profile']} | {'yes' if c['frozen_identical'] else '**no**'} | {c['runs']} | "
+                     f"{_interval(c['heldout_gain'])} | {c['heldout_gain']['p']:.2g} | {_interval(c['first_block_gain'])} | "
+                     f"{c['first_block_gain']['p']:.2g} | {_interval(c['online_gain'])} | {c['online_gain']['p']:.2g} | "
+                     f"{worst[c['later']]:+.1f} % / {worst[c['earlier']]:+.1f} % |")
+    return [*lines, ""]
 
 
 def tuning(report: dict) -> list[str]:

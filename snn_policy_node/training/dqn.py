@@ -173,8 +173,8 @@ def train(config: DQNConfig, out_dir: Path) -> dict:
         "command": recorded_command(""),
         "config": asdict(config),
     }
-    save_model(out_dir / "model.safetensors", q_net, spec.observation, spec.action, result)
     (out_dir / "card.md").write_text(model_card(result))
+    save_model(out_dir / "model.safetensors", q_net, spec.observation, spec.action, result)  # last: a finished model
     return result
 
 

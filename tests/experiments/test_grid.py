@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from snn_policy_node.atomic import atomic_path
+from snn_policy_node.experiments import dsqn_training
 from snn_policy_node.experiments.adaptation_study import run_population
 from snn_policy_node.experiments.deployment import DeploymentConfig
 from snn_policy_node.experiments.grid import LOOPBACK, Grid, GridOptions
@@ -168,8 +169,23 @@ def test_commands_that_need_no_grid_never_import_ray(tmp_path):
         import sys
         from snn_policy_node.cli import main
         assert main(["report", "rstdp", "--finished-only", "--out", sys.argv[1]]) == 0
+        assert main(["reproduce", "dsqn", "--envs", "CartPole-v0"]) == 0  # the shipped models: nothing to train
         assert "ray" not in sys.modules, "Ray was imported"
     """)
     run = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, timeout=300,
                          cwd=Path(__file__).parents[2])
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_only_the_dsqns_not_yet_written_become_units(tmp_path):
+    shipped, randomized = tmp_path / "dsqn", tmp_path / "dsqn-randomized"
+    finished = dsqn_training.model_dir("CartPole-v0", "normal", 1, shipped, randomized)
+    finished.mkdir(parents=True)
+    (finished / "model.safetensors").write_bytes(b"")
+    grid = Grid()
+    dsqn_training.register(grid, ["CartPole-v0"], [None, "normal"], [0, 1], shipped, randomized)
+    assert sorted(grid.units) == ["dsqn-CartPole-v0-default-seed0", "dsqn-CartPole-v0-default-seed1",
+                                  "dsqn-CartPole-v0-normal-seed0"]
+    unit = grid.units["dsqn-CartPole-v0-normal-seed0"].run
+    assert unit.args == ("CartPole-v0", "normal", 0, randomized / "CartPole-v0/normal/seed0")
+    assert grid.units["dsqn-CartPole-v0-default-seed1"].run.args[-1] == shipped / "CartPole-v0/seed1"

@@ -40,6 +40,9 @@ def test_the_report_holds_every_variant_beside_its_controls_and_reuses_finished_
         assert tuning["heldout_seeds"] == list(range(40_000, 40_010)) and tuning["settings_seed"] == 5_001
         population = json.loads((tmp_path / "work" / f"CartPole-v0-extreme{study.suffix}.json").read_text())
         assert population["config"].get("confidence", 0.0) == study.confidence
+    comparison, = report["study_comparisons"]  # study 5 against study 4, paired across their populations
+    assert (comparison["later"], comparison["earlier"]) == ("pair_earned_guarded", "pair_cautious_guarded")
+    assert comparison["frozen_identical"] and comparison["runs"] == 10
     written = json.loads((tmp_path / "out" / "adaptation.json").read_text())
     assert written["deployment"] == json.loads(json.dumps(rows))
     for name in ("adaptation.md", "adaptation.png"):
@@ -57,6 +60,26 @@ def test_the_report_holds_every_variant_beside_its_controls_and_reuses_finished_
     pending = adaptation_study.run_study(models, ["normal"], tmp_path / "work", config, compute=False)
     assert pending["pending"] == [f"CartPole-v0 normal{study.suffix}" for study in adaptation_study.STUDIES]
     assert pending["deployment"] == []
+    others = adaptation_study.run_study(models, ["normal"], tmp_path / "work", config, studies={"another_method"})
+    assert others["pending"] == pending["pending"]  # studies not named are read, never run
+
+
+def population_of(headline: str, frozen: list[float], method: list[float]) -> dict:
+    """A finished population of two runs (frozen and ``headline``), held-out means as given, online = held-out."""
+    runs = [{"arm": arm, "model": 0, "setting": k, "online": [value] * 4, "rollbacks": 0, "heldout_mean": value}
+            for arm, values in (("frozen", frozen), (headline, method)) for k, value in enumerate(values)]
+    return {"env_id": "Hopper-v5", "profile": "normal", "headline": headline, "arms": ["frozen", headline], "runs": runs}
+
+
+def test_study_5_is_paired_with_study_4_run_by_run_and_says_whether_their_frozen_arms_agree():
+    earlier = population_of("pair_cautious_guarded", [100.0, 200.0], [110.0, 230.0])
+    later = population_of("pair_earned_guarded", [100.0, 200.0], [120.0, 250.0])
+    comparison = adaptation_study.study_against(later, earlier)
+    assert comparison["frozen_identical"] and comparison["heldout_gain"]["mean"] == pytest.approx(15.0)
+    assert comparison["worst_block_vs_frozen_pct"] == {"pair_earned_guarded": pytest.approx(100 * 35 / 150),
+                                                       "pair_cautious_guarded": pytest.approx(100 * 20 / 150)}
+    drifted = population_of("pair_earned_guarded", [100.0, 200.5], [120.0, 250.0])
+    assert not adaptation_study.study_against(drifted, earlier)["frozen_identical"]
 
 
 @pytest.mark.parametrize("study, chosen", [(adaptation_study.TUNINGS[0], adaptation.PAIR),
