@@ -80,12 +80,19 @@ PARAMETERS = {
     "rollback_shrink": (ROLLBACK_SHRINK, "online, pair rule: the exploration multiplies by this at every rollback (0 < f "
                         "<= 1; 1: never shrinks, as study 3); the next pair's scale goes to the policy node as the "
                         "magnitude of explore"),
+    "exploration_start": (1.0, "online, pair rule: the first pair explores at this fraction of the exploration (0 < "
+                          "s <= 1; 1: all of it, as studies 3 and 4)"),
+    "success_grow": (1.0, "online, pair rule: the exploration multiplies by this (up to all of it) after every window "
+                     "of explored episodes whose mean return kept the baseline (>= 1; 1: never grows)"),
     "heldout_episodes": (0, "online, driven: evaluation episodes before and after adapting; 0: none"),
     "bridge": ("sim_bridge", "the sim bridge node whose services are called (relative: in this node's namespace)"),
     "policy": ("snn_policy", "the policy node whose ~/reset_state is called before training episodes"),
     "exit_when_done": (False, "end the process after the protocol (for scenarios and tests)"),
     "service_timeout": (5.0, "seconds a bridge or policy service may take to answer before it is asked again"),
 }
+
+
+EXPLORATION_SCHEDULE = ("rollback_shrink", "exploration_start", "success_grow")  # the pair rule's, as parameters
 
 
 @dataclass(eq=False)
@@ -194,7 +201,8 @@ class RSTDPService(Node):
     def _online_schedule(self) -> OnlineSchedule:
         check_choice("third_factor", self.p["third_factor"], THIRD_FACTORS)
         if self.p["third_factor"] == "pair":  # the schedule needs the rule's kind; the policy node holds its settings
-            rule, sign = pair_rule(**SIGNIFICANCE_PAIR, rollback_shrink=self.p["rollback_shrink"]), 1.0
+            rule = pair_rule(**SIGNIFICANCE_PAIR, **{name: self.p[name] for name in EXPLORATION_SCHEDULE})
+            sign = 1.0
         elif not self.dsqn:
             rule, sign = ModulationRule(), self.p["sign"] or 1.0
         else:
