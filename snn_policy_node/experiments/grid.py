@@ -89,8 +89,11 @@ def _run_on_ray(units: list[Unit], options: GridOptions, description: str) -> li
                         ray.get(ref)
                     except ray.exceptions.RayError as error:
                         failed.append(unit.name)
-                        print(f"{unit.name} failed ({type(error).__name__}); its log: {options.logs / unit.name}.log",
-                              file=sys.stderr)
+                        log = options.logs / f"{unit.name}.log"
+                        with open(log, "a") as out:  # also where the unit never started (it could not be loaded)
+                            out.write(f"--- failed, as the driver saw it at {time.strftime('%Y-%m-%d %H:%M:%S')}:\n"
+                                      f"{error}\n")
+                        print(f"{unit.name} failed ({type(error).__name__}); its log: {log}", file=sys.stderr)
                     bar.update()
                 running = min(len(waiting), slots)
                 bar.set_postfix(running=running, queued=len(waiting) - running, failed=len(failed))

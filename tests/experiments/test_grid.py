@@ -66,7 +66,14 @@ def test_a_killed_worker_s_unit_is_retried_and_resumes_from_its_checkpoint(tmp_p
     grid, options = Grid(), GridOptions(workers=2, logs=tmp_path / "logs")
     register(grid, tmp_path, ["a", "b", "c"], steps=8, die_at={"a": 3})
     grid.add("broken", failing_unit)
-    assert grid.run(options) == ["broken"]
+    (tmp_path / "driver_only.py").write_text("def unit():\n    pass\n")  # a module the workers cannot import
+    sys.path.insert(0, str(tmp_path))
+    try:
+        grid.add("unloadable", importlib.import_module("driver_only").unit)
+        assert sorted(grid.run(options)) == ["broken", "unloadable"]
+    finally:
+        sys.path.remove(str(tmp_path))
+    assert "No module named 'driver_only'" in (tmp_path / "logs/unloadable.log").read_text()  # named, and it says why
     assert sorted(lines(tmp_path / "results.ledger")) == ["a", "b", "c"]  # each result written once
     assert sorted(lines(tmp_path / "steps.ledger")) == sorted(f"{n} {s}" for n in "abc" for s in range(8))
     assert (tmp_path / "a.died").exists()
@@ -74,7 +81,7 @@ def test_a_killed_worker_s_unit_is_retried_and_resumes_from_its_checkpoint(tmp_p
     assert "a resumed at step 0" in log and "a resumed at step 3" in log and log.count("--- attempt") == 2
     assert log.count(" on 127.0.0.1") == 2  # the local Ray listens on loopback only
     assert "this unit cannot work" in (tmp_path / "logs/broken.log").read_text()
-    assert list(grid.units) == ["broken"]  # what failed stays registered; the rest left the grid
+    assert list(grid.units) == ["broken", "unloadable"]  # what failed stays registered; the rest left the grid
     again = Grid()
     register(again, tmp_path, ["a", "b", "c"], steps=8)
     assert not again.units and again.run(options) == []  # all finished: nothing to run, no Ray started
