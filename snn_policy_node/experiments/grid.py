@@ -10,6 +10,7 @@ when a grid has work to run.
 
 import contextlib
 import fcntl
+import hashlib
 import os
 import sys
 import time
@@ -23,6 +24,7 @@ from tqdm import tqdm
 # A local Ray binds 127.0.0.1 rather than the machine's address (Ray reads this when it is imported).
 LOOPBACK = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
 WORKER_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}  # one core per unit, as the job's own CPU count says
+PACKAGES = ("snn_policy_node", "sim_bridge")  # the project's code, as the workers import it
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,8 @@ def _run_on_ray(units: list[Unit], options: GridOptions, description: str) -> li
     if started_here:
         _init(ray, options)
     remote = ray.remote(max_retries=options.retries, num_cpus=options.cpus_per_unit)(_run_unit)
-    refs = {remote.remote(unit.run, str(options.logs / f"{unit.name}.log")): unit for unit in units}
+    code = code_digest()
+    refs = {remote.remote(unit.run, str(options.logs / f"{unit.name}.log"), code): unit for unit in units}
     failed: list[str] = []
     slots = max(int(ray.cluster_resources().get("CPU", 1) // options.cpus_per_unit), 1)  # units that run at once
     try:
@@ -115,10 +118,20 @@ def _init(ray, options: GridOptions) -> None:
     ray.init(num_cpus=int(max(options.workers * options.cpus_per_unit, 1)), **common)
 
 
-def _run_unit(run: Callable[[], object], log: str) -> None:
+def code_digest() -> str:
+    """SHA-256 over the project's Python sources (``PACKAGES``): the code that a unit runs."""
+    root, digest = Path(__file__).parents[2], hashlib.sha256()
+    for path in sorted(path for package in PACKAGES for path in (root / package).rglob("*.py")):
+        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _run_unit(run: Callable[[], object], log: str, code: str) -> None:
     """A unit on its worker, its output and any traceback into its log (appended: a retried unit's
     attempts follow each other). One attempt of a unit runs at a time: a driver started again while a
-    worker of the killed one still runs the unit waits for it, and then finds its result."""
+    worker of the killed one still runs the unit waits for it, and then finds its result. Workers
+    import the project from its checkout, so a unit whose checkout no longer holds the driver's
+    ``code`` refuses to run: the units of one grid all run one version of the code."""
     import ray
 
     with open(f"{log}.lock", "w") as lock, open(log, "a") as out, contextlib.redirect_stdout(out), \
@@ -127,6 +140,9 @@ def _run_unit(run: Callable[[], object], log: str) -> None:
         print(f"--- attempt at {time.strftime('%Y-%m-%d %H:%M:%S')} in process {os.getpid()} on "
               f"{ray.util.get_node_ip_address()}", flush=True)
         try:
+            if code_digest() != code:
+                raise RuntimeError("the project's code changed after this grid started, and a unit runs the code it "
+                                   "finds: run the command again (finished units are kept)")
             run()
         except BaseException:
             traceback.print_exc()

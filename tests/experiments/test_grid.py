@@ -16,6 +16,7 @@ import pytest
 
 from snn_policy_node.atomic import atomic_path
 from snn_policy_node.experiments import dsqn_training
+from snn_policy_node.experiments import grid as grid_module
 from snn_policy_node.experiments.adaptation_study import run_population
 from snn_policy_node.experiments.deployment import DeploymentConfig
 from snn_policy_node.experiments.grid import LOOPBACK, Grid, GridOptions
@@ -196,3 +197,12 @@ def test_only_the_dsqns_not_yet_written_become_units(tmp_path):
     unit = grid.units["dsqn-CartPole-v0-normal-seed0"].run
     assert unit.args == ("CartPole-v0", "normal", 0, randomized / "CartPole-v0/normal/seed0")
     assert grid.units["dsqn-CartPole-v0-default-seed1"].run.args[-1] == shipped / "CartPole-v0/seed1"
+
+
+def test_a_unit_refuses_to_run_code_other_than_its_grid_s(tmp_path):
+    """Workers import the checkout: edited after the grid started, it would mix two versions in one job."""
+    ran = []
+    grid_module._run_unit(lambda: ran.append(1), str(tmp_path / "same.log"), grid_module.code_digest())
+    with pytest.raises(RuntimeError, match="code changed after this grid started"):
+        grid_module._run_unit(lambda: ran.append(2), str(tmp_path / "edited.log"), "0" * 64)
+    assert ran == [1] and "code changed" in (tmp_path / "edited.log").read_text()
