@@ -51,7 +51,7 @@ from snn_policy_node.ros.common.parameters import check_choice, declare_paramete
 from snn_policy_node.ros.common.process import StartupError, end_process, run_node
 from snn_policy_node.snn.rstdp import AMPLITUDES_KEY, THIRD_FACTORS, ModulationRule, model_amplitudes, reward_shaping
 from snn_policy_node.tasks import DSQN_TASKS
-from snn_policy_node.tasks.adaptation import ROLLBACK_SHRINK, SIGNIFICANCE_PAIR, pair_rule
+from snn_policy_node.tasks.adaptation import EARNED_EXPLORATION, ROLLBACK_SHRINK, SIGNIFICANCE_PAIR, pair_rule
 
 PARAMETERS = {
     "checkpoint": ("", "the policy's checkpoint: the weights adaptation starts from"),
@@ -80,10 +80,11 @@ PARAMETERS = {
     "rollback_shrink": (ROLLBACK_SHRINK, "online, pair rule: the exploration multiplies by this at every rollback (0 < f "
                         "<= 1; 1: never shrinks, as study 3); the next pair's scale goes to the policy node as the "
                         "magnitude of explore"),
-    "exploration_start": (1.0, "online, pair rule: the first pair explores at this fraction of the exploration (0 < "
-                          "s <= 1; 1: all of it, as studies 3 and 4)"),
-    "success_grow": (1.0, "online, pair rule: the exploration multiplies by this (up to all of it) after every window "
-                     "of explored episodes whose mean return kept the baseline (>= 1; 1: never grows)"),
+    "exploration_start": (EARNED_EXPLORATION["exploration_start"], "online, pair rule: the first pair explores at "
+                          "this fraction of the exploration (0 < s <= 1; 1: all of it, as studies 3 and 4)"),
+    "success_grow": (EARNED_EXPLORATION["success_grow"], "online, pair rule: the exploration multiplies by this (up to "
+                     "all of it) after every window of explored episodes whose mean return kept the baseline (>= 1; 1: "
+                     "never grows, as studies 3 and 4)"),
     "heldout_episodes": (0, "online, driven: evaluation episodes before and after adapting; 0: none"),
     "bridge": ("sim_bridge", "the sim bridge node whose services are called (relative: in this node's namespace)"),
     "policy": ("snn_policy", "the policy node whose ~/reset_state is called before training episodes"),

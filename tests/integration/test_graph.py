@@ -78,7 +78,7 @@ def test_online_rstdp_in_the_graph_plays_the_library_deployment(tmp_path, cartpo
 
     model, _ = load_model(cartpole)
     setting = draw_settings("CartPole-v0", "normal", 1, config["/**/sim_bridge"]["ros__parameters"]["randomization_seed"])
-    study = adaptation_study.STUDIES[3]  # the scenario's rule: a population of its one run draws the same xi
+    study = adaptation_study.STUDIES[4]  # the scenario's rule: a population of its one run draws the same xi
     library_config = DeploymentConfig(episodes=25, baseline_episodes=5, window=5, heldout_seeds=range(30_000, 30_005),
                                       confidence=study.confidence)
     library = deploy([model], dsqn_task("CartPole-v0"), setting, [study.arms("CartPole-v0")[study.headline]],
