@@ -229,8 +229,9 @@ class RSTDPService(Node):
         for path, weight in zip(files, (self.current, self.best)):
             tensors = dict(self.base.tensors)
             tensors[self.key] = torch.from_numpy(weight)
-            provenance = {**self.base.provenance, "adaptation": state, "adapted_from": self.p["checkpoint"],
-                          AMPLITUDES_KEY: list(self.amplitudes)}
+            provenance = {**self.base.provenance, "adaptation": state, "adapted_from": self.p["checkpoint"]}
+            if self.amplitudes is not None:  # a DSQN's STDP amplitudes stay those of its trained weights
+                provenance[AMPLITUDES_KEY] = list(self.amplitudes)
             save_checkpoint(path, replace(self.base, tensors=tensors, provenance=provenance))
 
     # protocol -------------------------------------------------------------------------

@@ -175,6 +175,20 @@ def test_hopper_scenario_drives_a_spiking_actor_on_randomized_physics(hopper_act
     assert re.search(r"5 episodes: return -?[\d.]+ \+- [\d.]+", run.stdout), run.stdout
 
 
+@pytest.mark.slow
+def test_the_mujoco_adaptation_scenario_keeps_the_actors_adapted_weights_as_a_checkpoint(tmp_path):
+    """A spiking actor's adapted weights are saved as a complete actor checkpoint (an actor has no STDP amplitudes)."""
+    run = subprocess.run([sys.executable, "-m", "snn_policy_node.cli", "run", "mujoco_rstdp", "episodes:=1",
+                          f"adapted_dir:={tmp_path}"], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "online adaptation done after 1 episodes" in run.stdout, run.stdout
+    shipped = load_checkpoint(Path(__file__).parents[2] / "models/td3bc/Hopper-v5/spiking_actor.safetensors")
+    for name in ("current", "best"):
+        adapted, checkpoint = load_model(tmp_path / f"{name}.safetensors")
+        assert checkpoint.kind == "spiking_actor" and checkpoint.provenance["adaptation"]["train_episodes"] == 1
+        np.testing.assert_array_equal(checkpoint.tensors["weight1"].numpy(), shipped.tensors["weight1"].numpy())
+
+
 def test_bridge_plays_a_raw_mujoco_model_in_realtime(nodes, probe):
     model = Path(__file__).parents[1] / "data" / "pendulum.xml"
     states = probe.record(JointState, messages.JOINT_STATES, messages.SENSOR_QOS)
