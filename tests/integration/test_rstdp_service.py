@@ -182,13 +182,13 @@ def test_the_pair_rule_explores_in_pairs_and_moves_the_policy_by_each_pairs_retu
         return np.array(answers)
 
     quiet = [episode(100.0) for _ in range(2)]  # the frozen baseline: 100, no noise
-    assert modulations[-1].data.tolist() == [2.0, 0.0, 1.0]  # the next episode starts a pair
+    assert modulations[-1].data.tolist() == [2.0, 0.0, 0.25]  # the next episode starts a pair, at the first scale
     episode(120.0)
-    assert modulations[-1].data.tolist() == [3.0, 0.0, -1.0]
+    assert modulations[-1].data.tolist() == [3.0, 0.0, -0.25]
     np.testing.assert_array_equal(messages.message_matrix(plastic[-1]), trained)  # nothing moves mid-pair
     episode(80.0)  # the last of train_episodes: after its update, the protocol's end stops the exploration
     probe.wait_for(lambda: modulations[-1].data.tolist() == [4.0, 0.0, 0.0], timeout=10, what="the protocol's last modulation")
-    assert modulations[-2].data.tolist() == pytest.approx([4.0, 0.4, 1.0])
+    assert modulations[-2].data.tolist() == pytest.approx([4.0, 0.4, 0.25])
     moved = messages.message_matrix(plastic[-1]) - trained
     assert np.linalg.norm(moved) == pytest.approx(0.4 * 0.02 * np.linalg.norm(trained), rel=1e-4)
     assert json.loads(status[-1].data)["updates"] == 1
