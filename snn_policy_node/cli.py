@@ -170,6 +170,8 @@ def _export_nir(args: argparse.Namespace) -> int:
     graph = export_nir(args.checkpoint, args.out)
     print(f"{args.out}: {len(graph.nodes)} NIR nodes; dt {graph.metadata['dt']} s per step, "
           f"{graph.metadata['timesteps']} steps per observation")
+    if "reset" in graph.metadata:
+        print(f"reset: {graph.metadata['reset']}")
     return 0
 
 
@@ -1076,13 +1078,16 @@ def _add_export(commands) -> None:
     export = commands.add_parser("export", help="write a checkpoint's network in another format (see export nir --help)")
     formats = export.add_subparsers(dest="format", required=True, metavar="FORMAT")
     to_nir = formats.add_parser(
-        "nir", help="a DSQN as a NIR graph (Neuromorphic Intermediate Representation)",
-        description="Writes the DSQN as a NIR graph (HDF5): Linear layers and CubaLIF neurons whose forward-Euler "
-        "step with the graph's dt is the DSQN's discrete LIF step exactly, the read-out a CubaLIF that never fires. "
-        "The graph's input is the two-neuron encoding [relu(obs), relu(-obs)], held for the graph's timesteps; "
-        "the Q-values are the read-out's v after the last step (all in the graph's metadata; the mapping is in "
-        "snn_policy_node/policy/nir_export.py). snnTorch's import_from_nir reproduces the DSQN's Q-values and spikes.")
-    to_nir.add_argument("checkpoint", help="a DSQN .safetensors checkpoint")
+        "nir", help="a DSQN or a converted actor as a NIR graph (Neuromorphic Intermediate Representation)",
+        description="Writes the network as a NIR graph (HDF5): Linear/Affine layers and CubaLIF neurons whose "
+        "forward-Euler step with the graph's dt is the network's discrete step exactly, the read-out a CubaLIF that "
+        "never fires. A DSQN's input is the two-neuron encoding [relu(obs), relu(-obs)], its Q-values the read-out's v "
+        "after the last step. A converted actor is written at I = 0 (calibration depends on each observation); its "
+        "input is the observation and a start pulse (1 on the first step), its action max_action tanh(v / T), and its "
+        "IF neurons reset by subtraction, which a consumer must apply (NIR's CubaLIF resets to v_reset). All of it is in "
+        "the graph's metadata; the mapping is in snn_policy_node/policy/nir_export.py. snnTorch's import_from_nir "
+        "reproduces the shipped DSQNs' Q-values and the shipped actors' actions, and both spike trains.")
+    to_nir.add_argument("checkpoint", help="a DSQN or spiking-actor .safetensors checkpoint")
     to_nir.add_argument("out", help="the .nir file to write")
     to_nir.set_defaults(run=_export_nir)
 

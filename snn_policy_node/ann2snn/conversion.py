@@ -187,6 +187,10 @@ class SpikingActor(nn.Module):
         """The spiking network's weight layer ``layer`` (threshold 1 on both sides), a copy."""
         return self._folded[layer][0].clone()
 
+    def folded_bias(self, layer: int) -> torch.Tensor:
+        """The spiking network's bias of weight layer ``layer`` (in units of the threshold it drives), a copy."""
+        return self._folded[layer][1].clone()
+
     def set_folded_weight(self, layer: int, weight: torch.Tensor) -> None:
         """Set weight layer ``layer`` from its spiking form: the source QCFS layer follows, so the
         source network (and with it adaptive I's error spikes) stays the one this network converts."""

@@ -1,22 +1,26 @@
 """The NIR export read back by a second library: snnTorch's import_from_nir runs the file and must give
-the DSQN's own Q-values and spike trains."""
+the DSQN's own Q-values and spike trains, and the converted actor's actions and spike trains."""
 
 from pathlib import Path
 
 import nir
 import numpy as np
 import pytest
+import snntorch as snn
 import torch
 from snntorch import utils
 from snntorch.import_nir import import_from_nir
 
+from sim_bridge.tasks import make_task_env
+from snn_policy_node.ann2snn.conversion import SpikingActor
 from snn_policy_node.cli import main
 from snn_policy_node.policy.model_io import load_model
-from snn_policy_node.policy.nir_export import READOUT, dsqn_graph, export_nir
+from snn_policy_node.policy.nir_export import READOUT, actor_graph, dsqn_graph, export_nir
 from snn_policy_node.snn.dsqn import DSQN, two_neuron_encoding
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = [REPO / "models/dsqn/CartPole-v0/seed0/model.safetensors", REPO / "models/dsqn/Acrobot-v1/seed0/model.safetensors"]
+ACTORS = sorted(REPO.glob("models/td3bc/*/spiking_actor.safetensors"))
 
 
 def snntorch_run(graph: nir.NIRGraph, encoded: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
@@ -73,14 +77,123 @@ def test_the_graph_follows_the_dsqn_s_weights(tmp_path):
     np.testing.assert_array_equal(dsqn_graph(model).nodes["fc1"].weight, model.layers[1].weight.numpy())
 
 
-def test_an_actor_checkpoint_is_refused_with_the_reason(tmp_path, capsys):
-    actor = REPO / "models/td3bc/Hopper-v5/spiking_actor.safetensors"
-    assert main(["export", "nir", str(actor), str(tmp_path / "actor.nir")]) == 2
-    assert "reset by subtraction" in capsys.readouterr().err
-    assert not (tmp_path / "actor.nir").exists()
-
-
 def test_the_command_writes_the_file(tmp_path, capsys):
     assert main(["export", "nir", str(SHIPPED[0]), str(tmp_path / "cartpole.nir")]) == 0
     assert "8 steps per observation" in capsys.readouterr().out
     assert set(nir.read(str(tmp_path / "cartpole.nir")).nodes) >= {"input", "fc0", "lif0", READOUT, "output"}
+
+
+def resetting_by_subtraction(net: torch.nn.Module, graph: nir.NIRGraph) -> list[str]:
+    """What the actor graph's metadata asks of a consumer: its IF layers (snnTorch imports every CubaLIF
+    resetting to zero) reset by subtraction, on the potential before the step's reset. Returns their names."""
+    hidden = sorted(name for name in graph.nodes if name.startswith("if"))
+    assert all(name in graph.metadata["reset"] for name in hidden)
+    for name in hidden:
+        imported = getattr(net, name)
+        setattr(net, name, snn.Synaptic(alpha=imported.alpha, beta=imported.beta, threshold=imported.threshold,
+                                        reset_mechanism="subtract", reset_delay=True, init_hidden=True))
+    return hidden
+
+
+def snntorch_actor_run(graph: nir.NIRGraph, obs: torch.Tensor, subtract: bool = True
+                       ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """The action and each IF layer's spikes ``[T, batch, n + 1]`` (the pulse neuron last), feeding the
+    observation and the start pulse for the graph's timesteps."""
+    net = import_from_nir(graph)
+    hidden = resetting_by_subtraction(net, graph) if subtract else sorted(n for n in graph.nodes if n.startswith("if"))
+    spikes = {name: [] for name in hidden}
+    for name in hidden:
+        getattr(net, name).register_forward_hook(lambda _module, _inputs, out, name=name: spikes[name].append(out.detach()))
+    utils.reset(net)
+    steps = int(graph.metadata["timesteps"])
+    with torch.no_grad():
+        for t in range(steps):
+            net(torch.cat([obs, torch.full((len(obs), 1), float(t == 0))], dim=1))
+    action = graph.metadata["max_action"] * torch.tanh(getattr(net, READOUT).mem / steps)
+    return action, [torch.stack(spikes[name]) for name in hidden]
+
+
+def visited_states(actor: SpikingActor, env_id: str, steps: int = 300) -> torch.Tensor:
+    """Observations of the actor's own task, played by the actor (I = 0) from seed 0."""
+    env = make_task_env(env_id)
+    obs, _ = env.reset(seed=0)
+    states = []
+    for _ in range(steps):
+        states.append(torch.as_tensor(obs, dtype=torch.float32))
+        obs, _, terminated, truncated, _ = env.step(actor(states[-1][None])[0].numpy())
+        if terminated or truncated:
+            obs, _ = env.reset()
+    env.close()
+    return torch.stack(states)
+
+
+@pytest.mark.parametrize("checkpoint", ACTORS, ids=lambda path: path.parts[-2])
+def test_snntorch_runs_the_exported_actor_to_its_actions_and_spikes(checkpoint, tmp_path):
+    """On states the robot visits and on wider random ones."""
+    out = tmp_path / "actor.nir"
+    export_nir(checkpoint, out)
+    actor, _ = load_model(checkpoint)
+    wide = 2.0 * torch.randn(512, actor.weight0.shape[1], generator=torch.Generator().manual_seed(0))
+    obs = torch.cat([visited_states(actor, checkpoint.parts[-2]), wide])
+    ours = actor.simulate(obs, iterations=0, errors=False)
+    action, spikes = snntorch_actor_run(nir.read(str(out)), obs)
+    for theirs, own in zip(spikes, ours.spikes):
+        assert 0 < int(own.sum()) < own.numel()  # spikes and silences both, so the trains are compared
+        assert torch.equal(theirs[..., :-1], own[: actor.timesteps])
+        assert theirs[..., -1].sum(dim=1).tolist() == [len(obs)] + [0] * (actor.timesteps - 1)  # the pulse: step 1 only
+    torch.testing.assert_close(action, ours.action, rtol=0, atol=1e-6)
+
+
+def test_resetting_to_zero_as_nir_s_cubalif_says_would_change_the_actor():
+    """The reset in the metadata is needed: snnTorch's import as it stands (reset to zero) fires otherwise."""
+    actor, _ = load_model(ACTORS[0])
+    graph = actor_graph(actor)
+    obs = 2.0 * torch.randn(256, actor.weight0.shape[1], generator=torch.Generator().manual_seed(1))
+    ours = actor.simulate(obs, iterations=0, errors=False)
+    _, spikes = snntorch_actor_run(graph, obs, subtract=False)
+    assert not torch.equal(spikes[0][..., :-1], ours.spikes[0][: actor.timesteps])
+
+
+def tiny_actor(bias: float) -> SpikingActor:
+    """One IF neuron driven by a constant ``bias`` (its threshold 1), read out with weight 1."""
+    actor = SpikingActor(weights=[torch.zeros(1, 1), torch.ones(1, 1)], biases=[torch.tensor([bias]), torch.zeros(1)],
+                         thresholds=[1.0], levels=4, timesteps=4, max_action=1.0)
+    return actor.requires_grad_(False)
+
+
+def test_a_potential_landing_on_the_threshold_is_the_one_divergence():
+    """The IF spikes where v >= 1, snnTorch where v > 1: with V(0) = 1/2 and a current of exactly 1/2 the
+    potential hits 1.0 on steps 1 and 3, where the source fires and snnTorch fires a step later; the
+    spike count, and with it the action, agree."""
+    actor = tiny_actor(0.5)
+    obs = torch.zeros(1, 1)
+    ours = actor.simulate(obs, iterations=0, errors=False)
+    action, spikes = snntorch_actor_run(actor_graph(actor), obs)
+    assert ours.spikes[0][:4, 0, 0].tolist() == [1.0, 0.0, 1.0, 0.0]
+    assert spikes[0][:, 0, 0].tolist() == [0.0, 1.0, 0.0, 1.0]
+    torch.testing.assert_close(action, ours.action, rtol=0, atol=1e-6)
+    off_threshold = tiny_actor(0.51)  # v never lands on 1.0: identical trains
+    ours = off_threshold.simulate(obs, iterations=0, errors=False)
+    assert torch.equal(snntorch_actor_run(actor_graph(off_threshold), obs)[1][0][..., :-1], ours.spikes[0][:4])
+
+
+def test_the_actor_graph_holds_the_folded_layers_and_the_start_pulse():
+    actor, _ = load_model(ACTORS[0])
+    graph = actor_graph(actor)
+    fc0, fc1 = graph.nodes["fc0"], graph.nodes["fc1"]
+    hidden = actor.folded_weight(0).shape[0]
+    np.testing.assert_array_equal(fc0.weight[:hidden, :-1], actor.folded_weight(0).numpy())
+    np.testing.assert_array_equal(fc0.bias[:hidden], actor.folded_bias(0).numpy())
+    assert np.all(fc0.weight[:hidden, -1] == 0.5) and fc0.weight[hidden, -1] == 1.5 and not fc0.weight[hidden, :-1].any()
+    assert np.all(fc1.weight[:-1, -1] == 0.5) and fc1.weight[-1, -1] == 1.5 and not fc1.weight[-1, :-1].any()
+    readout = graph.nodes[f"fc{actor.depth - 1}"]
+    assert not readout.weight[:, -1].any() and readout.weight.shape[0] == actor.folded_weight(actor.depth - 1).shape[0]
+    assert np.float32(1 - graph.metadata["dt"] / graph.nodes["if0"].tau_mem[0]) == 1.0
+    assert graph.metadata["reset"].startswith("subtract") and "I = 0" in graph.metadata["calibration"]
+
+
+def test_the_command_writes_an_actor_file(tmp_path, capsys):
+    assert main(["export", "nir", str(ACTORS[0]), str(tmp_path / "actor.nir")]) == 0
+    assert "4 steps per observation" in capsys.readouterr().out
+    read = nir.read(str(tmp_path / "actor.nir"))
+    assert {"input", "fc0", "if0", READOUT, "output"} <= set(read.nodes) and read.metadata["max_action"] == 1.0
