@@ -35,6 +35,7 @@ is the sum of the read-out currents, and the action is ``max_action tanh(v / T)`
 Parameters are stored in float64, so that a consumer computing in float32 recovers alpha and beta exactly.
 """
 
+import json
 from pathlib import Path
 
 import nir
@@ -82,7 +83,8 @@ def dsqn_graph(model: DSQN) -> nir.NIRGraph:
     return _chain(nodes, weights[0].shape[1], weights[-1].shape[0], {
         "dt": DT,
         "timesteps": model.timesteps,
-        "input": "two-neuron encoding [relu(obs), relu(-obs)] of the observation, held constant for every step",
+        "input": "two-neuron encoding [relu(obs), relu(-obs)] of the observation (normalised as 'observation' "
+                 "says), held constant for every step",
         "output": f"v of node '{READOUT}' after the last step: the Q-values (the read-out never fires)",
         "state": "every neuron starts at I = v = 0 for each observation",
         "discretisation": "forward Euler, I first, then v from the new I; a spike where v > v_threshold, then v = v_reset",
@@ -116,7 +118,8 @@ def actor_graph(actor: SpikingActor) -> nir.NIRGraph:
         "dt": DT,
         "timesteps": actor.timesteps,
         "max_action": actor.max_action,
-        "input": "the observation followed by a start pulse: 1 on an observation's first step, 0 on the others",
+        "input": "the observation, normalised as 'observation' says, followed by a start pulse: 1 on an "
+                 "observation's first step, 0 on the others",
         "output": f"v of node '{READOUT}' after the last step, the sum of the read-out currents: "
                   "the action is max_action tanh(v / timesteps)",
         "state": "every neuron starts at I = v = 0 for each observation; the pulse sets the IF neurons' V(0)",
@@ -130,7 +133,8 @@ def actor_graph(actor: SpikingActor) -> nir.NIRGraph:
 
 
 def export_nir(checkpoint: str | Path, out: str | Path) -> nir.NIRGraph:
-    """Write the checkpoint's network to ``out`` as a NIR file (HDF5); return the graph."""
+    """Write the checkpoint's network to ``out`` as a NIR file (HDF5), with its observation spec (JSON: the
+    entries, then clipping and normalisation before the network) in the metadata; return the graph."""
     model, loaded = load_model(checkpoint)
     if isinstance(model, DSQN):
         graph = dsqn_graph(model)
@@ -138,5 +142,6 @@ def export_nir(checkpoint: str | Path, out: str | Path) -> nir.NIRGraph:
         graph = actor_graph(model)
     else:
         raise ValueError(f"{checkpoint} holds a {loaded.kind}, which has no NIR form")
+    graph.metadata["observation"] = json.dumps(loaded.observation.to_dict())
     nir.write(str(out), graph)
     return graph

@@ -1,6 +1,7 @@
 """The NIR export read back by a second library: snnTorch's import_from_nir runs the file and must give
 the DSQN's own Q-values and spike trains, and the converted actor's actions and spike trains."""
 
+import json
 from pathlib import Path
 
 import nir
@@ -16,6 +17,7 @@ from snn_policy_node.ann2snn.conversion import SpikingActor
 from snn_policy_node.cli import main
 from snn_policy_node.policy.model_io import load_model
 from snn_policy_node.policy.nir_export import READOUT, actor_graph, dsqn_graph, export_nir
+from snn_policy_node.policy.observation import ObservationBuilder
 from snn_policy_node.snn.dsqn import DSQN, two_neuron_encoding
 
 REPO = Path(__file__).resolve().parents[2]
@@ -113,13 +115,15 @@ def snntorch_actor_run(graph: nir.NIRGraph, obs: torch.Tensor, subtract: bool = 
     return action, [torch.stack(spikes[name]) for name in hidden]
 
 
-def visited_states(actor: SpikingActor, env_id: str, steps: int = 300) -> torch.Tensor:
-    """Observations of the actor's own task, played by the actor (I = 0) from seed 0."""
-    env = make_task_env(env_id)
+def visited_states(checkpoint: Path, steps: int = 300) -> torch.Tensor:
+    """Normalised observations of the actor's own task, played by the actor (I = 0) from seed 0."""
+    actor, loaded = load_model(checkpoint)
+    builder = ObservationBuilder(loaded.observation)
+    env = make_task_env(checkpoint.parts[-2])
     obs, _ = env.reset(seed=0)
     states = []
     for _ in range(steps):
-        states.append(torch.as_tensor(obs, dtype=torch.float32))
+        states.append(torch.as_tensor(builder.normalise(obs), dtype=torch.float32))
         obs, _, terminated, truncated, _ = env.step(actor(states[-1][None])[0].numpy())
         if terminated or truncated:
             obs, _ = env.reset()
@@ -127,21 +131,42 @@ def visited_states(actor: SpikingActor, env_id: str, steps: int = 300) -> torch.
     return torch.stack(states)
 
 
+def potential_at_first_divergence(actor: SpikingActor, obs: torch.Tensor, ours: list[torch.Tensor],
+                                  theirs: list[torch.Tensor]) -> float:
+    """Where the trains of one observation first differ (the lowest layer, whose inputs still agree, then the
+    earliest step): that neuron's potential before the step's reset, in float64 from the shared inputs."""
+    layer = next(k for k, (a, b) in enumerate(zip(ours, theirs)) if not torch.equal(a, b))
+    step, neuron = min(map(tuple, (ours[layer] != theirs[layer]).nonzero().tolist()))
+    weight = actor.folded_weight(layer)[neuron].double()
+    inputs = obs.double().expand(len(ours[0]), -1) if layer == 0 else ours[layer - 1].double()
+    currents = inputs @ weight + float(actor.folded_bias(layer)[neuron])
+    fired_before = float(ours[layer][:step, neuron].sum())
+    return actor.membrane.initial + float(currents[: step + 1].sum()) - fired_before
+
+
 @pytest.mark.parametrize("checkpoint", ACTORS, ids=lambda path: path.parts[-2])
 def test_snntorch_runs_the_exported_actor_to_its_actions_and_spikes(checkpoint, tmp_path):
-    """On states the robot visits and on wider random ones."""
+    """On states the robot visits and on wider random ones, snnTorch's spike trains are ours but where a
+    neuron's potential lies within rounding of the threshold: there the two sums of its weighted inputs,
+    each in float32 in its own order, may fall on either side, and the spike moves by a step."""
     out = tmp_path / "actor.nir"
     export_nir(checkpoint, out)
     actor, _ = load_model(checkpoint)
     wide = 2.0 * torch.randn(512, actor.weight0.shape[1], generator=torch.Generator().manual_seed(0))
-    obs = torch.cat([visited_states(actor, checkpoint.parts[-2]), wide])
+    obs = torch.cat([visited_states(checkpoint), wide])
     ours = actor.simulate(obs, iterations=0, errors=False)
     action, spikes = snntorch_actor_run(nir.read(str(out)), obs)
     for theirs, own in zip(spikes, ours.spikes):
         assert 0 < int(own.sum()) < own.numel()  # spikes and silences both, so the trains are compared
-        assert torch.equal(theirs[..., :-1], own[: actor.timesteps])
         assert theirs[..., -1].sum(dim=1).tolist() == [len(obs)] + [0] * (actor.timesteps - 1)  # the pulse: step 1 only
-    torch.testing.assert_close(action, ours.action, rtol=0, atol=1e-6)
+    ours_by_state = [[own[: actor.timesteps, b] for own in ours.spikes] for b in range(len(obs))]
+    theirs_by_state = [[theirs[:, b, :-1] for theirs in spikes] for b in range(len(obs))]
+    diverged = [b for b in range(len(obs)) if any(not torch.equal(a, t) for a, t in zip(ours_by_state[b], theirs_by_state[b]))]
+    assert len(diverged) <= len(obs) // 100
+    for b in diverged:
+        assert potential_at_first_divergence(actor, obs[b], ours_by_state[b], theirs_by_state[b]) == pytest.approx(1.0, abs=1e-5)
+    same = [b for b in range(len(obs)) if b not in diverged]
+    torch.testing.assert_close(action[same], ours.action[same], rtol=0, atol=1e-6)
 
 
 def test_resetting_to_zero_as_nir_s_cubalif_says_would_change_the_actor():
@@ -197,3 +222,5 @@ def test_the_command_writes_an_actor_file(tmp_path, capsys):
     assert "4 steps per observation" in capsys.readouterr().out
     read = nir.read(str(tmp_path / "actor.nir"))
     assert {"input", "fc0", "if0", READOUT, "output"} <= set(read.nodes) and read.metadata["max_action"] == 1.0
+    observation = json.loads(read.metadata["observation"])
+    assert len(observation["entries"]) == len(observation["mean"]) == read.nodes["fc0"].weight.shape[1] - 1
