@@ -9,6 +9,7 @@ that fire most over the episode on top: a neuron that fires at every step is whi
 from dataclasses import dataclass
 from pathlib import Path
 
+import mujoco
 import numpy as np
 from PIL import Image, ImageDraw
 
@@ -54,6 +55,17 @@ def _frame(scene: np.ndarray, layers: list[np.ndarray], orders: list[np.ndarray]
     return frame
 
 
+def follow_the_robot(env) -> None:
+    """Make the scene's camera track the robot's body (Gymnasium's choice, else the torso, body 1): Gymnasium
+    names a body to track but renders through its free camera (camera -1, made free at every frame), so a
+    running robot leaves the frame. With no camera named, the frames keep the tracking camera."""
+    renderer = env.unwrapped.mujoco_renderer
+    config = dict(renderer.default_cam_config or {})
+    config.setdefault("trackbodyid", 1)
+    renderer.default_cam_config = {**config, "type": mujoco.mjtCamera.mjCAMERA_TRACKING}
+    renderer.camera_id = None
+
+
 def render_episode(checkpoint: str | Path, out: str | Path, physics: dict | None = None, seed: int = 0,
                    max_steps: int = 300, every: int = 2, size: tuple[int, int] = (320, 240), panel_width: int = 200,
                    frame_ms: int | None = None, **policy_options) -> RenderedEpisode:
@@ -69,6 +81,7 @@ def render_episode(checkpoint: str | Path, out: str | Path, physics: dict | None
     env = make_task_env(env_id, render_mode="rgb_array", width=size[0], height=size[1], max_episode_steps=max_steps)
     if physics:
         apply_physics(env, physics)
+    follow_the_robot(env)
     observation = ObservationBuilder(policy.checkpoint.observation)
     obs, _ = env.reset(seed=seed)
     histories: list[list[np.ndarray]] = [[] for _ in policy.runner.kept_spikes]

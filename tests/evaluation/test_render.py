@@ -2,12 +2,14 @@
 
 from pathlib import Path
 
+import mujoco
 import numpy as np
 import pytest
 from PIL import Image
 
+from sim_bridge.tasks import make_task_env
 from snn_policy_node.cli import main
-from snn_policy_node.evaluation.render import render_episode
+from snn_policy_node.evaluation.render import follow_the_robot, render_episode
 from snn_policy_node.evaluation.rollout import play_episodes
 from snn_policy_node.policy.observation import ObservationBuilder
 from snn_policy_node.policy.policy import Policy
@@ -45,3 +47,19 @@ def test_the_command_draws_a_profile_setting_and_refuses_two_physics(tmp_path, c
     assert "2 frames of 6 steps" in capsys.readouterr().out
     assert main(["render", str(HOPPER), str(tmp_path / "b.gif"), "--profile", "normal", "--physics", "body_mass=1.1"]) == 2
     assert "either --physics or --profile" in capsys.readouterr().err
+
+
+def test_the_camera_follows_the_robot_where_it_walks():
+    """Gymnasium renders through a free camera that stays put; the rendered episodes track the body."""
+    env = make_task_env("Walker2d-v5", render_mode="rgb_array", width=64, height=48)
+    follow_the_robot(env)
+    env.reset(seed=0)
+    model, data = env.unwrapped.model, env.unwrapped.data
+    data.qpos[0] = 5.0  # the walker 5 m down the track
+    mujoco.mj_forward(model, data)
+    env.render()
+    camera = env.unwrapped.mujoco_renderer.viewer.cam
+    assert camera.type == mujoco.mjtCamera.mjCAMERA_TRACKING
+    assert camera.lookat[0] == pytest.approx(data.subtree_com[camera.trackbodyid][0], abs=1e-6)
+    assert camera.lookat[0] > 4.0
+    env.close()
