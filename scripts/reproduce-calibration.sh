@@ -8,14 +8,14 @@
 # environment:
 #   ONLINE_STEPS  online TD3 steps for the datasets   (500000; Ant-v5: 300000, to leave time for its runs)
 #   TD3BC_STEPS   TD3+BC gradient steps per actor      (100000; the paper trains 1M)
-#   SEEDS         TD3+BC seeds                         ("0 1 2")
+#   SEEDS         TD3+BC seeds                         ("0 1 2 3 4": the run-level comparison asks >= 5)
 #   LEVELS        dataset levels                       ("medium expert medium-replay medium-expert")
 #   WORKERS       units at a time on the local Ray     (2)
 # Each unit's output goes to runs/logs/grid/NAME.log.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ./scripts/bootstrap.sh requirements.txt
-read -r -a seeds <<< "${SEEDS:-0 1 2}"
+read -r -a seeds <<< "${SEEDS:-0 1 2 3 4}"
 read -r -a levels <<< "${LEVELS:-medium expert medium-replay medium-expert}"
 online=()
 if [[ -n ${ONLINE_STEPS:-} ]]; then online=(--online-steps "$ONLINE_STEPS"); fi

@@ -676,7 +676,8 @@ def _add_calibration_report_arguments(parser: argparse.ArgumentParser) -> None:
     """Where paper 000's runs are, and where its report and shipped actors go."""
     parser.add_argument("--runs-dir", default="runs/td3bc", help="runs of snn-robot train td3bc")
     parser.add_argument("--data-dir", default="runs/data", help="runs of snn-robot data generate (datasets.json)")
-    parser.add_argument("--episodes", type=int, default=10, help="evaluation episodes per training seed")
+    parser.add_argument("--episodes", type=int, default=50, help="evaluation episodes per training seed (the run-level "
+                        "comparison counts pairs scored on at least 50)")
     parser.add_argument("--out", default="docs/results", help="where calibration.md, .json and .png go")
     parser.add_argument("--models-dir", default="models/td3bc",
                         help="where each task's best spiking actor (adaptive I) goes, with its card: "
@@ -707,10 +708,12 @@ def _add_reproduce(commands) -> None:
     calibration.add_argument("--envs", nargs="+", default=["Hopper-v5"], choices=list(MUJOCO_TASKS), help="tasks")
     calibration.add_argument("--levels", nargs="+", default=["medium", "expert", "medium-replay", "medium-expert"],
                              choices=["medium", "expert", "medium-replay", "medium-expert"], help="dataset levels")
-    calibration.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="TD3+BC seeds")
+    calibration.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4],
+                             help="TD3+BC seeds (the run-level comparison counts pairs with at least 5)")
     calibration.add_argument("--online-steps", type=int, default=None,
                              help="online TD3 steps per task (default 500000; Ant-v5 300000)")
-    calibration.add_argument("--dataset-steps", type=int, default=200_000, help="transitions per rolled-out dataset")
+    calibration.add_argument("--dataset-steps", type=int, default=1_000_000,
+                             help="transitions per rolled-out dataset (D4RL's scale)")
     calibration.add_argument("--td3bc-steps", type=int, default=100_000, help="TD3+BC gradient steps per run")
     _add_calibration_report_arguments(calibration)
     _add_grid_arguments(calibration)
@@ -895,7 +898,8 @@ def _add_data(commands) -> None:
     add_config_options(generate, OnlineConfig, ["env_id", "seed", "total_steps", "start_steps", "eval_every", "eval_episodes",
                                                 "checkpoint_every"],
                        names={"env_id": "env", "total_steps": "steps"}, env_id={"choices": list(MUJOCO_TASKS)})
-    generate.add_argument("--dataset-steps", type=int, default=200_000, help="transitions per rolled-out dataset")
+    generate.add_argument("--dataset-steps", type=int, default=1_000_000,
+                          help="transitions per rolled-out dataset (D4RL's scale)")
     generate.add_argument("--out", default=None, help="run folder (default: runs/data/ENV/seedS)")
     generate.add_argument("--minari-root", default="runs/data/minari", help="where the Minari datasets are written")
     _add_compute_arguments(generate)

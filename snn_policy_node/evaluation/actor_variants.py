@@ -54,7 +54,8 @@ def play(env_id: str, mean: np.ndarray, std: np.ndarray, act, seeds, **make_opti
 
 
 def evaluate_variants(relu_path: Path | None, qcfs_path: Path, env_id: str, episodes: int) -> dict:
-    """Normalised score per variant (and error spikes for the spiking ones) of one training seed."""
+    """Per variant of one training seed: the normalised score, every episode's return (seed k is episode k's,
+    the same for every variant) and, for the spiking ones, error spikes."""
     results = {}
     qcfs, mean, std = load_actor(qcfs_path)
     snn = SpikingActor.from_qcfs(qcfs, timesteps=4)
@@ -62,13 +63,14 @@ def evaluate_variants(relu_path: Path | None, qcfs_path: Path, env_id: str, epis
     if relu_path is not None:
         relu, relu_mean, relu_std = load_actor(relu_path)
         returns, _ = play(env_id, relu_mean, relu_std, lambda x, live: (relu(x), None), range(episodes))
-        results["relu"] = {"score": normalised_score(env_id, float(returns.mean()))}
+        results["relu"] = {"score": normalised_score(env_id, float(returns.mean())), "returns": returns.tolist()}
     for i in range(4):
         players[f"i{i}"] = spiking_player(snn, i, episodes)
     players["adaptive"] = spiking_player(snn, (0, 3), episodes)
     for name, player in players.items():
         returns, errors = play(env_id, mean, std, player, range(episodes))
-        results[name] = {"score": normalised_score(env_id, float(returns.mean())), "error_spikes": errors.tolist()}
+        results[name] = {"score": normalised_score(env_id, float(returns.mean())), "error_spikes": errors.tolist(),
+                         "returns": returns.tolist()}
     return results
 
 

@@ -28,7 +28,7 @@ from scipy import stats
 from snn_policy_node.atomic import atomic_path
 from snn_policy_node.evaluation.batched import evaluate_population, stacked_weights
 from snn_policy_node.evaluation.seeds import TUNING_SEEDS
-from snn_policy_node.evaluation.statistics import mean_interval
+from snn_policy_node.evaluation.statistics import paired
 from snn_policy_node.experiments.deployment import Arm, DeploymentConfig, default_heldout, deploy
 from snn_policy_node.experiments.grid import Compute, Grid
 from snn_policy_node.experiments.rstdp_study import TUNING_SETTINGS_SEEDS, profile_settings
@@ -252,13 +252,6 @@ def by_arm(population: dict) -> dict[str, dict[str, np.ndarray]]:
                      "rollbacks": np.array([r["rollbacks"] for r in rows]),
                      "model": np.array([r["model"] for r in rows])}
     return out
-
-
-def paired(a: np.ndarray, b: np.ndarray) -> dict:
-    """Mean of a - b over runs, its 95 % confidence interval and the paired t-test's p."""
-    diff = a - b
-    p = float(stats.ttest_rel(a, b).pvalue) if np.any(diff != 0) else 1.0
-    return {**mean_interval(diff), "p": p}
 
 
 def deployment_rows(population: dict, randomized: dict | None = None) -> list[dict]:

@@ -23,11 +23,11 @@ class Pipeline:
 
     envs: tuple[str, ...] = ("Hopper-v5",)
     levels: tuple[str, ...] = LEVELS
-    seeds: tuple[int, ...] = (0, 1, 2)
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)  # the run-level comparison asks at least 5 per pair
     online_steps: int | None = None  # None: 500k (Ant-v5 300k, to leave time for its runs)
-    dataset_steps: int = 200_000
+    dataset_steps: int = 1_000_000  # transitions per rolled-out level, as D4RL's
     td3bc_steps: int = 100_000
-    episodes: int = 10  # evaluation episodes per scored training seed
+    episodes: int = 50  # evaluation episodes per scored training seed
     runs_dir: Path = Path("runs/td3bc")
     data_dir: Path = Path("runs/data")
     online_options: dict = field(default_factory=dict)  # other OnlineConfig fields (evaluations, checkpoints)

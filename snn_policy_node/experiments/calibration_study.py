@@ -14,6 +14,7 @@ from tqdm import tqdm
 
 from snn_policy_node.atomic import atomic_path
 from snn_policy_node.evaluation.actor_variants import VARIANTS, evaluate_variants
+from snn_policy_node.evaluation.statistics import paired
 from snn_policy_node.experiments.grid import Grid
 from snn_policy_node.tasks import mujoco_task_of_dataset
 from snn_policy_node.training.logs import last_row, rows
@@ -65,11 +66,13 @@ def dataset_key(dataset_dir: str) -> tuple[str, str]:
 
 
 def summarise(per_seed: list[dict]) -> dict:
+    """Per variant: mean, std and each training seed's score (in seed order, so that variants pair by seed)."""
     out = {}
     for name in VARIANTS:
         scores = [r[name]["score"] for r in per_seed if name in r]
         if scores:
-            out[name] = {"mean": float(np.mean(scores)), "std": float(np.std(scores)), "seeds": len(scores)}
+            out[name] = {"mean": float(np.mean(scores)), "std": float(np.std(scores)), "seeds": len(scores),
+                         "scores": scores}
             errors = [r[name]["error_spikes"] for r in per_seed if r.get(name, {}).get("error_spikes")]
             if errors:
                 out[name]["error_spikes"] = np.mean(errors, axis=0).tolist()
@@ -136,9 +139,9 @@ def drop_scores(runs_dir: Path) -> None:
 
 
 def score_runs(runs_dir: Path, episodes: int, rescore: bool = False) -> tuple[dict, dict, dict, dict]:
-    """Per dataset: the summary over seeds, training costs and learning curves; and per task the
-    adaptive-I score of every QCFS run (what a shipped model is chosen by)."""
-    results, training, curves, adaptive_scores = {}, {}, {}, {}
+    """Per dataset: every QCFS run's scores (``{run: evaluate_variants' results}``), training costs and
+    learning curves; and per task the adaptive-I score of every QCFS run (what a shipped model is chosen by)."""
+    scored, training, curves, adaptive_scores = {}, {}, {}, {}
     found = find_runs(runs_dir)
     bar = tqdm(total=sum(len(runs.get("qcfs", [])) for runs in found.values()), desc="calibration report",
                unit="seed")
@@ -146,15 +149,57 @@ def score_runs(runs_dir: Path, episodes: int, rescore: bool = False) -> tuple[di
         training[name], curves[name] = training_costs(runs), learning_curves(runs)
         relu_by_seed = {p.parent.name.split("seed")[1]: p for p in runs.get("relu", [])}
         env_id = mujoco_task_of_dataset(dataset_key(name)[0]).env_id
-        per_seed = []
         for path in runs.get("qcfs", []):
             bar.set_postfix_str(f"{name} {path.parent.name}")
-            per_seed.append(scored_seed(relu_by_seed.get(path.parent.name.split("seed")[1]), path, env_id, episodes,
-                                        rescore))
-            bar.update()
-        if per_seed:
-            results[name] = summarise(per_seed)
-        for path, scores in zip(runs.get("qcfs", []), per_seed):
+            scores = scored_seed(relu_by_seed.get(path.parent.name.split("seed")[1]), path, env_id, episodes, rescore)
+            scored.setdefault(name, {})[path.parent.name] = scores
             adaptive_scores.setdefault(env_id, []).append((path.parent, scores["adaptive"]["score"]))
+            bar.update()
     bar.close()
-    return results, training, curves, adaptive_scores
+    return scored, training, curves, adaptive_scores
+
+
+PREREGISTERED_SEEDS, PREREGISTERED_EPISODES = 5, 50  # the comparison named before its runs asks at least these
+
+
+def run_level(result: dict, episodes: int) -> dict | None:
+    """Adaptive I against I = 0 and against its QCFS ANN, paired by training seed (each seed's score its mean
+    over the same evaluation episodes, seeds 0..episodes-1): the comparison named before the runs, which
+    counts where a pair has the seeds and episodes it asks. None where the pair lacks per-seed scores."""
+    if not all("scores" in result.get(v, {}) for v in ("adaptive", "i0", "qcfs")):
+        return None
+    adaptive = result["adaptive"]["scores"]
+    return {"seeds": len(adaptive), "episodes": episodes,
+            "preregistered": len(adaptive) >= PREREGISTERED_SEEDS and episodes >= PREREGISTERED_EPISODES,
+            "minus_i0": paired(adaptive, result["i0"]["scores"]), "minus_qcfs": paired(adaptive, result["qcfs"]["scores"])}
+
+
+ARCHIVE = "calibration_runs"  # beside the report: every pair's per-episode returns, committed
+
+
+def archive_pair(out: Path, name: str, episodes: int, runs: dict[str, dict]) -> None:
+    """One pair's scored runs (``{run: evaluate_variants' results}``, every episode's return) as
+    ``out/calibration_runs/<dataset>.json``, from which a checkout without the runs re-derives its tables."""
+    (out / ARCHIVE).mkdir(parents=True, exist_ok=True)
+    with atomic_path(out / ARCHIVE / f"{name}.json") as temporary:
+        temporary.write_text(json.dumps({"episodes": episodes, "runs": dict(sorted(runs.items()))}))
+
+
+def archived_pairs(out: Path, episodes: int) -> dict[str, dict[str, dict]]:
+    """The pairs archived in ``out`` (:func:`archive_pair`), refusing a file that scored other episodes or is
+    not an archive rather than mixing it in."""
+    pairs = {}
+    for path in sorted((out / ARCHIVE).glob("*.json")):
+        try:
+            archived = json.loads(path.read_text())
+            runs, scored_episodes = archived["runs"], archived["episodes"]
+            valid = isinstance(runs, dict) and all("adaptive" in r and "returns" in r["adaptive"] for r in runs.values())
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
+            valid = False
+        if not valid:
+            raise ValueError(f"{path} is not an archived calibration pair: move it away")
+        if scored_episodes != episodes:
+            raise ValueError(f"{path} scored {scored_episodes} episodes per seed, not {episodes}: pass --episodes "
+                             f"{scored_episodes}, or move it away")
+        pairs[path.stem] = runs
+    return pairs

@@ -15,7 +15,18 @@ import numpy as np
 from scipy.stats import binom
 
 from snn_policy_node.evaluation.actor_variants import LABELS, VARIANTS
-from snn_policy_node.experiments.calibration_study import dataset_key, dataset_summaries, score_runs
+from snn_policy_node.experiments.calibration_study import (
+    ARCHIVE,
+    PREREGISTERED_EPISODES,
+    PREREGISTERED_SEEDS,
+    archive_pair,
+    archived_pairs,
+    dataset_key,
+    dataset_summaries,
+    run_level,
+    score_runs,
+    summarise,
+)
 from snn_policy_node.reports.results import write_results
 from snn_policy_node.reports.shipping import ship_best
 from snn_policy_node.tasks import mujoco_task_of_dataset, normalised_score
@@ -76,9 +87,14 @@ def markdown(report: dict) -> str:
         lines.append(f"| {_title(name)} | {result['qcfs']['seeds']} | " + " | ".join(cells) + " |")
         if paper:
             lines.append("| (paper) | - | " + " | ".join(paper.get(v, "-") for v in VARIANTS) + " |")
+    if report.get("derived"):
+        lines += ["", f"Re-derived from the per-episode returns committed in `{ARCHIVE}/` (their runs are not on this "
+                  "machine now): " + ", ".join(_title(n) for n in report["derived"]) + "."]
     if report.get("kept"):
         lines += ["", "Kept from the report this one replaced (scored by an earlier run of this command; their runs "
-                  "are not on this machine now): " + ", ".join(_title(n) for n in report["kept"]) + "."]
+                  "are not on this machine now, nor their per-episode returns in the repository): "
+                  + ", ".join(_title(n) for n in report["kept"]) + "."]
+    lines += _comparison_lines(report)
     lines += ["", "Error spikes per action and hidden layer, against the source QCFS network:", "",
               "| dataset | I = 0 | I = 1 | I = 2 | I = 3 | adaptive |", "|---|---:|---:|---:|---:|---:|"]
     for name, result in report["results"].items():
@@ -91,13 +107,12 @@ def markdown(report: dict) -> str:
                   for env_id, s in report["shipped"].items()]
     s = report["summary"]
     lines += ["", "## Targets", "",
+              _preregistered_line(s),
               f"- Calibrated (best of I = 1..3 and adaptive) beats I = 0 on {s['calibrated_wins']} of {s['pairs']} "
               f"task-dataset pairs. This count says nothing: it compares the best of three distinct variants (I = 2 and "
               f"I = 3 act alike) with one, which with no effect at all wins with probability 3/4 per pair, and "
               f"{s['calibrated_wins']} or more of {s['pairs']} then happens with probability "
-              f"{binom.sf(s['calibrated_wins'] - 1, s['pairs'], 0.75):.2f}. The comparison named before its runs (adaptive I "
-              "against I = 0, >= 5 training seeds per pair, tested over runs) needs the datasets and training runs, "
-              "which are not in the repository; the open-loop comparison below needs neither.",
+              f"{binom.sf(s['calibrated_wins'] - 1, s['pairs'], 0.75):.2f}.",
               f"- Calibrated spiking actor minus its QCFS ANN, mean over pairs: {s['gap_snn_qcfs']:+.1f} points "
               f"({_verdict(s['gap_snn_qcfs'])}); QCFS ANN minus ReLU ANN: {s['gap_qcfs_relu']:+.1f} points "
               f"({_verdict(s['gap_qcfs_relu'])}). Target: within 5 points each.", "",
@@ -106,6 +121,49 @@ def markdown(report: dict) -> str:
               "Below the scores: each run's evaluations during TD3+BC training (its train_log.csv); the tables "
               "score the final actor.", ""]
     return "\n".join(lines)
+
+
+COMPARISONS = [
+    f"Adaptive I (Algorithm 2, I in [0, 3]) against I = 0, on every task-dataset pair with at least "
+    f"{PREREGISTERED_SEEDS} TD3+BC training seeds, each scored on the same {PREREGISTERED_EPISODES} evaluation "
+    "episodes (seeds 0..): the per-seed difference of D4RL-normalised scores, its mean with a 95 % interval and a "
+    "paired t-test over training seeds. Counted: the pairs where adaptive I is better at p < 0.05, and where worse "
+    "(target: better on at least half).",
+    "Adaptive I against its source QCFS ANN, the same way (the paper's claim: as good as the ANN).",
+    "Every seed's actor enters: no best-of-several in any of these figures. The actor shipped per task is chosen "
+    "on these evaluation seeds and scored on held-out seeds by `snn-robot report fidelity` (its card says so).",
+]
+
+
+def _comparison_lines(report: dict) -> list[str]:
+    """The comparisons named before the runs, and the table of their figures per pair."""
+    lines = ["", "## Comparisons, named before the runs", ""] + [f"{k}. {c}" for k, c in enumerate(COMPARISONS, 1)]
+    rows = report.get("comparisons", {})
+    if not rows:
+        return lines + ["", "No pair has per-seed scores yet."]
+    lines += ["", "| dataset | seeds | episodes | adaptive I - I = 0 [95 % CI] | p | adaptive I - QCFS [95 % CI] | p | "
+              "counted |", "|---|---:|---:|---|---:|---|---:|---|"]
+    for name, c in rows.items():
+        cells = [f"{_difference(c[k])} | {c[k]['p']:.2g}" for k in ("minus_i0", "minus_qcfs")]
+        lines.append(f"| {_title(name)} | {c['seeds']} | {c['episodes']} | " + " | ".join(cells) +
+                     f" | {'yes' if c['preregistered'] else 'no: too few seeds or episodes'} |")
+    return lines
+
+
+def _difference(d: dict) -> str:
+    low, high = d["ci95"]
+    return f"{d['mean']:+.1f} [{low:+.1f}, {high:+.1f}]" if np.isfinite(low) else f"{d['mean']:+.1f}"
+
+
+def _preregistered_line(s: dict) -> str:
+    counted = s.get("pairs_preregistered", 0)
+    if not counted:
+        return (f"- Adaptive I against I = 0 at the run level (named before the runs): no pair has {PREREGISTERED_SEEDS} "
+                f"training seeds scored on {PREREGISTERED_EPISODES} episodes yet.")
+    return (f"- Adaptive I against I = 0 at the run level (named before the runs): better at p < 0.05 on "
+            f"{s['adaptive_vs_i0_wins_p05']} of {counted} pairs, worse on {s['adaptive_vs_i0_losses_p05']} (target: better "
+            f"on at least half). Against the QCFS ANN: better on {s['adaptive_vs_qcfs_wins_p05']}, worse on "
+            f"{s['adaptive_vs_qcfs_losses_p05']}.")
 
 
 def _fidelity_lines(summary: dict) -> list[str]:
@@ -212,14 +270,22 @@ def write_report(runs_dir: Path, out: Path, episodes: int, command: str, data_di
     the pairs, datasets and shipped models of the report already in ``out`` whose runs are not
     under ``runs_dir`` stay in the new one, marked as kept."""
     kept = kept_report(out, episodes) if keep_missing else {}
-    results, training, curves, adaptive_scores = score_runs(runs_dir, episodes, rescore)
+    scored, training, curves, adaptive_scores = score_runs(runs_dir, episodes, rescore)
+    archived = archived_pairs(out, episodes) if keep_missing else {}
+    drop_archives(out, keep=set(scored) | set(archived))
+    for name, runs in scored.items():
+        archive_pair(out, name, episodes, runs)
+    derived = sorted(set(archived) - set(scored))
+    results = {name: summarise([runs[run] for run in sorted(runs)]) for name, runs in {**archived, **scored}.items()}
     carried = sorted(set(kept.get("results", {})) - set(results))
     for name in carried:
-        results[name], training[name] = kept["results"][name], kept.get("training", {}).get(name, {})
-        curves[name] = kept.get("curves", {}).get(name, {})
+        results[name] = kept["results"][name]
+    for name in derived + carried:
+        training[name], curves[name] = kept.get("training", {}).get(name, {}), kept.get("curves", {}).get(name, {})
     if not results:
         raise ValueError(f"no QCFS actors under {runs_dir} (snn-robot train td3bc --activation qcfs)")
     results = dict(sorted(results.items()))
+    comparisons = {name: c for name, result in results.items() if (c := run_level(result, episodes))}
     best = {n: max(r[v]["mean"] for v in ("i1", "i2", "i3", "adaptive")) for n, r in results.items()}
     with_relu = [n for n, r in results.items() if "relu" in r]
     summary = {
@@ -227,19 +293,41 @@ def write_report(runs_dir: Path, out: Path, episodes: int, command: str, data_di
         "gap_snn_qcfs": float(np.mean([best[n] - results[n]["qcfs"]["mean"] for n in results])),
         "gap_qcfs_relu": float(np.mean([results[n]["qcfs"]["mean"] - results[n]["relu"]["mean"] for n in with_relu]))
         if with_relu else float("nan"),
+        **preregistered_counts(comparisons),
     }
     summary.update(fidelity_summary(out))
     datasets = dataset_summaries(data_dir) if data_dir is not None else []
     made_here = {d["env_id"] for d in datasets}
     datasets += [d for d in kept.get("datasets", []) if d["env_id"] not in made_here]
-    report = {"command": command, "episodes": episodes, "results": results, "summary": summary, "training": training,
-              "curves": curves, "datasets": sorted(datasets, key=lambda d: d["env_id"]), "kept": carried}
+    report = {"command": command, "episodes": episodes, "results": results, "comparisons": comparisons,
+              "summary": summary, "training": training, "curves": curves,
+              "datasets": sorted(datasets, key=lambda d: d["env_id"]), "kept": carried, "derived": derived}
     if models_dir is not None:
         kept_seeds = Counter()
-        for name in carried:
+        for name in derived + carried:
             kept_seeds[mujoco_task_of_dataset(dataset_key(name)[0]).env_id] += results[name]["qcfs"]["seeds"]
         report["shipped"] = ship_best(adaptive_scores, models_dir, data_dir, command, kept.get("shipped", {}), kept_seeds)
     return write_results(out, "calibration", report, markdown, figure)
+
+
+def preregistered_counts(comparisons: dict[str, dict]) -> dict:
+    """Over the pairs with the seeds and episodes the comparison asks: where adaptive I beats, or loses to,
+    I = 0 and its QCFS ANN at run-level p < 0.05."""
+    counted = [c for c in comparisons.values() if c["preregistered"]]
+
+    def count(other: str, sign: int) -> int:
+        return sum(c[other]["p"] < 0.05 and sign * c[other]["mean"] > 0 for c in counted)
+
+    return {"pairs_preregistered": len(counted),
+            "adaptive_vs_i0_wins_p05": count("minus_i0", 1), "adaptive_vs_i0_losses_p05": count("minus_i0", -1),
+            "adaptive_vs_qcfs_wins_p05": count("minus_qcfs", 1), "adaptive_vs_qcfs_losses_p05": count("minus_qcfs", -1)}
+
+
+def drop_archives(out: Path, keep: set[str]) -> None:
+    """Remove the archived pairs of ``out`` not in ``keep`` (``--drop-missing`` leaves them out of the report)."""
+    for path in (out / ARCHIVE).glob("*.json"):
+        if path.stem not in keep:
+            path.unlink()
 
 
 FIDELITY_KEYS = ("open_loop_error_ratio_adaptive_over_i0", "crpi_compared", "literal_mode_reported", "shipped_heldout")

@@ -47,10 +47,14 @@ def ship(run: Path, score: float, target: Path, data_dir: Path | None, env_id: s
 
 
 def recount(target: Path, entry: dict, env_id: str, runs: int, command: str) -> dict:
-    """A kept shipped model, its card's count of runs scored brought up to date."""
+    """A kept shipped model, its card's count of runs scored brought up to date (its held-out line kept: the
+    model has not changed)."""
     if (target / "card.md").exists():
-        card = (target / "card.md").read_text().split(SHIPPED_LINE)[0].rstrip("\n")
+        text = (target / "card.md").read_text()
+        card, heldout = text.split(SHIPPED_LINE)[0].rstrip("\n"), text.partition(HELDOUT_LINE)[2].strip()
         write_card(target, card, env_id, runs, entry["adaptive_score"], command)
+        if heldout:
+            write_heldout(target, heldout)
     return {**entry, "runs": runs}
 
 

@@ -12,7 +12,7 @@ from snn_policy_node.experiments.calibration_study import find_runs
 from snn_policy_node.experiments.conversion_check import percentile_actor, random_states
 from snn_policy_node.policy.checkpoint import load_checkpoint
 from snn_policy_node.policy.model_io import save_model
-from snn_policy_node.tasks import mujoco_specs
+from snn_policy_node.tasks import mujoco_specs, normalised_score
 
 
 def relu_twin(qcfs_actor: MLPActor) -> MLPActor:
@@ -95,6 +95,20 @@ def test_calibration_report_scores_every_variant_and_counts_error_spikes(tmp_pat
     assert summary["gap_snn_qcfs"] == pytest.approx(best - result["qcfs"]["mean"])
     assert f"| hopper medium | 3 | {result['relu']['mean']:.1f} +- {result['relu']['std']:.1f} |" in text
 
+    # Every episode's return is archived beside the report; each seed's scores pair the variants by seed.
+    archived = json.loads((tmp_path / "out" / "calibration_runs" / "snn-robot_hopper_medium-v0.json").read_text())
+    assert archived["episodes"] == 3 and sorted(archived["runs"]) == ["qcfs-seed0", "qcfs-seed1", "qcfs-seed2"]
+    seed0 = archived["runs"]["qcfs-seed0"]
+    assert all(len(seed0[v]["returns"]) == 3 for v in VARIANTS)
+    assert normalised_score("Hopper-v5", float(np.mean(seed0["adaptive"]["returns"]))) == pytest.approx(seed0["adaptive"]["score"])
+    assert result["adaptive"]["scores"] == [archived["runs"][r]["adaptive"]["score"] for r in sorted(archived["runs"])]
+    comparison = report["comparisons"]["snn-robot_hopper_medium-v0"]
+    differences = np.subtract(result["adaptive"]["scores"], result["i0"]["scores"])
+    assert comparison["minus_i0"]["mean"] == pytest.approx(differences.mean())
+    assert comparison["seeds"] == 3 and not comparison["preregistered"]  # 3 seeds of 3 episodes: not counted
+    assert summary["pairs_preregistered"] == 0 and "no pair has 5 training seeds scored on 50 episodes yet" in text
+    assert "## Comparisons, named before the runs" in text and "| hopper medium | 3 | 3 |" in text
+
 
 def test_paper_values_are_read_from_the_tables_text():
     from snn_policy_node.reports.calibration import PAPER, paper_value
@@ -148,7 +162,8 @@ def test_a_report_keeps_the_pairs_whose_runs_are_gone_and_refuses_a_foreign_file
     assert main([*args, "--runs-dir", str(fresh), "--data-dir", str(tmp_path / "no-data")]) == 0
     merged = json.loads((out / "calibration.json").read_text())
     assert list(merged["results"]) == ["snn-robot_hopper_expert-v0", "snn-robot_hopper_medium-v0"]
-    assert merged["kept"] == ["snn-robot_hopper_medium-v0"]
+    assert merged["derived"] == ["snn-robot_hopper_medium-v0"] and merged["kept"] == []  # from its per-episode returns
+    assert merged["comparisons"]["snn-robot_hopper_medium-v0"] == first["comparisons"]["snn-robot_hopper_medium-v0"]
     assert merged["results"]["snn-robot_hopper_medium-v0"] == first["results"]["snn-robot_hopper_medium-v0"]
     assert merged["results"]["snn-robot_hopper_expert-v0"] == first["results"]["snn-robot_hopper_medium-v0"]
     assert merged["datasets"] == first["datasets"] and merged["summary"]["pairs"] == 2
@@ -158,7 +173,8 @@ def test_a_report_keeps_the_pairs_whose_runs_are_gone_and_refuses_a_foreign_file
     assert (models / "Hopper-v5" / "spiking_actor.safetensors").read_bytes() == shipped_actor
     card = (models / "Hopper-v5" / "card.md").read_text()
     assert card.count("Shipped as the best") == 1 and "best finished one of 6 QCFS actors scored for Hopper-v5" in card
-    assert "their runs are not on this machine now): hopper medium." in (out / "calibration.md").read_text()
+    assert "committed in `calibration_runs/` (their runs are not on this machine now): hopper medium." in (
+        out / "calibration.md").read_text()
 
     # A report from before the pairs grew: with no runs here, the kept card is brought to the count.
     older = {**merged, "shipped": {"Hopper-v5": {**merged["shipped"]["Hopper-v5"], "runs": 1}}}
@@ -172,8 +188,48 @@ def test_a_report_keeps_the_pairs_whose_runs_are_gone_and_refuses_a_foreign_file
     assert "scored 2 episodes per seed, not 3" in capsys.readouterr().err
     assert main([*args, "--runs-dir", str(fresh), "--drop-missing"]) == 0
     assert list(json.loads((out / "calibration.json").read_text())["results"]) == ["snn-robot_hopper_expert-v0"]
+    assert [p.name for p in (out / "calibration_runs").iterdir()] == ["snn-robot_hopper_expert-v0.json"]
 
     (out / "calibration.json").write_text('{"results": [1, 2]}')
     assert main([*args, "--runs-dir", str(fresh)]) == 2
     assert "is not a calibration report" in capsys.readouterr().err
     assert (out / "calibration.json").read_text() == '{"results": [1, 2]}'
+
+
+def test_a_report_from_an_old_report_without_per_episode_returns_keeps_its_pairs_marked_so(tmp_path):
+    """Pairs scored before returns were archived stay in the tables, said to lack their returns, and out of
+    the run-level comparison."""
+    runs, data_dir = make_runs(tmp_path)
+    out = tmp_path / "out"
+    args = ["report", "calibration", "--episodes", "2", "--out", str(out), "--models-dir", ""]
+    assert main([*args, "--runs-dir", str(runs), "--data-dir", str(data_dir)]) == 0
+    old = json.loads((out / "calibration.json").read_text())
+    for result in old["results"].values():
+        for variant in VARIANTS:
+            result[variant].pop("scores")
+    (out / "calibration.json").write_text(json.dumps(old))
+    (out / "calibration_runs" / "snn-robot_hopper_medium-v0.json").unlink()
+    assert main([*args, "--runs-dir", str(tmp_path / "no-runs")]) == 0
+    report = json.loads((out / "calibration.json").read_text())
+    assert report["kept"] == ["snn-robot_hopper_medium-v0"] and report["comparisons"] == {}
+    assert "nor their per-episode returns in the repository): hopper medium." in (out / "calibration.md").read_text()
+
+
+def test_the_preregistered_comparison_counts_pairs_with_five_seeds_of_fifty_episodes():
+    from snn_policy_node.experiments.calibration_study import run_level
+    from snn_policy_node.reports.calibration import preregistered_counts
+
+    def pair(adaptive: list[float], i0: list[float], qcfs: list[float]) -> dict:
+        return {"adaptive": {"scores": adaptive}, "i0": {"scores": i0}, "qcfs": {"scores": qcfs}}
+
+    better = pair([60.0, 62.0, 61.0, 63.0, 64.0], [50.0, 51.5, 50.5, 52.0, 53.5], [60.5, 61.0, 61.5, 63.0, 63.5])
+    worse = pair([40.0, 41.0, 39.0, 42.0, 40.5], [45.0, 46.5, 44.0, 47.5, 45.0], [40.0, 41.0, 39.0, 42.0, 40.5])
+    comparisons = {"better": run_level(better, 50), "worse": run_level(worse, 50), "short": run_level(better, 10),
+                   "few": run_level(pair([1.0, 9.0], [0.0, 7.0], [1.0, 9.0]), 50)}
+    assert comparisons["better"]["minus_i0"]["mean"] == pytest.approx(10.5) and comparisons["better"]["minus_i0"]["p"] < 0.05
+    assert comparisons["worse"]["minus_qcfs"]["p"] == 1.0  # identical to its ANN: no difference to test
+    assert [name for name, c in comparisons.items() if c["preregistered"]] == ["better", "worse"]
+    assert preregistered_counts(comparisons) == {
+        "pairs_preregistered": 2, "adaptive_vs_i0_wins_p05": 1, "adaptive_vs_i0_losses_p05": 1,
+        "adaptive_vs_qcfs_wins_p05": 0, "adaptive_vs_qcfs_losses_p05": 0}
+    assert run_level({"adaptive": {"mean": 1.0}, "i0": {"mean": 0.0}, "qcfs": {"mean": 1.0}}, 50) is None

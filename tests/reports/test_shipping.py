@@ -1,9 +1,10 @@
-"""A shipped card's held-out line: written from the fidelity report's closed-loop returns, replaced, never doubled."""
+"""A shipped card: its held-out line written from the fidelity report's closed-loop returns, replaced, never
+doubled, and kept when the card is recounted."""
 
 import pytest
 
 from snn_policy_node.reports.fidelity import closed_loop_row, heldout_line
-from snn_policy_node.reports.shipping import write_card, write_heldout
+from snn_policy_node.reports.shipping import recount, write_card, write_heldout
 from snn_policy_node.tasks import normalised_score
 
 CARD = "# Calibrated spiking actor for Hopper-v5\n\n- Trained by TD3+BC."
@@ -31,3 +32,13 @@ def test_a_card_keeps_one_held_out_line_after_its_shipped_line(tmp_path):
 def test_no_card_no_line(tmp_path):
     with pytest.raises(FileNotFoundError):
         write_heldout(tmp_path, "anything")
+
+
+def test_recounting_a_kept_model_keeps_its_held_out_line(tmp_path):
+    """The same model, more runs compared: the count changes, the held-out score of the model stays."""
+    write_card(tmp_path, CARD, "Hopper-v5", 12, 66.8, "snn-robot report calibration")
+    write_heldout(tmp_path, "D4RL-normalised 70.0 over 50 episodes")
+    entry = recount(tmp_path, {"run": "r", "adaptive_score": 66.8, "runs": 12}, "Hopper-v5", 15, "snn-robot report calibration")
+    card = (tmp_path / "card.md").read_text()
+    assert entry["runs"] == 15 and "best finished one of 15 QCFS actors" in card and "one of 12" not in card
+    assert card.endswith("\n- Held-out: D4RL-normalised 70.0 over 50 episodes\n") and card.count("Held-out") == 1
