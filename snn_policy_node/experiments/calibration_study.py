@@ -42,9 +42,23 @@ def training_costs(runs: dict[str, list[Path]]) -> dict[str, dict]:
 
 
 def learning_curves(runs: dict[str, list[Path]]) -> dict[str, list[list[float]]]:
-    """Per run (``qcfs-seed0``, ...): the evaluations of its training, ``[step, normalised score]``."""
-    return {path.parent.name: [[int(r["step"]), float(r["normalised_score"])] for r in rows(path.parent / "train_log.csv")]
-            for paths in runs.values() for path in paths}
+    """Per run (``qcfs-seed0``, ...): its :func:`learning_curve`."""
+    return {path.parent.name: learning_curve(path.parent) for paths in runs.values() for path in paths}
+
+
+def learning_curve(run: Path) -> list[list[float]]:
+    """The evaluations of a run's training (its train_log.csv), ``[step, normalised score]``."""
+    return [[int(r["step"]), float(r["normalised_score"])] for r in rows(run / "train_log.csv")]
+
+
+COLLAPSE = 0.5  # a run whose last evaluation scores below this share of its best one collapsed
+
+
+def collapsed(curve: list[list[float]]) -> bool:
+    """Whether a learning curve (``[step, normalised score]`` per evaluation) ends below half its best
+    score: training went somewhere and came back down (Walker2d expert's runs end near 0 after peaking at 85)."""
+    scores = [score for _, score in curve]
+    return bool(scores) and max(scores) > 0 and scores[-1] < COLLAPSE * max(scores)
 
 
 def dataset_summaries(data_dir: Path) -> list[dict]:

@@ -17,10 +17,12 @@ from scipy.stats import binom
 from snn_policy_node.evaluation.actor_variants import LABELS, VARIANTS
 from snn_policy_node.experiments.calibration_study import (
     ARCHIVE,
+    COLLAPSE,
     PREREGISTERED_EPISODES,
     PREREGISTERED_SEEDS,
     archive_pair,
     archived_pairs,
+    collapsed,
     dataset_key,
     dataset_summaries,
     run_level,
@@ -189,6 +191,21 @@ def _verdict(gap: float) -> str:
     return "no pairs yet" if np.isnan(gap) else ("met" if abs(gap) <= 5 else "not met")
 
 
+def collapse_counts(curves: dict[str, dict[str, list]]) -> dict[str, list[int]]:
+    """Per pair with learning curves: [collapsed runs, runs]."""
+    return {name: [sum(collapsed(curve) for curve in runs.values()), len(runs)] for name, runs in curves.items() if runs}
+
+
+def _collapse_lines(curves: dict[str, dict[str, list]]) -> list[str]:
+    counts = {name: c for name, c in collapse_counts(curves).items() if c[0]}
+    if not counts:
+        return []
+    return ["", "## Collapsed training runs", "",
+            f"Runs whose last evaluation scores below {COLLAPSE:.0%} of their best (the curves below): "
+            + "; ".join(f"{_title(name)} {k} of {n}" for name, (k, n) in counts.items())
+            + ". A collapsed run is never shipped."]
+
+
 def _provenance_lines(report: dict) -> list[str]:
     """The datasets and training runs behind the tables, with what they cost on this machine."""
     lines = []
@@ -201,6 +218,7 @@ def _provenance_lines(report: dict) -> list[str]:
                   "|---|---:|---:|---:|---:|"]
         lines += [f"| {e['id']} | {e['episodes']} | {e['transitions']} | {e['return_mean']:.1f} | "
                   f"{normalised_score(d['env_id'], e['return_mean']):.1f} |" for e in d["datasets"].values()]
+    lines += _collapse_lines(report.get("curves", {}))
     costs = {name: c for name, c in report.get("training", {}).items() if c}
     if costs:
         lines += ["", "## TD3+BC runs", "", "| dataset | actor | runs | gradient steps | minutes per run |",
@@ -294,6 +312,7 @@ def write_report(runs_dir: Path, out: Path, episodes: int, command: str, data_di
         "gap_qcfs_relu": float(np.mean([results[n]["qcfs"]["mean"] - results[n]["relu"]["mean"] for n in with_relu]))
         if with_relu else float("nan"),
         **preregistered_counts(comparisons),
+        "collapsed_runs": collapse_counts(curves),
     }
     summary.update(fidelity_summary(out))
     datasets = dataset_summaries(data_dir) if data_dir is not None else []

@@ -7,6 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 from snn_policy_node.atomic import atomic_path
+from snn_policy_node.experiments.calibration_study import collapsed, learning_curve
 from snn_policy_node.training.td3bc import outputs_written
 
 SHIPPED_FILES = ("spiking_actor.safetensors", "train_log.csv")
@@ -15,15 +16,15 @@ SHIPPED_FILES = ("spiking_actor.safetensors", "train_log.csv")
 def ship_best(adaptive_scores: dict[str, list[tuple[Path, float]]], models_dir: Path, data_dir: Path | None,
               command: str, kept: dict[str, dict], kept_seeds: Counter) -> dict[str, dict]:
     """Per task, copy the finished QCFS run whose spiking actor scored best with adaptive I
-    (the setting the ROS scenarios use) to ``models_dir/<env_id>/``, with its card and datasets.json,
+    (the setting the ROS scenarios use), among those whose training did not collapse, to ``models_dir/<env_id>/``, with its card and datasets.json,
     unless the model ``kept`` (an earlier report's) scored at least as well: then that one stays.
     Either way the card counts the runs scored for the task: those here and the ``kept_seeds``
     runs of the kept pairs (in a finished report, all of them finished)."""
     shipped = {}
     for env_id in sorted(set(adaptive_scores) | set(kept)):
         runs = adaptive_scores.get(env_id, [])
-        best = max(((run, score) for run, score in runs if outputs_written(run, "qcfs")), key=lambda pair: pair[1],
-                   default=None)
+        best = max(((run, score) for run, score in runs if outputs_written(run, "qcfs") and not collapsed(
+            learning_curve(run))), key=lambda pair: pair[1], default=None)
         compared, target = len(runs) + kept_seeds[env_id], models_dir / env_id
         if env_id in kept and (best is None or kept[env_id]["run"] != _run_name(best[0])
                                and kept[env_id]["adaptive_score"] >= best[1]):

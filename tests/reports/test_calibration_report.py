@@ -233,3 +233,31 @@ def test_the_preregistered_comparison_counts_pairs_with_five_seeds_of_fifty_epis
         "pairs_preregistered": 2, "adaptive_vs_i0_wins_p05": 1, "adaptive_vs_i0_losses_p05": 1,
         "adaptive_vs_qcfs_wins_p05": 0, "adaptive_vs_qcfs_losses_p05": 0}
     assert run_level({"adaptive": {"mean": 1.0}, "i0": {"mean": 0.0}, "qcfs": {"mean": 1.0}}, 50) is None
+
+
+def test_a_collapsed_run_is_counted_and_never_shipped(tmp_path):
+    """The best-scoring run by adaptive I, had its training curve fallen to below half its best, is passed over."""
+    runs, data_dir = make_runs(tmp_path)
+    dataset = runs / "snn-robot_hopper_medium-v0"
+    adaptive = {seed: evaluate_variants(None, dataset / f"qcfs-seed{seed}" / "actor.pt", "Hopper-v5", 2)["adaptive"]["score"]
+                for seed in (0, 1)}
+    best = max(adaptive, key=adaptive.get)
+    (dataset / f"qcfs-seed{best}" / "train_log.csv").write_text(
+        "step,return_mean,return_std,normalised_score,critic_loss,seconds\n5000,1.0,0.1,80.0,0.5,60.0\n"
+        "10000,2.0,0.1,3.0,8.4,180.0\n")
+    out, models = tmp_path / "out", tmp_path / "models"
+    assert main(["report", "calibration", "--runs-dir", str(runs), "--episodes", "2", "--out", str(out), "--data-dir",
+                 str(data_dir), "--models-dir", str(models)]) == 0
+    report = json.loads((out / "calibration.json").read_text())
+    assert report["shipped"]["Hopper-v5"]["run"] == f"snn-robot_hopper_medium-v0/qcfs-seed{1 - best}"
+    assert report["summary"]["collapsed_runs"] == {"snn-robot_hopper_medium-v0": [1, 5]}  # 3 QCFS runs, 2 ReLU
+    assert "below 50% of their best (the curves below): hopper medium 1 of 5. A collapsed run is never shipped." in (
+        out / "calibration.md").read_text()
+
+
+def test_a_curve_collapses_when_it_ends_below_half_its_best():
+    from snn_policy_node.experiments.calibration_study import collapsed
+
+    assert collapsed([[5000, 14.1], [35000, 85.2], [85000, -0.1]])  # Walker2d expert, qcfs seed 0
+    assert not collapsed([[5000, 14.1], [35000, 85.2], [85000, 75.0]])
+    assert not collapsed([]) and not collapsed([[5000, -0.5], [10000, -2.0]])  # never above 0: nothing to fall from
