@@ -467,8 +467,9 @@ def _reproduce_calibration(args: argparse.Namespace) -> int:
     from snn_policy_node.experiments.calibration_pipeline import Pipeline, register
     from snn_policy_node.experiments.calibration_study import drop_scores
 
-    pipeline = Pipeline(tuple(args.envs), tuple(args.levels), tuple(args.seeds), args.online_steps, args.dataset_steps,
-                        args.td3bc_steps, args.episodes, Path(args.runs_dir), Path(args.data_dir))
+    pipeline = Pipeline(tuple(args.envs), tuple(args.levels), tuple(args.activations), tuple(args.seeds),
+                        args.online_steps, args.dataset_steps, args.td3bc_steps, args.episodes, Path(args.runs_dir),
+                        Path(args.data_dir))
     if args.rescore:
         drop_scores(pipeline.runs_dir)
     if not run_grid(lambda grid: register(grid, pipeline), args, "calibration pipeline"):
@@ -708,6 +709,9 @@ def _add_reproduce(commands) -> None:
     calibration.add_argument("--envs", nargs="+", default=["Hopper-v5"], choices=list(MUJOCO_TASKS), help="tasks")
     calibration.add_argument("--levels", nargs="+", default=["medium", "expert", "medium-replay", "medium-expert"],
                              choices=["medium", "expert", "medium-replay", "medium-expert"], help="dataset levels")
+    calibration.add_argument("--activations", nargs="+", default=["qcfs", "relu"], choices=["qcfs", "relu"],
+                             help="TD3+BC actors per dataset and seed: QCFS makes every spiking column and the "
+                             "comparisons named before the runs; ReLU the ANN baseline (half the training time)")
     calibration.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4],
                              help="TD3+BC seeds (the run-level comparison counts pairs with at least 5)")
     calibration.add_argument("--online-steps", type=int, default=None,

@@ -1,5 +1,5 @@
 """Paper 000's pipeline as units of a grid (:mod:`snn_policy_node.experiments.grid`): per task, online TD3 and its
-four datasets; per dataset, activation and seed, a TD3+BC run; per training seed, the scores of every
+four datasets; per dataset, activation (QCFS, and ReLU unless left out) and seed, a TD3+BC run; per training seed, the scores of every
 variant. Each unit resumes from its own files and a finished one is not registered again, so the same
 command, run again, goes on where the last one stopped. A unit waits for the units before it: the
 grid runs in rounds (``cli.run_grid``) until nothing is left."""
@@ -23,6 +23,7 @@ class Pipeline:
 
     envs: tuple[str, ...] = ("Hopper-v5",)
     levels: tuple[str, ...] = LEVELS
+    activations: tuple[str, ...] = ACTIVATIONS  # the QCFS runs alone make every spiking column; ReLU is the ANN baseline
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)  # the run-level comparison asks at least 5 per pair
     online_steps: int | None = None  # None: 500k (Ant-v5 300k, to leave time for its runs)
     dataset_steps: int = 1_000_000  # transitions per rolled-out level, as D4RL's
@@ -57,14 +58,15 @@ def register(grid: Grid, pipeline: Pipeline) -> None:
         for level in pipeline.levels:
             dataset_id = f"snn-robot/{task}/{level}-v0"
             for seed in pipeline.seeds:
-                runs = {activation: pipeline.run_dir(dataset_id, activation, seed) for activation in ACTIVATIONS}
+                runs = {activation: pipeline.run_dir(dataset_id, activation, seed) for activation in pipeline.activations}
                 for activation, out in runs.items():
                     if not outputs_written(out, activation):
                         config = TD3BCConfig(dataset_id, activation, seed, steps=pipeline.td3bc_steps,
                                              **pipeline.td3bc_options)
                         grid.add(f"td3bc-{out.parent.name}-{out.name}", functools.partial(_train, config, out, pipeline))
                 if all(outputs_written(out, a) for a, out in runs.items()):
-                    register_score(grid, runs["relu"] / "actor.pt", runs["qcfs"] / "actor.pt", env_id, pipeline.episodes)
+                    relu = runs["relu"] / "actor.pt" if "relu" in runs else None
+                    register_score(grid, relu, runs["qcfs"] / "actor.pt", env_id, pipeline.episodes)
 
 
 def _datasets(online: OnlineConfig, out: Path, pipeline: Pipeline) -> None:

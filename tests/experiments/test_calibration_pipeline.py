@@ -47,3 +47,23 @@ def test_the_pipeline_runs_in_rounds_and_each_unit_gives_what_the_sequential_pat
     on_ray = torch.load(pipeline.run_dir("snn-robot/hopper/expert-v0", "qcfs", 0) / "actor.pt", weights_only=True)
     sequential = torch.load(here / "actor.pt", weights_only=True)
     assert all(torch.equal(on_ray["actor"][k], sequential["actor"][k]) for k in sequential["actor"])
+
+
+def test_a_pipeline_of_qcfs_actors_alone_trains_and_scores_no_relu_twin(tmp_path):
+    """With the datasets made, the units are the QCFS runs; with those written, their scores (no ReLU column)."""
+    pipeline = Pipeline(envs=("Hopper-v5",), levels=("expert",), activations=("qcfs",), seeds=(0, 1),
+                        runs_dir=tmp_path / "td3bc", data_dir=tmp_path / "data")
+    (pipeline.data_dir / "Hopper-v5" / "seed0").mkdir(parents=True)
+    (pipeline.data_dir / "Hopper-v5" / "seed0" / "datasets.json").write_text("{}")
+    grid = Grid()
+    register(grid, pipeline)
+    assert sorted(grid.units) == [f"td3bc-snn-robot_hopper_expert-v0-qcfs-seed{seed}" for seed in (0, 1)]
+    for seed in (0, 1):
+        run = pipeline.run_dir("snn-robot/hopper/expert-v0", "qcfs", seed)
+        run.mkdir(parents=True)
+        for name in ("train_log.csv", "actor.pt", "spiking_actor.safetensors", "card.md"):
+            (run / name).write_bytes(b"finished")
+    grid = Grid()
+    register(grid, pipeline)
+    assert sorted(grid.units) == [f"score-snn-robot_hopper_expert-v0-qcfs-seed{seed}" for seed in (0, 1)]
+    assert grid.units["score-snn-robot_hopper_expert-v0-qcfs-seed0"].run.args[0] is None  # no ReLU actor to score
