@@ -28,7 +28,8 @@ folded units. Two of its ways NIR's CubaLIF does not have, resolved so:
   neurons with weight 1/2.
 
 The IF spikes where v >= 1; a consumer that spikes where v > 1 (snnTorch, NIR's own definition) differs
-only where v lands on 1.0 exactly. Algorithm 1's calibration (I >= 1, adaptive I) shifts V(0) by an
+where v lands on 1.0 exactly, and one that sums a neuron's inputs in another order (any BLAS) where v lies
+within float32 rounding of 1: there the spike moves by a step. Algorithm 1's calibration (I >= 1, adaptive I) shifts V(0) by an
 amount that depends on the observation and on the source QCFS network, which a NIR graph cannot hold:
 the file is the actor at I = 0. The read-out integrates its current and never fires: its v after T steps
 is the sum of the read-out currents, and the action is ``max_action tanh(v / T)`` (NIR has no tanh).
