@@ -97,6 +97,18 @@ class TD3:
         return losses
 
     @torch.no_grad()
+    def diagnose(self, obs: torch.Tensor, action: torch.Tensor) -> dict[str, float]:
+        """What a diverging offline learner shows first, on a fixed batch of dataset transitions: the critic's
+        mean Q of the data's actions and of the actor's (a growing gap is value over-estimated off the data),
+        the actor's squared distance to the data's actions, and the share of its actions at the bounds."""
+        obs, action = obs.to(self.device), action.to(self.device)
+        pi = self.actor(obs)
+        return {"q_data": self.critic.q1(torch.cat([obs, action], dim=-1)).mean().item(),
+                "q_policy": self.critic.q1(torch.cat([obs, pi], dim=-1)).mean().item(),
+                "bc_mse": F.mse_loss(pi, action).item(),
+                "saturated": (pi.abs() > 0.99 * self.max_action).float().mean().item()}
+
+    @torch.no_grad()
     def _soft_update(self) -> None:
         for net, target in ((self.actor, self.actor_target), (self.critic, self.critic_target)):
             for p, tp in zip(net.parameters(), target.parameters()):

@@ -42,7 +42,9 @@ class TD3BCConfig:
     checkpoint_every: int = 10_000  # a killed run loses at most this many steps
 
 
-LOG_HEADER = "step,return_mean,return_std,normalised_score,critic_loss,seconds"
+DIAGNOSTICS = ("q_data", "q_policy", "bc_mse", "saturated")  # TD3.diagnose on PROBE fixed transitions
+LOG_HEADER = "step,return_mean,return_std,normalised_score,critic_loss,seconds," + ",".join(DIAGNOSTICS)
+PROBE = 4096
 
 
 def load_transitions(dataset_id: str) -> tuple[ReplayBuffer, str]:
@@ -106,6 +108,8 @@ def train_td3bc(config: TD3BCConfig, out: Path, progress: bool = True, device: s
     if step == config.steps and outputs_written(out, config.activation):
         return {"env_id": env_id, **last}  # finished earlier: nothing to redo
     evaluator = NormalisedActor(agent.actor, mean, std).to(agent.device).eval()
+    probe = np.random.default_rng(config.seed + 1).choice(buffer.size, min(PROBE, buffer.size), replace=False)
+    probe_obs, probe_action = torch.as_tensor(buffer.obs[probe]), torch.as_tensor(buffer.action[probe])
     with tqdm(total=config.steps, initial=step, desc=f"TD3+BC {config.activation} {config.dataset_id}", unit="step",
               disable=not progress) as bar:
         while step < config.steps:
@@ -115,9 +119,11 @@ def train_td3bc(config: TD3BCConfig, out: Path, progress: bool = True, device: s
                 returns = evaluate_actor(evaluator, env_id, config.eval_episodes, seed=config.seed * 1000)
                 last = {"step": step, "return_mean": float(np.mean(returns)), "return_std": float(np.std(returns)),
                         "normalised_score": normalised_score(env_id, float(np.mean(returns)))}
+                diagnosis = agent.diagnose(probe_obs, probe_action)
                 with open(log_file, "a") as file:
                     file.write(f"{step},{last['return_mean']:.3f},{last['return_std']:.3f},"
-                               f"{last['normalised_score']:.3f},{losses['critic_loss']:.4f},{time.time() - started:.1f}\n")
+                               f"{last['normalised_score']:.3f},{losses['critic_loss']:.4f},{time.time() - started:.1f},"
+                               + ",".join(f"{diagnosis[k]:.4f}" for k in DIAGNOSTICS) + "\n")
                 bar.set_postfix(score=f"{last['normalised_score']:.1f}")
             if step % config.checkpoint_every == 0 or step == config.steps:
                 state = {"config": asdict(config), "agent": agent.state_dict(), "step": step,

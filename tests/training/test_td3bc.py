@@ -10,8 +10,9 @@ import torch.nn.functional as F
 from snn_policy_node.cli import main
 from snn_policy_node.policy.policy import Policy
 from snn_policy_node.training.datasets import rollout_episodes, use_minari_root
+from snn_policy_node.training.logs import rows
 from snn_policy_node.training.td3 import TD3, TD3Config
-from snn_policy_node.training.td3bc import load_transitions
+from snn_policy_node.training.td3bc import DIAGNOSTICS, load_transitions
 
 
 def batch(n=256, obs_dim=5, act_dim=2, seed=0):
@@ -67,6 +68,8 @@ def test_train_td3bc_from_a_local_dataset_and_resume(tmp_path, capsys):
     assert main(args[:5] + ["400"] + args[6:]) == 0  # a longer run resumes the first
     log = (out / "train_log.csv").read_text().splitlines()
     assert [int(r.split(",")[0]) for r in log[1:]] == [100, 200, 300, 400]
+    diagnosis = rows(out / "train_log.csv")[-1]  # the critic and actor on fixed dataset transitions
+    assert all(np.isfinite(float(diagnosis[k])) for k in DIAGNOSTICS) and 0 <= float(diagnosis["saturated"]) <= 1
     assert main(args[:5] + ["400", "--activation", "relu"] + args[6:]) == 2
     assert "holds a run with other settings" in capsys.readouterr().err
     final = Policy.load(out / "spiking_actor.safetensors").checkpoint.provenance["final_evaluation"]
@@ -90,6 +93,21 @@ def test_train_td3bc_from_a_local_dataset_and_resume(tmp_path, capsys):
     assert calibrated.error_spikes.sum() < uncalibrated.error_spikes.sum()
     source = policy.model.source_action(states)
     assert (calibrated.action - source).abs().mean() < (uncalibrated.action - source).abs().mean()
+
+
+def test_the_diagnosis_compares_the_critic_on_the_data_s_actions_and_the_actor_s():
+    torch.manual_seed(0)
+    agent = TD3(5, 2, 1.0, TD3Config(alpha=2.5))
+    obs, action, *_ = batch()
+    diagnosis = agent.diagnose(obs, action)
+    pi = agent.actor(obs)
+    assert diagnosis["q_data"] == pytest.approx(agent.critic.q1(torch.cat([obs, action], -1)).mean().item())
+    assert diagnosis["q_policy"] == pytest.approx(agent.critic.q1(torch.cat([obs, pi], -1)).mean().item())
+    assert diagnosis["bc_mse"] == pytest.approx(F.mse_loss(pi, action).item())
+    assert diagnosis["saturated"] == 0.0  # a fresh actor acts near 0
+    with torch.no_grad():
+        agent.actor.linears[-1].bias.fill_(10.0)  # every action pushed to the bound
+    assert agent.diagnose(obs, action)["saturated"] == 1.0
 
 
 def test_an_unknown_device_is_refused_with_a_clear_message():
