@@ -5,6 +5,7 @@
 # 2. Walker2d-v5 on the first setting (where the shipped actor falls on 4 of the scenario's 5 held-out
 #    seeds) before and after online adaptation: `snn-robot run mujoco_rstdp env:=Walker2d-v5
 #    episodes:=200` adapts it (about 4 min) and keeps the final weights; both play held-out seed 30001.
+#    The other held-out seeds, as README counts them: add `--seed 30000` ... `--seed 30004` to either render.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 mkdir -p docs/media
