@@ -13,7 +13,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "policy"))
-from test_nir_export import ACTORS, snntorch_actor_run, visited_states  # noqa: E402
+from test_nir_export import ACTORS, divergences, snntorch_actor_run, visited_states  # noqa: E402
 
 from snn_policy_node.policy.model_io import load_model  # noqa: E402
 from snn_policy_node.policy.nir_export import actor_graph  # noqa: E402
@@ -29,8 +29,8 @@ def main() -> None:
         ours = actor.simulate(obs, iterations=0, errors=False)
         action, spikes = snntorch_actor_run(actor_graph(actor), obs)
         error = (action - ours.action).abs().max(dim=1).values
-        diverged = torch.tensor([any(not torch.equal(theirs[:, b, :-1], own[: actor.timesteps, b])
-                                     for theirs, own in zip(spikes, ours.spikes)) for b in range(len(obs))])
+        diverged = torch.zeros(len(obs), dtype=torch.bool)
+        diverged[divergences(actor, ours.spikes, spikes)[2]] = True
         there = f"{error[diverged].max():.3g}" if diverged.any() else "-"
         print(f"| {checkpoint.parts[-2]} | {len(obs)} | {int(diverged.sum())} | {there} | {error[~diverged].max():.2g} |")
 

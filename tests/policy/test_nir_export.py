@@ -25,13 +25,19 @@ SHIPPED = [REPO / "models/dsqn/CartPole-v0/seed0/model.safetensors", REPO / "mod
 ACTORS = sorted(REPO.glob("models/td3bc/*/spiking_actor.safetensors"))
 
 
+def recording_spikes(net: torch.nn.Module, layers: list[str]) -> dict[str, list[torch.Tensor]]:
+    """Each named layer's spikes, appended at every step the imported network runs."""
+    spikes = {name: [] for name in layers}
+    for name in layers:
+        getattr(net, name).register_forward_hook(lambda _module, _inputs, out, name=name: spikes[name].append(out.detach()))
+    return spikes
+
+
 def snntorch_run(graph: nir.NIRGraph, encoded: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """The Q-values (read-out v after the last step) and each hidden layer's spikes ``[T, batch, n]``."""
     net = import_from_nir(graph)
     hidden = sorted(name for name in graph.nodes if name.startswith("lif"))
-    spikes = {name: [] for name in hidden}
-    for name in hidden:
-        getattr(net, name).register_forward_hook(lambda _module, _inputs, out, name=name: spikes[name].append(out.detach()))
+    spikes = recording_spikes(net, hidden)
     utils.reset(net)
     with torch.no_grad():
         for _ in range(int(graph.metadata["timesteps"])):
@@ -103,9 +109,7 @@ def snntorch_actor_run(graph: nir.NIRGraph, obs: torch.Tensor, subtract: bool = 
     observation and the start pulse for the graph's timesteps."""
     net = import_from_nir(graph)
     hidden = resetting_by_subtraction(net, graph) if subtract else sorted(n for n in graph.nodes if n.startswith("if"))
-    spikes = {name: [] for name in hidden}
-    for name in hidden:
-        getattr(net, name).register_forward_hook(lambda _module, _inputs, out, name=name: spikes[name].append(out.detach()))
+    spikes = recording_spikes(net, hidden)
     utils.reset(net)
     steps = int(graph.metadata["timesteps"])
     with torch.no_grad():
@@ -129,6 +133,17 @@ def visited_states(checkpoint: Path, steps: int = 300) -> torch.Tensor:
             obs, _ = env.reset()
     env.close()
     return torch.stack(states)
+
+
+def divergences(actor: SpikingActor, ours: list[torch.Tensor], theirs: list[torch.Tensor]
+                ) -> tuple[list[list[torch.Tensor]], list[list[torch.Tensor]], list[int]]:
+    """Per observation, our and snnTorch's trains of every hidden layer over the actor's T steps (the pulse
+    neuron left out), and the observations whose trains differ anywhere."""
+    rows = range(ours[0].shape[1])
+    ours_by_state = [[own[: actor.timesteps, b] for own in ours] for b in rows]
+    theirs_by_state = [[layer[:, b, :-1] for layer in theirs] for b in rows]
+    diverged = [b for b in rows if any(not torch.equal(a, t) for a, t in zip(ours_by_state[b], theirs_by_state[b]))]
+    return ours_by_state, theirs_by_state, diverged
 
 
 def potential_at_first_divergence(actor: SpikingActor, obs: torch.Tensor, ours: list[torch.Tensor],
@@ -159,9 +174,7 @@ def test_snntorch_runs_the_exported_actor_to_its_actions_and_spikes(checkpoint, 
     for theirs, own in zip(spikes, ours.spikes):
         assert 0 < int(own.sum()) < own.numel()  # spikes and silences both, so the trains are compared
         assert theirs[..., -1].sum(dim=1).tolist() == [len(obs)] + [0] * (actor.timesteps - 1)  # the pulse: step 1 only
-    ours_by_state = [[own[: actor.timesteps, b] for own in ours.spikes] for b in range(len(obs))]
-    theirs_by_state = [[theirs[:, b, :-1] for theirs in spikes] for b in range(len(obs))]
-    diverged = [b for b in range(len(obs)) if any(not torch.equal(a, t) for a, t in zip(ours_by_state[b], theirs_by_state[b]))]
+    ours_by_state, theirs_by_state, diverged = divergences(actor, ours.spikes, spikes)
     assert len(diverged) <= len(obs) // 100
     for b in diverged:
         assert potential_at_first_divergence(actor, obs[b], ours_by_state[b], theirs_by_state[b]) == pytest.approx(1.0, abs=1e-5)
