@@ -201,9 +201,11 @@ def _collapse_lines(curves: dict[str, dict[str, list]]) -> list[str]:
     if not counts:
         return []
     return ["", "## Collapsed training runs", "",
-            f"Runs whose last evaluation scores below {COLLAPSE:.0%} of their best (the curves below): "
+            f"Runs with an evaluation, past half their training, below {COLLAPSE:.0%} of the best before it (the "
+            "curves below): "
             + "; ".join(f"{_title(name)} {k} of {n}" for name, (k, n) in counts.items())
-            + ". A collapsed run is never shipped."]
+            + ". A collapsed run is never chosen to ship; a model kept from an earlier report whose run collapsed "
+            "says so on its card until one that held replaces it."]
 
 
 def _provenance_lines(report: dict) -> list[str]:

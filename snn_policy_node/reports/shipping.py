@@ -17,7 +17,8 @@ def ship_best(adaptive_scores: dict[str, list[tuple[Path, float]]], models_dir: 
               command: str, kept: dict[str, dict], kept_seeds: Counter) -> dict[str, dict]:
     """Per task, copy the finished QCFS run whose spiking actor scored best with adaptive I
     (the setting the ROS scenarios use), among those whose training did not collapse, to ``models_dir/<env_id>/``, with its card and datasets.json,
-    unless the model ``kept`` (an earlier report's) scored at least as well: then that one stays.
+    unless the model ``kept`` (an earlier report's) scored at least as well and did not collapse: then that one
+    stays (a collapsed one stays only while nothing replaces it, and its card says so).
     Either way the card counts the runs scored for the task: those here and the ``kept_seeds``
     runs of the kept pairs (in a finished report, all of them finished)."""
     shipped = {}
@@ -26,12 +27,17 @@ def ship_best(adaptive_scores: dict[str, list[tuple[Path, float]]], models_dir: 
         best = max(((run, score) for run, score in runs if outputs_written(run, "qcfs") and not collapsed(
             learning_curve(run))), key=lambda pair: pair[1], default=None)
         compared, target = len(runs) + kept_seeds[env_id], models_dir / env_id
-        if env_id in kept and (best is None or kept[env_id]["run"] != _run_name(best[0])
+        if env_id in kept and (best is None or kept[env_id]["run"] != _run_name(best[0]) and not _collapsed(target)
                                and kept[env_id]["adaptive_score"] >= best[1]):
             shipped[env_id] = recount(target, kept[env_id], env_id, compared, command)
         elif best is not None:
             shipped[env_id] = ship(*best, target, data_dir, env_id, compared, command)
     return shipped
+
+
+def _collapsed(target: Path) -> bool:
+    """Whether the shipped model in ``target`` was trained by a run whose curve collapsed."""
+    return (target / "train_log.csv").exists() and collapsed(learning_curve(target))
 
 
 def ship(run: Path, score: float, target: Path, data_dir: Path | None, env_id: str, runs: int, command: str) -> dict:
@@ -68,9 +74,11 @@ SHIPPED_LINE = "\n- Shipped as the best "
 
 def write_card(target: Path, card: str, env_id: str, runs: int, score: float, command: str) -> None:
     """The run's card with the line that says why this run was shipped."""
+    warning = (" Its training curve collapsed (`train_log.csv`): it stays until a run that does not collapse "
+               "replaces it." if _collapsed(target) else "")
     with atomic_path(target / "card.md") as temporary:
         temporary.write_text(card + SHIPPED_LINE + f"finished one of {runs} QCFS actors scored for {env_id}, by "
-                             f"the spiking actor's score with adaptive I ({score:.1f}), by `{command}`.\n")
+                             f"the spiking actor's score with adaptive I ({score:.1f}), by `{command}`.{warning}\n")
 
 
 HELDOUT_LINE = "\n- Held-out: "

@@ -251,13 +251,15 @@ def test_a_collapsed_run_is_counted_and_never_shipped(tmp_path):
     report = json.loads((out / "calibration.json").read_text())
     assert report["shipped"]["Hopper-v5"]["run"] == f"snn-robot_hopper_medium-v0/qcfs-seed{1 - best}"
     assert report["summary"]["collapsed_runs"] == {"snn-robot_hopper_medium-v0": [1, 5]}  # 3 QCFS runs, 2 ReLU
-    assert "below 50% of their best (the curves below): hopper medium 1 of 5. A collapsed run is never shipped." in (
+    assert "below 50% of the best before it (the curves below): hopper medium 1 of 5. A collapsed run is never chosen" in (
         out / "calibration.md").read_text()
 
 
-def test_a_curve_collapses_when_it_ends_below_half_its_best():
+def test_a_curve_collapses_when_past_half_its_steps_it_falls_below_half_the_best_before():
     from snn_policy_node.experiments.calibration_study import collapsed
 
     assert collapsed([[5000, 14.1], [35000, 85.2], [85000, -0.1]])  # Walker2d expert, qcfs seed 0
+    assert collapsed([[5000, 14.1], [55000, 85.4], [85000, -0.1], [100000, 75.3]])  # fell, then came back
     assert not collapsed([[5000, 14.1], [35000, 85.2], [85000, 75.0]])
+    assert not collapsed([[10000, 30.4], [15000, 9.3], [100000, 80.0]])  # a dip in the first half
     assert not collapsed([]) and not collapsed([[5000, -0.5], [10000, -2.0]])  # never above 0: nothing to fall from

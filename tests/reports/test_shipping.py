@@ -1,10 +1,12 @@
 """A shipped card: its held-out line written from the fidelity report's closed-loop returns, replaced, never
-doubled, and kept when the card is recounted."""
+doubled, and kept when the card is recounted; a kept model whose training collapsed, said so and replaced."""
+
+from collections import Counter
 
 import pytest
 
 from snn_policy_node.reports.fidelity import closed_loop_row, heldout_line
-from snn_policy_node.reports.shipping import recount, write_card, write_heldout
+from snn_policy_node.reports.shipping import recount, ship_best, write_card, write_heldout
 from snn_policy_node.tasks import normalised_score
 
 CARD = "# Calibrated spiking actor for Hopper-v5\n\n- Trained by TD3+BC."
@@ -42,3 +44,31 @@ def test_recounting_a_kept_model_keeps_its_held_out_line(tmp_path):
     card = (tmp_path / "card.md").read_text()
     assert entry["runs"] == 15 and "best finished one of 15 QCFS actors" in card and "one of 12" not in card
     assert card.endswith("\n- Held-out: D4RL-normalised 70.0 over 50 episodes\n") and card.count("Held-out") == 1
+
+
+LOG = "step,return_mean,return_std,normalised_score\n"
+COLLAPSING = LOG + "5000,1,0,14.1\n55000,1,0,85.4\n85000,1,0,-0.1\n100000,1,0,75.3\n"  # the Walker2d actor shipped before
+STEADY = LOG + "5000,1,0,14.1\n55000,1,0,70.2\n100000,1,0,70.0\n"
+
+
+def test_a_kept_model_whose_training_collapsed_is_said_so_and_gives_way(tmp_path):
+    """A kept model that scored higher, but whose curve fell to nothing on the way, stays only while no run
+    that held replaces it; its card says why."""
+    models, command = tmp_path / "models", "snn-robot report calibration"
+    target = models / "Walker2d-v5"
+    target.mkdir(parents=True)
+    (target / "train_log.csv").write_text(COLLAPSING)
+    write_card(target, CARD, "Walker2d-v5", 6, 84.3, command)
+    kept = {"Walker2d-v5": {"run": "old/qcfs-seed1", "adaptive_score": 84.3, "runs": 6}}
+
+    assert ship_best({}, models, None, command, kept, Counter({"Walker2d-v5": 6})) == kept
+    assert "Its training curve collapsed (`train_log.csv`)" in (target / "card.md").read_text()
+
+    run = tmp_path / "runs" / "snn-robot_walker2d_expert-v0" / "qcfs-seed0"
+    run.mkdir(parents=True)
+    for name, text in {"actor.pt": "a", "spiking_actor.safetensors": "new actor", "card.md": CARD, "train_log.csv": STEADY}.items():
+        (run / name).write_text(text)
+    shipped = ship_best({"Walker2d-v5": [(run, 70.0)]}, models, None, command, kept, Counter({"Walker2d-v5": 6}))
+    assert shipped == {"Walker2d-v5": {"run": "snn-robot_walker2d_expert-v0/qcfs-seed0", "adaptive_score": 70.0, "runs": 7}}
+    assert (target / "spiking_actor.safetensors").read_text() == "new actor"
+    assert "collapsed" not in (target / "card.md").read_text()
