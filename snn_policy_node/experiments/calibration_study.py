@@ -18,6 +18,7 @@ from snn_policy_node.evaluation.statistics import paired
 from snn_policy_node.experiments.grid import Grid
 from snn_policy_node.tasks import mujoco_task_of_dataset
 from snn_policy_node.training.logs import last_row, rows
+from snn_policy_node.training.td3bc import DIAGNOSTICS
 
 
 def find_runs(runs_dir: Path) -> dict[str, dict[str, list[Path]]]:
@@ -49,6 +50,17 @@ def learning_curves(runs: dict[str, list[Path]]) -> dict[str, list[list[float]]]
 def learning_curve(run: Path) -> list[list[float]]:
     """The evaluations of a run's training (its train_log.csv), ``[step, normalised score]``."""
     return [[int(r["step"]), float(r["normalised_score"])] for r in rows(run / "train_log.csv")]
+
+
+def training_diagnoses(runs: dict[str, list[Path]]) -> dict[str, list[list[float]]]:
+    """Per run whose log has them: TD3+BC's diagnosis at each evaluation, ``[step, q_data, q_policy, bc_mse,
+    saturated]`` (:meth:`TD3.diagnose`), what shows whether a falling curve follows a diverging critic."""
+    found = {}
+    for path in (path for paths in runs.values() for path in paths):
+        logged = [r for r in rows(path.parent / "train_log.csv") if all(r.get(k) for k in DIAGNOSTICS)]
+        if logged:
+            found[path.parent.name] = [[int(r["step"]), *(float(r[k]) for k in DIAGNOSTICS)] for r in logged]
+    return found
 
 
 COLLAPSE = 0.5  # a run collapsed when, past half its training, an evaluation falls below this share of the best before it

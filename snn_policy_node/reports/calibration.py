@@ -25,9 +25,11 @@ from snn_policy_node.experiments.calibration_study import (
     collapsed,
     dataset_key,
     dataset_summaries,
+    find_runs,
     run_level,
     score_runs,
     summarise,
+    training_diagnoses,
 )
 from snn_policy_node.reports.results import write_results
 from snn_policy_node.reports.shipping import ship_best
@@ -122,7 +124,16 @@ def markdown(report: dict) -> str:
               "![scores and learning curves](calibration.png)", "",
               "Below the scores: each run's evaluations during TD3+BC training (its train_log.csv); the tables "
               "score the final actor.", ""]
+    if report.get("diagnosis"):
+        lines += [DIAGNOSIS_TEXT, "", "![training diagnosis](calibration_diagnosis.png)", ""]
     return "\n".join(lines)
+
+
+DIAGNOSIS_TEXT = (
+    "What the critic and actor did while the curves rose and fell, per run whose log records it (`TD3.diagnose` "
+    "on 4096 fixed dataset transitions at each evaluation): the score; the critic's mean Q of the actor's actions "
+    "minus that of the data's actions (a critic that values actions off the data above the data's own is "
+    "over-estimating where it has seen nothing); the actor's squared distance to the data's actions.")
 
 
 COMPARISONS = [
@@ -245,6 +256,31 @@ def figure(report: dict, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+    if report.get("diagnosis"):
+        diagnosis_figure(report, path.with_name(f"{path.stem}_diagnosis.png"))
+
+
+def diagnosis_figure(report: dict, path: Path) -> None:
+    """A column per dataset with diagnosed runs: score, the critic's Q gap (policy minus data), the actor's
+    distance to the data; a colour per seed, QCFS solid, ReLU dashed, as the learning curves."""
+    names = list(report["diagnosis"])
+    fig, axes = plt.subplots(3, len(names), figsize=(3.2 * len(names) + 1, 7.5), sharex="col", squeeze=False)
+    for k, name in enumerate(names):
+        runs = report["diagnosis"][name]
+        learning_panel(name, {run: report["curves"].get(name, {}).get(run, []) for run in runs}, axes[0, k])
+        for row, label, value in ((1, "Q(s, pi(s)) - Q(s, a)", lambda r: r[2] - r[1]),
+                                  (2, "|pi(s) - a|^2", lambda r: r[3])):
+            for run, points in sorted(runs.items()):
+                activation, seed = run.split("-seed")
+                axes[row, k].plot([r[0] / 1000 for r in points], [value(r) for r in points],
+                                  "-" if activation == "qcfs" else "--", color=f"C{int(seed) % 10}", linewidth=1)
+            axes[row, k].set_ylabel(label, fontsize=8)
+            axes[row, k].tick_params(labelsize=7)
+        axes[2, k].set_yscale("log")
+        axes[2, k].set_xlabel("gradient steps (k)", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def learning_panel(name: str, curves: dict[str, list[list[float]]], ax) -> None:
@@ -300,8 +336,11 @@ def write_report(runs_dir: Path, out: Path, episodes: int, command: str, data_di
     carried = sorted(set(kept.get("results", {})) - set(results))
     for name in carried:
         results[name] = kept["results"][name]
+    diagnosis = {name: d for name, runs in find_runs(runs_dir).items() if (d := training_diagnoses(runs))}
     for name in derived + carried:
         training[name], curves[name] = kept.get("training", {}).get(name, {}), kept.get("curves", {}).get(name, {})
+        if name in kept.get("diagnosis", {}):
+            diagnosis[name] = kept["diagnosis"][name]
     if not results:
         raise ValueError(f"no QCFS actors under {runs_dir} (snn-robot train td3bc --activation qcfs)")
     results = dict(sorted(results.items()))
@@ -321,7 +360,7 @@ def write_report(runs_dir: Path, out: Path, episodes: int, command: str, data_di
     made_here = {d["env_id"] for d in datasets}
     datasets += [d for d in kept.get("datasets", []) if d["env_id"] not in made_here]
     report = {"command": command, "episodes": episodes, "results": results, "comparisons": comparisons,
-              "summary": summary, "training": training, "curves": curves,
+              "summary": summary, "training": training, "curves": curves, "diagnosis": dict(sorted(diagnosis.items())),
               "datasets": sorted(datasets, key=lambda d: d["env_id"]), "kept": carried, "derived": derived}
     if models_dir is not None:
         kept_seeds = Counter()

@@ -23,6 +23,8 @@ def relu_twin(qcfs_actor: MLPActor) -> MLPActor:
 
 
 LOG = "step,return_mean,return_std,normalised_score,critic_loss,seconds\n5000,1.0,0.1,2.0,0.5,60.0\n10000,2.0,0.1,3.0,0.4,180.0\n"
+DIAGNOSED_LOG = ("step,return_mean,return_std,normalised_score,critic_loss,seconds,q_data,q_policy,bc_mse,saturated\n"
+                 "5000,1.0,0.1,2.0,0.5,60.0,10.0,11.0,0.2,0.0\n10000,2.0,0.1,3.0,0.4,180.0,12.0,30.0,0.5,0.25\n")
 
 
 def save_actor(path, actor, mean, std):
@@ -43,7 +45,7 @@ def make_runs(tmp_path):
         observation, action = mujoco_specs("Hopper-v5", mean, std)
         save_model(qcfs / "spiking_actor.safetensors", SpikingActor.from_qcfs(percentile_actor(obs, act_dim=3, seed=seed)),
                    observation, action, {"env_id": "Hopper-v5", "seed": seed})
-        (qcfs / "train_log.csv").write_text(LOG)
+        (qcfs / "train_log.csv").write_text(DIAGNOSED_LOG if seed == 0 else LOG)  # seed 0 logged TD3.diagnose
         if seed < 2:
             (qcfs / "card.md").write_text(f"# card of seed {seed}\n")
         if seed < 2:
@@ -75,6 +77,10 @@ def test_calibration_report_scores_every_variant_and_counts_error_spikes(tmp_pat
     assert "| (paper) |" in text and "99.70±0.18" in text and (tmp_path / "out" / "calibration.png").exists()
     assert report["summary"]["pairs"] == 1
     assert report["curves"]["snn-robot_hopper_medium-v0"]["qcfs-seed0"] == [[5000, 2.0], [10000, 3.0]]
+    assert report["diagnosis"] == {"snn-robot_hopper_medium-v0": {"qcfs-seed0": [[5000, 10.0, 11.0, 0.2, 0.0],
+                                                                                [10000, 12.0, 30.0, 0.5, 0.25]]}}
+    assert "![training diagnosis](calibration_diagnosis.png)" in text
+    assert (tmp_path / "out" / "calibration_diagnosis.png").stat().st_size > 10_000
     assert "Online TD3 ran 20000 steps (2.0 h)" in text and "| snn-robot/hopper/medium-v0 | 4 | 900 | 850.0 | 26.7 |" in text
     assert "| hopper medium | qcfs | 3 | 10000 | 3 |" in text
 
@@ -167,6 +173,7 @@ def test_a_report_keeps_the_pairs_whose_runs_are_gone_and_refuses_a_foreign_file
     assert merged["results"]["snn-robot_hopper_medium-v0"] == first["results"]["snn-robot_hopper_medium-v0"]
     assert merged["results"]["snn-robot_hopper_expert-v0"] == first["results"]["snn-robot_hopper_medium-v0"]
     assert merged["datasets"] == first["datasets"] and merged["summary"]["pairs"] == 2
+    assert merged["diagnosis"] == {name: first["diagnosis"]["snn-robot_hopper_medium-v0"] for name in merged["results"]}
     # No better actor than the shipped one among the new runs: the shipped model stays, and its card
     # now counts the new runs it won over beside the kept pair's.
     assert merged["shipped"]["Hopper-v5"] == {**first["shipped"]["Hopper-v5"], "runs": 6}
