@@ -81,16 +81,18 @@ def markdown(report: dict) -> str:
     lines = ["# Calibrated spiking TD3+BC actors (paper 000), reproduced", "",
              "Reproduce with: `scripts/reproduce-calibration.sh` (datasets, TD3+BC actors, then this report: "
              f"`{report['command']}`); every step resumes where it stopped.", "",
-             f"D4RL-normalised scores, mean +- std over training seeds, {report['episodes']} evaluation episodes "
-             "(seeds 0..) per training seed. Spiking actors: T = 4, rho = 4. Datasets made here "
-             "(`snn-robot data generate`), smaller than D4RL's; paper values beside ours.", "",
-             "| dataset | seeds | " + " | ".join(LABELS[v] for v in VARIANTS) + " |", "|---|---:|" + "---:|" * len(VARIANTS)]
+             "D4RL-normalised scores, mean +- std over training seeds, each seed scored on the same evaluation "
+             f"episodes (seeds 0..; this command scores {report['episodes']}, pairs kept from earlier reports keep "
+             "theirs). Spiking actors: T = 4, rho = 4. Datasets made here (`snn-robot data generate`); paper values "
+             "beside ours.", "",
+             "| dataset | seeds | episodes | " + " | ".join(LABELS[v] for v in VARIANTS) + " |",
+             "|---|---:|---:|" + "---:|" * len(VARIANTS)]
     for name, result in report["results"].items():
         paper = PAPER.get(dataset_key(name), {})
         cells = [_score_cell(result[v]) if v in result else "-" for v in VARIANTS]
-        lines.append(f"| {_title(name)} | {result['qcfs']['seeds']} | " + " | ".join(cells) + " |")
+        lines.append(f"| {_title(name)} | {result['qcfs']['seeds']} | {result['episodes']} | " + " | ".join(cells) + " |")
         if paper:
-            lines.append("| (paper) | - | " + " | ".join(paper.get(v, "-") for v in VARIANTS) + " |")
+            lines.append("| (paper) | - | - | " + " | ".join(paper.get(v, "-") for v in VARIANTS) + " |")
     if report.get("derived"):
         lines += ["", f"Re-derived from the per-episode returns committed in `{ARCHIVE}/` (their runs are not on this "
                   "machine now): " + ", ".join(_title(n) for n in report["derived"]) + "."]
@@ -98,6 +100,10 @@ def markdown(report: dict) -> str:
         lines += ["", "Kept from the report this one replaced (scored by an earlier run of this command; their runs "
                   "are not on this machine now, nor their per-episode returns in the repository): "
                   + ", ".join(_title(n) for n in report["kept"]) + "."]
+    if report.get("remade"):
+        lines += ["", "The datasets of " + ", ".join(report["remade"]) + " were made again since the kept or re-derived "
+                  "pairs of that task were trained: those pairs learned from the earlier datasets, the tables below "
+                  "describe the new ones."]
     lines += _comparison_lines(report)
     lines += ["", "Error spikes per action and hidden layer, against the source QCFS network:", "",
               "| dataset | I = 0 | I = 1 | I = 2 | I = 3 | adaptive |", "|---|---:|---:|---:|---:|---:|"]
@@ -212,8 +218,8 @@ def _collapse_lines(curves: dict[str, dict[str, list]]) -> list[str]:
     if not counts:
         return []
     return ["", "## Collapsed training runs", "",
-            f"Runs with an evaluation, past half their training, below {COLLAPSE:.0%} of the best before it (the "
-            "curves below): "
+            f"Runs with two evaluations in a row, past half their training, below {COLLAPSE:.0%} of the best before "
+            "them (the curves below): "
             + "; ".join(f"{_title(name)} {k} of {n}" for name, (k, n) in counts.items())
             + ". A collapsed run is never chosen to ship; a model kept from an earlier report whose run collapsed "
             "says so on its card until one that held replaces it."]
@@ -325,17 +331,19 @@ def write_report(runs_dir: Path, out: Path, episodes: int, command: str, data_di
     (with ``models_dir``) ship the best spiking actor of every task there. With ``keep_missing``,
     the pairs, datasets and shipped models of the report already in ``out`` whose runs are not
     under ``runs_dir`` stay in the new one, marked as kept."""
-    kept = kept_report(out, episodes) if keep_missing else {}
+    kept = kept_report(out) if keep_missing else {}
     scored, training, curves, adaptive_scores = score_runs(runs_dir, episodes, rescore)
-    archived = archived_pairs(out, episodes) if keep_missing else {}
+    archived = archived_pairs(out) if keep_missing else {}
     drop_archives(out, keep=set(scored) | set(archived))
     for name, runs in scored.items():
         archive_pair(out, name, episodes, runs)
     derived = sorted(set(archived) - set(scored))
-    results = {name: summarise([runs[run] for run in sorted(runs)]) for name, runs in {**archived, **scored}.items()}
+    pairs = {**archived, **{name: {"episodes": episodes, "runs": runs} for name, runs in scored.items()}}
+    results = {name: {**summarise([pair["runs"][run] for run in sorted(pair["runs"])]), "episodes": pair["episodes"]}
+               for name, pair in pairs.items()}
     carried = sorted(set(kept.get("results", {})) - set(results))
     for name in carried:
-        results[name] = kept["results"][name]
+        results[name] = {"episodes": kept["episodes"], **kept["results"][name]}
     diagnosis = {name: d for name, runs in find_runs(runs_dir).items() if (d := training_diagnoses(runs))}
     for name in derived + carried:
         training[name], curves[name] = kept.get("training", {}).get(name, {}), kept.get("curves", {}).get(name, {})
@@ -344,7 +352,7 @@ def write_report(runs_dir: Path, out: Path, episodes: int, command: str, data_di
     if not results:
         raise ValueError(f"no QCFS actors under {runs_dir} (snn-robot train td3bc --activation qcfs)")
     results = dict(sorted(results.items()))
-    comparisons = {name: c for name, result in results.items() if (c := run_level(result, episodes))}
+    comparisons = {name: c for name, result in results.items() if (c := run_level(result, result["episodes"]))}
     best = {n: max(r[v]["mean"] for v in ("i1", "i2", "i3", "adaptive")) for n, r in results.items()}
     with_relu = [n for n, r in results.items() if "relu" in r]
     summary = {
@@ -358,16 +366,24 @@ def write_report(runs_dir: Path, out: Path, episodes: int, command: str, data_di
     summary.update(fidelity_summary(out))
     datasets = dataset_summaries(data_dir) if data_dir is not None else []
     made_here = {d["env_id"] for d in datasets}
+    remade = {d["env_id"] for d in kept.get("datasets", []) if d["env_id"] in made_here and d not in datasets}
+    remade = sorted(remade | set(kept.get("remade", [])))  # said until those pairs are trained again
     datasets += [d for d in kept.get("datasets", []) if d["env_id"] not in made_here]
     report = {"command": command, "episodes": episodes, "results": results, "comparisons": comparisons,
               "summary": summary, "training": training, "curves": curves, "diagnosis": dict(sorted(diagnosis.items())),
-              "datasets": sorted(datasets, key=lambda d: d["env_id"]), "kept": carried, "derived": derived}
+              "datasets": sorted(datasets, key=lambda d: d["env_id"]), "kept": carried, "derived": derived,
+              "remade": [env_id for env_id in remade if any(_env_of(n) == env_id for n in derived + carried)]}
+    report["shipped"] = kept.get("shipped", {})  # without models_dir, the models shipped before stay
     if models_dir is not None:
         kept_seeds = Counter()
         for name in derived + carried:
-            kept_seeds[mujoco_task_of_dataset(dataset_key(name)[0]).env_id] += results[name]["qcfs"]["seeds"]
-        report["shipped"] = ship_best(adaptive_scores, models_dir, data_dir, command, kept.get("shipped", {}), kept_seeds)
+            kept_seeds[_env_of(name)] += results[name]["qcfs"]["seeds"]
+        report["shipped"] = ship_best(adaptive_scores, models_dir, data_dir, command, report["shipped"], kept_seeds)
     return write_results(out, "calibration", report, markdown, figure)
+
+
+def _env_of(dataset_dir: str) -> str:
+    return mujoco_task_of_dataset(dataset_key(dataset_dir)[0]).env_id
 
 
 def preregistered_counts(comparisons: dict[str, dict]) -> dict:
@@ -403,23 +419,21 @@ def fidelity_summary(out: Path) -> dict:
     return {key: measured[key] for key in FIDELITY_KEYS}
 
 
-def kept_report(out: Path, episodes: int) -> dict:
-    """The report an earlier run wrote to ``out`` (empty if none), refusing a file that is not one,
-    or that scored another number of episodes, rather than writing over what it holds."""
+def kept_report(out: Path) -> dict:
+    """The report an earlier run wrote to ``out`` (empty if none), refusing a file that is not one rather than
+    writing over what it holds."""
     path = out / "calibration.json"
     if not path.exists():
         return {}
     try:
         kept = json.loads(path.read_text())
-        is_report = all(isinstance(kept.get(k, {}), dict) for k in ("results", "training", "curves", "shipped")) and all(
+        is_report = isinstance(kept.get("episodes"), int) and all(
+            isinstance(kept.get(k, {}), dict) for k in ("results", "training", "curves", "shipped")) and all(
             "qcfs" in r and "calibrated_beats_i0" in r for r in kept.get("results", {}).values())
     except (json.JSONDecodeError, TypeError, AttributeError):
         is_report = False
     if not is_report:
         raise ValueError(f"{path} is not a calibration report: move it away, or pass --drop-missing to write a new one")
-    if kept.get("episodes") != episodes:
-        raise ValueError(f"{path} scored {kept.get('episodes')} episodes per seed, not {episodes}: pass "
-                         f"--episodes {kept.get('episodes')}, or --drop-missing to write a new report")
     return kept
 
 
