@@ -225,6 +225,14 @@ def test_a_report_from_an_old_report_without_per_episode_returns_keeps_its_pairs
     assert report["kept"] == ["snn-robot_hopper_medium-v0"] and report["comparisons"] == {}
     assert "nor their per-episode returns in the repository): hopper medium." in (out / "calibration.md").read_text()
 
+    # The task's datasets made again: the kept pair learned from the earlier ones, and the report keeps saying so.
+    datasets = data_dir / "Hopper-v5" / "seed0" / "datasets.json"
+    datasets.write_text(datasets.read_text().replace('"transitions": 900', '"transitions": 1000000'))
+    for _ in range(2):
+        assert main([*args, "--runs-dir", str(tmp_path / "no-runs"), "--data-dir", str(data_dir)]) == 0
+        assert json.loads((out / "calibration.json").read_text())["remade"] == ["Hopper-v5"]
+    assert "The datasets of Hopper-v5 were made again since" in (out / "calibration.md").read_text()
+
 
 def test_the_preregistered_comparison_counts_pairs_with_five_seeds_of_fifty_episodes():
     from snn_policy_node.experiments.calibration_study import run_level
