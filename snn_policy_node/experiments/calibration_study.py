@@ -172,15 +172,18 @@ def drop_scores(runs_dir: Path) -> None:
         path.unlink()
 
 
-def score_runs(runs_dir: Path, episodes: int, rescore: bool = False) -> tuple[dict, dict, dict, dict]:
-    """Per dataset: every QCFS run's scores (``{run: evaluate_variants' results}``), training costs and
-    learning curves; and per task the adaptive-I score of every QCFS run (what a shipped model is chosen by)."""
-    scored, training, curves, adaptive_scores = {}, {}, {}, {}
+def score_runs(runs_dir: Path, episodes: int, rescore: bool = False) -> tuple[dict, dict, dict, dict, dict]:
+    """Per dataset: every QCFS run's scores (``{run: evaluate_variants' results}``), training costs, learning
+    curves and training diagnoses (where logged); and per task the adaptive-I score of every QCFS run (what a
+    shipped model is chosen by)."""
+    scored, training, curves, diagnosis, adaptive_scores = {}, {}, {}, {}, {}
     found = find_runs(runs_dir)
     bar = tqdm(total=sum(len(runs.get("qcfs", [])) for runs in found.values()), desc="calibration report",
                unit="seed")
     for name, runs in found.items():
         training[name], curves[name] = training_costs(runs), learning_curves(runs)
+        if diagnosed := training_diagnoses(runs):
+            diagnosis[name] = diagnosed
         relu_by_seed = {p.parent.name.split("seed")[1]: p for p in runs.get("relu", [])}
         env_id = mujoco_task_of_dataset(dataset_key(name)[0]).env_id
         for path in runs.get("qcfs", []):
@@ -190,7 +193,7 @@ def score_runs(runs_dir: Path, episodes: int, rescore: bool = False) -> tuple[di
             adaptive_scores.setdefault(env_id, []).append((path.parent, scores["adaptive"]["score"]))
             bar.update()
     bar.close()
-    return scored, training, curves, adaptive_scores
+    return scored, training, curves, diagnosis, adaptive_scores
 
 
 PREREGISTERED_SEEDS, PREREGISTERED_EPISODES = 5, 50  # the comparison named before its runs asks at least these

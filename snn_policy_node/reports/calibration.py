@@ -25,11 +25,9 @@ from snn_policy_node.experiments.calibration_study import (
     collapsed,
     dataset_key,
     dataset_summaries,
-    find_runs,
     run_level,
     score_runs,
     summarise,
-    training_diagnoses,
 )
 from snn_policy_node.reports.results import write_results
 from snn_policy_node.reports.shipping import ship_best
@@ -332,7 +330,7 @@ def write_report(runs_dir: Path, out: Path, episodes: int, command: str, data_di
     the pairs, datasets and shipped models of the report already in ``out`` whose runs are not
     under ``runs_dir`` stay in the new one, marked as kept."""
     kept = kept_report(out) if keep_missing else {}
-    scored, training, curves, adaptive_scores = score_runs(runs_dir, episodes, rescore)
+    scored, training, curves, diagnosis, adaptive_scores = score_runs(runs_dir, episodes, rescore)
     archived = archived_pairs(out) if keep_missing else {}
     drop_archives(out, keep=set(scored) | set(archived))
     for name, runs in scored.items():
@@ -344,7 +342,6 @@ def write_report(runs_dir: Path, out: Path, episodes: int, command: str, data_di
     carried = sorted(set(kept.get("results", {})) - set(results))
     for name in carried:
         results[name] = {"episodes": kept["episodes"], **kept["results"][name]}
-    diagnosis = {name: d for name, runs in find_runs(runs_dir).items() if (d := training_diagnoses(runs))}
     for name in derived + carried:
         training[name], curves[name] = kept.get("training", {}).get(name, {}), kept.get("curves", {}).get(name, {})
         if name in kept.get("diagnosis", {}):
