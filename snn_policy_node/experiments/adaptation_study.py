@@ -32,6 +32,7 @@ from snn_policy_node.evaluation.statistics import paired
 from snn_policy_node.experiments.deployment import Arm, DeploymentConfig, default_heldout, deploy
 from snn_policy_node.experiments.grid import Compute, Grid
 from snn_policy_node.experiments.rstdp_study import TUNING_SETTINGS_SEEDS, profile_settings
+from snn_policy_node.policy.checkpoint import load_checkpoint, tensor_digest
 from snn_policy_node.policy.model_io import load_model
 from snn_policy_node.snn.rstdp import ModulationRule, model_amplitudes
 from snn_policy_node.tasks import dsqn_task
@@ -178,8 +179,9 @@ def randomized_training_control(population: dict, models: list[Path], work_dir: 
     path = work_dir / f"{env_id}-{profile}-randomized-training.json"
     if path.exists():
         kept = json.loads(path.read_text())
-        if kept["models"] != [str(m) for m in models] or kept["settings"] != population["settings"]:
-            raise ValueError(f"{path} scored other models or settings; move it away to score these")
+        check_models(path, kept, models)
+        if kept["settings"] != population["settings"]:
+            raise ValueError(f"{path} scored other settings; move it away to score these")
         return kept
     if isinstance(compute, Grid):
         compute.add(path.stem, functools.partial(randomized_training_control, population, models, work_dir))
@@ -190,7 +192,7 @@ def randomized_training_control(population: dict, models: list[Path], work_dir: 
     runs = [(k, s) for k in range(len(networks)) for s in range(len(settings))]
     heldout = evaluate_population(networks[0], stacked_weights([networks[k] for k, _ in runs]), env_id, seeds,
                                   [settings[s] for _, s in runs])
-    control = {"env_id": env_id, "profile": profile, "models": [str(m) for m in models], "settings": settings,
+    control = {"env_id": env_id, "profile": profile, **models_record(models), "settings": settings,
                "heldout_seeds": list(seeds),
                "runs": [{"model": k, "setting": s, "heldout_mean": float(h.mean()), "heldout": h.tolist()}
                         for (k, s), h in zip(runs, heldout)]}
@@ -199,13 +201,28 @@ def randomized_training_control(population: dict, models: list[Path], work_dir: 
     return control
 
 
+def models_record(models: list[Path]) -> dict:
+    """Where the models were read from, and what identifies them: the digest of each one's weights
+    (a path holds another model once a better one is shipped there; a re-saved header keeps the weights)."""
+    return {"models": [str(m) for m in models], "model_weights": [tensor_digest(load_checkpoint(m).tensors) for m in models]}
+
+
+def check_models(path: Path, kept: dict, models: list[Path]) -> None:
+    """Refuse a kept result measured on other weights than ``models`` hold now: it would be reported as theirs."""
+    if kept.get("model_weights") != models_record(models)["model_weights"]:
+        raise ValueError(f"{path} was measured on {kept['models']}, whose weights differ from those in "
+                         f"{[str(m) for m in models]} now: point the command at the models it measured (the file "
+                         "records their weights' digests), or give another --work-dir")
+
+
 def cached_population(path: Path, arm_names: list[str], models: list[Path], config, run, compute: Compute = True) -> dict | None:
     """The population kept at ``path`` (checked to be this one), else ``run(state_path)``'s, kept there.
     ``compute`` False leaves a missing population alone; a :class:`Grid` takes it as a unit to run."""
     if path.exists():
         kept = json.loads(path.read_text())
-        if kept["arms"] != arm_names or kept["models"] != [str(m) for m in models] or kept["config"] != config_record(config):
-            raise ValueError(f"{path} holds another population (arms, models or settings differ); give another --work-dir")
+        if kept["arms"] != arm_names or kept["config"] != config_record(config):
+            raise ValueError(f"{path} holds another population (arms or settings differ); give another --work-dir")
+        check_models(path, kept, models)
         return kept
     if isinstance(compute, Grid):
         compute.add(path.stem, functools.partial(cached_population, path, arm_names, models, config, run))
@@ -224,7 +241,7 @@ def population_record(env_id: str, profile: str, arm_names: list[str], models: l
                       runs, default_heldout: list[float], headline: str = HEADLINE) -> dict:
     """A finished population as JSON: every run's online return per episode and held-out mean."""
     return {
-        "env_id": env_id, "profile": profile, "arms": arm_names, "models": [str(m) for m in models],
+        "env_id": env_id, "profile": profile, "arms": arm_names, **models_record(models),
         "settings": settings, "config": config_record(config), "seconds": runs.seconds, "headline": headline,
         "default_heldout": default_heldout,
         "runs": [{"arm": arm_names[int(a)], "model": int(m), "setting": int(s), "online": online.tolist(),

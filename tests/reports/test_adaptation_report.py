@@ -64,6 +64,29 @@ def test_the_report_holds_every_variant_beside_its_controls_and_reuses_finished_
     assert others["pending"] == pending["pending"]  # studies not named are read, never run
 
 
+def test_a_kept_population_belongs_to_its_weights_wherever_they_are_and_to_no_other_weights(tmp_path):
+    """Shipping a better model to the path a population was measured on must not pass that population off as the
+    new model's; the measured model, moved elsewhere, still owns it."""
+    shipped, moved = tmp_path / "models/model.safetensors", tmp_path / "archive/model.safetensors"
+    for path in (shipped, moved):
+        path.parent.mkdir(parents=True)
+        path.write_bytes(CARTPOLE.read_bytes())
+    config, work = DeploymentConfig(episodes=6, baseline_episodes=2, window=2), tmp_path / "work/population.json"
+
+    def measured(state_path):
+        return {"arms": ["frozen"], **adaptation_study.models_record([shipped]),
+                "config": adaptation_study.config_record(config)}
+
+    def never(state_path):
+        pytest.fail("a kept population ran again")
+
+    kept = adaptation_study.cached_population(work, ["frozen"], [shipped], config, measured)
+    assert adaptation_study.cached_population(work, ["frozen"], [moved], config, never) == kept
+    shipped.write_bytes((CARTPOLE.parents[1] / "seed1/model.safetensors").read_bytes())  # a better model shipped there
+    with pytest.raises(ValueError, match="was measured on .* whose weights differ"):
+        adaptation_study.cached_population(work, ["frozen"], [shipped], config, never)
+
+
 def population_of(headline: str, frozen: list[float], method: list[float]) -> dict:
     """A finished population of two runs (frozen and ``headline``), held-out means as given, online = held-out."""
     runs = [{"arm": arm, "model": 0, "setting": k, "online": [value] * 4, "rollbacks": 0, "heldout_mean": value}
