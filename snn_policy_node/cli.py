@@ -346,7 +346,7 @@ def _report_adaptation(args: argparse.Namespace) -> int:
     actors = {env_id: Path(args.actors_dir, env_id, "spiking_actor.safetensors") for env_id in args.envs if env_id in MUJOCO_TASKS}
     missing = [str(path) for path in actors.values() if not path.exists()]
     if missing:
-        print(f"error: no shipped spiking actor at {missing} (snn-robot report calibration ships them)", file=sys.stderr)
+        print(f"error: no spiking actor at {missing} (snn-robot report calibration ships them to models/td3bc)", file=sys.stderr)
     if models is None or missing:
         return 2
     config = DeploymentConfig(**config_values(args, DeploymentConfig))
@@ -806,7 +806,10 @@ def _add_report(commands) -> None:
                             help="tasks to report: the DSQN tasks (r-STDP) and the MuJoCo tasks (node perturbation in the "
                             "converted spiking actor)")
     adaptation.add_argument("--models-dir", default="models/dsqn", help="trained DSQNs: MODELS_DIR/ENV/seed*/")
-    adaptation.add_argument("--actors-dir", default="models/td3bc", help="shipped spiking actors: ACTORS_DIR/ENV/")
+    adaptation.add_argument("--actors-dir", default="docs/results/adaptation_runs/actors",
+                            help="spiking actors: ACTORS_DIR/ENV/; by default those the committed populations were "
+                            "measured on (an actor shipped later to models/td3bc is studied with --actors-dir "
+                            "models/td3bc and another --work-dir)")
     adaptation.add_argument("--randomized-dir", default="models/dsqn-randomized",
                             help="the control of domain-randomized DSQNs: RANDOMIZED_DIR/ENV/PROFILE/seed*/ "
                             "(scripts/train-randomized-dsqns.sh trains them)")

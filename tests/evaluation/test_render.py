@@ -38,7 +38,7 @@ def test_the_gif_shows_the_episode_the_policy_plays_and_its_spikes(tmp_path):
     gif.seek(3)
     frame = np.asarray(gif.convert("L"))
     assert frame[:, :96].std() > 0  # the scene
-    assert frame[20:, 100:].max() == 255  # the raster has white (a neuron firing at every step)
+    assert frame[20:, 100:].max() > 0.9 * 255  # the raster has near-white: a neuron firing at (almost) every step
 
 
 def test_the_command_draws_a_profile_setting_and_refuses_two_physics(tmp_path, capsys):
