@@ -22,7 +22,8 @@ def markdown(report: dict) -> str:
     lines = [
         "# Online r-STDP in deployment", "",
         f"Reproduce with: `{report['command']}`. Finished populations are read from `{report['work_dir']}` (one JSON "
-        "file per task and profile, with every run's online return per episode); an empty `--work-dir` runs them again.", "",
+        "file per task and profile, with every run's online return per episode and the digests of the weights it was "
+        "measured on; the actors are kept beside them, in `actors/`); an empty `--work-dir` runs them again.", "",
         *summary(report["deployment"]),
         *dsqn_protocol(report),
         *pair_protocol(report),
