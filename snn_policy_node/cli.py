@@ -463,6 +463,22 @@ def _data_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _data_subset(args: argparse.Namespace) -> int:
+    from snn_policy_node.training.datasets import use_minari_root
+    from snn_policy_node.training.subsets import write_subset
+
+    use_minari_root(args.minari_root)
+    try:
+        summary = write_subset(args.dataset, args.name, args.unterminated_only, args.transitions, args.seed)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"{summary['id']}: {summary['rule']} of {summary['source']}: {summary['episodes']} episodes "
+          f"({summary['terminated']} terminated), {summary['transitions']} transitions, mean return "
+          f"{summary['return_mean']:.1f}")
+    return 0
+
+
 def _reproduce_calibration(args: argparse.Namespace) -> int:
     from snn_policy_node.experiments.calibration_pipeline import Pipeline, register
     from snn_policy_node.experiments.calibration_study import drop_scores
@@ -890,8 +906,8 @@ def _add_run(commands) -> None:
 
 
 def _add_data(commands) -> None:
-    """``data generate``."""
-    data = commands.add_parser("data", help="make offline RL datasets (see data generate --help)")
+    """``data generate`` and ``data subset``."""
+    data = commands.add_parser("data", help="make offline RL datasets (see data generate --help, data subset --help)")
     data_commands = data.add_subparsers(dest="data", required=True, metavar="ACTION")
     generate = data_commands.add_parser(
         "generate",
@@ -911,6 +927,22 @@ def _add_data(commands) -> None:
     generate.add_argument("--minari-root", default="runs/data/minari", help="where the Minari datasets are written")
     _add_compute_arguments(generate)
     generate.set_defaults(run=_data_generate)
+    subset = data_commands.add_parser(
+        "subset", help="a subset of a dataset, for an ablation: the episodes that never terminate, or random ones",
+        description="Write the episodes of DATASET that the rule keeps as the local Minari dataset NAME: with "
+        "--unterminated-only, those that never terminate (a walker that never falls); with --transitions N, a random "
+        "draw of whole episodes (--seed) until at least N transitions. Both together draw among the unterminated. "
+        "Train on it with snn-robot train td3bc --dataset NAME.",
+        epilog="Example, the Walker2d collapse ablation: data subset --dataset snn-robot/walker2d/expert-v0 --name "
+        "snn-robot/walker2d/expert-unterminated-v0 --unterminated-only, and its control of the same size: data "
+        "subset --dataset snn-robot/walker2d/expert-v0 --name snn-robot/walker2d/expert-any-v0 --transitions 84000")
+    subset.add_argument("--dataset", required=True, help="source Minari dataset id, e.g. snn-robot/walker2d/expert-v0")
+    subset.add_argument("--name", required=True, help="the subset's dataset id (replaced if it exists)")
+    subset.add_argument("--unterminated-only", action="store_true", help="keep only episodes that never terminate")
+    subset.add_argument("--transitions", type=int, default=None, help="draw whole episodes until this many transitions")
+    subset.add_argument("--seed", type=int, default=0, help="seed of the draw")
+    subset.add_argument("--minari-root", default="runs/data/minari", help="where the Minari datasets are")
+    subset.set_defaults(run=_data_subset)
 
 
 def _bench_recording(args: argparse.Namespace) -> int:
