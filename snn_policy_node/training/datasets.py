@@ -12,6 +12,7 @@ import csv
 import json
 import os
 import time
+import warnings
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -227,6 +228,19 @@ def generate_datasets(config: OnlineConfig, out: Path, root: Path, dataset_steps
     return summary
 
 
+def write_minari(dataset_id: str, episodes: list[EpisodeBuffer], env_id: str, algorithm: str, description: str) -> None:
+    """``episodes`` as the local Minari dataset ``dataset_id`` (replacing one of that name), with the task's D4RL
+    reference scores; without Minari's warnings about the metadata a published dataset would carry (author,
+    e-mail, code link, evaluation environment)."""
+    if dataset_id in minari.list_local_datasets():
+        minari.delete_dataset(dataset_id)
+    low, high = mujoco_task(env_id).d4rl_reference
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=UserWarning, module="minari.utils")
+        minari.create_dataset_from_buffers(dataset_id=dataset_id, buffer=episodes, env=env_id, algorithm_name=algorithm,
+                                           ref_min_score=low, ref_max_score=high, description=description)
+
+
 def build_datasets(run: OnlineRun, start_steps: int, env_id: str, steps: int, root: Path, noise: float = 0.1,
                    seed: int = 0) -> dict:
     """Write the four D4RL-level datasets of ``run`` (which took ``start_steps`` random steps first)
@@ -248,17 +262,12 @@ def build_datasets(run: OnlineRun, start_steps: int, env_id: str, steps: int, ro
     }
     episodes["medium-expert"] = [replace(e, id=k) for k, e in enumerate(episodes["medium"] + episodes["expert"])]
     task = mujoco_task(env_id)
-    low, high = task.d4rl_reference
     summary = {"env_id": env_id, "expert_step": int(expert["step"]), "medium_step": int(medium["step"]),
                "expert_eval_return": expert["eval_return_mean"], "medium_eval_return": medium["eval_return_mean"],
                "rollout_noise": noise, "datasets": {}}
     for level in LEVELS:
         name = task.dataset_id(level)
-        if name in minari.list_local_datasets():
-            minari.delete_dataset(name)
-        minari.create_dataset_from_buffers(
-            dataset_id=name, buffer=episodes[level], env=env_id, algorithm_name="TD3 (snn-robot data generate)",
-            ref_min_score=low, ref_max_score=high, description=f"{level} level of {env_id}, made by snn-robot")
+        write_minari(name, episodes[level], env_id, "TD3 (snn-robot data generate)", f"{level} level of {env_id}, made by snn-robot")
         returns = [sum(e.rewards) for e in episodes[level]]
         summary["datasets"][level] = {"id": name, "episodes": len(returns), "transitions": sum(len(e.actions) for e in episodes[level]),
                                       "return_mean": float(np.mean(returns))}

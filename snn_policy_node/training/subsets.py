@@ -10,7 +10,7 @@ import minari
 import numpy as np
 from minari.data_collector import EpisodeBuffer
 
-from snn_policy_node.tasks import mujoco_task
+from snn_policy_node.training.datasets import write_minari
 
 
 def pick_episodes(terminated: list[bool], lengths: list[int], unterminated_only: bool, transitions: int | None,
@@ -48,16 +48,10 @@ def write_subset(dataset_id: str, subset_id: str, unterminated_only: bool, trans
                              actions=list(episodes[k].actions), rewards=list(episodes[k].rewards),
                              terminations=list(episodes[k].terminations), truncations=list(episodes[k].truncations))
                for new, k in enumerate(kept)]
-    if subset_id in minari.list_local_datasets():
-        minari.delete_dataset(subset_id)
-    env_id = source.spec.env_spec.id
-    low, high = mujoco_task(env_id).d4rl_reference
     rule = ("episodes that never terminate" if unterminated_only else "any episode") + (
         f", {transitions} transitions drawn with seed {seed}" if transitions is not None else "")
-    minari.create_dataset_from_buffers(
-        dataset_id=subset_id, buffer=buffers, env=env_id, algorithm_name=f"subset of {dataset_id}",
-        ref_min_score=low, ref_max_score=high,
-        description=f"{rule} of {dataset_id}, made by snn-robot data subset")
+    write_minari(subset_id, buffers, source.spec.env_spec.id, f"subset of {dataset_id}",
+                 f"{rule} of {dataset_id}, made by snn-robot data subset")
     return {"id": subset_id, "source": dataset_id, "rule": rule, "episodes": len(kept),
             "transitions": sum(len(episodes[k].actions) for k in kept),
             "terminated": sum(bool(episodes[k].terminations[-1]) for k in kept),
