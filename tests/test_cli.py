@@ -27,7 +27,7 @@ def test_help_lists_only_commands_that_exist():
     leaves = {name: sub for name, sub in commands.items() if name not in groups}
     for group in groups:
         leaves.update({f"{group} {k}": v for k, v in commands[group]._subparsers._group_actions[0].choices.items()})
-    assert set(leaves) == {"demo", "inspect", "run", "upgrade-checkpoint", "keygen", "sign", "render", "replay", "train dsqn", "adapt rstdp", "report rstdp", "report adaptation", "bench loop", "bench recording", "bench grid", "data generate", "train td3bc", "report calibration",
+    assert set(leaves) == {"demo", "inspect", "run", "upgrade-checkpoint", "keygen", "sign", "render", "replay", "train dsqn", "adapt rstdp", "report rstdp", "report adaptation", "bench loop", "bench recording", "bench grid", "data generate", "data subset", "train td3bc", "report calibration",
                            "report fidelity", "reproduce calibration", "reproduce dsqn", "export nir"}
     for name, sub in leaves.items():
         assert sub.get_default("run") is not None, name
