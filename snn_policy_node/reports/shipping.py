@@ -2,6 +2,7 @@
 log, datasets.json and a card that says why it was chosen and, once ``snn-robot report fidelity``
 has scored it on seeds that did not choose it, its held-out score."""
 
+import filecmp
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -27,12 +28,21 @@ def ship_best(adaptive_scores: dict[str, list[tuple[Path, float]]], models_dir: 
         best = max(((run, score) for run, score in runs if outputs_written(run, "qcfs") and not collapsed(
             learning_curve(run))), key=lambda pair: pair[1], default=None)
         compared, target = len(runs) + kept_seeds[env_id], models_dir / env_id
-        if env_id in kept and (best is None or kept[env_id]["run"] != _run_name(best[0]) and not _collapsed(target)
-                               and kept[env_id]["adaptive_score"] >= best[1]):
+        if best is not None and _same_model(best[0], target):  # shipped already: its held-out line stays
+            shipped[env_id] = recount(target, {"run": _run_name(best[0]), "adaptive_score": best[1]}, env_id, compared,
+                                      command)
+        elif env_id in kept and (best is None or not _collapsed(target) and kept[env_id]["adaptive_score"] >= best[1]):
             shipped[env_id] = recount(target, kept[env_id], env_id, compared, command)
         elif best is not None:
             shipped[env_id] = ship(*best, target, data_dir, env_id, compared, command)
     return shipped
+
+
+def _same_model(run: Path, target: Path) -> bool:
+    """Whether ``target`` holds the run's spiking actor, byte for byte (a run's name alone may be reused by a run
+    on datasets made again)."""
+    shipped = target / SHIPPED_FILES[0]
+    return shipped.exists() and filecmp.cmp(run / SHIPPED_FILES[0], shipped, shallow=False)
 
 
 def _collapsed(target: Path) -> bool:

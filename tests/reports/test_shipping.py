@@ -72,3 +72,21 @@ def test_a_kept_model_whose_training_collapsed_is_said_so_and_gives_way(tmp_path
     assert shipped == {"Walker2d-v5": {"run": "snn-robot_walker2d_expert-v0/qcfs-seed0", "adaptive_score": 70.0, "runs": 7}}
     assert (target / "spiking_actor.safetensors").read_text() == "new actor"
     assert "collapsed" not in (target / "card.md").read_text()
+
+
+def test_reporting_again_keeps_the_shipped_models_held_out_line(tmp_path):
+    """The report after the fidelity report finds the best run already shipped: the held-out score of that model
+    stays on its card, whatever the kept list says (here, nothing: the first report after a manual copy)."""
+    models, command = tmp_path / "models", "snn-robot report calibration"
+    run = tmp_path / "runs" / "snn-robot_hopper_expert-v0" / "qcfs-seed0"
+    run.mkdir(parents=True)
+    for name, text in {"actor.pt": "a", "spiking_actor.safetensors": "actor", "card.md": CARD, "train_log.csv": STEADY}.items():
+        (run / name).write_text(text)
+    first = ship_best({"Hopper-v5": [(run, 84.0)]}, models, None, command, {}, Counter())
+    write_heldout(models / "Hopper-v5", "D4RL-normalised 82.0 over 50 episodes")
+    again = ship_best({"Hopper-v5": [(run, 84.0)]}, models, None, command, first, Counter())
+    assert again == first == {"Hopper-v5": {"run": "snn-robot_hopper_expert-v0/qcfs-seed0", "adaptive_score": 84.0, "runs": 1}}
+    assert (models / "Hopper-v5/card.md").read_text().endswith("\n- Held-out: D4RL-normalised 82.0 over 50 episodes\n")
+    (run / "spiking_actor.safetensors").write_text("another actor under the same name")
+    ship_best({"Hopper-v5": [(run, 85.0)]}, models, None, command, first, Counter())
+    assert "Held-out" not in (models / "Hopper-v5/card.md").read_text()  # a new model: its old line would lie
