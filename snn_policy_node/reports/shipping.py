@@ -29,8 +29,8 @@ def ship_best(adaptive_scores: dict[str, list[tuple[Path, float]]], models_dir: 
             learning_curve(run))), key=lambda pair: pair[1], default=None)
         compared, target = len(runs) + kept_seeds[env_id], models_dir / env_id
         if best is not None and _same_model(best[0], target):  # shipped already: its held-out line stays
-            shipped[env_id] = recount(target, {"run": _run_name(best[0]), "adaptive_score": best[1]}, env_id, compared,
-                                      command)
+            entry = {"run": _run_name(best[0]), **kept.get(env_id, {}), "adaptive_score": best[1]}
+            shipped[env_id] = recount(target, entry, env_id, compared, command)
         elif env_id in kept and (best is None or not _collapsed(target) and kept[env_id]["adaptive_score"] >= best[1]):
             shipped[env_id] = recount(target, kept[env_id], env_id, compared, command)
         elif best is not None:
