@@ -19,8 +19,8 @@ def ship_best(adaptive_scores: dict[str, list[tuple[Path, float]]], models_dir: 
     """Per task, copy the finished QCFS run whose spiking actor scored best with adaptive I
     (the setting the ROS scenarios use), among those whose training did not collapse, to ``models_dir/<env_id>/``, with its card and datasets.json,
     unless the model ``kept`` (an earlier report's) scored at least as well and did not collapse: then that one
-    stays (a collapsed one stays only while nothing replaces it, and its card says so).
-    Either way the card counts the runs scored for the task: those here and the ``kept_seeds``
+    stays (a collapsed one stays only while nothing replaces it, and its card says so). A best run shipped
+    already is not copied again, which would drop its card's held-out line. Either way the card counts the runs scored for the task: those here and the ``kept_seeds``
     runs of the kept pairs (in a finished report, all of them finished)."""
     shipped = {}
     for env_id in sorted(set(adaptive_scores) | set(kept)):
