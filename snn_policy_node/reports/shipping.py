@@ -3,6 +3,7 @@ log, datasets.json and a card that says why it was chosen and, once ``snn-robot 
 has scored it on seeds that did not choose it, its held-out score."""
 
 import filecmp
+import re
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -32,7 +33,7 @@ def ship_best(adaptive_scores: dict[str, list[tuple[Path, float]]], models_dir: 
             entry = {"run": _run_name(best[0]), **kept.get(env_id, {}), "adaptive_score": best[1]}
             shipped[env_id] = recount(target, entry, env_id, compared, command)
         elif env_id in kept and (best is None or not _collapsed(target) and kept[env_id]["adaptive_score"] >= best[1]):
-            shipped[env_id] = recount(target, kept[env_id], env_id, compared, command)
+            shipped[env_id] = recount(target, kept[env_id], env_id, compared, _scoring_command(target) or command)
         elif best is not None:
             shipped[env_id] = ship(*best, target, data_dir, env_id, compared, command)
     return shipped
@@ -73,6 +74,15 @@ def recount(target: Path, entry: dict, env_id: str, runs: int, command: str) -> 
         if heldout:
             write_heldout(target, heldout)
     return {**entry, "runs": runs}
+
+
+def _scoring_command(target: Path) -> str | None:
+    """The command that scored the shipped model, as its card's shipped line names it: a kept model was not scored
+    again by this report, which may score another number of episodes."""
+    card = target / "card.md"
+    line = card.read_text().partition(SHIPPED_LINE)[2].split("\n")[0] if card.exists() else ""
+    found = re.search(r"\), by `([^`]+)`\.", line)
+    return found.group(1) if found else None
 
 
 def _run_name(run: Path) -> str:

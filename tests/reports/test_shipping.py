@@ -90,3 +90,13 @@ def test_reporting_again_keeps_the_shipped_models_held_out_line(tmp_path):
     (run / "spiking_actor.safetensors").write_text("another actor under the same name")
     ship_best({"Hopper-v5": [(run, 85.0)]}, models, None, command, first, Counter())
     assert "Held-out" not in (models / "Hopper-v5/card.md").read_text()  # a new model: its old line would lie
+
+
+def test_a_kept_model_keeps_the_command_that_scored_it(tmp_path):
+    """A report that scores other runs on 50 episodes does not claim to have scored the kept model, scored on 10."""
+    (tmp_path / "Ant-v5").mkdir()
+    write_card(tmp_path / "Ant-v5", CARD, "Ant-v5", 6, 90.6, "snn-robot report calibration --episodes 10")
+    kept = {"Ant-v5": {"run": "old/qcfs-seed1", "adaptive_score": 90.6, "runs": 6}}
+    ship_best({}, tmp_path, None, "snn-robot report calibration --episodes 50", kept, Counter({"Ant-v5": 6}))
+    card = (tmp_path / "Ant-v5/card.md").read_text()
+    assert "by `snn-robot report calibration --episodes 10`." in card and "--episodes 50" not in card
